@@ -1,0 +1,84 @@
+/*
+ * alloc.c -- checked allocation with a failure switch for tests.
+ *
+ */
+#include "alloc.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long fail_countdown = -1;
+
+static int alloc_should_fail(void)
+{
+    long n = atomic_load(&fail_countdown);
+    while (n >= 0) {
+        if (n == 0)
+            return 1;
+        if (atomic_compare_exchange_weak(&fail_countdown, &n, n - 1))
+            return 0;
+    }
+    return 0;
+}
+
+void alloc_fail_after(long n) { atomic_store(&fail_countdown, n); }
+
+void *xmalloc(size_t n)
+{
+    if (alloc_should_fail())
+        return NULL;
+    return malloc(n ? n : 1);
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    if (alloc_should_fail())
+        return NULL;
+    return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    if (alloc_should_fail())
+        return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+void xfree(void *p) { free(p); }
+
+char *xstrndup(const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    char *d = xmalloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *xstrdup(const char *s)
+{
+    return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *s = xmalloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}

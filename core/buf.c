@@ -1,0 +1,65 @@
+/*
+ * buf.c -- growable, capped byte buffer.  See buf.h.
+ */
+#include "buf.h"
+#include "alloc.h"
+
+#include <string.h>
+
+int buf_append(buf *b, const void *p, size_t n)
+{
+    if (b->limit && (n > b->limit || b->len > b->limit - n))
+        return -2;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = xrealloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_appends(buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
+
+void buf_reset(buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void buf_free(buf *b)
+{
+    xfree(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void buf_consume(buf *b, size_t n)
+{
+    if (n >= b->len) {
+        buf_reset(b);
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+char *buf_steal(buf *b)
+{
+    char *d = b->data;
+    if (!d)
+        d = xstrdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}

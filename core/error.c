@@ -1,0 +1,112 @@
+/*
+ * error.c -- status names, stage names, and error formatting.
+ */
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const status_names[AC_STATUS_LAST] = {
+    [AC_OK]           = "AC_OK: success",
+    [AC_EINVAL]       = "AC_EINVAL: invalid argument",
+    [AC_ENOMEM]       = "AC_ENOMEM: out of memory",
+    [AC_ECONFIG]      = "AC_ECONFIG: configuration error",
+    [AC_EPLUGIN]      = "AC_EPLUGIN: plugin error",
+    [AC_ENOPROVIDER]  = "AC_ENOPROVIDER: no such provider",
+    [AC_EUNSUPPORTED] = "AC_EUNSUPPORTED: not supported by the provider",
+    [AC_ECONNECT]     = "AC_ECONNECT: could not connect",
+    [AC_ETLS]         = "AC_ETLS: TLS failure",
+    [AC_EHTTP]        = "AC_EHTTP: HTTP error status",
+    [AC_EFRAMING]     = "AC_EFRAMING: malformed stream framing",
+    [AC_EJSON]        = "AC_EJSON: malformed JSON or UTF-8",
+    [AC_EPROTOCOL]    = "AC_EPROTOCOL: protocol error",
+    [AC_ETOOBIG]      = "AC_ETOOBIG: response too large",
+    [AC_ETIMEDOUT]    = "AC_ETIMEDOUT: timed out",
+    [AC_ECANCELED]    = "AC_ECANCELED: cancelled",
+    [AC_EIO]          = "AC_EIO: file I/O error",
+    [AC_EBUSY]        = "AC_EBUSY: blocking call on the engine thread",
+    [AC_EPENDING]     = "AC_EPENDING: request still running",
+    [AC_EOF]          = "AC_EOF: end of stream",
+};
+
+static const char *const stage_names[AC_STAGE_LAST] = {
+    [AC_STAGE_NONE] = "none",         [AC_STAGE_CONFIG] = "config",
+    [AC_STAGE_PLUGIN] = "plugin",     [AC_STAGE_REQUEST] = "request",
+    [AC_STAGE_CONNECT] = "connect",   [AC_STAGE_TLS] = "tls",
+    [AC_STAGE_HTTP] = "http",         [AC_STAGE_FRAMING] = "framing",
+    [AC_STAGE_JSON] = "json",         [AC_STAGE_PROTOCOL] = "protocol",
+    [AC_STAGE_TIMEOUT] = "timeout",   [AC_STAGE_CANCELLED] = "cancelled",
+    [AC_STAGE_IO] = "io",
+};
+
+const char *ac_strerror(ac_status code)
+{
+    if ((int)code < 0 || code >= AC_STATUS_LAST || !status_names[code])
+        return "unknown status code";
+    return status_names[code];
+}
+
+const char *ac_stage_name(ac_stage stage)
+{
+    if ((int)stage < 0 || stage >= AC_STAGE_LAST || !stage_names[stage])
+        return "unknown";
+    return stage_names[stage];
+}
+
+const char *ac_version(void) { return AC_VERSION_STRING; }
+
+void ac_error_clear(ac_error *err)
+{
+    if (!err)
+        return;
+    memset(err, 0, sizeof *err);
+    err->retry_after_ms = -1;
+}
+
+void error_vset(ac_error *err, ac_status code, ac_stage stage,
+                const char *fmt, va_list ap)
+{
+    if (!err)
+        return;
+    char provider[AC_ERROR_PROVIDER_MAX];
+    memcpy(provider, err->provider, sizeof provider);
+    provider[sizeof provider - 1] = '\0';
+    ac_error_clear(err);
+    memcpy(err->provider, provider, sizeof provider);
+    err->code = code;
+    err->stage = stage;
+    vsnprintf(err->message, sizeof err->message, fmt ? fmt : "", ap);
+    /* One line for a person: a server's message may hold newlines. */
+    for (char *p = err->message; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+void error_set(ac_error *err, ac_status code, ac_stage stage,
+               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, code, stage, fmt, ap);
+    va_end(ap);
+}
+
+void error_set_provider(ac_error *err, const char *provider)
+{
+    if (!err)
+        return;
+    snprintf(err->provider, sizeof err->provider, "%s", provider ? provider : "");
+}
+
+void error_prefix(ac_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char pre[256], old[AC_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->message, sizeof old);
+    snprintf(err->message, sizeof err->message, "%s: %s", pre, old);
+}
