@@ -102,11 +102,19 @@ void error_prefix(ac_error *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char pre[256], old[AC_ERROR_MESSAGE_MAX];
+    char line[AC_ERROR_MESSAGE_MAX * 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre, fmt, ap);
+    int n = vsnprintf(line, AC_ERROR_MESSAGE_MAX, fmt, ap);
     va_end(ap);
-    memcpy(old, err->message, sizeof old);
-    snprintf(err->message, sizeof err->message, "%s: %s", pre, old);
+    size_t off = n < 0 ? 0 : (size_t)n >= AC_ERROR_MESSAGE_MAX ? AC_ERROR_MESSAGE_MAX - 1 : (size_t)n;
+    memcpy(line + off, ": ", 3);
+    size_t mlen = strnlen(err->message, sizeof err->message - 1);
+    memcpy(line + off + 2, err->message, mlen);
+    line[off + 2 + mlen] = '\0';
+    size_t keep = strlen(line);
+    if (keep >= sizeof err->message)
+        keep = sizeof err->message - 1;
+    memcpy(err->message, line, keep);
+    err->message[keep] = '\0';
 }

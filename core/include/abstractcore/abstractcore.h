@@ -484,7 +484,8 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt,
  * (after its FINISH event).  AC_ETIMEDOUT: nothing arrived within
  * timeout_ms (-1 forever, 0 poll); the stream goes on, call again.  Any
  * other code: the request failed; an AC_EVENT_ERROR event was delivered
- * first and ac_stream_error tells the details.  Thread: one reader at a
+ * first, and ac_request_status(ac_stream_request(s), &err) has the full
+ * report.  Thread: one reader at a
  * time; not from the engine thread (AC_EBUSY).
  */
 ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms);

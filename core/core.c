@@ -1,0 +1,673 @@
+/*
+ * core.c -- opening a core (config search, plugins, provider instances,
+ * engine), closing it, and creating LLM handles.
+ *
+ * A broken provider never fails the open: its instance keeps the error,
+ * which ac_llm_create returns and ac_core_plugin_report lists.  Only an
+ * unreadable or malformed config file fails it, naming file and line.
+ */
+#include "core.h"
+#include "alloc.h"
+#include "engine.h"
+#include "error.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef AC_SYSCONFDIR
+#define AC_SYSCONFDIR "/etc"
+#endif
+#ifndef AC_PLUGINSDIR
+#define AC_PLUGINSDIR "/usr/lib/abstractcore/plugins"
+#endif
+
+#define DEFAULT_MAX_RESPONSE_BYTES (16L * 1024 * 1024)
+
+double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ------------------------------------------------------------------ */
+/* Limits                                                              */
+/* ------------------------------------------------------------------ */
+
+static void read_long(const ac_settings *s, const char *key, long *out, long min, long max)
+{
+    long long v;
+    if (settings_int(s, key, &v) == 1) {
+        if (v < min || v > max)
+            fprintf(stderr, "abstractcore: %s: provider '%s': %s = %lld is out of range "
+                    "(%ld..%ld), ignored\n", settings_where(s, key), settings_name(s), key, v,
+                    min, max);
+        else
+            *out = (long)v;
+    }
+}
+
+void limits_read(const ac_settings *s, const limits *base, limits *lim)
+{
+    *lim = *base;
+    read_long(s, "connect_timeout_ms", &lim->connect_ms, 0, 86400000L);
+    read_long(s, "first_byte_timeout_ms", &lim->first_byte_ms, 0, 86400000L);
+    read_long(s, "idle_timeout_ms", &lim->idle_ms, 0, 86400000L);
+    read_long(s, "timeout_ms", &lim->total_ms, 0, 86400000L);
+    long r = lim->max_retries;
+    read_long(s, "max_retries", &r, 0, 10);
+    lim->max_retries = (int)r;
+    long m = (long)lim->max_response_bytes;
+    read_long(s, "max_response_bytes", &m, 1024, 1L << 30);
+    lim->max_response_bytes = (size_t)m;
+}
+
+/* ------------------------------------------------------------------ */
+/* Config file                                                         */
+/* ------------------------------------------------------------------ */
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The file to read, or NULL for built-in defaults.  An explicit path or
+ * $ABSTRACTCORE_CONFIG that names nothing is an error: the user asked for
+ * that file. */
+static ac_status config_find(const char *explicit_path, char **out, ac_error *err)
+{
+    *out = NULL;
+    const char *env = getenv("ABSTRACTCORE_CONFIG");
+    const char *asked = explicit_path ? explicit_path : (env && *env ? env : NULL);
+    if (asked) {
+        if (!file_exists(asked)) {
+            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "config file %s%s: %s", asked,
+                      explicit_path ? "" : " (from $ABSTRACTCORE_CONFIG)",
+                      access(asked, F_OK) == 0 ? "not a regular file" : strerror(errno));
+            return AC_ECONFIG;
+        }
+        *out = xstrdup(asked);
+        return *out ? AC_OK : AC_ENOMEM;
+    }
+    char path[4096];
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(path, sizeof path, "%s/abstractcore/abstractcore.conf", xdg);
+    else if (home && *home)
+        snprintf(path, sizeof path, "%s/.config/abstractcore/abstractcore.conf", home);
+    else
+        path[0] = '\0';
+    if (path[0] && file_exists(path))
+        return (*out = xstrdup(path)) ? AC_OK : AC_ENOMEM;
+    snprintf(path, sizeof path, "%s/abstractcore/abstractcore.conf", AC_SYSCONFDIR);
+    if (file_exists(path))
+        return (*out = xstrdup(path)) ? AC_OK : AC_ENOMEM;
+    return AC_OK;
+}
+
+static ac_status config_load(ac_core *c, ac_error *err)
+{
+    config_init(&c->cfg);
+    c->have_cfg = 1;
+    if (!c->config_path)
+        return AC_OK;
+    /* @include paths are relative to the including file's folder. */
+    char *dir = xstrdup(c->config_path);
+    if (!dir)
+        return error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory"), AC_ENOMEM;
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        config_set_include_dir(&c->cfg, *dir ? dir : "/");
+    }
+    xfree(dir);
+    if (config_read_file(&c->cfg, c->config_path) != CONFIG_TRUE) {
+        const char *f = config_error_file(&c->cfg);
+        if (config_error_type(&c->cfg) == CONFIG_ERR_FILE_IO)
+            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: cannot read: %s",
+                      f ? f : c->config_path, config_error_text(&c->cfg));
+        else
+            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s:%d: %s", f ? f : c->config_path,
+                      config_error_line(&c->cfg), config_error_text(&c->cfg));
+        return AC_ECONFIG;
+    }
+    return AC_OK;
+}
+
+static const char *where(const ac_core *c, const config_setting_t *s)
+{
+    static _Thread_local char w[512];
+    const char *f = config_setting_source_file((config_setting_t *)s);
+    snprintf(w, sizeof w, "%s:%u", f ? f : c->config_path, config_setting_source_line(s));
+    return w;
+}
+
+static ac_status bad_type(ac_core *c, const config_setting_t *s, const char *key,
+                          const char *want, ac_error *err)
+{
+    error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' must be %s", where(c, s), key, want);
+    return AC_ECONFIG;
+}
+
+/* ------------------------------------------------------------------ */
+/* Plugins and instances                                               */
+/* ------------------------------------------------------------------ */
+
+static int strv_add(char ***v, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return 0;
+    char **nv = xrealloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    *v = nv;
+    if (!(nv[*n] = xstrdup(s)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+static ac_status load_plugins(ac_core *c, ac_error *err)
+{
+    char **dirs = NULL;
+    size_t n = 0;
+    ac_status st = AC_OK;
+    const char *env = getenv("ABSTRACTCORE_PLUGIN_PATH");
+    if (env && *env) {
+        char *copy = xstrdup(env), *save = NULL;
+        if (!copy) {
+            st = AC_ENOMEM;
+            goto done;
+        }
+        for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+            if (*t && strv_add(&dirs, &n, t)) {
+                st = AC_ENOMEM;
+                break;
+            }
+        xfree(copy);
+        if (st != AC_OK)
+            goto done;
+    }
+    config_setting_t *pp = config_lookup(&c->cfg, "abstractcore.plugin_path");
+    if (pp) {
+        if (config_setting_type(pp) == CONFIG_TYPE_STRING) {
+            if (strv_add(&dirs, &n, config_setting_get_string(pp)))
+                st = AC_ENOMEM;
+        } else if (config_setting_is_array(pp) || config_setting_is_list(pp)) {
+            for (int i = 0; i < config_setting_length(pp) && st == AC_OK; i++) {
+                config_setting_t *e = config_setting_get_elem(pp, (unsigned)i);
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                    st = bad_type(c, e, "plugin_path", "a list of folder names (strings)", err);
+                else if (strv_add(&dirs, &n, config_setting_get_string(e)))
+                    st = AC_ENOMEM;
+            }
+        } else {
+            st = bad_type(c, pp, "plugin_path", "a list of folder names (strings)", err);
+        }
+    } else if (strv_add(&dirs, &n, AC_PLUGINSDIR)) {
+        st = AC_ENOMEM;
+    }
+    if (st == AC_OK)
+        st = plugins_scan(&c->plugins, (const char *const *)dirs, n, err);
+done:
+    if (st == AC_ENOMEM)
+        error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        xfree(dirs[i]);
+    xfree(dirs);
+    return st;
+}
+
+static void instance_free(instance *in)
+{
+    if (!in)
+        return;
+    if (in->state && in->pl && in->pl->vt.fini)
+        in->pl->vt.fini(in->state);
+    settings_free(in->settings);
+    xfree(in->name);
+    xfree(in);
+}
+
+/* Run the plugin's init; a failure stays in the instance. */
+static void instance_init(instance *in)
+{
+    ac_error_clear(&in->err);
+    error_set_provider(&in->err, in->name);
+    ac_status st = in->pl->vt.init(in->settings, &in->state, &in->err);
+    if (st != AC_OK) {
+        if (in->err.code == AC_OK)
+            error_set(&in->err, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start",
+                      in->pl->vt.name);
+        in->err.code = st;
+        in->status = st;
+        in->state = NULL;
+    }
+}
+
+static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
+                              const config_setting_t *group)
+{
+    instance *in = xcalloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    in->name = xstrdup(name);
+    in->settings = settings_new(name, group, c->config_path, NULL);
+    if (!in->name || !in->settings) {
+        instance_free(in);
+        return NULL;
+    }
+    in->pl = pl;
+    ac_error_clear(&in->err);
+    error_set_provider(&in->err, name);
+    limits_read(in->settings, &c->defaults, &in->lim);
+    return in;
+}
+
+static int instances_add(ac_core *c, instance *in)
+{
+    instance **v = xrealloc(c->inst, (c->n_inst + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    c->inst = v;
+    c->inst[c->n_inst++] = in;
+    return 0;
+}
+
+static instance *instance_find(ac_core *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_inst; i++)
+        if (strcmp(c->inst[i]->name, name) == 0)
+            return c->inst[i];
+    return NULL;
+}
+
+static ac_status load_providers(ac_core *c, ac_error *err)
+{
+    config_setting_t *list = config_lookup(&c->cfg, "providers");
+    if (!list)
+        return AC_OK;
+    if (!config_setting_is_list(list) && !config_setting_is_array(list))
+        return bad_type(c, list, "providers", "a list of provider groups: ( { ... }, ... )", err);
+    for (int i = 0; i < config_setting_length(list); i++) {
+        config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        const char *name = NULL, *plug = NULL;
+        if (!config_setting_is_group(g)) {
+            plugins_note(&c->plugins, "provider #%d (%s): not a group { ... }, skipped", i + 1,
+                         where(c, g));
+            continue;
+        }
+        if (!config_setting_lookup_string(g, "name", &name) || !*name ||
+            strlen(name) >= AC_ERROR_PROVIDER_MAX) {
+            plugins_note(&c->plugins, "provider #%d (%s): missing or bad 'name', skipped", i + 1,
+                         where(c, g));
+            continue;
+        }
+        if (instance_find(c, name)) {
+            plugins_note(&c->plugins, "provider %s (%s): duplicate name, skipped", name,
+                         where(c, g));
+            continue;
+        }
+        if (!config_setting_lookup_string(g, "plugin", &plug))
+            plug = name;
+        const plugin *pl = NULL;
+        ac_error perr;
+        ac_error_clear(&perr);
+        if (strchr(plug, '/'))
+            pl = plugins_load_file(&c->plugins, plug, &perr);
+        else
+            pl = plugins_find(&c->plugins, plug);
+        instance *in = instance_new(c, name, pl, g);
+        if (!in || instances_add(c, in)) {
+            instance_free(in);
+            return error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory"), AC_ENOMEM;
+        }
+        if (!pl) {
+            in->status = AC_EPLUGIN;
+            if (perr.code != AC_OK)
+                error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s: provider '%s': %s",
+                          where(c, g), name, perr.message);
+            else
+                error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                          "%s: provider '%s': plugin '%s' not found in the plugin path "
+                          "(see `acore plugins`)", where(c, g), name, plug);
+        } else {
+            instance_init(in);
+        }
+        if (in->status == AC_OK)
+            plugins_note(&c->plugins, "provider %s: ready (plugin %s)", name, pl->vt.name);
+        else
+            plugins_note(&c->plugins, "provider %s: unavailable: %s", name, in->err.message);
+    }
+    return AC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close                                                      */
+/* ------------------------------------------------------------------ */
+
+void core_ref(ac_core *c) { atomic_fetch_add(&c->refs, 1); }
+
+static void core_destroy(ac_core *c)
+{
+    engine_free(c->eng);
+    for (size_t i = 0; i < c->n_inst; i++)
+        instance_free(c->inst[i]);
+    xfree(c->inst);
+    plugins_unload(&c->plugins);
+    if (c->have_cfg)
+        config_destroy(&c->cfg);
+    xfree(c->config_path);
+    xfree(c->default_provider);
+    pthread_mutex_destroy(&c->mu);
+    xfree(c);
+}
+
+void core_unref(ac_core *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+        core_destroy(c);
+}
+
+static ac_status read_engine_settings(ac_core *c, long *max_conn, ac_error *err)
+{
+    *max_conn = 256;
+    c->defaults.connect_ms = 10000;
+    c->defaults.first_byte_ms = 0;
+    c->defaults.idle_ms = 300000;
+    c->defaults.total_ms = 600000;
+    c->defaults.max_retries = 2;
+    c->defaults.max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+    config_setting_t *top = config_lookup(&c->cfg, "abstractcore");
+    if (top && !config_setting_is_group(top))
+        return bad_type(c, top, "abstractcore", "a group { ... }", err);
+    config_setting_t *dp = config_lookup(&c->cfg, "abstractcore.default_provider");
+    if (dp) {
+        if (config_setting_type(dp) != CONFIG_TYPE_STRING)
+            return bad_type(c, dp, "default_provider", "a string", err);
+        if (!(c->default_provider = xstrdup(config_setting_get_string(dp))))
+            return AC_ENOMEM;
+    }
+    config_setting_t *eng = config_lookup(&c->cfg, "abstractcore.engine");
+    if (!eng)
+        return AC_OK;
+    if (!config_setting_is_group(eng))
+        return bad_type(c, eng, "engine", "a group { ... }", err);
+    static const struct { const char *key; long min, max; } keys[] = {
+        {"max_connections", 1, 65536}, {"workers", 1, 256},
+        {"max_response_bytes", 1024, 1L << 30},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        config_setting_t *s = config_setting_get_member(eng, keys[i].key);
+        if (!s)
+            continue;
+        int t = config_setting_type(s);
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+            return bad_type(c, s, keys[i].key, "an integer", err);
+        long long v = config_setting_get_int64(s);
+        if (t == CONFIG_TYPE_INT)
+            v = config_setting_get_int(s);
+        if (v < keys[i].min || v > keys[i].max) {
+            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' = %lld is out of range "
+                      "(%ld..%ld)", where(c, s), keys[i].key, v, keys[i].min, keys[i].max);
+            return AC_ECONFIG;
+        }
+        if (i == 0)
+            *max_conn = (long)v;
+        else if (i == 2)
+            c->defaults.max_response_bytes = (size_t)v;
+    }
+    return AC_OK;
+}
+
+ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
+{
+    if (!out) {
+        error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "out is NULL");
+        return AC_EINVAL;
+    }
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) {
+        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "curl_global_init failed: %s",
+                  curl_easy_strerror(curl_init_rc));
+        return AC_ENOMEM;
+    }
+    ac_error local;
+    if (!err)
+        err = &local;
+    ac_error_clear(err);
+    ac_core *c = xcalloc(1, sizeof *c);
+    if (!c) {
+        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        return AC_ENOMEM;
+    }
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->mu, NULL);
+    long max_conn;
+    ac_status st = config_find(config_path, &c->config_path, err);
+    if (st == AC_OK)
+        st = config_load(c, err);
+    if (st == AC_OK)
+        st = read_engine_settings(c, &max_conn, err);
+    if (st == AC_OK)
+        st = load_plugins(c, err);
+    if (st == AC_OK)
+        st = load_providers(c, err);
+    if (st == AC_OK && !(c->eng = engine_start(max_conn, err)))
+        st = err->code ? err->code : AC_ENOMEM;
+    if (st != AC_OK) {
+        if (err->code == AC_OK)
+            error_set(err, st, AC_STAGE_CONFIG, "%s", ac_strerror(st));
+        core_destroy(c);
+        return st;
+    }
+    *out = c;
+    return AC_OK;
+}
+
+void ac_core_close(ac_core *core)
+{
+    if (!core)
+        return;
+    if (on_engine_thread()) {
+        fprintf(stderr, "abstractcore: warning: ac_core_close called from a callback; ignored\n");
+        return;
+    }
+    if (atomic_exchange(&core->closed, 1))
+        return;
+    engine_stop(core->eng);
+    core_unref(core);
+}
+
+const char *ac_core_config_path(const ac_core *core) { return core ? core->config_path : NULL; }
+const char *ac_core_default_provider(const ac_core *core)
+{
+    return core ? core->default_provider : NULL;
+}
+
+ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err)
+{
+    if (!core || !out) {
+        error_set(err, AC_EINVAL, AC_STAGE_NONE, "NULL argument");
+        return AC_EINVAL;
+    }
+    pthread_mutex_lock(&core->mu);
+    size_t n = 128;
+    for (size_t i = 0; i < core->plugins.n_report; i++)
+        n += strlen(core->plugins.report[i]) + 1;
+    char *s = malloc(n + strlen(core->config_path ? core->config_path : "") + 64);
+    if (s) {
+        size_t off = (size_t)sprintf(s, "config: %s\n",
+                                     core->config_path ? core->config_path : "(none: built-in defaults)");
+        for (size_t i = 0; i < core->plugins.n_report; i++)
+            off += (size_t)sprintf(s + off, "%s\n", core->plugins.report[i]);
+    }
+    pthread_mutex_unlock(&core->mu);
+    if (!s) {
+        error_set(err, AC_ENOMEM, AC_STAGE_NONE, "out of memory");
+        return AC_ENOMEM;
+    }
+    *out = s;
+    return AC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* LLM handles                                                         */
+/* ------------------------------------------------------------------ */
+
+void llm_ref(ac_llm *l) { atomic_fetch_add(&l->refs, 1); }
+
+void llm_unref(ac_llm *l)
+{
+    if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
+        return;
+    if (l->own_inited && l->own_state && l->vt->fini)
+        l->vt->fini(l->own_state);
+    settings_free(l->own_settings);
+    xfree(l->model);
+    core_unref(l->core);
+    xfree(l);
+}
+
+void ac_llm_free(ac_llm *llm) { llm_unref(llm); }
+const char *ac_llm_provider(const ac_llm *llm) { return llm ? llm->inst->name : ""; }
+const char *ac_llm_model(const ac_llm *llm) { return llm ? llm->model : ""; }
+
+/* The instance for a name: configured, or made now for a drop-in plugin
+ * used by its own name.  Called with core->mu held. */
+static instance *instance_for(ac_core *c, const char *name, ac_error *err)
+{
+    instance *in = instance_find(c, name);
+    if (in)
+        return in;
+    const plugin *pl = plugins_find(&c->plugins, name);
+    if (!pl) {
+        char known[256] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < c->n_inst && off < sizeof known - 64; i++)
+            off += (size_t)snprintf(known + off, sizeof known - off, "%s%s", off ? ", " : "",
+                                    c->inst[i]->name);
+        for (size_t i = 0; i < c->plugins.n && off < sizeof known - 64; i++)
+            if (!instance_find(c, c->plugins.items[i].vt.name))
+                off += (size_t)snprintf(known + off, sizeof known - off, "%s%s",
+                                        off ? ", " : "", c->plugins.items[i].vt.name);
+        error_set(err, AC_ENOPROVIDER, AC_STAGE_CONFIG,
+                  "no provider or plugin named '%s' (available: %s)", name,
+                  off ? known : "none; see `acore plugins`");
+        return NULL;
+    }
+    in = instance_new(c, name, pl, NULL);
+    if (!in || instances_add(c, in)) {
+        instance_free(in);
+        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        return NULL;
+    }
+    instance_init(in);
+    return in;
+}
+
+ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
+                      const ac_options *opts, ac_error *err)
+{
+    if (!core) {
+        error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "core is NULL");
+        return NULL;
+    }
+    if (atomic_load(&core->closed)) {
+        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        return NULL;
+    }
+    if (!provider)
+        provider = core->default_provider;
+    if (!provider || !*provider) {
+        error_set(err, AC_ENOPROVIDER, AC_STAGE_CONFIG,
+                  "no provider given and no abstractcore.default_provider in the config");
+        return NULL;
+    }
+    pthread_mutex_lock(&core->mu);
+    instance *in = instance_for(core, provider, err);
+    pthread_mutex_unlock(&core->mu);
+    if (!in) {
+        error_set_provider(err, provider);
+        return NULL;
+    }
+    if (!in->pl) {
+        if (err)
+            *err = in->err;
+        return NULL;
+    }
+    ac_llm *l = xcalloc(1, sizeof *l);
+    if (!l) {
+        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        return NULL;
+    }
+    atomic_init(&l->refs, 1);
+    l->inst = in;
+    l->vt = &in->pl->vt;
+    l->lim = in->lim;
+    const ac_settings *s = in->settings;
+    if (opts && opts->n) {
+        /* Overrides make a plugin state of this LLM's own. */
+        l->own_settings = settings_new(in->name, in->settings->group, core->config_path, opts);
+        if (!l->own_settings) {
+            xfree(l);
+            error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+            return NULL;
+        }
+        ac_error e;
+        ac_error_clear(&e);
+        error_set_provider(&e, in->name);
+        ac_status st = l->vt->init(l->own_settings, &l->own_state, &e);
+        if (st != AC_OK) {
+            if (e.code == AC_OK)
+                error_set(&e, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start", l->vt->name);
+            e.code = st;
+            if (err)
+                *err = e;
+            settings_free(l->own_settings);
+            xfree(l);
+            return NULL;
+        }
+        l->own_inited = 1;
+        l->state = l->own_state;
+        limits_read(l->own_settings, &in->lim, &l->lim);
+        s = l->own_settings;
+    } else if (in->status != AC_OK) {
+        if (err)
+            *err = in->err;
+        xfree(l);
+        return NULL;
+    } else {
+        l->state = in->state;
+    }
+    const char *m = model;
+    if (!m && settings_string(s, "default_model", &m) != 1)
+        m = NULL;
+    if (!m)
+        m = l->vt->default_model ? l->vt->default_model : "";
+    l->model = xstrdup(m);
+    if (!l->model) {
+        if (l->own_inited && l->vt->fini)
+            l->vt->fini(l->own_state);
+        settings_free(l->own_settings);
+        xfree(l);
+        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        return NULL;
+    }
+    core_ref(core);
+    l->core = core;
+    return l;
+}

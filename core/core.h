@@ -1,0 +1,77 @@
+/*
+ * core.h -- the core, its provider instances, and LLM handles.
+ *
+ * An instance is one configured provider (or a drop-in plugin used by its
+ * own name): plugin + settings + the plugin state made by init.  Instances
+ * live as long as the core; the core lives until it is closed AND every
+ * handle made from it is freed (reference counts), so no handle can outlive
+ * the plugin code it calls.
+ */
+#ifndef AC_CORE_H
+#define AC_CORE_H
+#include <libconfig.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "plugin.h"
+#include "settings.h"
+
+typedef struct engine engine;
+
+typedef struct limits {
+    long   connect_ms;
+    long   first_byte_ms;
+    long   idle_ms;
+    long   total_ms;
+    int    max_retries;
+    size_t max_response_bytes;
+} limits;
+
+typedef struct instance {
+    char          *name;
+    const plugin  *pl;          /* NULL when the plugin was not found */
+    ac_settings   *settings;
+    void          *state;
+    ac_status      status;      /* AC_OK when usable */
+    ac_error       err;         /* why not */
+    limits         lim;
+} instance;
+
+struct ac_core {
+    atomic_int       refs;
+    atomic_int       closed;
+    pthread_mutex_t  mu;
+    config_t         cfg;
+    int              have_cfg;
+    char            *config_path;
+    char            *default_provider;
+    plugin_set       plugins;
+    instance       **inst;
+    size_t           n_inst;
+    engine          *eng;
+    limits           defaults;
+};
+
+struct ac_llm {
+    atomic_int          refs;
+    ac_core            *core;
+    instance           *inst;
+    ac_settings        *own_settings;  /* with ac_options overlay, or NULL */
+    void               *own_state;
+    int                 own_inited;
+    void               *state;         /* own_state or inst->state */
+    const ac_provider  *vt;
+    char               *model;
+    limits              lim;
+};
+
+void core_ref(ac_core *c);
+void core_unref(ac_core *c);
+void llm_ref(ac_llm *l);
+void llm_unref(ac_llm *l);
+
+/* Read the engine's per-provider keys into lim, starting from base. */
+void limits_read(const ac_settings *s, const limits *base, limits *lim);
+
+/* Monotonic milliseconds. */
+double now_ms(void);
+#endif

@@ -1,0 +1,219 @@
+/*
+ * host.c -- the host table (ac_host_api) the core hands to every plugin:
+ * logging, allocation, settings, secrets, strict JSON parsing, building the
+ * HTTP request, and emitting into the sink.  The table is static and
+ * append-only (SQLite's rule); its functions are thread-safe.
+ */
+#include "alloc.h"
+#include "error.h"
+#include "http.h"
+#include "plugin.h"
+#include "settings.h"
+#include "sink.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- logging ---- */
+
+static int log_threshold(void)
+{
+    static int level = -1;
+    if (level < 0) {
+        const char *e = getenv("AC_LOG_LEVEL");
+        level = e ? atoi(e) : AC_LOG_WARN;
+    }
+    return level;
+}
+
+static void host_log(int level, const char *provider, const char *fmt, ...)
+{
+    if (level > log_threshold())
+        return;
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "abstractcore: %s%s%s: %s\n", provider ? provider : "",
+            provider ? ": " : "", names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+}
+
+/* ---- JSON ---- */
+
+static json_object *host_json_parse(const char *text, size_t len, const char *what,
+                                    ac_error *err)
+{
+    if (!text || len > (size_t)0x7fffffff) {
+        error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: no JSON text", what ? what : "JSON");
+        return NULL;
+    }
+    json_tokener *t = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+    if (!t) {
+        error_set(err, AC_ENOMEM, AC_STAGE_JSON, "out of memory");
+        return NULL;
+    }
+    json_tokener_set_flags(t, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *o = json_tokener_parse_ex(t, text, (int)len);
+    enum json_tokener_error je = json_tokener_get_error(t);
+    if (je == json_tokener_continue) {
+        /* Strict mode needs the end of input to finish a top-level number;
+         * anything else still open is truncated JSON. */
+        o = json_tokener_parse_ex(t, "", 1);
+        je = json_tokener_get_error(t);
+    }
+    size_t end = json_tokener_get_parse_end(t);
+    if (o && je == json_tokener_success) {
+        while (end < len && strchr(" \t\r\n", text[end]))
+            end++;
+        if (end < len) {
+            json_object_put(o);
+            o = NULL;
+            error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: unexpected data after the JSON value "
+                      "at byte %zu", what ? what : "JSON", end);
+        }
+    } else {
+        json_object_put(o);
+        o = NULL;
+        error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: invalid JSON at byte %zu: %s",
+                  what ? what : "JSON", end, json_tokener_error_desc(je));
+    }
+    json_tokener_free(t);
+    return o;
+}
+
+static void host_error_set(ac_error *err, ac_status code, ac_stage stage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, code, stage, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- HTTP request ---- */
+
+void http_request_clear(ac_http_request *rq)
+{
+    xfree(rq->url);
+    curl_slist_free_all(rq->headers);
+    if (rq->body)
+        xfree(rq->body);
+    memset(rq, 0, sizeof *rq);
+}
+
+static ac_status host_http_set(ac_http_request *rq, const char *method, const char *url,
+                               ac_framing framing)
+{
+    if (!rq || !method || !url || strlen(method) >= sizeof rq->method ||
+        (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+        return AC_EINVAL;
+    char *u = xstrdup(url);
+    if (!u)
+        return AC_ENOMEM;
+    xfree(rq->url);
+    rq->url = u;
+    snprintf(rq->method, sizeof rq->method, "%s", method);
+    rq->framing = framing;
+    return AC_OK;
+}
+
+static ac_status host_http_header(ac_http_request *rq, const char *name, const char *value)
+{
+    if (!rq || !name || !*name || !value || strpbrk(name, ":\r\n") || strpbrk(value, "\r\n"))
+        return AC_EINVAL;
+    char *line = xasprintf("%s: %s", name, value);
+    if (!line)
+        return AC_ENOMEM;
+    struct curl_slist *l = curl_slist_append(rq->headers, line);
+    memset(line, 0, strlen(line)); /* it may carry a key */
+    xfree(line);
+    if (!l)
+        return AC_ENOMEM;
+    rq->headers = l;
+    return AC_OK;
+}
+
+static ac_status host_http_body(ac_http_request *rq, const char *body, size_t len)
+{
+    if (!rq || (!body && len))
+        return AC_EINVAL;
+    char *b = xstrndup(body ? body : "", len);
+    if (!b)
+        return AC_ENOMEM;
+    xfree(rq->body);
+    rq->body = b;
+    rq->body_len = len;
+    return AC_OK;
+}
+
+static ac_status host_models_add(ac_model_list *l, const char *id)
+{
+    if (!l || !id)
+        return AC_EINVAL;
+    if (l->n >= 100000)
+        return AC_ETOOBIG;
+    char **v = xrealloc(l->ids, (l->n + 1) * sizeof *v);
+    if (!v)
+        return AC_ENOMEM;
+    l->ids = v;
+    if (!(l->ids[l->n] = xstrdup(id)))
+        return AC_ENOMEM;
+    l->n++;
+    return AC_OK;
+}
+
+static const ac_host_api host_table = {
+    .struct_size = sizeof(ac_host_api),
+    .abi_major = AC_ABI_MAJOR,
+    .abi_minor = AC_ABI_MINOR,
+    .log = host_log,
+    .malloc = xmalloc,
+    .realloc = xrealloc,
+    .free = xfree,
+    .strdup = xstrdup,
+    .setting_string = settings_string,
+    .setting_int = settings_int,
+    .setting_bool = settings_bool,
+    .setting_double = settings_double,
+    .setting_list_count = settings_list_count,
+    .setting_list_item = settings_list_item,
+    .settings_name = settings_name,
+    .secret = settings_secret,
+    .json_parse = host_json_parse,
+    .error_set = host_error_set,
+    .http_set = host_http_set,
+    .http_header = host_http_header,
+    .http_body = host_http_body,
+    .emit_text = sink_emit_text,
+    .emit_reasoning = sink_emit_reasoning,
+    .emit_tool_call = sink_emit_tool_call,
+    .emit_tool_call_end = sink_emit_tool_call_end,
+    .emit_usage = sink_emit_usage,
+    .emit_finish = sink_emit_finish,
+    .emit_model = sink_emit_model,
+    .models_add = host_models_add,
+    .stream_slot = sink_stream_slot,
+};
+
+const ac_host_api *host_api(void) { return &host_table; }
+
+void ac_free(void *ptr) { free(ptr); }
+
+size_t ac_models_count(const ac_models *m) { return m ? m->l.n : 0; }
+const char *ac_models_id(const ac_models *m, size_t i)
+{
+    return m && i < m->l.n ? m->l.ids[i] : NULL;
+}
+void ac_models_free(ac_models *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->l.n; i++)
+        xfree(m->l.ids[i]);
+    xfree(m->l.ids);
+    xfree(m);
+}

@@ -1,0 +1,116 @@
+/*
+ * message.c -- deep copies of messages.  See message.h.
+ */
+#include "message.h"
+#include "alloc.h"
+
+#include <string.h>
+
+ac_status msg_init(ac_message *m, ac_role role, const char *content)
+{
+    memset(m, 0, sizeof *m);
+    m->role = role;
+    if (content && !(m->content = xstrdup(content)))
+        return AC_ENOMEM;
+    return AC_OK;
+}
+
+void msg_clear(ac_message *m)
+{
+    if (!m)
+        return;
+    xfree((char *)m->content);
+    for (size_t i = 0; i < m->n_tool_calls; i++) {
+        xfree((char *)m->tool_calls[i].id);
+        xfree((char *)m->tool_calls[i].name);
+        xfree((char *)m->tool_calls[i].arguments);
+    }
+    xfree((ac_tool_call *)m->tool_calls);
+    xfree((char *)m->tool_call_id);
+    xfree((char *)m->name);
+    for (size_t i = 0; i < m->n_images; i++)
+        xfree((char *)m->images[i]);
+    xfree((char **)m->images);
+    memset(m, 0, sizeof *m);
+}
+
+void msgs_free(ac_message *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        msg_clear(&v[i]);
+    xfree(v);
+}
+
+static int dup_or_null(const char **dst, const char *src)
+{
+    *dst = NULL;
+    if (!src)
+        return 0;
+    return (*dst = xstrdup(src)) ? 0 : -1;
+}
+
+ac_status msg_copy(ac_message *dst, const ac_message *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->role = src->role;
+    if (dup_or_null(&dst->content, src->content) ||
+        dup_or_null(&dst->tool_call_id, src->tool_call_id) ||
+        dup_or_null(&dst->name, src->name))
+        goto fail;
+    if (src->n_tool_calls) {
+        ac_tool_call *c = xcalloc(src->n_tool_calls, sizeof *c);
+        if (!c)
+            goto fail;
+        dst->tool_calls = c;
+        for (size_t i = 0; i < src->n_tool_calls; i++) {
+            dst->n_tool_calls = i + 1;
+            if (dup_or_null(&c[i].id, src->tool_calls[i].id ? src->tool_calls[i].id : "") ||
+                dup_or_null(&c[i].name, src->tool_calls[i].name ? src->tool_calls[i].name : "") ||
+                dup_or_null(&c[i].arguments,
+                            src->tool_calls[i].arguments ? src->tool_calls[i].arguments : "{}"))
+                goto fail;
+        }
+    }
+    if (src->n_images) {
+        const char **im = xcalloc(src->n_images, sizeof *im);
+        if (!im)
+            goto fail;
+        dst->images = im;
+        for (size_t i = 0; i < src->n_images; i++) {
+            dst->n_images = i + 1;
+            if (dup_or_null(&im[i], src->images[i]))
+                goto fail;
+        }
+    }
+    return AC_OK;
+fail:
+    msg_clear(dst);
+    return AC_ENOMEM;
+}
+
+ac_status msg_from_response(ac_message *dst, const ac_response *r)
+{
+    ac_message m = {.role = AC_ROLE_ASSISTANT, .content = ac_response_content(r)};
+    size_t n = ac_response_tool_call_count(r);
+    ac_tool_call *calls = NULL;
+    if (n) {
+        calls = xcalloc(n, sizeof *calls);
+        if (!calls)
+            return AC_ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            calls[i].id = ac_response_tool_call_id(r, i);
+            calls[i].name = ac_response_tool_call_name(r, i);
+            /* A truncated call is kept as "{}" so the history stays valid
+             * JSON for every backend. */
+            calls[i].arguments = ac_response_tool_call_truncated(r, i)
+                                     ? "{}" : ac_response_tool_call_arguments(r, i);
+        }
+    }
+    m.tool_calls = calls;
+    m.n_tool_calls = n;
+    ac_status st = msg_copy(dst, &m);
+    xfree(calls);
+    return st;
+}

@@ -1,0 +1,17 @@
+/*
+ * message.h -- owned ac_message values (history, request messages).
+ *
+ * An owned ac_message holds heap copies of all its strings; msg_clear
+ * frees them.  Not thread-safe by themselves: owners lock.
+ */
+#ifndef AC_MESSAGE_H
+#define AC_MESSAGE_H
+#include <abstractcore/provider.h>
+
+ac_status msg_init(ac_message *m, ac_role role, const char *content);
+ac_status msg_copy(ac_message *dst, const ac_message *src);
+/* The assistant turn of a response: its text and tool calls. */
+ac_status msg_from_response(ac_message *dst, const ac_response *r);
+void      msg_clear(ac_message *m);
+void      msgs_free(ac_message *v, size_t n);
+#endif

@@ -1,0 +1,29 @@
+/*
+ * params.h -- ac_gen_params storage (the public setters are in params.c).
+ */
+#ifndef AC_PARAMS_H
+#define AC_PARAMS_H
+#include <abstractcore/provider.h>
+
+#define AC_MAX_STOPS 16
+#define AC_MAX_TOOLS 128
+
+struct ac_gen_params {
+    int         has_max_tokens;  long      max_tokens;
+    int         has_temperature; double    temperature;
+    int         has_top_p;       double    top_p;
+    int         has_seed;        long long seed;
+    char       *stop[AC_MAX_STOPS];  size_t n_stop;
+    char       *system;
+    ac_tool_def tools[AC_MAX_TOOLS]; size_t n_tools;  /* strings owned */
+    char       *tool_choice;
+    char       *json_schema;
+    char       *json_schema_name;
+    int         stream;          /* -1 unset */
+    long        connect_ms, first_byte_ms, idle_ms, total_ms; /* -1 unset */
+    int         max_retries;     /* -1 unset */
+};
+
+/* Deep copy (src may be NULL: defaults).  NULL on no memory. */
+ac_gen_params *params_copy(const ac_gen_params *src);
+#endif

@@ -1,0 +1,218 @@
+/*
+ * plugin.c -- plugin discovery and the ABI checks.  See plugin.h.
+ *
+ * Versioning follows GStreamer and OBS: abi_major must match, abi_minor may
+ * not exceed ours, and the descriptor is copied by its own struct_size into
+ * a zeroed one so members the plugin does not know read as NULL.
+ */
+#include "plugin.h"
+#include "alloc.h"
+#include "error.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+void plugins_note(plugin_set *ps, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    char **r = xrealloc(ps->report, (ps->n_report + 1) * sizeof *r);
+    if (!r)
+        return;
+    ps->report = r;
+    if ((ps->report[ps->n_report] = xstrdup(line)) != NULL)
+        ps->n_report++;
+}
+
+const plugin *plugins_find(const plugin_set *ps, const char *name)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (strcmp(ps->items[i].vt.name, name) == 0)
+            return &ps->items[i];
+    return NULL;
+}
+
+/* Minimum descriptor: everything up to and including parse_event. */
+#define MIN_DESCRIPTOR_SIZE (offsetof(ac_provider, parse_event) + sizeof(void *))
+
+static ac_status plugin_check(const ac_provider *d, const char *path, ac_error *err)
+{
+    if (d->struct_size < MIN_DESCRIPTOR_SIZE)
+        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                         "plugin %s: descriptor too small (%zu bytes)", path, d->struct_size),
+               AC_EPLUGIN;
+    if (d->abi_major != AC_ABI_MAJOR)
+        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                         "plugin %s: ABI major version %u, but this core speaks %u",
+                         path, d->abi_major, AC_ABI_MAJOR),
+               AC_EPLUGIN;
+    if (d->abi_minor > AC_ABI_MINOR)
+        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                         "plugin %s: needs ABI %u.%u, this core has %u.%u (upgrade abstractcore)",
+                         path, d->abi_major, d->abi_minor, AC_ABI_MAJOR, AC_ABI_MINOR),
+               AC_EPLUGIN;
+    if (!d->name || !*d->name || strlen(d->name) >= AC_ERROR_PROVIDER_MAX)
+        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: missing or bad name", path),
+               AC_EPLUGIN;
+    if (!d->init)
+        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no init function", path),
+               AC_EPLUGIN;
+    int http = d->build_request && d->parse_response;
+    int local = (d->capabilities & AC_CAP_LOCAL) &&
+                d->struct_size >= offsetof(ac_provider, run_local) + sizeof(void *) && d->run_local;
+    if (!http && !local)
+        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                         "plugin %s: needs build_request and parse_response (or run_local)", path),
+               AC_EPLUGIN;
+    if ((d->capabilities & AC_CAP_STREAMING) && http && !d->parse_event)
+        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                         "plugin %s: claims streaming but has no parse_event", path),
+               AC_EPLUGIN;
+    return AC_OK;
+}
+
+const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
+{
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *why = dlerror();
+        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: cannot load: %s", path,
+                  why ? why : "unknown error");
+        return NULL;
+    }
+    ac_provider_entry_fn entry;
+    *(void **)&entry = dlsym(dl, AC_PROVIDER_ENTRY_SYMBOL);
+    if (!entry) {
+        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no %s symbol (not a plugin)",
+                  path, AC_PROVIDER_ENTRY_SYMBOL);
+        dlclose(dl);
+        return NULL;
+    }
+    const ac_provider *d = entry(host_api());
+    if (!d) {
+        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: %s returned NULL", path,
+                  AC_PROVIDER_ENTRY_SYMBOL);
+        dlclose(dl);
+        return NULL;
+    }
+    if (plugin_check(d, path, err) != AC_OK) {
+        dlclose(dl);
+        return NULL;
+    }
+    const plugin *dup = plugins_find(ps, d->name);
+    if (dup) {
+        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: name '%s' already loaded from %s",
+                  path, d->name, dup->path);
+        dlclose(dl);
+        return NULL;
+    }
+    plugin *items = xrealloc(ps->items, (ps->n + 1) * sizeof *items);
+    if (!items) {
+        dlclose(dl);
+        error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory loading %s", path);
+        return NULL;
+    }
+    ps->items = items;
+    plugin *p = &ps->items[ps->n];
+    memset(p, 0, sizeof *p);
+    p->path = xstrdup(path);
+    if (!p->path) {
+        dlclose(dl);
+        error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory loading %s", path);
+        return NULL;
+    }
+    p->dl = dl;
+    size_t n = d->struct_size < sizeof p->vt ? d->struct_size : sizeof p->vt;
+    memcpy(&p->vt, d, n);
+    p->vt.struct_size = n;
+    ps->n++;
+    return p;
+}
+
+static int has_so_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, ".so") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+ac_status plugins_scan(plugin_set *ps, const char *const *dirs, size_t n, ac_error *err)
+{
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (!d) {
+            plugins_note(ps, "folder %s: not readable, skipped", dirs[i]);
+            continue;
+        }
+        /* Sorted, so which plugin wins a name clash does not depend on the
+         * file system's order. */
+        char **names = NULL;
+        size_t nn = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (!has_so_suffix(e->d_name))
+                continue;
+            char **nv = xrealloc(names, (nn + 1) * sizeof *nv);
+            if (!nv)
+                break;
+            names = nv;
+            if ((names[nn] = xstrdup(e->d_name)) != NULL)
+                nn++;
+        }
+        closedir(d);
+        if (nn)
+            qsort(names, nn, sizeof *names, cmp_str);
+        for (size_t j = 0; j < nn; j++) {
+            char *path = xasprintf("%s/%s", dirs[i], names[j]);
+            xfree(names[j]);
+            if (!path)
+                continue;
+            struct stat st;
+            if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+                xfree(path);
+                continue;
+            }
+            ac_error e2;
+            ac_error_clear(&e2);
+            const plugin *p = plugins_load_file(ps, path, &e2);
+            if (p)
+                plugins_note(ps, "plugin %s: loaded %s %s (ABI %u.%u) from %s", p->vt.name,
+                             p->vt.name, p->vt.version ? p->vt.version : "?",
+                             p->vt.abi_major, p->vt.abi_minor, path);
+            else
+                plugins_note(ps, "refused: %s", e2.message);
+            xfree(path);
+        }
+        xfree(names);
+    }
+    return AC_OK;
+}
+
+void plugins_unload(plugin_set *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        /* Under valgrind or ASan, keep the code mapped so leak reports can
+         * name plugin frames. */
+        if (ps->items[i].dl && !getenv("AC_NO_DLCLOSE"))
+            dlclose(ps->items[i].dl);
+        xfree(ps->items[i].path);
+    }
+    for (size_t i = 0; i < ps->n_report; i++)
+        xfree(ps->report[i]);
+    xfree(ps->items);
+    xfree(ps->report);
+    memset(ps, 0, sizeof *ps);
+}

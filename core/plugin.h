@@ -1,0 +1,44 @@
+/*
+ * plugin.h -- finding, loading and checking provider plugins.
+ *
+ * Every "*.so" in the plugin folders is opened with dlopen(RTLD_NOW |
+ * RTLD_LOCAL), asked for its descriptor through ac_provider_entry, checked
+ * (ABI major equal, minor not newer, required members present) and copied
+ * into a zeroed descriptor of the host's size.  A plugin that fails any step
+ * is refused with a reason naming its file; the others are unaffected.  The
+ * first plugin of a name wins; later ones are reported as shadowed.
+ *
+ * Built once at core open, then read-only (safe from any thread); unloaded
+ * only when the core is freed, after the last request is done.
+ */
+#ifndef AC_PLUGIN_H
+#define AC_PLUGIN_H
+#include <abstractcore/provider.h>
+
+typedef struct plugin {
+    char        *path;
+    void        *dl;
+    ac_provider  vt;     /* the host-sized copy; unknown members NULL */
+} plugin;
+
+typedef struct plugin_set {
+    plugin  *items;
+    size_t   n;
+    char   **report;     /* one line per plugin found, loaded or refused */
+    size_t   n_report;
+} plugin_set;
+
+/* The host table handed to every plugin (static, see host.c). */
+const ac_host_api *host_api(void);
+
+/* Scan the folders, in order (missing folders are reported, not fatal). */
+ac_status plugins_scan(plugin_set *ps, const char *const *dirs, size_t n,
+                       ac_error *err);
+/* Load one plugin file by path (a provider's `plugin` naming a file).
+ * Returns the plugin (owned by ps) or NULL with err. */
+const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err);
+const plugin *plugins_find(const plugin_set *ps, const char *name);
+/* Append a line to the report. */
+void plugins_note(plugin_set *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void plugins_unload(plugin_set *ps);
+#endif

@@ -1,0 +1,496 @@
+/*
+ * request.c -- creating, building, waiting on and ending requests; the
+ * public ac_generate / ac_agenerate / ac_request_* / ac_gather API.
+ *
+ * The rule that keeps callbacks sane (libuv's): if ac_agenerate returns
+ * NULL, no callback ever fires; otherwise on_done fires exactly once, on
+ * the engine thread, even for a request that could not be built (the
+ * engine reports prestatus).
+ */
+#include "request.h"
+#include "alloc.h"
+#include "engine.h"
+#include "error.h"
+#include "message.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local int engine_thread_flag;
+
+int  on_engine_thread(void) { return engine_thread_flag; }
+void mark_engine_thread(void) { engine_thread_flag = 1; }
+
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static void on_sink_event(void *ctx, const ac_chunk *c)
+{
+    ac_request *q = ctx;
+    if (q->cb.on_event)
+        q->cb.on_event(q, c, q->user);
+}
+
+ac_request *request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
+                        const ac_callbacks *cb, void *user)
+{
+    ac_request *q = xcalloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->params = params_copy(params);
+    q->resp = response_new(llm->inst->name, llm->model, llm->lim.max_response_bytes);
+    if (!q->params || !q->resp) {
+        ac_gen_params_free(q->params);
+        ac_response_free(q->resp);
+        xfree(q);
+        return NULL;
+    }
+    atomic_init(&q->refs, 1);
+    q->kind = kind;
+    llm_ref(llm);
+    q->llm = llm;
+    if (cb) {
+        /* Version 0 is read as 1 (designated initializers omit it). */
+        q->cb.version = AC_CALLBACKS_VERSION;
+        q->cb.on_event = cb->on_event;
+        q->cb.on_done = cb->on_done;
+    }
+    q->user = user;
+    q->status = AC_EPENDING;
+    q->retry_after_ms = -1;
+    pthread_mutex_init(&q->mu, NULL);
+    cond_init_monotonic(&q->cv);
+    ac_error_clear(&q->err);
+    ac_error_clear(&q->preerr);
+    ac_error_clear(&q->pending_err);
+
+    /* Limits: the provider's, then this request's overrides. */
+    q->lim = llm->lim;
+    const ac_gen_params *p = q->params;
+    if (p->connect_ms >= 0)
+        q->lim.connect_ms = p->connect_ms;
+    if (p->first_byte_ms >= 0)
+        q->lim.first_byte_ms = p->first_byte_ms;
+    if (p->idle_ms >= 0)
+        q->lim.idle_ms = p->idle_ms;
+    if (p->total_ms >= 0)
+        q->lim.total_ms = p->total_ms;
+    if (p->max_retries >= 0)
+        q->lim.max_retries = p->max_retries;
+    q->stream = p->stream >= 0 ? p->stream : (cb && cb->on_event != NULL);
+    sink_init(&q->sink, q->resp, llm->vt, llm->state, on_sink_event, q);
+    return q;
+}
+
+static ac_status prefail(ac_request *q, ac_status st, ac_stage stage, const char *msg)
+{
+    if (q->preerr.code == AC_OK) {
+        error_set(&q->preerr, st, stage, "%s", msg);
+    }
+    error_set_provider(&q->preerr, q->llm->inst->name);
+    q->prestatus = q->preerr.code;
+    return q->prestatus;
+}
+
+static ac_status build_messages(ac_request *q, const char *system, const ac_message *history,
+                                size_t n_history, const char *prompt)
+{
+    size_t n = (system ? 1 : 0) + n_history + (prompt ? 1 : 0);
+    if (n == 0)
+        return prefail(q, AC_EINVAL, AC_STAGE_REQUEST, "nothing to send: no prompt and no history");
+    q->msgs = xcalloc(n, sizeof *q->msgs);
+    if (!q->msgs)
+        return prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+    size_t k = 0;
+    ac_status st = AC_OK;
+    if (system && (st = msg_init(&q->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
+        goto fail;
+    for (size_t i = 0; i < n_history; i++)
+        if ((st = msg_copy(&q->msgs[k++], &history[i])) != AC_OK)
+            goto fail;
+    if (prompt && (st = msg_init(&q->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
+        goto fail;
+    q->n_msgs = k;
+    return AC_OK;
+fail:
+    q->n_msgs = k;
+    return prefail(q, st, AC_STAGE_REQUEST, "out of memory");
+}
+
+ac_status request_build(ac_request *q, const char *system, const ac_message *history,
+                        size_t n_history, const char *prompt)
+{
+    ac_llm *llm = q->llm;
+    const ac_provider *vt = llm->vt;
+    const ac_gen_params *p = q->params;
+    if (q->kind == RQ_MODELS) {
+        if (!vt->build_models_request || !vt->parse_models)
+            return prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
+                           "this provider's plugin cannot list models");
+        ac_status st = vt->build_models_request(llm->state, &q->http, &q->preerr);
+        if (st != AC_OK)
+            return prefail(q, st, AC_STAGE_REQUEST, "the plugin could not build the request");
+        q->http.framing = AC_FRAMING_NONE;
+        return AC_OK;
+    }
+    if (!vt->build_request)
+        return prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
+                       "in-process (run_local) plugins are not supported by this core yet");
+    if (q->stream && !vt->parse_event)
+        q->stream = 0; /* the backend cannot stream: events come at the end */
+    ac_status st = build_messages(q, system, history, n_history, prompt);
+    if (st != AC_OK)
+        return st;
+    ac_gen_request *g = &q->greq;
+    g->struct_size = sizeof *g;
+    g->model = llm->model;
+    g->messages = q->msgs;
+    g->n_messages = q->n_msgs;
+    g->stream = q->stream;
+    g->has_max_tokens = p->has_max_tokens;
+    g->max_tokens = p->max_tokens;
+    g->has_temperature = p->has_temperature;
+    g->temperature = p->temperature;
+    g->has_top_p = p->has_top_p;
+    g->top_p = p->top_p;
+    g->has_seed = p->has_seed;
+    g->seed = p->seed;
+    g->stop = (const char *const *)p->stop;
+    g->n_stop = p->n_stop;
+    g->tools = p->tools;
+    g->n_tools = p->n_tools;
+    g->tool_choice = p->tool_choice;
+    g->json_schema = p->json_schema;
+    g->json_schema_name = p->json_schema ? p->json_schema_name : NULL;
+    st = vt->build_request(llm->state, g, &q->http, &q->preerr);
+    if (st == AC_OK && !q->http.url)
+        st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                                  "the plugin built a request without a URL");
+    if (st != AC_OK)
+        return prefail(q, st, AC_STAGE_REQUEST, "the plugin could not build the request");
+    if (!q->stream)
+        q->http.framing = AC_FRAMING_NONE;
+    return AC_OK;
+}
+
+void request_submit(ac_request *q)
+{
+    ac_core *core = q->llm->core;
+    if (engine_submit(core->eng, q) == 0)
+        return;
+    /* The engine has stopped (core closed): end it here, once. */
+    ac_error err;
+    ac_error_clear(&err);
+    error_set_provider(&err, q->llm->inst->name);
+    error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+    request_ref(q);
+    q->state = RQ_DONE;
+    request_finish(q, AC_ECANCELED, &err);
+}
+
+void request_finish(ac_request *q, ac_status status, const ac_error *err)
+{
+    ac_error e;
+    ac_error_clear(&e);
+    if (status != AC_OK) {
+        if (err)
+            e = *err;
+        if (e.code == AC_OK)
+            error_set(&e, status, AC_STAGE_NONE, "%s", ac_strerror(status));
+        e.code = status;
+        if (!e.provider[0])
+            error_set_provider(&e, q->llm->inst->name);
+        sink_fail(&q->sink, &e);
+    }
+    sink_cleanup(&q->sink);
+    if (q->t_start > 0 && q->resp)
+        q->resp->latency_ms = now_ms() - q->t_start;
+    pthread_mutex_lock(&q->mu);
+    q->status = status;
+    q->err = e;
+    q->finished = 1;
+    pthread_mutex_unlock(&q->mu);
+    if (q->hook_done)
+        q->hook_done(q, q->hook_ctx);
+    if (q->cb.on_done)
+        q->cb.on_done(q, status, q->user);
+    pthread_mutex_lock(&q->mu);
+    q->done = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    request_unref(q); /* the engine's reference */
+}
+
+void request_ref(ac_request *q) { atomic_fetch_add(&q->refs, 1); }
+
+void request_unref(ac_request *q)
+{
+    if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
+        return;
+    http_request_clear(&q->http);
+    msgs_free(q->msgs, q->n_msgs);
+    ac_gen_params_free(q->params);
+    ac_response_free(q->resp);
+    framer_free(q->fr);
+    buf_free(&q->body);
+    buf_free(&q->errbody);
+    for (size_t i = 0; i < q->models.n; i++)
+        xfree(q->models.ids[i]);
+    xfree(q->models.ids);
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+    llm_unref(q->llm);
+    xfree(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                          */
+/* ------------------------------------------------------------------ */
+
+static ac_request *agenerate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
+                             const ac_callbacks *cb, void *user, int force_stream, ac_error *err)
+{
+    if (!llm || !prompt) {
+        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
+        return NULL;
+    }
+    if (atomic_load(&llm->core->closed)) {
+        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        error_set_provider(err, llm->inst->name);
+        return NULL;
+    }
+    ac_request *q = request_new(llm, RQ_GENERATE, params, cb, user);
+    if (!q) {
+        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        return NULL;
+    }
+    if (force_stream >= 0)
+        q->stream = force_stream;
+    const char *system = q->params->system;
+    request_build(q, system, NULL, 0, prompt);
+    request_submit(q);
+    return q;
+}
+
+ac_request *ac_agenerate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
+                         const ac_callbacks *cb, void *user)
+{
+    return agenerate(llm, prompt, params, cb, user, -1, NULL);
+}
+
+/* Shared by ac_generate and the session: wait, then hand out the response
+ * or the error. */
+ac_response *request_wait_result(ac_request *q, ac_error *err)
+{
+    ac_request_wait(q, -1);
+    ac_error e;
+    ac_status st = ac_request_status(q, &e);
+    ac_response *r = NULL;
+    if (st == AC_OK)
+        r = ac_request_take_response(q);
+    else if (err)
+        *err = e;
+    ac_request_free(q);
+    return r;
+}
+
+ac_response *ac_generate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
+                         ac_error *err)
+{
+    if (on_engine_thread()) {
+        error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
+                  "ac_generate called from a callback (engine thread); use ac_agenerate");
+        return NULL;
+    }
+    ac_request *q = agenerate(llm, prompt, params, NULL, NULL, -1, err);
+    return q ? request_wait_result(q, err) : NULL;
+}
+
+static int deadline_passed(const struct timespec *dl)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > dl->tv_sec || (now.tv_sec == dl->tv_sec && now.tv_nsec >= dl->tv_nsec);
+}
+
+static void deadline_from(struct timespec *dl, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, dl);
+    dl->tv_sec += timeout_ms / 1000;
+    dl->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl->tv_nsec >= 1000000000L) {
+        dl->tv_sec++;
+        dl->tv_nsec -= 1000000000L;
+    }
+}
+
+static ac_status wait_until(ac_request *q, const struct timespec *dl)
+{
+    pthread_mutex_lock(&q->mu);
+    while (!q->done) {
+        if (!dl) {
+            pthread_cond_wait(&q->cv, &q->mu);
+        } else if (pthread_cond_timedwait(&q->cv, &q->mu, dl) == ETIMEDOUT || deadline_passed(dl)) {
+            int done = q->done;
+            pthread_mutex_unlock(&q->mu);
+            return done ? AC_OK : AC_ETIMEDOUT;
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return AC_OK;
+}
+
+ac_status ac_request_wait(ac_request *q, int timeout_ms)
+{
+    if (!q)
+        return AC_EINVAL;
+    if (ac_request_done(q))
+        return AC_OK;
+    if (on_engine_thread())
+        return AC_EBUSY;
+    if (timeout_ms < 0)
+        return wait_until(q, NULL);
+    struct timespec dl;
+    deadline_from(&dl, timeout_ms);
+    return wait_until(q, &dl);
+}
+
+ac_status ac_gather(ac_request **reqs, size_t n, int timeout_ms)
+{
+    if (!reqs && n)
+        return AC_EINVAL;
+    if (on_engine_thread()) {
+        for (size_t i = 0; i < n; i++)
+            if (reqs[i] && !ac_request_done(reqs[i]))
+                return AC_EBUSY;
+        return AC_OK;
+    }
+    struct timespec dl;
+    if (timeout_ms >= 0)
+        deadline_from(&dl, timeout_ms);
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i])
+            continue;
+        ac_status st = wait_until(reqs[i], timeout_ms >= 0 ? &dl : NULL);
+        if (st != AC_OK)
+            return st;
+    }
+    return AC_OK;
+}
+
+void ac_request_cancel(ac_request *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->mu);
+    int finished = q->finished;
+    pthread_mutex_unlock(&q->mu);
+    if (finished)
+        return;
+    atomic_store(&q->cancel, 1);
+    engine_poke(q->llm->core->eng, q);
+}
+
+ac_status ac_request_status(const ac_request *q, ac_error *err)
+{
+    if (!q)
+        return AC_EINVAL;
+    ac_request *m = (ac_request *)q;
+    pthread_mutex_lock(&m->mu);
+    ac_status st = m->finished ? m->status : AC_EPENDING;
+    if (err && m->finished && st != AC_OK)
+        *err = m->err;
+    pthread_mutex_unlock(&m->mu);
+    return st;
+}
+
+int ac_request_done(const ac_request *q)
+{
+    if (!q)
+        return 0;
+    ac_request *m = (ac_request *)q;
+    pthread_mutex_lock(&m->mu);
+    int d = m->done;
+    pthread_mutex_unlock(&m->mu);
+    return d;
+}
+
+const ac_response *ac_request_response(const ac_request *q)
+{
+    if (!q)
+        return NULL;
+    ac_request *m = (ac_request *)q;
+    pthread_mutex_lock(&m->mu);
+    const ac_response *r = m->finished ? m->resp : NULL;
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+ac_response *ac_request_take_response(ac_request *q)
+{
+    if (!q)
+        return NULL;
+    pthread_mutex_lock(&q->mu);
+    ac_response *r = NULL;
+    if (q->done) {
+        r = q->resp;
+        q->resp = NULL;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return r;
+}
+
+void *ac_request_user(const ac_request *q) { return q ? q->user : NULL; }
+
+void ac_request_free(ac_request *q)
+{
+    if (!q)
+        return;
+    ac_request_cancel(q);
+    request_unref(q);
+}
+
+ac_models *ac_list_models(ac_llm *llm, ac_error *err)
+{
+    if (!llm) {
+        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "llm is NULL");
+        return NULL;
+    }
+    if (on_engine_thread()) {
+        error_set(err, AC_EBUSY, AC_STAGE_REQUEST, "ac_list_models called from a callback");
+        return NULL;
+    }
+    if (atomic_load(&llm->core->closed)) {
+        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        return NULL;
+    }
+    ac_request *q = request_new(llm, RQ_MODELS, NULL, NULL, NULL);
+    ac_models *m = xcalloc(1, sizeof *m);
+    if (!q || !m) {
+        if (q)
+            request_unref(q);
+        xfree(m);
+        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        return NULL;
+    }
+    request_build(q, NULL, NULL, 0, NULL);
+    request_submit(q);
+    ac_request_wait(q, -1);
+    ac_status st = ac_request_status(q, err);
+    if (st == AC_OK) {
+        m->l = q->models;
+        memset(&q->models, 0, sizeof q->models);
+    } else {
+        xfree(m);
+        m = NULL;
+    }
+    request_unref(q);
+    return m;
+}

@@ -1,0 +1,174 @@
+/*
+ * response.c -- ac_response storage, accessors and JSON form.
+ */
+#include "response.h"
+#include "alloc.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+static void calls_free(ac_response *r)
+{
+    for (size_t i = 0; i < r->n_calls; i++) {
+        xfree(r->calls[i].id);
+        xfree(r->calls[i].name);
+        buf_free(&r->calls[i].args);
+    }
+    xfree(r->calls);
+    r->calls = NULL;
+    r->n_calls = 0;
+}
+
+int response_set_str(char **slot, const char *s)
+{
+    char *d = xstrdup(s ? s : "");
+    if (!d)
+        return -1;
+    xfree(*slot);
+    *slot = d;
+    return 0;
+}
+
+ac_response *response_new(const char *provider, const char *model, size_t limit)
+{
+    ac_response *r = xcalloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->content.limit = r->reasoning.limit = limit;
+    r->input_tokens = r->output_tokens = -1;
+    if (response_set_str(&r->provider, provider) || response_set_str(&r->model, model)) {
+        ac_response_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void response_reset(ac_response *r)
+{
+    buf_reset(&r->content);
+    buf_reset(&r->reasoning);
+    calls_free(r);
+    xfree(r->finish);
+    xfree(r->raw_finish);
+    xfree(r->raw_json);
+    r->finish = r->raw_finish = r->raw_json = NULL;
+    r->input_tokens = r->output_tokens = -1;
+}
+
+void ac_response_free(ac_response *r)
+{
+    if (!r)
+        return;
+    response_reset(r);
+    buf_free(&r->content);
+    buf_free(&r->reasoning);
+    xfree(r->model);
+    xfree(r->provider);
+    xfree(r);
+}
+
+const char *ac_response_content(const ac_response *r)
+{
+    return r && r->content.data ? r->content.data : "";
+}
+size_t ac_response_content_len(const ac_response *r) { return r ? r->content.len : 0; }
+const char *ac_response_reasoning(const ac_response *r)
+{
+    return r && r->reasoning.data ? r->reasoning.data : "";
+}
+const char *ac_response_finish_reason(const ac_response *r)
+{
+    return r && r->finish ? r->finish : "";
+}
+const char *ac_response_raw_finish_reason(const ac_response *r)
+{
+    return r && r->raw_finish ? r->raw_finish : "";
+}
+long ac_response_input_tokens(const ac_response *r) { return r ? r->input_tokens : -1; }
+long ac_response_output_tokens(const ac_response *r) { return r ? r->output_tokens : -1; }
+const char *ac_response_model(const ac_response *r) { return r && r->model ? r->model : ""; }
+const char *ac_response_provider(const ac_response *r)
+{
+    return r && r->provider ? r->provider : "";
+}
+double ac_response_latency_ms(const ac_response *r) { return r ? r->latency_ms : 0; }
+const char *ac_response_raw_json(const ac_response *r) { return r ? r->raw_json : NULL; }
+size_t ac_response_tool_call_count(const ac_response *r) { return r ? r->n_calls : 0; }
+
+const char *ac_response_tool_call_id(const ac_response *r, size_t i)
+{
+    return r && i < r->n_calls ? (r->calls[i].id ? r->calls[i].id : "") : NULL;
+}
+const char *ac_response_tool_call_name(const ac_response *r, size_t i)
+{
+    return r && i < r->n_calls ? (r->calls[i].name ? r->calls[i].name : "") : NULL;
+}
+const char *ac_response_tool_call_arguments(const ac_response *r, size_t i)
+{
+    if (!r || i >= r->n_calls)
+        return NULL;
+    return r->calls[i].args.len ? r->calls[i].args.data : "{}";
+}
+int ac_response_tool_call_truncated(const ac_response *r, size_t i)
+{
+    return r && i < r->n_calls ? r->calls[i].truncated : 0;
+}
+
+char *ac_response_to_json(const ac_response *r)
+{
+    if (!r)
+        return NULL;
+    json_object *o = json_object_new_object();
+    json_object *calls = json_object_new_array();
+    json_object *usage = json_object_new_object();
+    char *out = NULL;
+    if (!o || !calls || !usage) {
+        json_object_put(o);
+        json_object_put(calls);
+        json_object_put(usage);
+        return NULL;
+    }
+    json_object_object_add(o, "content", json_object_new_string_len(
+        ac_response_content(r), (int)ac_response_content_len(r)));
+    if (r->reasoning.len)
+        json_object_object_add(o, "reasoning", json_object_new_string(r->reasoning.data));
+    for (size_t i = 0; i < r->n_calls; i++) {
+        json_object *c = json_object_new_object();
+        if (!c)
+            continue;
+        json_object_object_add(c, "id", json_object_new_string(ac_response_tool_call_id(r, i)));
+        json_object_object_add(c, "name", json_object_new_string(ac_response_tool_call_name(r, i)));
+        json_object *args = NULL;
+        if (!r->calls[i].truncated)
+            args = json_tokener_parse(ac_response_tool_call_arguments(r, i));
+        if (args && json_object_is_type(args, json_type_object)) {
+            json_object_object_add(c, "arguments", args);
+        } else {
+            /* Not an object (cut off by the token limit): give the text as
+             * received and say so, rather than pretend it is valid. */
+            json_object_put(args);
+            json_object_object_add(c, "arguments", json_object_new_string(
+                ac_response_tool_call_arguments(r, i)));
+            json_object_object_add(c, "truncated", json_object_new_boolean(1));
+        }
+        json_object_array_add(calls, c);
+    }
+    json_object_object_add(o, "tool_calls", calls);
+    json_object_object_add(o, "finish_reason", json_object_new_string(ac_response_finish_reason(r)));
+    json_object_object_add(o, "raw_finish_reason",
+                           json_object_new_string(ac_response_raw_finish_reason(r)));
+    json_object_object_add(usage, "input_tokens", r->input_tokens >= 0
+                               ? json_object_new_int64(r->input_tokens) : NULL);
+    json_object_object_add(usage, "output_tokens", r->output_tokens >= 0
+                               ? json_object_new_int64(r->output_tokens) : NULL);
+    json_object_object_add(o, "usage", usage);
+    json_object_object_add(o, "provider", json_object_new_string(ac_response_provider(r)));
+    json_object_object_add(o, "model", json_object_new_string(ac_response_model(r)));
+    json_object_object_add(o, "latency_ms", json_object_new_double(r->latency_ms));
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (s)
+        out = strdup(s); /* released with ac_free() == free() */
+    json_object_put(o);
+    return out;
+}

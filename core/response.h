@@ -1,0 +1,41 @@
+/*
+ * response.h -- the accumulated result of one request (ac_response).
+ *
+ * Built by the sink on the engine thread while the request runs; read by
+ * the application only after the request is done, so it needs no lock.
+ */
+#ifndef AC_RESPONSE_H
+#define AC_RESPONSE_H
+#include "buf.h"
+#include <abstractcore/abstractcore.h>
+
+typedef struct tool_call_acc {
+    int   key;        /* the backend's identification */
+    char *id;
+    char *name;
+    buf   args;
+    int   ended;      /* TOOL_CALL_END delivered */
+    int   truncated;
+} tool_call_acc;
+
+struct ac_response {
+    buf            content;
+    buf            reasoning;
+    tool_call_acc *calls;
+    size_t         n_calls;
+    char          *finish;      /* normalized, NULL until known */
+    char          *raw_finish;
+    long           input_tokens;
+    long           output_tokens;
+    char          *model;
+    char          *provider;
+    double         latency_ms;
+    char          *raw_json;
+};
+
+/* A new empty response; limit caps content/reasoning/arguments (0: none). */
+ac_response *response_new(const char *provider, const char *model, size_t limit);
+/* Back to empty (a retry starts over); keeps provider and model. */
+void         response_reset(ac_response *r);
+int          response_set_str(char **slot, const char *s);  /* 0 ok, -1 oom */
+#endif

@@ -1,0 +1,620 @@
+/*
+ * session.c -- conversations whose history lives in the core.
+ *
+ * Turns on one session run one at a time, in call order: a turn issued
+ * while another runs waits in a FIFO and is built (history snapshot + its
+ * prompt) only when the one before it has finished, on the engine thread.
+ * A turn that succeeds appends its user message and the assistant reply
+ * (with tool calls); a turn that fails appends nothing, so the history is
+ * as it was before it.
+ *
+ * Saved sessions are JSON: {"format":"abstractcore-session","version":1,
+ * "system", "provider", "model", "messages":[...]} -- never an API key.
+ */
+#include "alloc.h"
+#include "error.h"
+#include "message.h"
+#include "request.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SESSION_FILE_MAX (64L * 1024 * 1024)
+
+typedef struct turn {
+    ac_session  *s;
+    ac_request  *q;        /* a reference, until submitted */
+    char        *prompt;   /* NULL: continue after tool results */
+    struct turn *next;
+} turn;
+
+struct ac_session {
+    atomic_int      refs;
+    pthread_mutex_t mu;
+    ac_llm         *llm;
+    char           *system;
+    ac_message     *hist;
+    size_t          n, cap;
+    turn           *queue_head, *queue_tail;
+    ac_request     *current;  /* the running turn (a reference) */
+    int             busy;
+};
+
+static void session_ref(ac_session *s) { atomic_fetch_add(&s->refs, 1); }
+
+static void session_unref(ac_session *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    msgs_free(s->hist, s->n);
+    xfree(s->system);
+    llm_unref(s->llm);
+    pthread_mutex_destroy(&s->mu);
+    xfree(s);
+}
+
+const char *ac_role_name(ac_role role)
+{
+    switch (role) {
+    case AC_ROLE_SYSTEM: return "system";
+    case AC_ROLE_USER: return "user";
+    case AC_ROLE_ASSISTANT: return "assistant";
+    case AC_ROLE_TOOL: return "tool";
+    }
+    return "unknown";
+}
+
+static int role_parse(const char *s, ac_role *out)
+{
+    static const ac_role roles[] = {AC_ROLE_SYSTEM, AC_ROLE_USER, AC_ROLE_ASSISTANT, AC_ROLE_TOOL};
+    for (size_t i = 0; i < 4; i++)
+        if (s && strcmp(s, ac_role_name(roles[i])) == 0) {
+            *out = roles[i];
+            return 0;
+        }
+    return -1;
+}
+
+/* Append (takes ownership of *m on success).  Called with mu held. */
+static ac_status hist_push(ac_session *s, ac_message *m)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        ac_message *v = xrealloc(s->hist, cap * sizeof *v);
+        if (!v)
+            return AC_ENOMEM;
+        s->hist = v;
+        s->cap = cap;
+    }
+    s->hist[s->n++] = *m;
+    memset(m, 0, sizeof *m);
+    return AC_OK;
+}
+
+ac_session *ac_session_new(ac_llm *llm, const char *system_prompt)
+{
+    if (!llm)
+        return NULL;
+    ac_session *s = xcalloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (system_prompt && !(s->system = xstrdup(system_prompt))) {
+        xfree(s);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->mu, NULL);
+    llm_ref(llm);
+    s->llm = llm;
+    return s;
+}
+
+ac_status ac_session_set_llm(ac_session *s, ac_llm *llm)
+{
+    if (!s || !llm)
+        return AC_EINVAL;
+    llm_ref(llm);
+    pthread_mutex_lock(&s->mu);
+    ac_llm *old = s->llm;
+    s->llm = llm;
+    pthread_mutex_unlock(&s->mu);
+    llm_unref(old);
+    return AC_OK;
+}
+
+/* Build and submit a turn: the history as it is now, plus its prompt. */
+static void turn_dispatch(turn *t)
+{
+    ac_session *s = t->s;
+    pthread_mutex_lock(&s->mu);
+    request_build(t->q, s->system, s->hist, s->n, t->prompt);
+    s->current = t->q;
+    request_ref(t->q);
+    pthread_mutex_unlock(&s->mu);
+    request_submit(t->q);
+    request_unref(t->q); /* the turn's reference; the engine has its own */
+}
+
+static void turn_done(ac_request *q, void *ctx)
+{
+    turn *t = ctx;
+    ac_session *s = t->s;
+    turn *next = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (q->status == AC_OK && q->resp) {
+        /* Both messages or neither: the history never holds half a turn. */
+        ac_message user, reply;
+        memset(&user, 0, sizeof user);
+        memset(&reply, 0, sizeof reply);
+        int ok = (!t->prompt || msg_init(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
+                 msg_from_response(&reply, q->resp) == AC_OK;
+        size_t before = s->n;
+        if (ok && t->prompt && hist_push(s, &user) != AC_OK)
+            ok = 0;
+        if (ok && hist_push(s, &reply) != AC_OK) {
+            ok = 0;
+            while (s->n > before)
+                msg_clear(&s->hist[--s->n]);
+        }
+        msg_clear(&user);
+        msg_clear(&reply);
+        if (!ok)
+            fprintf(stderr, "abstractcore: session: out of memory recording a turn\n");
+    }
+    if (s->current == q) {
+        s->current = NULL;
+        request_unref(q);
+    }
+    next = s->queue_head;
+    if (next) {
+        s->queue_head = next->next;
+        if (!s->queue_head)
+            s->queue_tail = NULL;
+    } else {
+        s->busy = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    xfree(t->prompt);
+    xfree(t);
+    if (next)
+        turn_dispatch(next);
+    session_unref(s);
+}
+
+ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen_params *params,
+                                 const ac_callbacks *cb, void *user)
+{
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&s->mu);
+    ac_llm *llm = s->llm;
+    llm_ref(llm);
+    pthread_mutex_unlock(&s->mu);
+    turn *t = xcalloc(1, sizeof *t);
+    ac_request *q = NULL;
+    if (!t || atomic_load(&llm->core->closed))
+        goto fail;
+    if (prompt && !(t->prompt = xstrdup(prompt)))
+        goto fail;
+    q = request_new(llm, RQ_GENERATE, params, cb, user);
+    if (!q)
+        goto fail;
+    llm_unref(llm);
+    llm = NULL;
+    session_ref(s);
+    t->s = s;
+    t->q = q;
+    request_ref(q);
+    q->hook_done = turn_done;
+    q->hook_ctx = t;
+    pthread_mutex_lock(&s->mu);
+    int run_now = !s->busy;
+    if (run_now) {
+        s->busy = 1;
+    } else {
+        if (s->queue_tail)
+            s->queue_tail->next = t;
+        else
+            s->queue_head = t;
+        s->queue_tail = t;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (run_now)
+        turn_dispatch(t);
+    return q;
+fail:
+    if (llm)
+        llm_unref(llm);
+    if (t)
+        xfree(t->prompt);
+    xfree(t);
+    return NULL;
+}
+
+ac_response *ac_session_generate(ac_session *s, const char *prompt, const ac_gen_params *params,
+                                 ac_error *err)
+{
+    if (!s) {
+        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "session is NULL");
+        return NULL;
+    }
+    if (on_engine_thread()) {
+        error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
+                  "ac_session_generate called from a callback; use ac_session_agenerate");
+        return NULL;
+    }
+    ac_request *q = ac_session_agenerate(s, prompt, params, NULL, NULL);
+    if (!q) {
+        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "cannot start the turn (out of memory or "
+                  "the core was closed)");
+        return NULL;
+    }
+    return request_wait_result(q, err);
+}
+
+void ac_session_free(ac_session *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (turn *t = s->queue_head; t; t = t->next)
+        atomic_store(&t->q->cancel, 1);
+    ac_request *cur = s->current;
+    if (cur)
+        request_ref(cur);
+    pthread_mutex_unlock(&s->mu);
+    if (cur) {
+        ac_request_cancel(cur);
+        request_unref(cur);
+    }
+    session_unref(s);
+}
+
+ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, const char *name,
+                                     const char *content)
+{
+    if (!s || !tool_call_id || !content)
+        return AC_EINVAL;
+    ac_message m;
+    ac_status st = msg_init(&m, AC_ROLE_TOOL, content);
+    if (st != AC_OK)
+        return st;
+    pthread_mutex_lock(&s->mu);
+    /* Find the tool's name from the call, for backends that key results by
+     * name (Ollama). */
+    const char *found = name;
+    for (size_t i = s->n; !found && i-- > 0;)
+        for (size_t j = 0; j < s->hist[i].n_tool_calls; j++)
+            if (strcmp(s->hist[i].tool_calls[j].id, tool_call_id) == 0) {
+                found = s->hist[i].tool_calls[j].name;
+                break;
+            }
+    if (!(m.tool_call_id = xstrdup(tool_call_id)) || (found && !(m.name = xstrdup(found))))
+        st = AC_ENOMEM;
+    if (st == AC_OK)
+        st = hist_push(s, &m);
+    pthread_mutex_unlock(&s->mu);
+    msg_clear(&m);
+    return st;
+}
+
+size_t ac_session_message_count(ac_session *s)
+{
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->n;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+ac_role ac_session_message_role(ac_session *s, size_t i)
+{
+    ac_role r = AC_ROLE_USER;
+    if (!s)
+        return r;
+    pthread_mutex_lock(&s->mu);
+    if (i < s->n)
+        r = s->hist[i].role;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+char *ac_session_message_content(ac_session *s, size_t i)
+{
+    if (!s)
+        return NULL;
+    char *c = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (i < s->n)
+        c = strdup(s->hist[i].content ? s->hist[i].content : "");
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+char *ac_session_system_prompt(ac_session *s)
+{
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&s->mu);
+    char *c = s->system ? strdup(s->system) : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+void ac_session_clear(ac_session *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n; i++)
+        msg_clear(&s->hist[i]);
+    s->n = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Save and load                                                       */
+/* ------------------------------------------------------------------ */
+
+static json_object *message_to_json(const ac_message *m)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "role", json_object_new_string(ac_role_name(m->role)));
+    json_object_object_add(o, "content", json_object_new_string(m->content ? m->content : ""));
+    if (m->n_tool_calls) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < m->n_tool_calls; i++) {
+            json_object *c = json_object_new_object();
+            if (!c)
+                continue;
+            json_object_object_add(c, "id", json_object_new_string(m->tool_calls[i].id));
+            json_object_object_add(c, "name", json_object_new_string(m->tool_calls[i].name));
+            json_object *args = json_tokener_parse(m->tool_calls[i].arguments);
+            json_object_object_add(c, "arguments", args ? args : json_object_new_object());
+            json_object_array_add(a, c);
+        }
+        json_object_object_add(o, "tool_calls", a);
+    }
+    if (m->tool_call_id)
+        json_object_object_add(o, "tool_call_id", json_object_new_string(m->tool_call_id));
+    if (m->name)
+        json_object_object_add(o, "name", json_object_new_string(m->name));
+    if (m->n_images) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < m->n_images; i++)
+            json_object_array_add(a, json_object_new_string(m->images[i]));
+        json_object_object_add(o, "images", a);
+    }
+    return o;
+}
+
+ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
+{
+    if (!s || !path || !*path) {
+        error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
+        return AC_EINVAL;
+    }
+    json_object *root = json_object_new_object();
+    json_object *msgs = json_object_new_array();
+    if (!root || !msgs) {
+        json_object_put(root);
+        json_object_put(msgs);
+        error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+        return AC_ENOMEM;
+    }
+    pthread_mutex_lock(&s->mu);
+    json_object_object_add(root, "format", json_object_new_string("abstractcore-session"));
+    json_object_object_add(root, "version", json_object_new_int(1));
+    if (s->system)
+        json_object_object_add(root, "system", json_object_new_string(s->system));
+    json_object_object_add(root, "provider", json_object_new_string(s->llm->inst->name));
+    json_object_object_add(root, "model", json_object_new_string(s->llm->model));
+    for (size_t i = 0; i < s->n; i++)
+        json_object_array_add(msgs, message_to_json(&s->hist[i]));
+    pthread_mutex_unlock(&s->mu);
+    json_object_object_add(root, "messages", msgs);
+    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+    ac_status st = AC_OK;
+    char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+    int fd = tmp ? mkstemp(tmp) : -1;
+    if (!text || !tmp) {
+        st = AC_ENOMEM;
+        error_set(err, st, AC_STAGE_IO, "out of memory");
+    } else if (fd < 0) {
+        st = AC_EIO;
+        error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path, strerror(errno));
+    } else {
+        size_t len = strlen(text), off = 0;
+        while (off < len) {
+            ssize_t w = write(fd, text + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        int bad = off < len || write(fd, "\n", 1) != 1 || fsync(fd) != 0;
+        int saved_errno = errno;
+        if (close(fd) != 0)
+            bad = 1;
+        if (bad || rename(tmp, path) != 0) {
+            st = AC_EIO;
+            error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path,
+                      strerror(bad ? saved_errno : errno));
+            unlink(tmp);
+        }
+    }
+    xfree(tmp);
+    json_object_put(root);
+    return st;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static ac_status message_from_json(json_object *o, ac_message *m, const char *path, size_t i,
+                                   ac_error *err)
+{
+    memset(m, 0, sizeof *m);
+    ac_role role;
+    if (!json_object_is_type(o, json_type_object) || role_parse(jstr(o, "role"), &role) ||
+        role == AC_ROLE_SYSTEM) {
+        error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu has no valid role", path, i);
+        return AC_EPROTOCOL;
+    }
+    if (msg_init(m, role, jstr(o, "content") ? jstr(o, "content") : "") != AC_OK)
+        goto oom;
+    const char *id = jstr(o, "tool_call_id"), *name = jstr(o, "name");
+    if ((id && !(m->tool_call_id = xstrdup(id))) || (name && !(m->name = xstrdup(name))))
+        goto oom;
+    json_object *calls;
+    if (json_object_object_get_ex(o, "tool_calls", &calls)) {
+        if (!json_object_is_type(calls, json_type_array)) {
+            error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu: tool_calls is not a list",
+                      path, i);
+            msg_clear(m);
+            return AC_EPROTOCOL;
+        }
+        size_t n = json_object_array_length(calls);
+        ac_tool_call *v = n ? xcalloc(n, sizeof *v) : NULL;
+        if (n && !v)
+            goto oom;
+        m->tool_calls = v;
+        for (size_t k = 0; k < n; k++) {
+            json_object *c = json_object_array_get_idx(calls, k), *args = NULL;
+            m->n_tool_calls = k + 1;
+            if (!json_object_is_type(c, json_type_object) || !jstr(c, "name")) {
+                error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
+                          "%s: message %zu: tool call %zu has no name", path, i, k);
+                msg_clear(m);
+                return AC_EPROTOCOL;
+            }
+            json_object_object_get_ex(c, "arguments", &args);
+            const char *at = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN)
+                                  : "{}";
+            if (!(v[k].id = xstrdup(jstr(c, "id") ? jstr(c, "id") : "")) ||
+                !(v[k].name = xstrdup(jstr(c, "name"))) || !(v[k].arguments = xstrdup(at)))
+                goto oom;
+        }
+    }
+    json_object *imgs;
+    if (json_object_object_get_ex(o, "images", &imgs) && json_object_is_type(imgs, json_type_array)) {
+        size_t n = json_object_array_length(imgs);
+        const char **v = n ? xcalloc(n, sizeof *v) : NULL;
+        if (n && !v)
+            goto oom;
+        m->images = v;
+        for (size_t k = 0; k < n; k++) {
+            const char *u = json_object_get_string(json_object_array_get_idx(imgs, k));
+            m->n_images = k + 1;
+            if (!(v[k] = xstrdup(u ? u : "")))
+                goto oom;
+        }
+    }
+    return AC_OK;
+oom:
+    msg_clear(m);
+    error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+    return AC_ENOMEM;
+}
+
+ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
+{
+    if (!llm || !path) {
+        error_set(err, AC_EINVAL, AC_STAGE_IO, "llm or path is NULL");
+        return NULL;
+    }
+    /* Work on a local report: the caller's may hold anything until we fail. */
+    ac_error local, *user_err = err;
+    ac_error_clear(&local);
+    err = &local;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        error_set(user_err, AC_EIO, AC_STAGE_IO, "cannot open session file %s: %s", path,
+                  strerror(errno));
+        return NULL;
+    }
+    json_tokener *tok = json_tokener_new();
+    json_object *root = NULL;
+    char chunk[65536];
+    size_t total = 0, r;
+    enum json_tokener_error je = json_tokener_continue;
+    if (tok)
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    while (tok && !root && (r = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        total += r;
+        if (total > (size_t)SESSION_FILE_MAX)
+            break;
+        root = json_tokener_parse_ex(tok, chunk, (int)r);
+        je = json_tokener_get_error(tok);
+        if (je != json_tokener_continue && je != json_tokener_success)
+            break;
+    }
+    int ioerr = ferror(f);
+    fclose(f);
+    ac_session *s = NULL;
+    if (tok)
+        json_tokener_free(tok);
+    if (!tok) {
+        error_set(user_err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+        return NULL;
+    }
+    if (ioerr) {
+        error_set(err, AC_EIO, AC_STAGE_IO, "cannot read session file %s", path);
+        goto done;
+    }
+    if (total > (size_t)SESSION_FILE_MAX) {
+        error_set(err, AC_ETOOBIG, AC_STAGE_IO, "session file %s is larger than %ld bytes", path,
+                  SESSION_FILE_MAX);
+        goto done;
+    }
+    if (!root) {
+        error_set(err, AC_EJSON, AC_STAGE_JSON, "session file %s is not valid JSON: %s", path,
+                  je == json_tokener_continue ? "unexpected end of file" : json_tokener_error_desc(je));
+        goto done;
+    }
+    const char *fmt = jstr(root, "format");
+    json_object *msgs;
+    if (!fmt || strcmp(fmt, "abstractcore-session") != 0 ||
+        !json_object_object_get_ex(root, "messages", &msgs) ||
+        !json_object_is_type(msgs, json_type_array)) {
+        error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
+                  "%s is not a saved abstractcore session (no format/messages)", path);
+        goto done;
+    }
+    s = ac_session_new(llm, jstr(root, "system"));
+    if (!s) {
+        error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < json_object_array_length(msgs); i++) {
+        ac_message m;
+        if (message_from_json(json_object_array_get_idx(msgs, i), &m, path, i, err) != AC_OK ||
+            hist_push(s, &m) != AC_OK) {
+            msg_clear(&m);
+            if (err->code == AC_OK)
+                error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+            ac_session_free(s);
+            s = NULL;
+            break;
+        }
+    }
+done:
+    json_object_put(root);
+    if (!s && user_err)
+        *user_err = local;
+    return s;
+}

@@ -1,0 +1,333 @@
+/*
+ * settings.c -- typed lookups over a provider's config block plus the
+ * ac_options overlay, and the API-key lookup.  See settings.h.
+ *
+ * Secrets: the key is read from the `api_key` setting, the file named by
+ * `api_key_file`, or the variable named by `api_key_env`, and handed only to
+ * the plugin; no message built here ever contains it.
+ */
+#include "settings.h"
+#include "alloc.h"
+#include "error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- ac_options (public) ---- */
+
+ac_options *ac_options_new(void) { return xcalloc(1, sizeof(ac_options)); }
+
+void options_clear(ac_options *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n; i++) {
+        xfree(o->keys[i]);
+        if (o->values[i]) /* wipe: it may be an API key */
+            memset(o->values[i], 0, strlen(o->values[i]));
+        xfree(o->values[i]);
+    }
+    xfree(o->keys);
+    xfree(o->values);
+    o->keys = o->values = NULL;
+    o->n = 0;
+}
+
+void ac_options_free(ac_options *opts)
+{
+    options_clear(opts);
+    xfree(opts);
+}
+
+ac_status ac_options_set(ac_options *o, const char *key, const char *value)
+{
+    if (!o || !key || !*key || !value)
+        return AC_EINVAL;
+    for (size_t i = 0; i < o->n; i++) {
+        if (strcmp(o->keys[i], key) == 0) {
+            char *v = xstrdup(value);
+            if (!v)
+                return AC_ENOMEM;
+            memset(o->values[i], 0, strlen(o->values[i]));
+            xfree(o->values[i]);
+            o->values[i] = v;
+            return AC_OK;
+        }
+    }
+    char **k = xrealloc(o->keys, (o->n + 1) * sizeof *k);
+    if (!k)
+        return AC_ENOMEM;
+    o->keys = k;
+    char **v = xrealloc(o->values, (o->n + 1) * sizeof *v);
+    if (!v)
+        return AC_ENOMEM;
+    o->values = v;
+    o->keys[o->n] = xstrdup(key);
+    o->values[o->n] = xstrdup(value);
+    if (!o->keys[o->n] || !o->values[o->n]) {
+        xfree(o->keys[o->n]);
+        xfree(o->values[o->n]);
+        return AC_ENOMEM;
+    }
+    o->n++;
+    return AC_OK;
+}
+
+int options_copy(ac_options *dst, const ac_options *src)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!src)
+        return 0;
+    for (size_t i = 0; i < src->n; i++)
+        if (ac_options_set(dst, src->keys[i], src->values[i]) != AC_OK) {
+            options_clear(dst);
+            return -1;
+        }
+    return 0;
+}
+
+/* ---- settings ---- */
+
+ac_settings *settings_new(const char *name, const config_setting_t *group,
+                          const char *file, const ac_options *overlay)
+{
+    ac_settings *s = xcalloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->name = xstrdup(name ? name : "");
+    if (!s->name || options_copy(&s->overlay, overlay) != 0) {
+        xfree(s->name);
+        xfree(s);
+        return NULL;
+    }
+    s->group = group;
+    s->file = file;
+    return s;
+}
+
+void settings_free(ac_settings *s)
+{
+    if (!s)
+        return;
+    options_clear(&s->overlay);
+    xfree(s->name);
+    xfree(s);
+}
+
+static const char *overlay_get(const ac_settings *s, const char *key)
+{
+    if (!s || !key)
+        return NULL;
+    for (size_t i = s->overlay.n; i-- > 0;)
+        if (strcmp(s->overlay.keys[i], key) == 0)
+            return s->overlay.values[i];
+    return NULL;
+}
+
+static const config_setting_t *member(const ac_settings *s, const char *key)
+{
+    if (!s || !s->group || !key)
+        return NULL;
+    return config_setting_get_member((config_setting_t *)s->group, key);
+}
+
+const char *settings_where(const ac_settings *s, const char *key)
+{
+    static _Thread_local char where[512];
+    const config_setting_t *m = member(s, key);
+    where[0] = '\0';
+    if (m) {
+        const char *f = config_setting_source_file((config_setting_t *)m);
+        snprintf(where, sizeof where, "%s:%u", f ? f : (s->file ? s->file : "config"),
+                 config_setting_source_line(m));
+    }
+    return where;
+}
+
+static void wrong_type(const ac_settings *s, const char *key, const char *want)
+{
+    fprintf(stderr, "abstractcore: %s: provider '%s': setting '%s' must be %s\n",
+            settings_where(s, key), s->name, key, want);
+}
+
+int settings_string(const ac_settings *s, const char *key, const char **out)
+{
+    const char *v = overlay_get(s, key);
+    if (v) {
+        *out = v;
+        return 1;
+    }
+    const config_setting_t *m = member(s, key);
+    if (!m)
+        return 0;
+    if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+        wrong_type(s, key, "a string");
+        return -1;
+    }
+    *out = config_setting_get_string(m);
+    return 1;
+}
+
+int settings_int(const ac_settings *s, const char *key, long long *out)
+{
+    const char *v = overlay_get(s, key);
+    if (v) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end) {
+            wrong_type(s, key, "an integer");
+            return -1;
+        }
+        *out = n;
+        return 1;
+    }
+    const config_setting_t *m = member(s, key);
+    if (!m)
+        return 0;
+    int t = config_setting_type(m);
+    if (t == CONFIG_TYPE_INT)
+        *out = config_setting_get_int(m);
+    else if (t == CONFIG_TYPE_INT64)
+        *out = config_setting_get_int64(m);
+    else {
+        wrong_type(s, key, "an integer");
+        return -1;
+    }
+    return 1;
+}
+
+int settings_bool(const ac_settings *s, const char *key, int *out)
+{
+    const char *v = overlay_get(s, key);
+    if (v) {
+        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+            *out = 1;
+        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+            *out = 0;
+        else {
+            wrong_type(s, key, "a boolean");
+            return -1;
+        }
+        return 1;
+    }
+    const config_setting_t *m = member(s, key);
+    if (!m)
+        return 0;
+    if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
+        wrong_type(s, key, "a boolean (true or false)");
+        return -1;
+    }
+    *out = config_setting_get_bool(m);
+    return 1;
+}
+
+int settings_double(const ac_settings *s, const char *key, double *out)
+{
+    const char *v = overlay_get(s, key);
+    if (v) {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end) {
+            wrong_type(s, key, "a number");
+            return -1;
+        }
+        *out = d;
+        return 1;
+    }
+    const config_setting_t *m = member(s, key);
+    if (!m)
+        return 0;
+    int t = config_setting_type(m);
+    if (t == CONFIG_TYPE_FLOAT)
+        *out = config_setting_get_float(m);
+    else if (t == CONFIG_TYPE_INT)
+        *out = config_setting_get_int(m);
+    else if (t == CONFIG_TYPE_INT64)
+        *out = (double)config_setting_get_int64(m);
+    else {
+        wrong_type(s, key, "a number");
+        return -1;
+    }
+    return 1;
+}
+
+int settings_list_count(const ac_settings *s, const char *key)
+{
+    const config_setting_t *m = member(s, key);
+    if (!m)
+        return 0;
+    if (!config_setting_is_aggregate(m) || config_setting_type(m) == CONFIG_TYPE_GROUP)
+        return -1;
+    int n = config_setting_length(m);
+    for (int i = 0; i < n; i++)
+        if (config_setting_type(config_setting_get_elem(m, (unsigned)i)) != CONFIG_TYPE_STRING)
+            return -1;
+    return n;
+}
+
+const char *settings_list_item(const ac_settings *s, const char *key, int i)
+{
+    const config_setting_t *m = member(s, key);
+    if (!m || i < 0 || !config_setting_is_aggregate(m))
+        return NULL;
+    const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+    return e ? config_setting_get_string(e) : NULL;
+}
+
+const char *settings_name(const ac_settings *s) { return s ? s->name : ""; }
+
+static char *read_key_file(const ac_settings *s, const char *path, ac_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+                  "provider '%s': cannot read api_key_file '%s': %s", s->name, path,
+                  strerror(errno));
+        return NULL;
+    }
+    char line[4096];
+    char *k = NULL;
+    if (fgets(line, sizeof line, f)) {
+        size_t n = strcspn(line, "\r\n");
+        line[n] = '\0';
+        if (n)
+            k = xstrdup(line);
+        memset(line, 0, sizeof line);
+    }
+    fclose(f);
+    if (!k)
+        error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+                  "provider '%s': api_key_file '%s' is empty", s->name, path);
+    return k;
+}
+
+char *settings_secret(const ac_settings *s, const char *default_env, ac_error *err)
+{
+    const char *v;
+    error_set_provider(err, s ? s->name : NULL);
+    if (settings_string(s, "api_key", &v) == 1 && *v)
+        return xstrdup(v);
+    if (settings_string(s, "api_key_file", &v) == 1 && *v)
+        return read_key_file(s, v, err);
+    if (settings_string(s, "api_key_env", &v) == 1 && *v) {
+        const char *k = getenv(v);
+        if (!k || !*k) {
+            const char *w = settings_where(s, "api_key_env");
+            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+                      "%s%sprovider '%s': environment variable %s (api_key_env) is not set",
+                      w, *w ? ": " : "", s->name, v);
+            return NULL;
+        }
+        return xstrdup(k);
+    }
+    if (default_env && *default_env) {
+        const char *k = getenv(default_env);
+        if (k && *k)
+            return xstrdup(k);
+    }
+    return NULL;
+}

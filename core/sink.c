@@ -1,0 +1,260 @@
+/*
+ * sink.c -- accumulating a plugin's output into a response and events.
+ * See sink.h for the rules it keeps.
+ */
+#include "sink.h"
+#include "alloc.h"
+#include "error.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+static void deliver(ac_sink *k, ac_chunk *c)
+{
+    if (!c->text) {
+        c->text = "";
+        c->len = 0;
+    }
+    if (!c->data)
+        c->data = "";
+    if (c->type != AC_EVENT_USAGE)
+        c->input_tokens = c->output_tokens = -1;
+    k->delivered++;
+    if (k->on_event)
+        k->on_event(k->ctx, c);
+}
+
+void sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt, void *pstate,
+               sink_event_fn fn, void *ctx)
+{
+    memset(k, 0, sizeof *k);
+    k->resp = resp;
+    k->vt = vt;
+    k->pstate = pstate;
+    k->on_event = fn;
+    k->ctx = ctx;
+}
+
+static void stream_state_free(ac_sink *k)
+{
+    if (k->stream_state && k->vt && k->vt->stream_free)
+        k->vt->stream_free(k->pstate, k->stream_state);
+    k->stream_state = NULL;
+}
+
+void sink_cleanup(ac_sink *k) { stream_state_free(k); }
+
+void sink_reset(ac_sink *k)
+{
+    stream_state_free(k);
+    response_reset(k->resp);
+    k->delivered = 0;
+    k->finish_seen = 0;
+}
+
+void **sink_stream_slot(ac_sink *k) { return &k->stream_state; }
+
+static ac_status too_big(void) { return AC_ETOOBIG; }
+
+ac_status sink_emit_text(ac_sink *k, const char *s, size_t n)
+{
+    if (!s || !n)
+        return AC_OK;
+    size_t at = k->resp->content.len;
+    int rc = buf_append(&k->resp->content, s, n);
+    if (rc)
+        return rc == -2 ? too_big() : AC_ENOMEM;
+    ac_chunk c = {.type = AC_EVENT_TEXT, .text = k->resp->content.data + at, .len = n};
+    deliver(k, &c);
+    return AC_OK;
+}
+
+ac_status sink_emit_reasoning(ac_sink *k, const char *s, size_t n)
+{
+    if (!s || !n)
+        return AC_OK;
+    size_t at = k->resp->reasoning.len;
+    int rc = buf_append(&k->resp->reasoning, s, n);
+    if (rc)
+        return rc == -2 ? too_big() : AC_ENOMEM;
+    ac_chunk c = {.type = AC_EVENT_REASONING, .data = k->resp->reasoning.data + at,
+                  .data_len = n};
+    deliver(k, &c);
+    return AC_OK;
+}
+
+static tool_call_acc *call_find(ac_response *r, int key, size_t *idx)
+{
+    for (size_t i = 0; i < r->n_calls; i++)
+        if (r->calls[i].key == key) {
+            *idx = i;
+            return &r->calls[i];
+        }
+    return NULL;
+}
+
+ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *name,
+                              const char *args, size_t n, int complete)
+{
+    ac_response *r = k->resp;
+    size_t idx;
+    tool_call_acc *tc = call_find(r, key, &idx);
+    if (tc && tc->ended) {
+        /* A backend that reuses a key after ending the call (whole calls
+         * sent again) starts a new one. */
+        tc = NULL;
+        key = -1000000 - (int)r->n_calls;
+    }
+    if (!tc) {
+        if (r->n_calls >= 1024)
+            return AC_ETOOBIG;
+        tool_call_acc *v = xrealloc(r->calls, (r->n_calls + 1) * sizeof *v);
+        if (!v)
+            return AC_ENOMEM;
+        r->calls = v;
+        idx = r->n_calls;
+        tc = &r->calls[idx];
+        memset(tc, 0, sizeof *tc);
+        tc->key = key;
+        tc->args.limit = r->content.limit;
+        r->n_calls++;
+        if ((id && response_set_str(&tc->id, id)) || (name && response_set_str(&tc->name, name)))
+            return AC_ENOMEM;
+        ac_chunk c = {.type = AC_EVENT_TOOL_CALL_START, .index = (int)idx,
+                      .tool_call_id = tc->id ? tc->id : "", .tool_name = tc->name ? tc->name : ""};
+        deliver(k, &c);
+    } else {
+        /* id and name come from the first fragment that has them. */
+        if (id && *id && (!tc->id || !*tc->id) && response_set_str(&tc->id, id))
+            return AC_ENOMEM;
+        if (name && *name && (!tc->name || !*tc->name) && response_set_str(&tc->name, name))
+            return AC_ENOMEM;
+    }
+    if (complete)
+        buf_reset(&tc->args);
+    if (args && n) {
+        size_t at = tc->args.len;
+        int rc = buf_append(&tc->args, args, n);
+        if (rc)
+            return rc == -2 ? AC_ETOOBIG : AC_ENOMEM;
+        ac_chunk c = {.type = AC_EVENT_TOOL_CALL_DELTA, .index = (int)idx,
+                      .data = tc->args.data + at, .data_len = n,
+                      .tool_call_id = tc->id ? tc->id : "", .tool_name = tc->name ? tc->name : ""};
+        deliver(k, &c);
+    }
+    return AC_OK;
+}
+
+/* Arguments must be a JSON object; "" and null mean "no arguments". */
+static int args_valid(buf *b)
+{
+    size_t i = 0;
+    while (i < b->len && (b->data[i] == ' ' || b->data[i] == '\n' || b->data[i] == '\t' ||
+                          b->data[i] == '\r'))
+        i++;
+    if (i == b->len || (b->len - i == 4 && memcmp(b->data + i, "null", 4) == 0)) {
+        buf_reset(b);
+        return buf_appends(b, "{}") == 0;
+    }
+    json_tokener *t = json_tokener_new();
+    if (!t)
+        return 0;
+    json_object *o = json_tokener_parse_ex(t, b->data, (int)b->len);
+    int ok = o && json_tokener_get_error(t) == json_tokener_success &&
+             json_object_is_type(o, json_type_object) &&
+             (size_t)json_tokener_get_parse_end(t) >= i;
+    /* Nothing but white space may follow the object. */
+    if (ok)
+        for (size_t j = json_tokener_get_parse_end(t); j < b->len; j++)
+            if (b->data[j] != ' ' && b->data[j] != '\n' && b->data[j] != '\r' && b->data[j] != '\t')
+                ok = 0;
+    json_object_put(o);
+    json_tokener_free(t);
+    return ok;
+}
+
+static void call_end(ac_sink *k, size_t idx)
+{
+    tool_call_acc *tc = &k->resp->calls[idx];
+    if (tc->ended)
+        return;
+    tc->ended = 1;
+    tc->truncated = !args_valid(&tc->args);
+    ac_chunk c = {.type = AC_EVENT_TOOL_CALL_END, .index = (int)idx,
+                  .tool_call_id = tc->id ? tc->id : "", .tool_name = tc->name ? tc->name : "",
+                  .data = tc->args.len ? tc->args.data : "{}",
+                  .data_len = tc->args.len ? tc->args.len : 2, .truncated = tc->truncated};
+    deliver(k, &c);
+}
+
+ac_status sink_emit_tool_call_end(ac_sink *k, int key)
+{
+    size_t idx;
+    if (call_find(k->resp, key, &idx))
+        call_end(k, idx);
+    return AC_OK;
+}
+
+ac_status sink_emit_usage(ac_sink *k, long in, long out)
+{
+    if (in >= 0)
+        k->resp->input_tokens = in;
+    if (out >= 0)
+        k->resp->output_tokens = out;
+    return AC_OK;
+}
+
+ac_status sink_emit_finish(ac_sink *k, const char *normalized, const char *raw)
+{
+    if (!normalized || !*normalized)
+        normalized = "stop";
+    if (response_set_str(&k->resp->finish, normalized) ||
+        response_set_str(&k->resp->raw_finish, raw ? raw : normalized))
+        return AC_ENOMEM;
+    k->finish_seen = 1;
+    return AC_OK;
+}
+
+ac_status sink_emit_model(ac_sink *k, const char *model)
+{
+    if (!model || !*model)
+        return AC_OK;
+    return response_set_str(&k->resp->model, model) ? AC_ENOMEM : AC_OK;
+}
+
+ac_status sink_finalize(ac_sink *k, int require_finish, ac_error *err)
+{
+    ac_response *r = k->resp;
+    for (size_t i = 0; i < r->n_calls; i++)
+        call_end(k, i);
+    if (require_finish && !k->finish_seen) {
+        error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+                  "stream ended before the backend said it was finished (truncated after %zu bytes of text)",
+                  r->content.len);
+        return AC_EPROTOCOL;
+    }
+    if (!k->finish_seen)
+        sink_emit_finish(k, r->n_calls ? "tool_calls" : "stop", NULL);
+    /* A backend that reports tool calls but says "stop" (Ollama) still
+     * finished with tool calls. */
+    if (r->n_calls && r->finish && strcmp(r->finish, "stop") == 0 &&
+        response_set_str(&r->finish, "tool_calls"))
+        return AC_ENOMEM;
+    if (r->input_tokens >= 0 || r->output_tokens >= 0) {
+        ac_chunk u = {.type = AC_EVENT_USAGE, .input_tokens = r->input_tokens,
+                      .output_tokens = r->output_tokens};
+        deliver(k, &u);
+    }
+    ac_chunk f = {.type = AC_EVENT_FINISH, .finish_reason = r->finish,
+                  .raw_finish_reason = r->raw_finish};
+    deliver(k, &f);
+    return AC_OK;
+}
+
+void sink_fail(ac_sink *k, const ac_error *err)
+{
+    if (!k->resp->finish || !k->finish_seen)
+        response_set_str(&k->resp->finish, "error");
+    ac_chunk c = {.type = AC_EVENT_ERROR, .error = err};
+    deliver(k, &c);
+}

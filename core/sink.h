@@ -1,0 +1,56 @@
+/*
+ * sink.h -- where a plugin's parsed output goes (struct ac_sink).
+ *
+ * The sink turns the plugin's emits into the response and into the events
+ * the caller sees, and keeps the rules every provider shares:
+ *   - tool-call fragments are joined by the backend's key and numbered in
+ *     the order first seen; a repeated id on a later fragment is the same
+ *     call (TGI);
+ *   - usage: the last report of each count wins, never summed, and it is
+ *     delivered once, at the end, before FINISH (OpenAI sends usage after
+ *     finish_reason; callers get one order for every backend);
+ *   - FINISH is delivered last, after any tool call the backend left open
+ *     is ended (and marked truncated if its JSON is incomplete).
+ * Used by one thread at a time (the engine thread, or replay's caller).
+ */
+#ifndef AC_SINK_H
+#define AC_SINK_H
+#include "response.h"
+#include <abstractcore/provider.h>
+
+typedef void (*sink_event_fn)(void *ctx, const ac_chunk *chunk);
+
+struct ac_sink {
+    ac_response        *resp;
+    const ac_provider  *vt;          /* for stream_free */
+    void               *pstate;
+    void               *stream_state;
+    sink_event_fn       on_event;    /* may be NULL */
+    void               *ctx;
+    size_t              delivered;   /* content events delivered */
+    int                 finish_seen;
+};
+
+void      sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt,
+                    void *pstate, sink_event_fn fn, void *ctx);
+/* Start over for a retry (nothing was delivered yet). */
+void      sink_reset(ac_sink *k);
+/* End of a successful response: end open tool calls, deliver USAGE and
+ * FINISH.  require_finish: a stream that never said how it finished is
+ * reported as truncated (AC_EPROTOCOL), keeping what arrived. */
+ac_status sink_finalize(ac_sink *k, int require_finish, ac_error *err);
+/* Deliver an ERROR event and mark the response finished by error. */
+void      sink_fail(ac_sink *k, const ac_error *err);
+void      sink_cleanup(ac_sink *k);
+
+/* The emit entry points of the host table. */
+ac_status sink_emit_text(ac_sink *k, const char *s, size_t n);
+ac_status sink_emit_reasoning(ac_sink *k, const char *s, size_t n);
+ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *name,
+                              const char *args, size_t n, int complete);
+ac_status sink_emit_tool_call_end(ac_sink *k, int key);
+ac_status sink_emit_usage(ac_sink *k, long in, long out);
+ac_status sink_emit_finish(ac_sink *k, const char *normalized, const char *raw);
+ac_status sink_emit_model(ac_sink *k, const char *model);
+void    **sink_stream_slot(ac_sink *k);
+#endif

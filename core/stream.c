@@ -1,0 +1,237 @@
+/*
+ * stream.c -- the pull API (ac_stream_*): events copied into a queue by the
+ * engine thread, read by the caller with a timeout.
+ *
+ * Flow control: when the caller falls behind by more than QUEUE_HIGH bytes,
+ * the transfer is paused (the write callback returns CURL_WRITEFUNC_PAUSE)
+ * and resumed when the queue drains below QUEUE_LOW, so a slow reader never
+ * makes memory grow without bound and the server sees TCP backpressure.
+ *
+ * The stream is shared by the caller and the request's callbacks, so it is
+ * reference counted: the request's reference goes in its on_done.
+ */
+#include "alloc.h"
+#include "engine.h"
+#include "error.h"
+#include "request.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#define QUEUE_HIGH (256 * 1024)
+#define QUEUE_LOW (64 * 1024)
+
+typedef struct ev_node {
+    ac_chunk        c;
+    ac_error        err;
+    char           *strs[6];
+    size_t          bytes;
+    struct ev_node *next;
+} ev_node;
+
+struct ac_stream {
+    atomic_int      refs;
+    ac_request     *q;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    ev_node        *head, *tail;
+    size_t          queued;
+    int             ended;
+    ac_status       end_status;
+    ev_node        *current;
+    int             oom;
+};
+
+static void node_free(ev_node *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < 6; i++)
+        xfree(n->strs[i]);
+    xfree(n);
+}
+
+static void stream_unref(ac_stream *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    for (ev_node *n = s->head, *nx; n; n = nx) {
+        nx = n->next;
+        node_free(n);
+    }
+    node_free(s->current);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    xfree(s);
+}
+
+static const char *keep(ev_node *n, int slot, const char *p, size_t len)
+{
+    if (!p)
+        return NULL;
+    n->strs[slot] = xstrndup(p, len);
+    n->bytes += len;
+    return n->strs[slot];
+}
+
+static void stream_on_event(ac_request *q, const ac_chunk *c, void *user)
+{
+    (void)q;
+    ac_stream *s = user;
+    ev_node *n = xcalloc(1, sizeof *n);
+    if (!n) {
+        s->oom = 1;
+        return;
+    }
+    n->c = *c;
+    n->c.text = keep(n, 0, c->text, c->len);
+    n->c.data = keep(n, 1, c->data, c->data_len);
+    n->c.tool_call_id = c->tool_call_id ? keep(n, 2, c->tool_call_id, strlen(c->tool_call_id)) : NULL;
+    n->c.tool_name = c->tool_name ? keep(n, 3, c->tool_name, strlen(c->tool_name)) : NULL;
+    n->c.finish_reason = c->finish_reason ? keep(n, 4, c->finish_reason, strlen(c->finish_reason)) : NULL;
+    n->c.raw_finish_reason = c->raw_finish_reason
+                                 ? keep(n, 5, c->raw_finish_reason, strlen(c->raw_finish_reason)) : NULL;
+    if (c->error) {
+        n->err = *c->error;
+        n->c.error = &n->err;
+    }
+    if ((c->text && !n->c.text) || (c->data && !n->c.data)) {
+        node_free(n);
+        s->oom = 1;
+        return;
+    }
+    n->bytes += sizeof *n;
+    pthread_mutex_lock(&s->mu);
+    if (s->tail)
+        s->tail->next = n;
+    else
+        s->head = n;
+    s->tail = n;
+    s->queued += n->bytes;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void stream_on_done(ac_request *q, ac_status st, void *user)
+{
+    (void)q;
+    ac_stream *s = user;
+    pthread_mutex_lock(&s->mu);
+    s->ended = 1;
+    s->end_status = (st == AC_OK && s->oom) ? AC_ENOMEM : st;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
+}
+
+static int stream_backpressure(void *ctx)
+{
+    ac_stream *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    int full = s->queued > QUEUE_HIGH;
+    pthread_mutex_unlock(&s->mu);
+    return full;
+}
+
+ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *params,
+                          ac_error *err)
+{
+    if (!llm || !prompt) {
+        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
+        return NULL;
+    }
+    if (atomic_load(&llm->core->closed)) {
+        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        return NULL;
+    }
+    ac_stream *s = xcalloc(1, sizeof *s);
+    if (!s) {
+        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        return NULL;
+    }
+    atomic_init(&s->refs, 2); /* the caller's and the request's */
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &a);
+    pthread_condattr_destroy(&a);
+    ac_callbacks cb = {.version = AC_CALLBACKS_VERSION, .on_event = stream_on_event,
+                       .on_done = stream_on_done};
+    ac_request *q = request_new(llm, RQ_GENERATE, params, &cb, s);
+    if (!q) {
+        atomic_store(&s->refs, 1);
+        stream_unref(s);
+        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        return NULL;
+    }
+    q->stream = 1;
+    q->hook_backpressure = stream_backpressure;
+    q->hook_ctx = s;
+    s->q = q;
+    request_build(q, q->params->system, NULL, 0, prompt);
+    request_submit(q);
+    return s;
+}
+
+ac_request *ac_stream_request(ac_stream *s) { return s ? s->q : NULL; }
+
+ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
+{
+    if (!s || !out)
+        return AC_EINVAL;
+    if (on_engine_thread())
+        return AC_EBUSY;
+    struct timespec dl;
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    node_free(s->current);
+    s->current = NULL;
+    while (!s->head && !s->ended) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&s->cv, &s->mu);
+        } else if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) {
+            if (!s->head && !s->ended) {
+                pthread_mutex_unlock(&s->mu);
+                return AC_ETIMEDOUT;
+            }
+        }
+    }
+    if (!s->head) {
+        ac_status st = s->end_status == AC_OK ? AC_EOF : s->end_status;
+        pthread_mutex_unlock(&s->mu);
+        return st;
+    }
+    ev_node *n = s->head;
+    s->head = n->next;
+    if (!s->head)
+        s->tail = NULL;
+    s->queued -= n->bytes;
+    s->current = n;
+    int resume = s->queued < QUEUE_LOW && atomic_load(&s->q->paused);
+    pthread_mutex_unlock(&s->mu);
+    if (resume)
+        engine_poke(s->q->llm->core->eng, s->q);
+    *out = &n->c;
+    return AC_OK;
+}
+
+void ac_stream_close(ac_stream *s)
+{
+    if (!s)
+        return;
+    ac_request *q = s->q;
+    ac_request_cancel(q);
+    /* The request keeps its own reference on s until its on_done. */
+    request_unref(q);
+    stream_unref(s);
+}

@@ -1,0 +1,71 @@
+/*
+ * openai.c -- the `openai` provider plugin: OpenAI Chat Completions at
+ * https://api.openai.com/v1 (or any base_url that speaks it).
+ *
+ * All the protocol work is in the shared codec (libabstractcore-openai,
+ * <abstractcore/openai_compat.h>); this file only states how OpenAI
+ * differs from the codec's defaults: its URL, its key variable, that the
+ * key is required at its own URL (a proxy or local server at another
+ * base_url may need none), the max_completion_tokens field (its reasoning
+ * models reject max_tokens), and the OpenAI-Organization / OpenAI-Project
+ * headers from the `organization` / `project` settings.
+ *
+ * Settings: base_url, api_key / api_key_file / api_key_env (default
+ * OPENAI_API_KEY), default_model, organization, project.
+ */
+#include <abstractcore/provider.h>
+#include <abstractcore/openai_compat.h>
+
+#define OPENAI_BASE_URL "https://api.openai.com/v1"
+
+/* The one exported symbol (provider.h describes it but does not declare
+ * it; declared here so -Wmissing-prototypes sees a prototype). */
+const ac_provider *ac_provider_entry(const ac_host_api *host);
+
+/* Set once by ac_provider_entry, before init can be called. */
+static const ac_host_api *g_host;
+
+static const ac_oai_dialect openai_dialect = {
+    .struct_size         = sizeof(ac_oai_dialect),
+    .default_base_url    = OPENAI_BASE_URL,
+    .default_key_env     = "OPENAI_API_KEY",
+    .key_policy          = AC_OAI_KEY_REQUIRED_AT_DEFAULT,
+    .max_tokens_field    = AC_OAI_MAX_COMPLETION_TOKENS,
+    .schema_form         = AC_OAI_SCHEMA_JSON_SCHEMA,
+    .org_project_headers = 1,
+};
+
+static ac_status openai_init(const ac_settings *settings, void **state,
+                             ac_error *err)
+{
+    return ac_oai_init(g_host, &openai_dialect, settings, state, err);
+}
+
+static const ac_provider openai_provider = {
+    .struct_size      = sizeof(ac_provider),
+    .abi_major        = AC_ABI_MAJOR,
+    .abi_minor        = AC_ABI_MINOR,
+    .name             = "openai",
+    .version          = AC_VERSION_STRING,
+    .capabilities     = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
+                        AC_CAP_STRUCTURED,
+    .default_base_url = OPENAI_BASE_URL,
+    .default_model    = "gpt-4o-mini",
+    .init                 = openai_init,
+    .fini                 = ac_oai_fini,
+    .build_request        = ac_oai_build_request,
+    .parse_response       = ac_oai_parse_response,
+    .parse_event          = ac_oai_parse_event,
+    .parse_error          = ac_oai_parse_error,
+    .build_models_request = ac_oai_build_models_request,
+    .parse_models         = ac_oai_parse_models,
+    .stream_free          = ac_oai_stream_free,
+};
+
+const ac_provider *ac_provider_entry(const ac_host_api *host)
+{
+    if (!host)
+        return NULL;
+    g_host = host;
+    return &openai_provider;
+}

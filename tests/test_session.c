@@ -1,0 +1,331 @@
+/*
+ * test_session.c -- conversations: history sent and kept, a system prompt,
+ * turns serialized in call order under concurrency, rollback of a failed
+ * turn, tool calls and tool results, save/load round trip.
+ */
+#include "mockutil.h"
+#include "testutil.h"
+
+#include <CUnit/Basic.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *SCRIPT =
+    "scenarios = (\n"
+    "  { model = \"echo\"; echo = true; chunks = 2; usage = [3, 2]; },\n"
+    "  { model = \"e500\"; status = 500; },\n"
+    "  { model = \"tools\"; reply = \"\"; tool_calls = ( { id = \"call_9\"; name = \"get_weather\"; arguments = \"{\\\"city\\\":\\\"Oslo\\\"}\"; } ); }\n"
+    ");\n";
+
+/* The messages array of the last request the mock saw. */
+static json_object *last_messages(mu_env *e, json_object **root)
+{
+    char *body = mock_server_last_body(e->mock);
+    *root = json_tokener_parse(body);
+    free(body);
+    json_object *m = NULL;
+    if (*root)
+        json_object_object_get_ex(*root, "messages", &m);
+    return m;
+}
+
+static const char *msg_field(json_object *msgs, size_t i, const char *key)
+{
+    json_object *o = json_object_array_get_idx(msgs, i), *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static void test_history_and_system_prompt(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "echo", NULL);
+    ac_session *s = ac_session_new(e.llm, "You are terse.");
+    ac_error err;
+    ac_response *r = ac_session_generate(s, "My name is Alice", NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    ac_response_free(r);
+    r = ac_session_generate(s, "What is my name?", NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    ac_response_free(r);
+    CU_ASSERT_EQUAL(ac_session_message_count(s), 4);
+    CU_ASSERT_EQUAL(ac_session_message_role(s, 0), AC_ROLE_USER);
+    CU_ASSERT_EQUAL(ac_session_message_role(s, 1), AC_ROLE_ASSISTANT);
+    char *c = ac_session_message_content(s, 2);
+    CU_ASSERT_STRING_EQUAL(c, "What is my name?");
+    ac_free(c);
+    CU_ASSERT_PTR_NULL(ac_session_message_content(s, 4));
+    c = ac_session_system_prompt(s);
+    CU_ASSERT_STRING_EQUAL(c, "You are terse.");
+    ac_free(c);
+
+    json_object *root, *msgs = last_messages(&e, &root);
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 4);
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 0, "role"), "system");
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 0, "content"), "You are terse.");
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 1, "content"), "My name is Alice");
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 2, "role"), "assistant");
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 2, "content"), "My name is Alice");
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 3, "content"), "What is my name?");
+    json_object_put(root);
+    ac_session_free(s);
+    mu_stop(&e);
+}
+
+/* ---- order under concurrency ---- */
+
+typedef struct issuer {
+    ac_session *s;
+    int         base;
+    ac_request *q[5];
+} issuer;
+
+static void *issue_turns(void *arg)
+{
+    issuer *is = arg;
+    for (int i = 0; i < 5; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "turn %d", is->base + i);
+        is->q[i] = ac_session_agenerate(is->s, p, NULL, NULL, NULL);
+    }
+    return NULL;
+}
+
+static void test_turns_serialized_in_call_order(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "echo", NULL);
+    ac_session *s = ac_session_new(e.llm, NULL);
+    /* One thread, ten turns at once: they run in call order. */
+    ac_request *q[10];
+    for (int i = 0; i < 10; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "msg %d", i);
+        q[i] = ac_session_agenerate(s, p, NULL, NULL, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
+    }
+    CU_ASSERT_EQUAL(ac_gather(q, 10, 20000), AC_OK);
+    CU_ASSERT_EQUAL_FATAL(ac_session_message_count(s), 20);
+    for (int i = 0; i < 10; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "msg %d", i);
+        char *u = ac_session_message_content(s, (size_t)(2 * i));
+        char *a = ac_session_message_content(s, (size_t)(2 * i + 1));
+        CU_ASSERT_STRING_EQUAL(u, p);
+        CU_ASSERT_STRING_EQUAL(a, p);
+        ac_free(u);
+        ac_free(a);
+        /* Turn i saw the 2*i messages before it, plus its prompt. */
+        CU_ASSERT_EQUAL(ac_request_status(q[i], NULL), AC_OK);
+        ac_request_free(q[i]);
+    }
+    json_object *root, *msgs = last_messages(&e, &root);
+    CU_ASSERT_EQUAL(json_object_array_length(msgs), 19);
+    json_object_put(root);
+
+    /* Four threads at once: every turn is a user message directly followed
+     * by its own reply, and each thread's turns keep their order. */
+    ac_session_clear(s);
+    CU_ASSERT_EQUAL(ac_session_message_count(s), 0);
+    issuer is[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        is[i].s = s;
+        is[i].base = i * 100;
+        pthread_create(&t[i], NULL, issue_turns, &is[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(ac_gather(is[i].q, 5, 20000), AC_OK);
+        for (int k = 0; k < 5; k++)
+            ac_request_free(is[i].q[k]);
+    }
+    CU_ASSERT_EQUAL_FATAL(ac_session_message_count(s), 40);
+    int last_seen[4] = {-1, -1, -1, -1};
+    for (size_t i = 0; i < 40; i += 2) {
+        char *u = ac_session_message_content(s, i), *a = ac_session_message_content(s, i + 1);
+        CU_ASSERT_STRING_EQUAL(u, a);
+        int n = atoi(u + 5);
+        CU_ASSERT(n % 100 > last_seen[n / 100]);
+        last_seen[n / 100] = n % 100;
+        ac_free(u);
+        ac_free(a);
+    }
+    ac_session_free(s);
+    mu_stop(&e);
+}
+
+static void test_failed_turn_leaves_history(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "echo", "max_retries = 0;");
+    ac_session *s = ac_session_new(e.llm, "sys");
+    ac_error err;
+    ac_response *r = ac_session_generate(s, "first", NULL, &err);
+    ac_response_free(r);
+    CU_ASSERT_EQUAL(ac_session_message_count(s), 2);
+    ac_llm *bad = mu_llm(&e, "e500");
+    CU_ASSERT_EQUAL(ac_session_set_llm(s, bad), AC_OK);
+    r = ac_session_generate(s, "this fails", NULL, &err);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT_EQUAL(err.http_status, 500);
+    CU_ASSERT_EQUAL(ac_session_message_count(s), 2);
+    /* Queued turns after a failing one still run, on the history as is. */
+    ac_request *q1 = ac_session_agenerate(s, "fails too", NULL, NULL, NULL);
+    ac_session_set_llm(s, e.llm);
+    ac_request *q2 = ac_session_agenerate(s, "works", NULL, NULL, NULL);
+    ac_request *qs[2] = {q1, q2};
+    CU_ASSERT_EQUAL(ac_gather(qs, 2, 10000), AC_OK);
+    CU_ASSERT_EQUAL(ac_request_status(q1, NULL), AC_EHTTP);
+    CU_ASSERT_EQUAL(ac_request_status(q2, NULL), AC_OK);
+    CU_ASSERT_EQUAL(ac_session_message_count(s), 4);
+    char *c = ac_session_message_content(s, 2);
+    CU_ASSERT_STRING_EQUAL(c, "works");
+    ac_free(c);
+    ac_request_free(q1);
+    ac_request_free(q2);
+    ac_llm_free(bad);
+    ac_session_free(s);
+    mu_stop(&e);
+}
+
+static void test_tool_round_trip(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "tools", NULL);
+    ac_session *s = ac_session_new(e.llm, NULL);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_gen_params_add_tool(p, "get_weather", "weather", "{\"type\":\"object\"}");
+    ac_error err;
+    ac_response *r = ac_session_generate(s, "Weather in Oslo?", p, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(ac_response_tool_call_count(r), 1);
+    ac_response_free(r);
+    CU_ASSERT_EQUAL(ac_session_add_tool_result(s, "call_9", NULL, "-3 C, snow"), AC_OK);
+    ac_llm *echo = mu_llm(&e, "echo");
+    ac_session_set_llm(s, echo);
+    r = ac_session_generate(s, NULL, p, &err); /* continue after the result */
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    json_object *root, *msgs = last_messages(&e, &root);
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 3);
+    json_object *asst = json_object_array_get_idx(msgs, 1), *calls;
+    CU_ASSERT(json_object_object_get_ex(asst, "tool_calls", &calls));
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 2, "role"), "tool");
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 2, "tool_call_id"), "call_9");
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 2, "content"), "-3 C, snow");
+    json_object_put(root);
+    ac_gen_params_free(p);
+    ac_llm_free(echo);
+    ac_session_free(s);
+    mu_stop(&e);
+}
+
+static void test_save_load_round_trip(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "tools", NULL);
+    ac_session *s = ac_session_new(e.llm, "Be brief.");
+    ac_error err;
+    ac_response *r = ac_session_generate(s, "Weather?", NULL, &err);
+    ac_response_free(r);
+    ac_session_add_tool_result(s, "call_9", NULL, "sunny");
+    char path[] = "/tmp/actest-session-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    CU_ASSERT_EQUAL_FATAL(ac_session_save(s, path, &err), AC_OK);
+    char *text = tu_read_file(path, NULL);
+    CU_ASSERT_PTR_NULL(strstr(text, MU_API_KEY)); /* never a key */
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "get_weather"));
+    free(text);
+    ac_session *t = ac_session_load(e.llm, path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(ac_session_message_count(t), ac_session_message_count(s));
+    for (size_t i = 0; i < ac_session_message_count(s); i++) {
+        CU_ASSERT_EQUAL(ac_session_message_role(t, i), ac_session_message_role(s, i));
+        char *a = ac_session_message_content(s, i), *b = ac_session_message_content(t, i);
+        CU_ASSERT_STRING_EQUAL(a, b);
+        ac_free(a);
+        ac_free(b);
+    }
+    char *sys = ac_session_system_prompt(t);
+    CU_ASSERT_STRING_EQUAL(sys, "Be brief.");
+    ac_free(sys);
+    /* The loaded history is sent as it was saved. */
+    ac_llm *echo = mu_llm(&e, "echo");
+    ac_session_set_llm(t, echo);
+    r = ac_session_generate(t, "and now?", NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    json_object *root, *msgs = last_messages(&e, &root);
+    CU_ASSERT_EQUAL(json_object_array_length(msgs), 5);
+    CU_ASSERT_STRING_EQUAL(msg_field(msgs, 3, "tool_call_id"), "call_9");
+    json_object_put(root);
+    ac_llm_free(echo);
+    ac_session_free(t);
+
+    /* Bad files: clear errors naming the file. */
+    CU_ASSERT_PTR_NULL(ac_session_load(e.llm, "/nonexistent/s.json", &err));
+    CU_ASSERT_EQUAL(err.code, AC_EIO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent/s.json"));
+    FILE *f = fopen(path, "w");
+    fputs("{\"format\": \"abstractcore-session\", \"messages\": [ {\"role\": ", f);
+    fclose(f);
+    CU_ASSERT_PTR_NULL(ac_session_load(e.llm, path, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EJSON);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, path));
+    f = fopen(path, "w");
+    fputs("{\"hello\": 1}", f);
+    fclose(f);
+    CU_ASSERT_PTR_NULL(ac_session_load(e.llm, path, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
+    f = fopen(path, "w");
+    fputs("{\"format\": \"abstractcore-session\", \"messages\": [ {\"role\": \"wizard\"} ]}", f);
+    fclose(f);
+    CU_ASSERT_PTR_NULL(ac_session_load(e.llm, path, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
+    CU_ASSERT_EQUAL(ac_session_save(s, "/nonexistent-dir/x.json", &err), AC_EIO);
+    unlink(path);
+    ac_session_free(s);
+    mu_stop(&e);
+}
+
+static void test_free_with_turns_queued(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "echo", NULL);
+    ac_session *s = ac_session_new(e.llm, NULL);
+    ac_request *q[3];
+    for (int i = 0; i < 3; i++)
+        q[i] = ac_session_agenerate(s, "x", NULL, NULL, NULL);
+    ac_session_free(s);
+    CU_ASSERT_EQUAL(ac_gather(q, 3, 10000), AC_OK);
+    for (int i = 0; i < 3; i++) {
+        ac_status st = ac_request_status(q[i], NULL);
+        CU_ASSERT(st == AC_OK || st == AC_ECANCELED);
+        ac_request_free(q[i]);
+    }
+    CU_ASSERT_EQUAL(ac_request_status(NULL, NULL), AC_EINVAL);
+    mu_stop(&e);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite s = CU_add_suite("session", NULL, NULL);
+    CU_add_test(s, "history and system prompt", test_history_and_system_prompt);
+    CU_add_test(s, "turns serialized in call order", test_turns_serialized_in_call_order);
+    CU_add_test(s, "failed turn leaves history", test_failed_turn_leaves_history);
+    CU_add_test(s, "tool call and result round trip", test_tool_round_trip);
+    CU_add_test(s, "save/load round trip and bad files", test_save_load_round_trip);
+    CU_add_test(s, "free with turns queued", test_free_with_turns_queued);
+    return tu_run_suites();
+}
