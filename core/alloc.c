@@ -11,20 +11,29 @@
 #include <string.h>
 
 static atomic_long fail_countdown = -1;
+static atomic_long failed_count;
 
 static int alloc_should_fail(void)
 {
     long n = atomic_load(&fail_countdown);
     while (n >= 0) {
-        if (n == 0)
+        if (n == 0) {
+            atomic_fetch_add(&failed_count, 1);
             return 1;
+        }
         if (atomic_compare_exchange_weak(&fail_countdown, &n, n - 1))
             return 0;
     }
     return 0;
 }
 
-void alloc_fail_after(long n) { atomic_store(&fail_countdown, n); }
+void alloc_fail_after(long n)
+{
+    atomic_store(&failed_count, 0);
+    atomic_store(&fail_countdown, n);
+}
+
+long alloc_failures(void) { return atomic_load(&failed_count); }
 
 void *xmalloc(size_t n)
 {

@@ -19,4 +19,6 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Tests only: fail every allocation after `n` more succeed (-1: never). */
 void  alloc_fail_after(long n);
+/* Tests only: allocations refused since the last alloc_fail_after. */
+long  alloc_failures(void);
 #endif

@@ -90,7 +90,7 @@ fail:
     return AC_ENOMEM;
 }
 
-ac_status msg_from_response(ac_message *dst, const ac_response *r)
+ac_status msg_from_response(ac_message *dst, const ac_response *r, size_t seq)
 {
     ac_message m = {.role = AC_ROLE_ASSISTANT, .content = ac_response_content(r)};
     size_t n = ac_response_tool_call_count(r);
@@ -112,5 +112,16 @@ ac_status msg_from_response(ac_message *dst, const ac_response *r)
     m.n_tool_calls = n;
     ac_status st = msg_copy(dst, &m);
     xfree(calls);
+    for (size_t i = 0; st == AC_OK && i < n; i++) {
+        if (dst->tool_calls[i].id && *dst->tool_calls[i].id)
+            continue;
+        char *id = xasprintf("call_%zu_%zu", seq, i);
+        if (!id) {
+            msg_clear(dst);
+            return AC_ENOMEM;
+        }
+        xfree((char *)dst->tool_calls[i].id);
+        ((ac_tool_call *)dst->tool_calls)[i].id = id;
+    }
     return st;
 }

@@ -10,8 +10,10 @@
 
 ac_status msg_init(ac_message *m, ac_role role, const char *content);
 ac_status msg_copy(ac_message *dst, const ac_message *src);
-/* The assistant turn of a response: its text and tool calls. */
-ac_status msg_from_response(ac_message *dst, const ac_response *r);
+/* The assistant turn of a response: its text and tool calls.  A call the
+ * backend gave no id (Ollama) gets "call_<seq>_<i>", so the history stays
+ * valid for backends that require ids (OpenAI, Anthropic). */
+ac_status msg_from_response(ac_message *dst, const ac_response *r, size_t seq);
 void      msg_clear(ac_message *m);
 void      msgs_free(ac_message *v, size_t n);
 #endif

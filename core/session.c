@@ -151,7 +151,7 @@ static void turn_done(ac_request *q, void *ctx)
         memset(&user, 0, sizeof user);
         memset(&reply, 0, sizeof reply);
         int ok = (!t->prompt || msg_init(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
-                 msg_from_response(&reply, q->resp) == AC_OK;
+                 msg_from_response(&reply, q->resp, s->n) == AC_OK;
         size_t before = s->n;
         if (ok && t->prompt && hist_push(s, &user) != AC_OK)
             ok = 0;

@@ -294,8 +294,12 @@ static char *read_key_file(const ac_settings *s, const char *path, ac_error *err
     if (fgets(line, sizeof line, f)) {
         size_t n = strcspn(line, "\r\n");
         line[n] = '\0';
-        if (n)
-            k = xstrdup(line);
+        if (n && !(k = xstrdup(line))) {
+            memset(line, 0, sizeof line);
+            fclose(f);
+            error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
+            return NULL;
+        }
         memset(line, 0, sizeof line);
     }
     fclose(f);
@@ -305,12 +309,20 @@ static char *read_key_file(const ac_settings *s, const char *path, ac_error *err
     return k;
 }
 
+static char *secret_dup(const ac_settings *s, const char *v, ac_error *err)
+{
+    char *k = xstrdup(v);
+    if (!k)
+        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
+    return k;
+}
+
 char *settings_secret(const ac_settings *s, const char *default_env, ac_error *err)
 {
     const char *v;
     error_set_provider(err, s ? s->name : NULL);
     if (settings_string(s, "api_key", &v) == 1 && *v)
-        return xstrdup(v);
+        return secret_dup(s, v, err);
     if (settings_string(s, "api_key_file", &v) == 1 && *v)
         return read_key_file(s, v, err);
     if (settings_string(s, "api_key_env", &v) == 1 && *v) {
@@ -322,12 +334,12 @@ char *settings_secret(const ac_settings *s, const char *default_env, ac_error *e
                       w, *w ? ": " : "", s->name, v);
             return NULL;
         }
-        return xstrdup(k);
+        return secret_dup(s, k, err);
     }
     if (default_env && *default_env) {
         const char *k = getenv(default_env);
         if (k && *k)
-            return xstrdup(k);
+            return secret_dup(s, k, err);
     }
     return NULL;
 }

@@ -209,7 +209,7 @@ ac_status sink_emit_finish(ac_sink *k, const char *normalized, const char *raw)
     if (!normalized || !*normalized)
         normalized = "stop";
     if (response_set_str(&k->resp->finish, normalized) ||
-        response_set_str(&k->resp->raw_finish, raw ? raw : normalized))
+        response_set_str(&k->resp->raw_finish, raw ? raw : ""))
         return AC_ENOMEM;
     k->finish_seen = 1;
     return AC_OK;

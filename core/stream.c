@@ -209,6 +209,9 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
     if (!s->head) {
         ac_status st = s->end_status == AC_OK ? AC_EOF : s->end_status;
         pthread_mutex_unlock(&s->mu);
+        /* on_done has run; let the request be done too, so its response
+         * can be taken right after the end of the stream. */
+        ac_request_wait(s->q, -1);
         return st;
     }
     ev_node *n = s->head;

@@ -676,6 +676,12 @@ static json_object *oai_message(const oai_state *st, const ac_message *m,
         *rc = AC_EINVAL;
         goto fail;
     }
+    if ((m->n_images && !m->images) || (m->n_tool_calls && !m->tool_calls)) {
+        st->host->error_set(err, AC_EINVAL, AC_STAGE_REQUEST,
+                            "malformed %s message", role);
+        *rc = AC_EINVAL;
+        goto fail;
+    }
     if (oai_add_str(o, "role", role))
         goto fail;
 

@@ -16,7 +16,11 @@
  * against the recorded requests (system placement, max_tokens, tools, a
  * tool round trip in history).
  *
- * Nothing here talks to a network.
+ * End to end (built when the mock server library is linked, with
+ * -DAC_TEST_MOCK): ac_generate, ac_agenerate streaming, a session with a
+ * tool round trip and errors against the project's mock server on
+ * 127.0.0.1, checking the body the server received.  Nothing here talks
+ * to anything but 127.0.0.1.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include "core.h"
@@ -1216,6 +1220,244 @@ static void test_models(void)
     CU_ASSERT_EQUAL(empty.n, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* End to end against the mock server                                   */
+/* ------------------------------------------------------------------ */
+
+#ifdef AC_TEST_MOCK
+#include "mock_server.h"
+
+/* Scenarios by model name (sdk/mock script syntax). */
+static const char mock_script[] =
+    "scenarios = (\n"
+    "  { model = \"m-text\"; reply = \"Hello there!\"; chunks = 3; usage = [11, 6]; },\n"
+    "  { model = \"m-tool\"; reply = \"Checking.\"; usage = [5, 9];\n"
+    "    tool_calls = ( { id = \"toolu_1\"; name = \"weather\";\n"
+    "                     arguments = \"{\\\"location\\\":\\\"Paris\\\"}\"; } ); },\n"
+    "  { model = \"m-529\"; status = 529; error_message = \"Overloaded\"; },\n"
+    "  { model = \"m-serr\"; reply = \"partial\"; chunks = 2; stream_error = \"Overloaded\"; }\n"
+    ");\n";
+
+static mock_server *mock;
+static ac_core     *mcore;
+
+static int mock_init(void)
+{
+    char errbuf[256];
+    mock = mock_server_start(mock_script, 0, errbuf, sizeof errbuf);
+    if (!mock) {
+        fprintf(stderr, "mock_server_start: %s\n", errbuf);
+        return 1;
+    }
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "providers = ( { name = \"anthropic\"; plugin = \"anthropic\"; "
+             "base_url = \"%s\"; api_key = \"test\"; } );", mock_server_url(mock));
+    mcore = tu_open_core(extra);
+    return 0;
+}
+
+static int mock_cleanup(void)
+{
+    ac_core_close(mcore);
+    mock_server_stop(mock);
+    return 0;
+}
+
+static json_object *last_body(void)
+{
+    char *b = mock_server_last_body(mock);
+    json_object *o = b ? json_tokener_parse(b) : NULL;
+    free(b);
+    return o;
+}
+
+static ac_llm *mock_llm(const char *model)
+{
+    ac_error err;
+    ac_llm *l = ac_llm_create(mcore, "anthropic", model, NULL, &err);
+    if (!l)
+        fprintf(stderr, "ac_llm_create: %s\n", err.message);
+    return l;
+}
+
+/* ac_generate: the reply, and the request as the server received it. */
+static void test_mock_generate(void)
+{
+    ac_llm *l = mock_llm("m-text");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_gen_params_set_system(p, "Be brief.");
+    ac_gen_params_set_max_tokens(p, 50);
+    ac_gen_params_add_stop(p, "END");
+    ac_error err;
+    ac_response *r = ac_generate(l, "Hi", p, &err);
+    if (!r)
+        fprintf(stderr, "ac_generate: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_STRING_EQUAL(ac_response_content(r), "Hello there!");
+    CU_ASSERT_STRING_EQUAL(ac_response_finish_reason(r), "stop");
+    CU_ASSERT_STRING_EQUAL(ac_response_raw_finish_reason(r), "end_turn");
+    CU_ASSERT_EQUAL(ac_response_input_tokens(r), 11);
+    CU_ASSERT_EQUAL(ac_response_output_tokens(r), 6);
+    ac_response_free(r);
+
+    json_object *b = last_body();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(path(b, "model")), "m-text");
+    CU_ASSERT_EQUAL(json_object_get_int(path(b, "max_tokens")), 50);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(path(b, "system")), "Be brief.");
+    json_object *msgs = path(b, "messages");
+    CU_ASSERT_EQUAL(json_object_array_length(msgs), 1); /* system not in messages */
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 0), "role"), "user");
+    CU_ASSERT_STRING_EQUAL(jstr(at(path(at(msgs, 0), "content"), 0), "text"), "Hi");
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(at(path(b, "stop_sequences"), 0)), "END");
+    CU_ASSERT_FALSE(json_object_get_boolean(path(b, "stream")));
+    json_object_put(b);
+    char *h = mock_server_last_header(mock, "x-api-key");
+    CU_ASSERT_TRUE(h && strcmp(h, "test") == 0);
+    free(h);
+    h = mock_server_last_header(mock, "anthropic-version");
+    CU_ASSERT_TRUE(h && strcmp(h, "2023-06-01") == 0);
+    free(h);
+    ac_gen_params_free(p);
+    ac_llm_free(l);
+}
+
+/* ac_agenerate streaming: text arrives in pieces, usage then finish. */
+static void test_mock_stream(void)
+{
+    ac_llm *l = mock_llm("m-text");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_gen_params_set_stream(p, 1);
+    seen s;
+    memset(&s, 0, sizeof s);
+    ac_callbacks cb = { .on_event = on_event };
+    ac_request *q = ac_agenerate(l, "Hi", p, &cb, &s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
+    ac_error err;
+    CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_OK);
+    const ac_response *r = ac_request_response(q);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_STRING_EQUAL(ac_response_content(r), "Hello there!");
+    CU_ASSERT_STRING_EQUAL(s.text, "Hello there!");
+    size_t texts = 0;
+    for (size_t i = 0; i < s.n; i++)
+        texts += s.types[i] == AC_EVENT_TEXT;
+    CU_ASSERT_TRUE(texts >= 2);
+    check_tail(&s);
+    CU_ASSERT_EQUAL(s.usage_in, 11);
+    CU_ASSERT_EQUAL(s.usage_out, 6);
+    json_object *b = last_body();
+    CU_ASSERT_TRUE(json_object_get_boolean(path(b, "stream")));
+    CU_ASSERT_EQUAL(json_object_get_int(path(b, "max_tokens")), 4096);
+    json_object_put(b);
+    ac_request_free(q);
+    ac_gen_params_free(p);
+    ac_llm_free(l);
+}
+
+/* A session with a tool round trip: the second request carries the
+ * assistant's tool_use block and the tool_result, system on top. */
+static void test_mock_session_tools(void)
+{
+    ac_llm *l = mock_llm("m-tool");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ac_gen_params *p = ac_gen_params_new();
+    const char *schema = "{\"type\":\"object\",\"properties\":{\"location\":{\"type\":\"string\"}},"
+                         "\"required\":[\"location\"]}";
+    CU_ASSERT_EQUAL(ac_gen_params_add_tool(p, "weather", "Get the weather", schema), AC_OK);
+    ac_session *sess = ac_session_new(l, "You are terse.");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+    ac_error err;
+    ac_response *r = ac_session_generate(sess, "Weather in Paris?", p, &err);
+    if (!r)
+        fprintf(stderr, "ac_session_generate: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL_FATAL(ac_response_tool_call_count(r), 1);
+    CU_ASSERT_STRING_EQUAL(ac_response_tool_call_id(r, 0), "toolu_1");
+    CU_ASSERT_STRING_EQUAL(ac_response_tool_call_name(r, 0), "weather");
+    json_object *a = args_of(r, 0);
+    CU_ASSERT_TRUE(a && jstr(a, "location") && strcmp(jstr(a, "location"), "Paris") == 0);
+    json_object_put(a);
+    CU_ASSERT_STRING_EQUAL(ac_response_finish_reason(r), "tool_calls");
+    ac_response_free(r);
+
+    json_object *b = last_body();
+    json_object *tool = at(path(b, "tools"), 0);
+    CU_ASSERT_STRING_EQUAL(jstr(tool, "name"), "weather");
+    json_object *want_schema = json_tokener_parse(schema);
+    CU_ASSERT_TRUE(json_object_equal(path(tool, "input_schema"), want_schema));
+    json_object_put(want_schema);
+    json_object_put(b);
+
+    CU_ASSERT_EQUAL(ac_session_add_tool_result(sess, "toolu_1", NULL, "18 C"), AC_OK);
+    r = ac_session_generate(sess, NULL, p, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    b = last_body();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(path(b, "system")), "You are terse.");
+    json_object *msgs = path(b, "messages");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 3);
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 1), "role"), "assistant");
+    json_object *ac = path(at(msgs, 1), "content");
+    json_object *use = NULL;
+    for (size_t i = 0; i < json_object_array_length(ac); i++)
+        if (jstr(at(ac, i), "type") && strcmp(jstr(at(ac, i), "type"), "tool_use") == 0)
+            use = at(ac, i);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(use);
+    CU_ASSERT_STRING_EQUAL(jstr(use, "id"), "toolu_1");
+    CU_ASSERT_STRING_EQUAL(jstr(use, "name"), "weather");
+    CU_ASSERT_STRING_EQUAL(jstr(path(use, "input"), "location"), "Paris");
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 2), "role"), "user");
+    json_object *res = at(path(at(msgs, 2), "content"), 0);
+    CU_ASSERT_STRING_EQUAL(jstr(res, "type"), "tool_result");
+    CU_ASSERT_STRING_EQUAL(jstr(res, "tool_use_id"), "toolu_1");
+    CU_ASSERT_STRING_EQUAL(jstr(res, "content"), "18 C");
+    json_object_put(b);
+    ac_session_free(sess);
+    ac_gen_params_free(p);
+    ac_llm_free(l);
+}
+
+/* HTTP 529 and an error event inside a 200 stream. */
+static void test_mock_errors(void)
+{
+    ac_gen_params *p = ac_gen_params_new();
+    ac_gen_params_set_max_retries(p, 0);
+    ac_llm *l = mock_llm("m-529");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ac_error err;
+    ac_response *r = ac_generate(l, "Hi", p, &err);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT_EQUAL(err.code, AC_EHTTP);
+    CU_ASSERT_EQUAL(err.http_status, 529);
+    CU_ASSERT_EQUAL(err.retryable, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "HTTP 529: overloaded_error: Overloaded"));
+    ac_response_free(r);
+    ac_llm_free(l);
+
+    l = mock_llm("m-serr");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ac_gen_params_set_stream(p, 1);
+    ac_request *q = ac_agenerate(l, "Hi", p, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
+    CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_EPROTOCOL);
+    CU_ASSERT_EQUAL(err.http_status, 529);
+    CU_ASSERT_EQUAL(err.retryable, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "overloaded_error: Overloaded"));
+    const ac_response *rr = ac_request_response(q);
+    CU_ASSERT_TRUE(rr && strcmp(ac_response_content(rr), "partial") == 0);
+    ac_request_free(q);
+    ac_llm_free(l);
+    ac_gen_params_free(p);
+}
+#endif /* AC_TEST_MOCK */
+
 int main(void)
 {
     /* The tests decide where the key comes from. */
@@ -1263,5 +1505,14 @@ int main(void)
     for (size_t i = 0; i < N_OF(tests); i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn))
             return 2;
+#ifdef AC_TEST_MOCK
+    CU_pSuite m = CU_add_suite("anthropic against the mock server", mock_init, mock_cleanup);
+    if (!m ||
+        !CU_add_test(m, "ac_generate and the request body", test_mock_generate) ||
+        !CU_add_test(m, "ac_agenerate streaming", test_mock_stream) ||
+        !CU_add_test(m, "session with a tool round trip", test_mock_session_tools) ||
+        !CU_add_test(m, "HTTP and in-stream errors", test_mock_errors))
+        return 2;
+#endif
     return tu_run_suites();
 }

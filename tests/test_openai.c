@@ -14,9 +14,15 @@
  * bytes, and checks the response a user would get.  The expected values
  * were written from reading the fixtures.
  *
+ * Suite "mock" runs the public API end to end against the mock LLM server
+ * on 127.0.0.1: what the plugin sent (headers, body) and what came back,
+ * streamed and not, with the server quirks the mock can imitate.
+ *
  * The plugin suite runs first and unloads the plugin again, so the core
  * later loads it with its own host table.
  */
+#include "alloc.h"
+#include "mock_server.h"
 #include "replay.h"
 #include "testutil.h"
 
@@ -88,12 +94,34 @@ typedef struct fake_sink {
     int       n_models;
 } fake_sink;
 
+/* The fake host's allocator fails once this many more calls succeeded
+ * (-1: never), so every allocation failure path of the plugin runs. */
+static long g_fail_after = -1;
+
+static void *fake_malloc(size_t n)
+{
+    if (g_fail_after == 0)
+        return NULL;
+    if (g_fail_after > 0)
+        g_fail_after--;
+    return malloc(n);
+}
+
+static void *fake_realloc(void *p, size_t n)
+{
+    if (g_fail_after == 0)
+        return NULL;
+    if (g_fail_after > 0)
+        g_fail_after--;
+    return realloc(p, n);
+}
+
 static char *fake_strdup(const char *s)
 {
     if (!s)
         return NULL;
     size_t n = strlen(s) + 1;
-    char *d = malloc(n);
+    char *d = fake_malloc(n);
     if (d)
         memcpy(d, s, n);
     return d;
@@ -193,13 +221,22 @@ static const char *fake_getenv(const fake_settings *fs, const char *name)
 
 /* The documented order: api_key, (api_key_file: not faked), api_key_env,
  * then the plugin's default variable. */
+/* A copy of a found key; out of memory is an error, never "no key". */
+static char *fake_secret_copy(const char *v, ac_error *err)
+{
+    char *d = fake_strdup(v);
+    if (!d)
+        fake_error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+    return d;
+}
+
 static char *fake_secret(const ac_settings *s, const char *default_env,
                          ac_error *err)
 {
     const fake_settings *fs = (const fake_settings *)s;
     const char *v;
     if (fake_setting_string(s, "api_key", &v) == 1)
-        return fake_strdup(v);
+        return fake_secret_copy(v, err);
     if (fake_setting_string(s, "api_key_env", &v) == 1) {
         const char *x = fake_getenv(fs, v);
         if (!x) {
@@ -207,10 +244,10 @@ static char *fake_secret(const ac_settings *s, const char *default_env,
                            "api_key_env: variable %s is not set", v);
             return NULL;
         }
-        return fake_strdup(x);
+        return fake_secret_copy(x, err);
     }
     if (default_env && (v = fake_getenv(fs, default_env)) != NULL)
-        return fake_strdup(v);
+        return fake_secret_copy(v, err);
     return NULL;
 }
 
@@ -370,8 +407,8 @@ static const ac_host_api fake_host = {
     .abi_major          = AC_ABI_MAJOR,
     .abi_minor          = AC_ABI_MINOR,
     .log                = fake_log,
-    .malloc             = malloc,
-    .realloc            = realloc,
+    .malloc             = fake_malloc,
+    .realloc            = fake_realloc,
     .free               = free,
     .strdup             = fake_strdup,
     .setting_string     = fake_setting_string,
@@ -1007,6 +1044,74 @@ static void test_events_malformed(void)
     g_prov->fini(st);
 }
 
+/* One init + request + streamed tool call + fini; the status of the
+ * first step that failed. */
+static ac_status oom_scenario(void)
+{
+    static fake_sink k;
+    static const char *const events[] = {
+        "{\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\","
+        "\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":{\"name\":\"f\","
+        "\"arguments\":\"\"}},{\"index\":1,\"id\":\"d\",\"function\":{\"name\":"
+        "\"g\",\"arguments\":\"{}\"}}]}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+        "\"function\":{\"arguments\":\"{}\"}},{\"index\":2,\"id\":\"e\","
+        "\"function\":{\"name\":\"h\"}},{\"index\":3,\"id\":\"f\","
+        "\"function\":{\"name\":\"i\"}},{\"index\":4,\"id\":\"g\","
+        "\"function\":{\"name\":\"j\"}}]},\"finish_reason\":\"tool_calls\"}]}",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}",
+        "[DONE]",
+    };
+    fake_settings fs = { .name = "openai",
+        .kv = { { "api_key", "sk-test" }, { "organization", "o" },
+                { "project", "p" }, { "default_model", "m" } } };
+    ac_message msgs[] = { { .role = AC_ROLE_USER, .content = "x" } };
+    ac_gen_request req = { .struct_size = sizeof req, .model = "",
+                           .messages = msgs, .n_messages = 1, .stream = 1 };
+    fake_request rq;
+    ac_error err;
+    void *st = NULL;
+    ac_status rc;
+
+    memset(&rq, 0, sizeof rq);
+    memset(&k, 0, sizeof k);
+    rc = g_prov->init((const ac_settings *)&fs, &st, &err);
+    if (rc != AC_OK) {
+        CU_ASSERT_PTR_NULL(st);
+        return rc;
+    }
+    rc = g_prov->build_request(st, &req, (ac_http_request *)&rq, &err);
+    for (size_t i = 0; rc == AC_OK && i < sizeof events / sizeof events[0];
+         i++) {
+        ac_frame f = { .data = events[i], .data_len = strlen(events[i]) };
+        rc = g_prov->parse_event(st, &f, (ac_sink *)&k, &err);
+    }
+    g_prov->stream_free(st, k.slot);
+    g_prov->fini(st);
+    free(rq.body);
+    return rc;
+}
+
+static void test_allocation_failures(void)
+{
+    /* Fail the 1st, 2nd, ... allocation until the scenario passes: each
+     * must fail cleanly with AC_ENOMEM (valgrind checks for leaks). */
+    long n;
+    ac_status rc = AC_ENOMEM;
+    for (n = 0; n < 200 && rc != AC_OK; n++) {
+        g_fail_after = n;
+        rc = oom_scenario();
+        g_fail_after = -1;
+        if (rc != AC_OK && rc != AC_ENOMEM) {
+            fprintf(stderr, "\n  allocation %ld failing gave %s\n", n,
+                    ac_strerror(rc));
+            CU_FAIL("not AC_ENOMEM");
+        }
+    }
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT(n > 5);               /* the scenario does allocate */
+}
+
 /* ------------------------------------------------------------------ */
 /* Suite "replay": recorded traffic through the real path               */
 /* ------------------------------------------------------------------ */
@@ -1620,6 +1725,316 @@ static void test_error_in_200_body(void)
                  200, &w);
 }
 
+/* --- out of memory through the real host ------------------------------ */
+
+static void test_replay_allocation_failures(void)
+{
+    /* The core's allocator (which the host table hands the plugin) fails
+     * at each allocation in turn while a tool-call stream is replayed. */
+    size_t len;
+    char *bytes = tu_fixture("openai_chat_stream_tool_call.sse", &len);
+    ac_status st = AC_ENOMEM;
+    long n;
+    for (n = 0; n < 500 && st != AC_OK; n++) {
+        ac_response *r = NULL;
+        ac_error err;
+        alloc_fail_after(n);
+        st = replay_bytes(g_llm, AC_FRAMING_SSE, 200, bytes, len, 7, NULL,
+                          NULL, &r, &err);
+        alloc_fail_after(-1);
+        if (st != AC_OK && st != AC_ENOMEM) {
+            fprintf(stderr, "\n  allocation %ld failing gave %s: %s\n", n,
+                    ac_strerror(st), err.message);
+            CU_FAIL("not AC_ENOMEM");
+        }
+        ac_response_free(r);
+    }
+    CU_ASSERT_EQUAL(st, AC_OK);
+    free(bytes);
+}
+
+/* ------------------------------------------------------------------ */
+/* Suite "mock": the public API against the mock server                 */
+/* ------------------------------------------------------------------ */
+
+static mock_server *g_mock;
+static ac_core     *g_mcore;
+
+static const char mock_script[] =
+    "reply = \"Hello from the mock.\";\n"
+    "chunks = 5;\n"
+    "usage = [12, 5];\n"
+    "scenarios = (\n"
+    "  { model = \"tools\"; tool_calls = ( { id = \"call_1\"; name = \"get_weather\";\n"
+    "      arguments = \"{\\\"city\\\":\\\"Paris\\\"}\"; } ); },\n"
+    "  { model = \"tgi\"; quirk = \"tgi\"; tool_calls = ( { name = \"get_weather\";\n"
+    "      arguments = \"{\\\"city\\\":\\\"Rome\\\"}\"; } ); },\n"
+    "  { model = \"mlx\"; quirk = \"mlx\"; tool_calls = ( { name = \"a\"; arguments = \"{}\"; },\n"
+    "      { name = \"b\"; arguments = \"{\\\"x\\\":[1,2]}\"; } ); },\n"
+    "  { model = \"lmstudio\"; quirk = \"lmstudio\"; tool_calls = ( { id = \"365174485\";\n"
+    "      name = \"search_products\"; arguments = \"{\\\"query\\\":\\\"dell\\\"}\"; } ); },\n"
+    "  { model = \"unauthorized\"; status = 401; error_message = \"Invalid API Key\";\n"
+    "      error_type = \"authentication_error\"; },\n"
+    "  { model = \"midstream\"; stream_error = \"the model crashed\"; }\n"
+    ");\n";
+
+static int mock_suite_init(void)
+{
+    char errbuf[256] = "";
+    g_mock = mock_server_start(mock_script, 0, errbuf, sizeof errbuf);
+    if (!g_mock) {
+        fprintf(stderr, "mock_server_start: %s\n", errbuf);
+        return -1;
+    }
+    g_mcore = tu_open_core(NULL);
+    return g_mcore ? 0 : -1;
+}
+
+static int mock_suite_clean(void)
+{
+    ac_core_close(g_mcore);
+    mock_server_stop(g_mock);
+    g_mcore = NULL;
+    g_mock = NULL;
+    return 0;
+}
+
+/* An llm on the openai plugin pointed at the mock. */
+static ac_llm *mock_llm(const char *model)
+{
+    char url[256];
+    ac_error err;
+    ac_options *o = ac_options_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    snprintf(url, sizeof url, "%s/v1", mock_server_url(g_mock));
+    CU_ASSERT_EQUAL(ac_options_set(o, "base_url", url), AC_OK);
+    CU_ASSERT_EQUAL(ac_options_set(o, "api_key", "sk-mock-key-123"), AC_OK);
+    CU_ASSERT_EQUAL(ac_options_set(o, "max_retries", "0"), AC_OK);
+    CU_ASSERT_EQUAL(ac_options_set(o, "organization", "org-mock"), AC_OK);
+    ac_llm *llm = ac_llm_create(g_mcore, "openai", model, o, &err);
+    ac_options_free(o);
+    if (!llm)
+        fprintf(stderr, "\n  ac_llm_create: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(llm);
+    return llm;
+}
+
+static json_object *mock_last_body(void)
+{
+    char *b = mock_server_last_body(g_mock);
+    json_object *o = b ? json_tokener_parse(b) : NULL;
+    free(b);
+    CU_ASSERT_PTR_NOT_NULL(o);
+    return o;
+}
+
+static void mock_check_header(const char *name, const char *want_value)
+{
+    char *v = mock_server_last_header(g_mock, name);
+    ASSERT_STR(v, want_value);
+    free(v);
+}
+
+static void test_mock_generate(void)
+{
+    ac_llm *llm = mock_llm("gpt-4o");
+    ac_gen_params *p = ac_gen_params_new();
+    ac_error err;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    ac_gen_params_set_max_tokens(p, 64);
+    ac_gen_params_set_temperature(p, 0.2);
+    ac_gen_params_set_system(p, "Be brief.");
+    ac_response *r = ac_generate(llm, "Say hello", p, &err);
+    if (!r)
+        fprintf(stderr, "\n  ac_generate: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    if (r) {
+        ASSERT_STR(ac_response_content(r), "Hello from the mock.");
+        ASSERT_STR(ac_response_finish_reason(r), "stop");
+        CU_ASSERT_EQUAL(ac_response_input_tokens(r), 12);
+        CU_ASSERT_EQUAL(ac_response_output_tokens(r), 5);
+        CU_ASSERT_EQUAL(ac_response_tool_call_count(r), 0);
+    }
+    mock_check_header("Authorization", "Bearer sk-mock-key-123");
+    mock_check_header("OpenAI-Organization", "org-mock");
+    json_object *b = mock_last_body();
+    ASSERT_STR(jstr(b, "model"), "gpt-4o");
+    ASSERT_STR(jstr(b, "messages.0.role"), "system");
+    ASSERT_STR(jstr(b, "messages.0.content"), "Be brief.");
+    ASSERT_STR(jstr(b, "messages.1.role"), "user");
+    ASSERT_STR(jstr(b, "messages.1.content"), "Say hello");
+    CU_ASSERT_EQUAL(json_object_get_int(jget(b, "max_completion_tokens")), 64);
+    CU_ASSERT_DOUBLE_EQUAL(json_object_get_double(jget(b, "temperature")), 0.2,
+                           1e-12);
+    CU_ASSERT_FALSE(jhas(b, "stream"));
+    json_object_put(b);
+    ac_response_free(r);
+    ac_gen_params_free(p);
+    ac_llm_free(llm);
+}
+
+/* Read a whole stream; returns the final status. */
+static ac_status mock_stream(ac_llm *llm, const ac_gen_params *p, seen *s,
+                             ac_response **out, ac_error *err)
+{
+    const ac_chunk *c;
+    ac_status st;
+    ac_stream *sm = ac_stream_open(llm, "Say hello", p, err);
+    *out = NULL;
+    if (!sm)
+        return err->code;
+    while ((st = ac_stream_next(sm, &c, 10000)) == AC_OK)
+        on_event(NULL, c, s);
+    /* The stream can end before the request is marked done: wait. */
+    CU_ASSERT_EQUAL(ac_request_wait(ac_stream_request(sm), 10000), AC_OK);
+    if (st != AC_EOF)
+        ac_request_status(ac_stream_request(sm), err);
+    *out = ac_request_take_response(ac_stream_request(sm));
+    CU_ASSERT_PTR_NOT_NULL(*out);
+    ac_stream_close(sm);
+    return st == AC_EOF ? AC_OK : st;
+}
+
+static void test_mock_stream(void)
+{
+    ac_llm *llm = mock_llm("gpt-4o");
+    ac_response *r;
+    ac_error err;
+    seen s;
+    memset(&s, 0, sizeof s);
+    ac_status st = mock_stream(llm, NULL, &s, &r, &err);
+    CU_ASSERT_EQUAL(st, AC_OK);
+    if (st != AC_OK)
+        fprintf(stderr, "\n  stream: %s\n", err.message);
+    ASSERT_STR(s.text, "Hello from the mock.");
+    CU_ASSERT(s.n_text > 1);        /* it really streamed */
+    CU_ASSERT_EQUAL(s.n_usage, 1);
+    CU_ASSERT_EQUAL(s.n_finish, 1);
+    if (r) {
+        ASSERT_STR(ac_response_content(r), "Hello from the mock.");
+        CU_ASSERT_EQUAL(ac_response_input_tokens(r), 12);
+        CU_ASSERT_EQUAL(ac_response_output_tokens(r), 5);
+    }
+    json_object *b = mock_last_body();
+    CU_ASSERT_TRUE(json_object_get_boolean(jget(b, "stream")));
+    CU_ASSERT_TRUE(json_object_get_boolean(
+        jget(b, "stream_options.include_usage")));
+    json_object_put(b);
+    mock_check_header("Accept", "text/event-stream");
+    ac_response_free(r);
+    ac_llm_free(llm);
+}
+
+/* A tool-call reply from `model`, streamed or not. */
+static void mock_tool_case(const char *model, int stream, size_t n_calls,
+                           const want_call *calls)
+{
+    ac_llm *llm = mock_llm(model);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_response *r = NULL;
+    ac_error err;
+    seen s;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(ac_gen_params_add_tool(p, "get_weather", "Weather",
+        "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}"),
+        AC_OK);
+    memset(&s, 0, sizeof s);
+    if (stream) {
+        CU_ASSERT_EQUAL(mock_stream(llm, p, &s, &r, &err), AC_OK);
+    } else {
+        r = ac_generate(llm, "Weather?", p, &err);
+        if (!r)
+            fprintf(stderr, "\n  %s: %s\n", model, err.message);
+    }
+    CU_ASSERT_PTR_NOT_NULL(r);
+    if (r) {
+        ASSERT_STR(ac_response_finish_reason(r), "tool_calls");
+        CU_ASSERT(check_long(model, (size_t)stream, "tool calls",
+                             (long)ac_response_tool_call_count(r),
+                             (long)n_calls));
+        for (size_t i = 0; i < n_calls && i < ac_response_tool_call_count(r);
+             i++) {
+            if (calls[i].id)
+                ASSERT_STR(ac_response_tool_call_id(r, i), calls[i].id);
+            ASSERT_STR(ac_response_tool_call_name(r, i), calls[i].name);
+            CU_ASSERT_TRUE(json_text_equal(ac_response_tool_call_arguments(r, i),
+                                           calls[i].args));
+        }
+    }
+    json_object *b = mock_last_body();
+    ASSERT_STR(jstr(b, "tools.0.function.name"), "get_weather");
+    json_object_put(b);
+    ac_response_free(r);
+    ac_gen_params_free(p);
+    ac_llm_free(llm);
+}
+
+static void test_mock_tool_calls(void)
+{
+    const want_call paris[] = { { "call_1", "get_weather",
+                                  "{\"city\":\"Paris\"}" } };
+    const want_call rome[] = { { NULL, "get_weather", "{\"city\":\"Rome\"}" } };
+    const want_call two[] = { { NULL, "a", "{}" },
+                              { NULL, "b", "{\"x\":[1,2]}" } };
+    const want_call dell[] = { { "365174485", "search_products",
+                                 "{\"query\":\"dell\"}" } };
+    for (int stream = 0; stream < 2; stream++) {
+        mock_tool_case("tools", stream, 1, paris);
+        mock_tool_case("tgi", stream, 1, rome);
+        mock_tool_case("mlx", stream, 2, two);
+        mock_tool_case("lmstudio", stream, 1, dell);
+    }
+}
+
+static void test_mock_errors(void)
+{
+    ac_llm *llm = mock_llm("unauthorized");
+    ac_error err;
+    memset(&err, 0, sizeof err);
+    ac_response *r = ac_generate(llm, "x", NULL, &err);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT_EQUAL(err.code, AC_EHTTP);
+    CU_ASSERT_EQUAL(err.http_status, 401);
+    CU_ASSERT_EQUAL(err.retryable, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "Invalid API Key"));
+    CU_ASSERT_PTR_NULL(strstr(err.message, "sk-mock-key-123"));
+    ac_response_free(r);
+    ac_llm_free(llm);
+
+    /* An error inside a 200 stream: the text before it is kept. */
+    llm = mock_llm("midstream");
+    seen s;
+    memset(&s, 0, sizeof s);
+    memset(&err, 0, sizeof err);
+    ac_status st = mock_stream(llm, NULL, &s, &r, &err);
+    CU_ASSERT_EQUAL(st, AC_EPROTOCOL);
+    CU_ASSERT_EQUAL(err.stage, AC_STAGE_PROTOCOL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "the model crashed"));
+    CU_ASSERT_EQUAL(s.n_error, 1);
+    if (r)
+        ASSERT_STR(ac_response_content(r), s.text);
+    ac_response_free(r);
+    ac_llm_free(llm);
+}
+
+static void test_mock_models(void)
+{
+    ac_llm *llm = mock_llm("gpt-4o");
+    ac_error err;
+    ac_models *m = ac_list_models(llm, &err);
+    CU_ASSERT_PTR_NOT_NULL(m);
+    if (!m)
+        fprintf(stderr, "\n  ac_list_models: %s\n", err.message);
+    int found = 0;
+    for (size_t i = 0; m && i < ac_models_count(m); i++)
+        if (strcmp(ac_models_id(m, i), "tools") == 0)
+            found = 1;
+    CU_ASSERT_TRUE(found);
+    mock_check_header("Authorization", "Bearer sk-mock-key-123");
+    ac_models_free(m);
+    ac_llm_free(llm);
+}
+
 /* ------------------------------------------------------------------ */
 
 typedef struct test_def {
@@ -1641,6 +2056,15 @@ static const test_def plugin_tests[] = {
     { "models", test_models },
     { "parse_error direct", test_parse_error_direct },
     { "malformed events and bodies", test_events_malformed },
+    { "allocation failures", test_allocation_failures },
+};
+
+static const test_def mock_tests[] = {
+    { "generate", test_mock_generate },
+    { "stream", test_mock_stream },
+    { "tool calls (openai, tgi, mlx, lmstudio)", test_mock_tool_calls },
+    { "errors", test_mock_errors },
+    { "models", test_mock_models },
 };
 
 static const test_def replay_tests[] = {
@@ -1670,6 +2094,7 @@ static const test_def replay_tests[] = {
     { "error: llama.cpp 401", test_error_llamacpp_401 },
     { "error: other shapes", test_error_shapes },
     { "error: in a 200 body", test_error_in_200_body },
+    { "allocation failures", test_replay_allocation_failures },
 };
 
 int main(void)
@@ -1681,8 +2106,12 @@ int main(void)
                                 plugin_suite_clean);
     CU_pSuite s2 = CU_add_suite("replay", replay_suite_init,
                                 replay_suite_clean);
-    if (!s1 || !s2)
+    CU_pSuite s3 = CU_add_suite("mock", mock_suite_init, mock_suite_clean);
+    if (!s1 || !s2 || !s3)
         return 2;
+    for (size_t i = 0; i < sizeof mock_tests / sizeof mock_tests[0]; i++)
+        if (!CU_add_test(s3, mock_tests[i].name, mock_tests[i].fn))
+            return 2;
     for (size_t i = 0; i < sizeof plugin_tests / sizeof plugin_tests[0]; i++)
         if (!CU_add_test(s1, plugin_tests[i].name, plugin_tests[i].fn))
             return 2;

@@ -235,7 +235,6 @@ static const char *proto_openai_type(long status, const char **code)
     switch (status) {
     case 401: *code = "invalid_api_key"; return "invalid_request_error";
     case 403: *code = "permission_denied"; return "invalid_request_error";
-    case 404: *code = "model_not_found"; return "invalid_request_error";
     case 429: *code = "rate_limit_exceeded"; return "requests";
     default: return status >= 500 ? "server_error" : "invalid_request_error";
     }

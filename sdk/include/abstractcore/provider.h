@@ -273,7 +273,9 @@ typedef struct ac_provider {
     void      (*stream_free)(void *state, void *stream_state);
 } ac_provider;
 
-/** The one symbol a plugin exports. */
+/** The one symbol a plugin exports: it keeps `host` (valid until the
+ *  plugin is unloaded) and returns its static descriptor. */
+const ac_provider *ac_provider_entry(const ac_host_api *host);
 typedef const ac_provider *(*ac_provider_entry_fn)(const ac_host_api *host);
 #define AC_PROVIDER_ENTRY_SYMBOL "ac_provider_entry"
 

@@ -1,0 +1,238 @@
+/*
+ * acore_mockd.c -- acore-mockd(1): the mock LLM server as a program.
+ *
+ * For users testing their own applications offline, and for benchmarks
+ * that want the server in another process.  It starts the same server the
+ * tests run in-process (mock_server.h), prints one line with its URL once
+ * it accepts connections, logs requests to stderr, and runs until SIGINT
+ * or SIGTERM.  Exit status: 0 after a signal, 2 for bad flags or a bad
+ * script, 1 when the server cannot start (port taken, out of memory).
+ */
+#include <config.h>
+
+#include "mock_server.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static const char mockd_usage[] =
+    "Usage: acore-mockd [--port N] [--script FILE] [--reply TEXT] [--chunks N]\n"
+    "                   [--delay-ms N] [--quiet] [--help] [FILE]\n"
+    "\n"
+    "A scriptable mock LLM server on 127.0.0.1 speaking the OpenAI Chat\n"
+    "Completions, Anthropic Messages and Ollama /api/chat protocols.\n"
+    "\n"
+    "  --port N        listen on port N (default 0: a free port, printed)\n"
+    "  --script FILE   scenarios in libconfig syntax (see acore-mockd(1))\n"
+    "  --reply TEXT    default reply text\n"
+    "  --chunks N      split replies into N stream chunks (default 8)\n"
+    "  --delay-ms N    pause N ms between chunks (default 0)\n"
+    "  --quiet         do not log requests to stderr\n"
+    "  --help          show this help\n"
+    "  FILE            same as --script FILE\n";
+
+static void mockd_log(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "acore-mockd: %s\n", line);
+}
+
+/* Parse a whole decimal number in [lo, hi]. */
+static int mockd_number(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Read a whole file; NULL with errno set on failure. */
+static char *mockd_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap > 64u * 1024 * 1024) {
+                errno = EFBIG;
+                goto fail;
+            }
+            char *d = realloc(data, cap ? cap * 2 : 8192);
+            if (!d)
+                goto fail;
+            data = d;
+            cap = cap ? cap * 2 : 8192;
+        }
+        size_t n = fread(data + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f))
+                goto fail;
+            break;
+        }
+    }
+    fclose(f);
+    data[len] = '\0';
+    return data;
+fail: {
+    int e = errno ? errno : EIO;
+    fclose(f);
+    free(data);
+    errno = e;
+    return NULL;
+}
+}
+
+/* The flags as libconfig text, written by libconfig (so TEXT is escaped). */
+static char *mockd_overrides(const char *reply, long chunks, long delay_ms)
+{
+    config_t cfg;
+    char *text = NULL;
+    size_t len = 0;
+    bool ok = true;
+    config_init(&cfg);
+    config_setting_t *root = config_root_setting(&cfg), *s;
+    if (reply)
+        ok = (s = config_setting_add(root, "reply", CONFIG_TYPE_STRING)) &&
+             config_setting_set_string(s, reply);
+    if (ok && chunks >= 0)
+        ok = (s = config_setting_add(root, "chunks", CONFIG_TYPE_INT)) &&
+             config_setting_set_int(s, (int)chunks);
+    if (ok && delay_ms >= 0)
+        ok = (s = config_setting_add(root, "delay_ms", CONFIG_TYPE_INT)) &&
+             config_setting_set_int(s, (int)delay_ms);
+    FILE *mem = ok ? open_memstream(&text, &len) : NULL;
+    if (mem) {
+        config_write(&cfg, mem);
+        if (fclose(mem) != 0) {
+            free(text);
+            text = NULL;
+        }
+    }
+    config_destroy(&cfg);
+    return text;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "port", required_argument, NULL, 'p' },     { "script", required_argument, NULL, 's' },
+        { "reply", required_argument, NULL, 'r' },    { "chunks", required_argument, NULL, 'c' },
+        { "delay-ms", required_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+    };
+    long port = 0, chunks = -1, delay_ms = -1;
+    const char *script_path = NULL, *reply = NULL;
+    bool quiet = false;
+    int c, status = 1;
+    char *script = NULL, *overrides = NULL;
+    mock_server *m = NULL;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:s:r:c:d:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (mockd_number(optarg, 0, 65535, &port) < 0) {
+                fprintf(stderr, "acore-mockd: --port wants a number 0-65535, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'c':
+            if (mockd_number(optarg, 1, 1000000, &chunks) < 0) {
+                fprintf(stderr, "acore-mockd: --chunks wants a number 1-1000000, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'd':
+            if (mockd_number(optarg, 0, 86400000, &delay_ms) < 0) {
+                fprintf(stderr, "acore-mockd: --delay-ms wants a number 0-86400000, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 's': script_path = optarg; break;
+        case 'r': reply = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h': fputs(mockd_usage, stdout); return 0;
+        case ':':
+            fprintf(stderr, "acore-mockd: %s needs a value (see --help)\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "acore-mockd: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    /* One operand is taken as the script, as if given with --script. */
+    if (optind < argc && !script_path)
+        script_path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "acore-mockd: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (script_path && !(script = mockd_read_file(script_path))) {
+        fprintf(stderr, "acore-mockd: %s: %s\n", script_path, strerror(errno));
+        return 2;
+    }
+    if ((reply || chunks >= 0 || delay_ms >= 0) && !(overrides = mockd_overrides(reply, chunks, delay_ms))) {
+        fprintf(stderr, "acore-mockd: out of memory\n");
+        goto done;
+    }
+
+    /* Many concurrent streams need two descriptors each when the client is
+       local: lift the soft limit as far as the hard one allows. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* Block the stop signals before the server's threads exist, so they
+       inherit the mask and sigwait() below is the only taker. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    m = mock_server_start_ex(script, script_path, overrides, (int)port, quiet ? NULL : mockd_log,
+                             NULL, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "acore-mockd: %s\n", err);
+        /* A script error ("FILE:LINE: ...") is bad input, like a bad flag;
+           anything else (port taken, out of memory) is a failure to run. */
+        size_t n = script_path ? strlen(script_path) : 0;
+        status = n && !strncmp(err, script_path, n) && err[n] == ':' ? 2 : 1;
+        goto done;
+    }
+    printf("acore-mockd listening on %s\n", mock_server_url(m));
+    fflush(stdout);
+
+    int sig;
+    while (sigwait(&stop, &sig) != 0) {
+        /* only EINTR-like failures; keep waiting */
+    }
+    if (!quiet)
+        fprintf(stderr, "acore-mockd: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = 0;
+done:
+    mock_server_stop(m);
+    free(script);
+    free(overrides);
+    return status;
+}
