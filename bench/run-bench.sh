@@ -118,7 +118,7 @@ run() {   # run TAG REPEATS CMD...  -> $work/TAG.out, TAG.lat (median run)
     cp "$pick.out" "$work/$tag.out"
     cp "$pick.lat" "$work/$tag.lat" 2>/dev/null || : >"$work/$tag.lat"
     for f in "$work/$tag".run*.out; do get "$f" ratio_wall; done | sort -n | tr '\n' ' ' |
-        awk '{ printf "ratio_runs=%s\n", $0 }' >>"$work/$tag.out"
+        awk '{ $1 = $1; gsub(/ /, ", "); printf "ratio_runs=%s\n", $0 }' >>"$work/$tag.out"
 }
 
 num() { v=$(get "$work/$1.out" "$2"); echo "${v:-0}"; }
@@ -179,8 +179,8 @@ for sc in $SCENARIOS; do
         fi
         row "curl-$sc" "bare libcurl multi (floor)" "curl-$sc"
         echo
-        echo "All-done/single over the $REPEAT runs: async $(get "$work/$a.out" ratio_runs)x;" \
-             "bare libcurl $(get "$work/curl-$sc.out" ratio_runs)x."
+        echo "All-done/single in each of the $REPEAT runs: async $(get "$work/$a.out" ratio_runs);" \
+             "bare libcurl $(get "$work/curl-$sc.out" ratio_runs)."
         echo
         echo "| target | measured | result |"
         echo "|---|---|---|"

@@ -358,6 +358,44 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg)
     return CLI_EXIT_OK;
 }
 
+/* 1 if s is well-formed UTF-8 (no overlong forms, no surrogates, nothing
+ * past U+10FFFF).  Every backend takes JSON, which must be UTF-8; a bad
+ * prompt is the user's to fix, so it is refused here with a clear message
+ * rather than as a server's JSON error. */
+static int acore_valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    while (*s) {
+        unsigned c = *s;
+        size_t n, i;
+        unsigned cp, min;
+
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1; cp = c & 0x1f; min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2; cp = c & 0x0f; min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3; cp = c & 0x07; min = 0x10000;
+        } else {
+            return 0;
+        }
+        for (i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)   /* also stops at the NUL */
+                return 0;
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
 /* Join the operands with single spaces, so `acore Say hello` works
  * without quotes.  Returns a malloc'd string or NULL (out of memory). */
 static char *acore_join_args(int argc, char **argv, int first)
@@ -591,7 +629,13 @@ int main(int argc, char **argv)
             free(prompt);
             return acore_usage_error("empty prompt");
         }
+        if (!acore_valid_utf8(prompt)) {
+            free(prompt);
+            return acore_usage_error("the prompt is not valid UTF-8");
+        }
     }
+    if (o.system && !acore_valid_utf8(o.system))
+        return acore_usage_error("--system: the text is not valid UTF-8");
 
     /* Block SIGINT before the core and the mock server start their
      * threads, so they inherit the mask and Ctrl-C is always delivered to

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "engine.h"
 #include "error.h"
+#include "workers.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -361,9 +362,20 @@ static ac_status load_providers(ac_core *c, ac_error *err)
 
 void core_ref(ac_core *c) { atomic_fetch_add(&c->refs, 1); }
 
+struct workers *core_workers(ac_core *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (!c->pool && !atomic_load(&c->closed))
+        c->pool = workers_new(c->n_workers);
+    workers *w = c->pool;
+    pthread_mutex_unlock(&c->mu);
+    return w;
+}
+
 static void core_destroy(ac_core *c)
 {
     engine_free(c->eng);
+    workers_free(c->pool);
     for (size_t i = 0; i < c->n_inst; i++)
         instance_free(c->inst[i]);
     xfree(c->inst);
@@ -427,6 +439,8 @@ static ac_status read_engine_settings(ac_core *c, long *max_conn, ac_error *err)
         }
         if (i == 0)
             *max_conn = (long)v;
+        else if (i == 1)
+            c->n_workers = (int)v;
         else if (i == 2)
             c->defaults.max_response_bytes = (size_t)v;
     }
@@ -489,6 +503,10 @@ void ac_core_close(ac_core *core)
     if (atomic_exchange(&core->closed, 1))
         return;
     engine_stop(core->eng);
+    pthread_mutex_lock(&core->mu);
+    workers *w = core->pool;
+    pthread_mutex_unlock(&core->mu);
+    workers_stop(w);
     core_unref(core);
 }
 

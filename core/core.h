@@ -48,6 +48,8 @@ struct ac_core {
     instance       **inst;
     size_t           n_inst;
     engine          *eng;
+    struct workers  *pool;       /* run_local pool, started on first use */
+    int              n_workers;
     limits           defaults;
 };
 
@@ -71,6 +73,10 @@ void llm_unref(ac_llm *l);
 
 /* Read the engine's per-provider keys into lim, starting from base. */
 void limits_read(const ac_settings *s, const limits *base, limits *lim);
+
+/* The run_local worker pool, started on first use; NULL when it cannot
+ * be started or the core is closed. */
+struct workers *core_workers(ac_core *c);
 
 /* Monotonic milliseconds. */
 double now_ms(void);

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "error.h"
 #include "message.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <string.h>
@@ -140,10 +141,11 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
         q->http.framing = AC_FRAMING_NONE;
         return AC_OK;
     }
-    if (!vt->build_request)
+    q->local = !vt->build_request && vt->run_local;
+    if (!vt->build_request && !q->local)
         return prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
-                       "in-process (run_local) plugins are not supported by this core yet");
-    if (q->stream && !vt->parse_event)
+                       "the plugin can neither build HTTP requests nor run locally");
+    if (q->stream && !vt->parse_event && !q->local)
         q->stream = 0; /* the backend cannot stream: events come at the end */
     ac_status st = build_messages(q, system, history, n_history, prompt);
     if (st != AC_OK)
@@ -169,6 +171,8 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
     g->tool_choice = p->tool_choice;
     g->json_schema = p->json_schema;
     g->json_schema_name = p->json_schema ? p->json_schema_name : NULL;
+    if (q->local)
+        return AC_OK; /* run_local takes the request as it is */
     st = vt->build_request(llm->state, g, &q->http, &q->preerr);
     if (st == AC_OK && !q->http.url)
         st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
@@ -183,8 +187,13 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
 void request_submit(ac_request *q)
 {
     ac_core *core = q->llm->core;
-    if (engine_submit(core->eng, q) == 0)
+    if (q->local) {
+        workers *w = core_workers(core);
+        if (w && workers_submit(w, q) == 0)
+            return;
+    } else if (engine_submit(core->eng, q) == 0) {
         return;
+    }
     /* The engine has stopped (core closed): end it here, once. */
     ac_error err;
     ac_error_clear(&err);
@@ -395,7 +404,9 @@ void ac_request_cancel(ac_request *q)
     if (finished)
         return;
     atomic_store(&q->cancel, 1);
-    engine_poke(q->llm->core->eng, q);
+    q->local_cancel = 1;
+    if (!q->local)
+        engine_poke(q->llm->core->eng, q);
 }
 
 ac_status ac_request_status(const ac_request *q, ac_error *err)

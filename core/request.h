@@ -53,6 +53,8 @@ struct ac_request {
     struct ac_model_list models;
 
     atomic_int        cancel;
+    volatile int      local_cancel; /* the flag run_local polls */
+    int               local;        /* runs on the worker pool */
     atomic_int        paused;       /* transfer paused by backpressure */
 
     /* internal hooks (sessions, pull streams); run on the engine thread */

@@ -1075,6 +1075,7 @@ static void test_echo_raw_len_utf8(void)
         "scenarios = ( { model = \"echo\"; echo = true; chunks = 3; },\n"
         "  { model = \"raw\"; raw = \"data: {not json\\n\\n\"; content_type = \"text/event-stream\"; },\n"
         "  { model = \"big\"; reply_len = 100000; },\n"
+        "  { model = \"proxy\"; status = 502; raw = \"<html>502 Bad Gateway</html>\"; content_type = \"text/html\"; },\n"
         "  { model = \"utf8\"; reply = \"h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9f\x98\x80!\"; chunks = 40; } );");
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
@@ -1095,6 +1096,13 @@ static void test_echo_raw_len_utf8(void)
     CU_ASSERT_EQUAL(r.status, 200);
     CU_ASSERT_STRING_EQUAL(r.body, "data: {not json\n\n");
     CU_ASSERT_STRING_EQUAL(r.ctype, "text/event-stream");
+    res_free(&r);
+
+    /* raw bytes with an error status: a proxy's error page */
+    post(m, "/v1/chat/completions", "{\"model\":\"proxy\",\"stream\":true}", &r);
+    CU_ASSERT_EQUAL(r.status, 502);
+    CU_ASSERT_STRING_EQUAL(r.body, "<html>502 Bad Gateway</html>");
+    CU_ASSERT_STRING_EQUAL(r.ctype, "text/html");
     res_free(&r);
 
     post(m, "/v1/chat/completions", "{\"model\":\"big\"}", &r);

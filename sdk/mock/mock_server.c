@@ -50,6 +50,7 @@ struct mock_server {
     const char **models; /* names for the model lists, borrowed from script */
     size_t nmodels;
     atomic_bool stopping;
+    atomic_bool started; /* MHD messages go to the log only once running */
     char mhd_err[256];   /* last libmicrohttpd message, for start errors */
 
     pthread_mutex_t mu;  /* guards everything below */
@@ -86,6 +87,7 @@ typedef struct mock_req {
     const mock_scenario *sc; /* NULL for non-chat routes */
     long status;
     bool is_error;
+    const char *error_ctype; /* Content-Type of a raw error body; NULL: JSON */
     mock_gen *gen;
     mock_buf body_out;       /* a complete body, when not streaming */
     bool streaming;
@@ -124,9 +126,13 @@ static void server_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    /* Only read when MHD_start_daemon() failed, i.e. with no MHD thread. */
+    if (atomic_load(&m->started)) {
+        server_logf(m, "libmicrohttpd: %s", line);
+        return;
+    }
+    /* Read only when MHD_start_daemon() failed, i.e. with no MHD thread;
+       the start error reports it, in one line. */
     snprintf(m->mhd_err, sizeof m->mhd_err, "%s", line);
-    server_logf(m, "libmicrohttpd: %s", line);
 }
 
 static void server_free_hdrs(mock_hdr *h, size_t n)
@@ -397,6 +403,11 @@ static int server_decide_chat(mock_req *q)
         q->is_error = true;
         if (sc->error_body)
             return mock_buf_puts(&q->body_out, sc->error_body);
+        if (sc->raw) {
+            /* e.g. a proxy's HTML error page: the script's bytes, as they are */
+            q->error_ctype = sc->content_type;
+            return mock_buf_puts(&q->body_out, sc->raw);
+        }
         char rid[48];
         snprintf(rid, sizeof rid, "req_mock%06llu", seq);
         return mock_proto_error_body(q->proto, fail_status, sc->error_message, sc->error_type, rid,
@@ -483,6 +494,8 @@ static enum MHD_Result server_queue(mock_req *q)
         return MHD_NO;
     if (!q->is_error && q->gen)
         ctype = mock_gen_content_type(q->gen);
+    else if (q->error_ctype)
+        ctype = q->error_ctype;
     bool ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) == MHD_YES;
     if (ok && stream)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") == MHD_YES;
@@ -624,6 +637,7 @@ mock_server *mock_server_start_ex(const char *script_text, const char *script_na
     m->log = log;
     m->log_user = log_user;
     atomic_init(&m->stopping, false);
+    atomic_init(&m->started, false);
     if (mock_script_load(&m->script, script_text, script_name, overrides_text, eb, el) < 0)
         goto fail;
     if (pthread_mutex_init(&m->mu, NULL) != 0) {
@@ -660,6 +674,7 @@ mock_server *mock_server_start_ex(const char *script_text, const char *script_na
                  m->mhd_err);
         goto fail;
     }
+    atomic_store(&m->started, true);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
     m->port = di && di->port ? (int)di->port : port;
     snprintf(m->url, sizeof m->url, "http://127.0.0.1:%d", m->port);

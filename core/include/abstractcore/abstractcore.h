@@ -354,7 +354,8 @@ const char *ac_event_type_name(ac_event_type type);
 
 /**
  * Callbacks for ac_agenerate.  Copied at the call.  Both members are
- * OPTIONAL.  They run on the engine thread: they must not block, and may
+ * OPTIONAL.  They run on the engine thread (for an in-process plugin, on
+ * the worker thread that runs the model): they must not block, and may
  * call ac_agenerate, ac_request_cancel, ac_request_status/response and
  * ac_request_free.  Blocking calls (ac_generate, ac_request_wait, ...) made
  * from a callback fail with AC_EBUSY instead of deadlocking.

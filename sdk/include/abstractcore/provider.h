@@ -263,9 +263,11 @@ typedef struct ac_provider {
                                       ac_error *err);
     ac_status (*parse_models)(void *state, const char *body, size_t len,
                               ac_model_list *out, ac_error *err);
-    /* OPTIONAL.  In-process backends only: run to completion on a worker
-     * thread, emitting into sink; poll *cancel and return AC_ECANCELED when
-     * it becomes non-zero. */
+    /* OPTIONAL.  In-process backends only (set AC_CAP_LOCAL and leave
+     * build_request NULL): run to completion on one of the core's worker
+     * threads (engine.workers of them), emitting into sink as tokens come;
+     * poll *cancel and return AC_ECANCELED soon after it becomes non-zero.
+     * The caller's callbacks run on that worker thread. */
     ac_status (*run_local)(void *state, const ac_gen_request *req,
                            ac_sink *sink, const volatile int *cancel,
                            ac_error *err);
