@@ -119,6 +119,11 @@ run() {   # run TAG REPEATS CMD...  -> $work/TAG.out, TAG.lat (median run)
     cp "$pick.lat" "$work/$tag.lat" 2>/dev/null || : >"$work/$tag.lat"
     for f in "$work/$tag".run*.out; do get "$f" ratio_wall; done | sort -n | tr '\n' ' ' |
         awk '{ $1 = $1; gsub(/ /, ", "); printf "ratio_runs=%s\n", $0 }' >>"$work/$tag.out"
+    # CPU is compared run for run too: its own median, not the median
+    # run's.
+    for f in "$work/$tag".run*.out; do get "$f" cpu_per_req_ms; done | sort -n |
+        awk '{ v[NR] = $1 } END { printf "cpu_median_ms=%s\n", v[int((NR + 1) / 2)] }' \
+        >>"$work/$tag.out"
 }
 
 num() { v=$(get "$work/$1.out" "$2"); echo "${v:-0}"; }
@@ -132,8 +137,8 @@ row() {   # row TAG LABEL FLOORTAG
         "$(calc %.0f "$(num "$t" single_p50)")" \
         "$(calc %.0f "$(num "$t" wall_ms)")" "$(calc %.2f "$(num "$t" ratio_wall)")" \
         "$(calc %.0f "$(num "$t" lat_p50)")" "$(calc %.0f "$(num "$t" lat_p99)")" \
-        "$(calc %.3f "$(num "$t" cpu_per_req_ms)")" \
-        "$(calc %.2f "$(num "$t" cpu_per_req_ms) / $(num "$3" cpu_per_req_ms)")" \
+        "$(calc %.3f "$(num "$t" cpu_median_ms)")" \
+        "$(calc %.2f "$(num "$t" cpu_median_ms) / $(num "$3" cpu_median_ms)")" \
         "$(calc %.1f "$(num "$t" kib_per_req)")" \
         "$(get "$work/$t.out" threads_before)" "$(get "$work/$t.out" threads_max)" \
         "$(calc %.0f "$(num "$t" server_cpu_ms)")"
@@ -167,7 +172,7 @@ for sc in $SCENARIOS; do
     a_kib=$(num "$a" kib_per_req)
     a_t0=$(num "$a" threads_before)
     a_t1=$(num "$a" threads_max)
-    a_cpu=$(calc %.2f "$(num "$a" cpu_per_req_ms) / $(num "curl-$sc" cpu_per_req_ms)")
+    a_cpu=$(calc %.2f "$(num "$a" cpu_median_ms) / $(num "curl-$sc" cpu_median_ms)")
     {
         echo "### $chunks chunks, $delay ms apart (a single request: about $(( (chunks - 1) * delay )) ms of server pacing)"
         echo
@@ -231,8 +236,9 @@ headings below).  Each design runs in its own process, so its CPU time
 (peak - RSS before) / $N) and threads (/proc/self/task, sampled during the
 batch) are its own.  Each first times $SINGLE requests one after another:
 "single" is their median.  "All done" runs from the first request started
-to the last one finished.  The async and bare libcurl rows are the median
-of $REPEAT runs.
+to the last one finished.  The async and bare libcurl rows show the run
+with the median "all done" time out of $REPEAT, and the median CPU time of
+those runs.
 
 - **library, async**: every request at once through \`ac_agenerate\` with
   callbacks, then \`ac_gather\`: one engine thread, one libcurl multi handle.

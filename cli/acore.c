@@ -511,8 +511,12 @@ static int acore_cmd_models(ac_llm *llm, const cli_opts *o)
     }
     n = ac_models_count(m);
     if (o->output == CLI_OUTPUT_TEXT) {
-        for (i = 0; i < n; i++)
-            puts(ac_models_id(m, i));
+        for (i = 0; i < n; i++) {
+            /* Ids come from the server: keep them on their line. */
+            const char *id = ac_models_id(m, i);
+            cli_put_clean(stdout, id, strlen(id));
+            putchar('\n');
+        }
         rc = CLI_EXIT_OK;
         goto done;
     }
@@ -584,7 +588,8 @@ static int acore_start_demo(const cli_opts *o, mock_server **mock, ac_options *o
         return CLI_EXIT_REQUEST;
     }
     if (o->demo)
-        fprintf(stderr, "acore: demo mode: using the bundled mock server at %s (see acore(1), CONFIGURATION)\n", url);
+        fprintf(stderr, "acore: demo mode: using the bundled mock server at %s "
+                        "(see acore(1), CONFIGURATION)\n", url);
     else
         fprintf(stderr, "acore: no backend configured; using the bundled mock server "
                         "at %s (see acore(1), CONFIGURATION)\n", url);
@@ -619,13 +624,15 @@ int main(int argc, char **argv)
     if (cmd == ACORE_CMD_PROMPT) {
         if (nargs == 0)
             return acore_usage_error("missing prompt");
-        if (nargs == 1 && strcmp(argv[first], "-") == 0)
+        if (nargs == 1 && strcmp(argv[first], "-") == 0) {
             rc = acore_read_stdin(&prompt);
-        else if (!(prompt = acore_join_args(argc, argv, first)))
-            rc = (cli_errorf("out of memory"), CLI_EXIT_REQUEST);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-        if (prompt[0] == '\0') {
+            if (rc != CLI_EXIT_OK)
+                return rc;
+        } else if (!(prompt = acore_join_args(argc, argv, first))) {
+            cli_errorf("out of memory");
+            return CLI_EXIT_REQUEST;
+        }
+        if (!prompt || prompt[0] == '\0') {
             free(prompt);
             return acore_usage_error("empty prompt");
         }

@@ -229,25 +229,20 @@ static int run_stream(ac_llm *llm, const char *prompt, const ac_gen_params *gp,
     for (;;) {
         const ac_chunk *c = NULL;
         ac_status next;
-        int was_done;
 
         if (run_interrupted && !cancelled) {
             ac_request_cancel(q);
             cancelled = 1;
         }
-        /* A request that was already done before this call has queued
-         * all its events, so a timeout now means the stream is over.  This
-         * also settles the one ambiguity of ac_stream_next: AC_ETIMEDOUT
-         * is both "nothing yet" and the code of a request that timed out
-         * (which always delivers an AC_EVENT_ERROR first). */
-        was_done = ac_request_done(q);
+        /* AC_EAGAIN: nothing within the poll interval; look at the
+         * interrupt flag and wait again. */
         next = ac_stream_next(s, &c, RUN_POLL_MS);
         if (next == AC_OK) {
             if (c)
                 run_event(st, c);
             continue;
         }
-        if (next == AC_ETIMEDOUT && !was_done && !st->saw_error)
+        if (next == AC_EAGAIN)
             continue;
         break;   /* AC_EOF, or the request failed */
     }

@@ -27,6 +27,7 @@ static const char *const status_names[AC_STATUS_LAST] = {
     [AC_EBUSY]        = "AC_EBUSY: blocking call on the engine thread",
     [AC_EPENDING]     = "AC_EPENDING: request still running",
     [AC_EOF]          = "AC_EOF: end of stream",
+    [AC_EAGAIN]       = "AC_EAGAIN: nothing yet, try again",
 };
 
 static const char *const stage_names[AC_STAGE_LAST] = {
@@ -117,4 +118,19 @@ void error_prefix(ac_error *err, const char *fmt, ...)
         keep = sizeof err->message - 1;
     memcpy(err->message, line, keep);
     err->message[keep] = '\0';
+}
+
+const char *ac_event_type_name(ac_event_type type)
+{
+    switch (type) {
+    case AC_EVENT_TEXT: return "text";
+    case AC_EVENT_REASONING: return "reasoning";
+    case AC_EVENT_TOOL_CALL_START: return "tool_call_start";
+    case AC_EVENT_TOOL_CALL_DELTA: return "tool_call_delta";
+    case AC_EVENT_TOOL_CALL_END: return "tool_call_end";
+    case AC_EVENT_USAGE: return "usage";
+    case AC_EVENT_FINISH: return "finish";
+    case AC_EVENT_ERROR: return "error";
+    }
+    return "unknown";
 }

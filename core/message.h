@@ -16,4 +16,7 @@ ac_status msg_copy(ac_message *dst, const ac_message *src);
 ac_status msg_from_response(ac_message *dst, const ac_response *r, size_t seq);
 void      msg_clear(ac_message *m);
 void      msgs_free(ac_message *v, size_t n);
+/* 1 if s (NUL-terminated) is well-formed UTF-8 (no overlongs, no
+ * surrogates, nothing above U+10FFFF); NULL counts as valid. */
+int       utf8_valid(const char *s);
 #endif

@@ -4,6 +4,7 @@
  */
 #include "params.h"
 #include "alloc.h"
+#include "message.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -81,7 +82,7 @@ ac_status ac_gen_params_set_seed(ac_gen_params *p, long long seed)
 
 ac_status ac_gen_params_add_stop(ac_gen_params *p, const char *stop)
 {
-    if (!p || !stop || !*stop || p->n_stop >= AC_MAX_STOPS)
+    if (!p || !stop || !*stop || p->n_stop >= AC_MAX_STOPS || !utf8_valid(stop))
         return AC_EINVAL;
     if (!(p->stop[p->n_stop] = xstrdup(stop)))
         return AC_ENOMEM;
@@ -101,7 +102,7 @@ static ac_status set_str(char **slot, const char *v)
 
 ac_status ac_gen_params_set_system(ac_gen_params *p, const char *system)
 {
-    return p ? set_str(&p->system, system) : AC_EINVAL;
+    return p && utf8_valid(system) ? set_str(&p->system, system) : AC_EINVAL;
 }
 
 /* A JSON object as text, and nothing else. */
@@ -129,7 +130,8 @@ static int is_json_object(const char *text)
 ac_status ac_gen_params_add_tool(ac_gen_params *p, const char *name, const char *description,
                                  const char *parameters_json)
 {
-    if (!p || !name || !*name || p->n_tools >= AC_MAX_TOOLS)
+    if (!p || !name || !*name || p->n_tools >= AC_MAX_TOOLS || !utf8_valid(name) ||
+        !utf8_valid(description))
         return AC_EINVAL;
     if (!parameters_json)
         parameters_json = "{\"type\":\"object\",\"properties\":{}}";

@@ -270,6 +270,10 @@ static ac_request *agenerate(ac_llm *llm, const char *prompt, const ac_gen_param
         error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
         return NULL;
     }
+    if (!utf8_valid(prompt)) {
+        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+        return NULL;
+    }
     if (atomic_load(&llm->core->closed)) {
         error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
         error_set_provider(err, llm->inst->name);

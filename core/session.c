@@ -97,7 +97,7 @@ static ac_status hist_push(ac_session *s, ac_message *m)
 
 ac_session *ac_session_new(ac_llm *llm, const char *system_prompt)
 {
-    if (!llm)
+    if (!llm || !utf8_valid(system_prompt))
         return NULL;
     ac_session *s = xcalloc(1, sizeof *s);
     if (!s)
@@ -130,13 +130,14 @@ ac_status ac_session_set_llm(ac_session *s, ac_llm *llm)
 static void turn_dispatch(turn *t)
 {
     ac_session *s = t->s;
+    ac_request *q = t->q; /* t is freed by turn_done, maybe before submit returns */
     pthread_mutex_lock(&s->mu);
-    request_build(t->q, s->system, s->hist, s->n, t->prompt);
-    s->current = t->q;
-    request_ref(t->q);
+    request_build(q, s->system, s->hist, s->n, t->prompt);
+    s->current = q;
+    request_ref(q);
     pthread_mutex_unlock(&s->mu);
-    request_submit(t->q);
-    request_unref(t->q); /* the turn's reference; the engine has its own */
+    request_submit(q);
+    request_unref(q); /* the turn's reference; the engine has its own */
 }
 
 static void turn_done(ac_request *q, void *ctx)
@@ -188,7 +189,7 @@ static void turn_done(ac_request *q, void *ctx)
 ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen_params *params,
                                  const ac_callbacks *cb, void *user)
 {
-    if (!s)
+    if (!s || !utf8_valid(prompt))
         return NULL;
     pthread_mutex_lock(&s->mu);
     ac_llm *llm = s->llm;
@@ -247,6 +248,10 @@ ac_response *ac_session_generate(ac_session *s, const char *prompt, const ac_gen
                   "ac_session_generate called from a callback; use ac_session_agenerate");
         return NULL;
     }
+    if (!utf8_valid(prompt)) {
+        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+        return NULL;
+    }
     ac_request *q = ac_session_agenerate(s, prompt, params, NULL, NULL);
     if (!q) {
         error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "cannot start the turn (out of memory or "
@@ -277,7 +282,8 @@ void ac_session_free(ac_session *s)
 ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, const char *name,
                                      const char *content)
 {
-    if (!s || !tool_call_id || !content)
+    if (!s || !tool_call_id || !content || !utf8_valid(content) || !utf8_valid(tool_call_id) ||
+        !utf8_valid(name))
         return AC_EINVAL;
     ac_message m;
     ac_status st = msg_init(&m, AC_ROLE_TOOL, content);

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "engine.h"
 #include "error.h"
+#include "message.h"
 #include "request.h"
 
 #include <errno.h>
@@ -141,6 +142,10 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *
         error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
         return NULL;
     }
+    if (!utf8_valid(prompt)) {
+        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+        return NULL;
+    }
     if (atomic_load(&llm->core->closed)) {
         error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
         return NULL;
@@ -202,7 +207,7 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
         } else if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) {
             if (!s->head && !s->ended) {
                 pthread_mutex_unlock(&s->mu);
-                return AC_ETIMEDOUT;
+                return AC_EAGAIN;
             }
         }
     }

@@ -638,6 +638,14 @@ static void test_bad_arguments(void)
     CU_ASSERT_PTR_NULL(ac_generate(e.llm, NULL, NULL, &err));
     CU_ASSERT_EQUAL(err.code, AC_EINVAL);
     CU_ASSERT_PTR_NULL(ac_agenerate(e.llm, NULL, NULL, NULL, NULL));
+    CU_ASSERT_PTR_NULL(ac_generate(e.llm, "bad \xff byte", NULL, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "UTF-8"));
+    CU_ASSERT_PTR_NULL(ac_generate(e.llm, "overlong \xc0\xaf", NULL, &err));
+    CU_ASSERT_PTR_NULL(ac_generate(e.llm, "surrogate \xed\xa0\x80", NULL, &err));
+    CU_ASSERT_PTR_NULL(ac_stream_open(e.llm, "cut \xe2\x82", NULL, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EINVAL);
+    CU_ASSERT_EQUAL(mock_server_request_count(e.mock), 0);
     CU_ASSERT_EQUAL(ac_request_wait(NULL, 0), AC_EINVAL);
     ac_request_free(NULL);
     ac_request_cancel(NULL);

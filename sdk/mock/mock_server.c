@@ -58,6 +58,7 @@ struct mock_server {
     unsigned long long seq;
     long *fails;         /* per scenario (index nsc: the base) */
     char *last_body;     /* NULL until the first request */
+    size_t last_body_len;
     mock_hdr *last_hdrs;
     size_t nlast_hdrs;
 };
@@ -358,6 +359,7 @@ static int server_record(mock_req *q)
     mock_hdr *old_hdrs = m->last_hdrs;
     size_t old_n = m->nlast_hdrs;
     m->last_body = body;
+    m->last_body_len = q->body.len;
     m->last_hdrs = q->hdrs;
     m->nlast_hdrs = q->nhdrs;
     pthread_mutex_unlock(&m->mu);
@@ -755,7 +757,10 @@ char *mock_server_last_body(const mock_server *m)
     if (!m)
         return NULL;
     pthread_mutex_lock(server_mu(m));
-    char *b = m->last_body ? strdup(m->last_body) : NULL;
+    /* memcpy, not strdup: a body may hold NUL bytes */
+    char *b = m->last_body ? malloc(m->last_body_len + 1) : NULL;
+    if (b)
+        memcpy(b, m->last_body, m->last_body_len + 1);
     pthread_mutex_unlock(server_mu(m));
     return b;
 }

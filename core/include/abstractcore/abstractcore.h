@@ -69,6 +69,8 @@ typedef enum ac_status {
                          a callback), where it would deadlock */
     AC_EPENDING,      /* the request has not finished yet */
     AC_EOF,           /* ac_stream_next: the stream has ended normally */
+    AC_EAGAIN,        /* ac_stream_next: nothing arrived within the wait;
+                         the stream goes on, call again */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
 } ac_status;
 
@@ -482,7 +484,7 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt,
 /**
  * Next event.  AC_OK with *out set: the event is valid until the next call
  * on this stream or ac_stream_close.  AC_EOF: the stream ended normally
- * (after its FINISH event).  AC_ETIMEDOUT: nothing arrived within
+ * (after its FINISH event).  AC_EAGAIN: nothing arrived within
  * timeout_ms (-1 forever, 0 poll); the stream goes on, call again.  Any
  * other code: the request failed; an AC_EVENT_ERROR event was delivered
  * first, and ac_request_status(ac_stream_request(s), &err) has the full

@@ -1,0 +1,81 @@
+/*
+ * lmstudio.c -- the `lmstudio` provider plugin: LM Studio's
+ * OpenAI-compatible server (http://localhost:1234/v1 by default).
+ *
+ * LM Studio speaks OpenAI Chat Completions, so the protocol work is the
+ * shared codec's (libabstractcore-openai, <abstractcore/openai_compat.h>).
+ * What differs from OpenAI (PROTOCOLS.md section 1, LM Studio docs
+ * `1_developer/3_openai-compat`):
+ *   - the local URL, and no key unless "Require Authentication" is on in
+ *     LM Studio; then the token comes from api_key / api_key_file /
+ *     api_key_env, by default the variable LM_API_TOKEN (the one LM
+ *     Studio's own tools read).  A missing token is never an error here:
+ *     the server says 401 if it wants one;
+ *   - the token limit is `max_tokens` (the codec's default);
+ *   - a non-stream tool-call reply has no `content` key at all
+ *     [fixture lmstudio_chat_response_tool_call.json]: the codec already
+ *     reads a missing content as an empty reply;
+ *   - GET /v1/models lists the downloaded models (with JIT loading on,
+ *     not only the loaded ones).
+ * So this file is the dialect and the descriptor, nothing else.
+ *
+ * The default model is "local-model", the Python AbstractCore's
+ * placeholder: LM Studio answers with the loaded model whatever the name
+ * while one model is loaded; with several, name one.
+ *
+ * Settings: base_url, api_key / api_key_file / api_key_env (default
+ * LM_API_TOKEN), default_model.
+ */
+#include <abstractcore/provider.h>
+#include <abstractcore/openai_compat.h>
+
+#define LMSTUDIO_BASE_URL "http://localhost:1234/v1"
+
+/* Set once by ac_provider_entry, before init can be called. */
+static const ac_host_api *g_host;
+
+static const ac_oai_dialect lmstudio_dialect = {
+    .struct_size      = sizeof(ac_oai_dialect),
+    .default_base_url = LMSTUDIO_BASE_URL,
+    .default_key_env  = "LM_API_TOKEN",
+    .key_policy       = AC_OAI_KEY_OPTIONAL,
+    .max_tokens_field = AC_OAI_MAX_TOKENS,
+    .schema_form      = AC_OAI_SCHEMA_JSON_SCHEMA,
+};
+
+static ac_status lmstudio_init(const ac_settings *settings, void **state,
+                               ac_error *err)
+{
+    return ac_oai_init(g_host, &lmstudio_dialect, settings, state, err);
+}
+
+static const ac_provider lmstudio_provider = {
+    .struct_size      = sizeof(ac_provider),
+    .abi_major        = AC_ABI_MAJOR,
+    .abi_minor        = AC_ABI_MINOR,
+    .name             = "lmstudio",
+    .version          = AC_VERSION_STRING,
+    /* Not AC_CAP_LOCAL: that flag means an in-process backend; LM Studio
+     * is a server, however near. */
+    .capabilities     = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
+                        AC_CAP_STRUCTURED,
+    .default_base_url = LMSTUDIO_BASE_URL,
+    .default_model    = "local-model",
+    .init                 = lmstudio_init,
+    .fini                 = ac_oai_fini,
+    .build_request        = ac_oai_build_request,
+    .parse_response       = ac_oai_parse_response,
+    .parse_event          = ac_oai_parse_event,
+    .parse_error          = ac_oai_parse_error,
+    .build_models_request = ac_oai_build_models_request,
+    .parse_models         = ac_oai_parse_models,
+    .stream_free          = ac_oai_stream_free,
+};
+
+const ac_provider *ac_provider_entry(const ac_host_api *host)
+{
+    if (!host)
+        return NULL;
+    g_host = host;
+    return &lmstudio_provider;
+}
