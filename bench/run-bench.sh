@@ -276,8 +276,9 @@ EOF
 \`make bench\` builds \`bench/bench_client\`, \`bench/bench_curl\`,
 \`sdk/mock/acore-mockd\` and the openai plugin, runs \`bench/run-bench.sh\`,
 prints the tables and writes them to \`bench/performance.md\` in the build
-tree.  Raw key=value results and per-request latencies (one file per run)
-are kept in \`bench/results/\`.  Knobs: \`make bench BENCH_N=200
+tree (docs/performance.md is that file plus hand-written findings).
+Raw key=value results and per-request latencies (one file per run) are
+kept in \`bench/results/\`.  Knobs: \`make bench BENCH_N=200
 BENCH_SCENARIOS="20x5 40x25" BENCH_POOL_SCENARIOS= BENCH_REPEAT=1\`
 (see the top of bench/run-bench.sh).  With gnuplot installed a plot is
 written to \`bench/performance.png\` and a text plot is included here.

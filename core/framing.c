@@ -118,7 +118,7 @@ static const char *framer_kind_name(const framer *f)
 static ac_status framer_too_big(framer *f, ac_error *err)
 {
     error_set(err, AC_ETOOBIG, AC_STAGE_FRAMING,
-              "%s larger than the limit of %zu bytes (max_event_bytes)",
+              "%s larger than the limit of %zu bytes",
               framer_kind_name(f), f->max);
     return AC_ETOOBIG;
 }

@@ -1,0 +1,363 @@
+#!/bin/sh
+# test_cli.sh -- the acore program as a user runs it (make check).
+#
+# Starts acore-mockd (the project's mock LLM server) on a free loopback
+# port with a script of scenarios, writes a temporary config whose
+# plugin_path is this build tree's openai plugin, and checks what a user
+# sees: the streamed text, -o json, tool calls, -v, errors as one line with
+# the documented exit status (1 request, 2 usage, 3 config), Ctrl-C (130),
+# and demo mode.  Nothing talks to anything but 127.0.0.1.
+#
+# Run by `make check` from the top build directory; top_builddir may also
+# be given in the environment.  Exit status: 0 all passed, 1 a check
+# failed, 99 (automake's "hard error") the test could not run at all.
+
+set -u
+
+top_builddir=${top_builddir:-.}
+top_builddir=$(cd "$top_builddir" && pwd) || exit 99
+ACORE="$top_builddir/cli/acore"
+MOCKD="$top_builddir/sdk/mock/acore-mockd"
+PLUGDIR="$top_builddir/plugins/openai/.libs"
+
+hard_error() {
+    echo "test_cli: ERROR: $*" >&2
+    exit 99
+}
+[ -x "$ACORE" ] || hard_error "$ACORE is not built"
+[ -x "$MOCKD" ] || hard_error "$MOCKD is not built"
+[ -f "$PLUGDIR/openai.so" ] || hard_error "$PLUGDIR/openai.so is not built"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/acore-test.XXXXXX") || hard_error "mktemp failed"
+mockpid=
+cleanup() {
+    if [ -n "$mockpid" ]; then
+        kill "$mockpid" 2>/dev/null
+        wait "$mockpid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' HUP INT TERM
+
+# Nothing from the caller's environment may steer the runs: no config
+# search outside $tmp, no real API key, no extra plugin folders.
+unset ABSTRACTCORE_CONFIG ABSTRACTCORE_PLUGIN_PATH OPENAI_API_KEY ANTHROPIC_API_KEY
+HOME="$tmp/home"
+XDG_CONFIG_HOME="$tmp/xdg"
+export HOME XDG_CONFIG_HOME
+mkdir -p "$HOME" "$XDG_CONFIG_HOME"
+
+passed=0
+failed=0
+pass() {
+    passed=$((passed + 1))
+    echo "PASS: $1"
+}
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $1"
+    echo "    exit status: $rc"
+    echo "    stdout: $(head -c 600 "$tmp/out")"
+    echo "    stderr: $(head -c 600 "$tmp/err")"
+}
+
+# run SECONDS CMD...: run CMD with stdin from $RUN_STDIN (default
+# /dev/null), stdout in $tmp/out, stderr in $tmp/err, status in $rc.  A
+# run that outlives SECONDS is killed (status 137), so a hang fails the
+# test instead of stalling make check.
+RUN_STDIN=/dev/null
+run() {
+    limit=$(($1 * 10))
+    shift
+    "$@" <"$RUN_STDIN" >"$tmp/out" 2>"$tmp/err" &
+    runpid=$!
+    ticks=0
+    while kill -0 "$runpid" 2>/dev/null; do
+        ticks=$((ticks + 1))
+        if [ "$ticks" -gt "$limit" ]; then
+            kill -9 "$runpid" 2>/dev/null
+            echo "(killed: still running after $((limit / 10)) s)" >>"$tmp/err"
+            break
+        fi
+        sleep 0.1
+    done
+    wait "$runpid"
+    rc=$?
+}
+
+# Checks on the last run.
+out_is() { [ "$(cat "$tmp/out")" = "$1" ]; }
+out_has() { grep -q -- "$1" "$tmp/out"; }
+err_has() { grep -q -- "$1" "$tmp/err"; }
+err_lines() { [ "$(wc -l <"$tmp/err" | tr -d ' ')" -eq "$1" ]; }
+err_empty() { [ ! -s "$tmp/err" ]; }
+out_empty() { [ ! -s "$tmp/out" ]; }
+
+# ---------------------------------------------------------------------
+# The mock server and the config
+# ---------------------------------------------------------------------
+
+SECRET="sk-test-NEVER-PRINT-4242"
+cat >"$tmp/script.conf" <<'EOF'
+# Scenarios are chosen by the request's model.
+reply = "Hello from the test mock.";
+chunks = 5;
+usage = [7, 5];
+scenarios = (
+  { model = "echo"; echo = true; },
+  { model = "tools"; reply = "";
+    tool_calls = ( { id = "call_1"; name = "get_weather";
+                     arguments = "{\"city\": \"Paris\"}"; } ); },
+  { model = "unauthorized"; status = 401; error_message = "invalid key";
+    error_type = "invalid_request_error"; },
+  { model = "midstream"; stream_error = "the model fell over"; },
+  { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; }
+);
+EOF
+
+"$MOCKD" --port 0 --script "$tmp/script.conf" >"$tmp/mockd.out" 2>"$tmp/mockd.err" &
+mockpid=$!
+url=
+i=0
+while [ $i -lt 100 ]; do
+    url=$(sed -n '1s/^acore-mockd listening on \(http:[^ ]*\).*$/\1/p' "$tmp/mockd.out" 2>/dev/null)
+    [ -n "$url" ] && break
+    kill -0 "$mockpid" 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+done
+[ -n "$url" ] || hard_error "acore-mockd did not start: $(cat "$tmp/mockd.out" "$tmp/mockd.err")"
+echo "# acore-mockd at $url"
+
+CONF="$tmp/acore.conf"
+cat >"$CONF" <<EOF
+abstractcore = {
+  plugin_path = [ "$PLUGDIR" ];
+  default_provider = "mock";
+};
+providers = (
+  { name = "mock"; plugin = "openai"; base_url = "$url/v1";
+    api_key = "$SECRET"; default_model = "default"; max_retries = 0; }
+);
+EOF
+
+A() { run 20 "$ACORE" -c "$CONF" "$@"; }
+
+# ---------------------------------------------------------------------
+# Replies
+# ---------------------------------------------------------------------
+
+A "Say hello"
+if [ $rc -eq 0 ] && out_is "Hello from the test mock." && err_empty; then
+    pass "text reply streamed to stdout, ending in a newline"
+else fail "text reply"; fi
+[ "$(tail -c 1 "$tmp/out" | od -An -c | tr -d ' ')" = '\n' ] &&
+    pass "output ends with a newline" || fail "output ends with a newline"
+
+A -m echo Say hello there
+if [ $rc -eq 0 ] && out_has "Say hello there"; then
+    pass "operands are joined into one prompt"
+else fail "operands joined"; fi
+
+printf 'from standard input\n' >"$tmp/stdin"
+RUN_STDIN="$tmp/stdin" A -m echo -
+RUN_STDIN=/dev/null
+if [ $rc -eq 0 ] && out_has "from standard input"; then
+    pass "prompt - reads standard input"
+else fail "prompt from stdin"; fi
+
+A --no-stream "Say hello"
+if [ $rc -eq 0 ] && out_is "Hello from the test mock." && err_empty; then
+    pass "--no-stream prints the whole reply"
+else fail "--no-stream"; fi
+
+A -s "Be terse." --max-tokens 50 --temperature 0.5 --timeout 10000 "Say hello"
+if [ $rc -eq 0 ] && out_is "Hello from the test mock."; then
+    pass "-s, --max-tokens, --temperature, --timeout are accepted"
+else fail "generation options"; fi
+
+A -o json "Say hello"
+if [ $rc -eq 0 ] && [ "$(wc -l <"$tmp/out" | tr -d ' ')" -eq 1 ] &&
+   grep -q '^{.*}$' "$tmp/out" &&
+   out_has '"content" *: *"Hello from the test mock."' &&
+   out_has '"finish_reason" *: *"stop"' &&
+   out_has '"input_tokens" *: *7' && out_has '"output_tokens" *: *5' &&
+   out_has '"provider" *: *"mock"' && out_has '"model" *: *"' &&
+   out_has '"tool_calls" *: *\[ *\]'; then
+    pass "-o json prints one JSON object with content, usage, provider, model"
+else fail "-o json"; fi
+
+A -o json --no-stream "Say hello"
+if [ $rc -eq 0 ] && out_has '"content" *: *"Hello from the test mock."'; then
+    pass "-o json --no-stream"
+else fail "-o json --no-stream"; fi
+
+A -m tools "What is the weather in Paris?"
+if [ $rc -eq 0 ] && err_has '^\[tool call\] get_weather({"city": *"Paris"})$'; then
+    pass "text mode prints tool calls on stderr"
+else fail "tool call in text mode"; fi
+
+A -m tools -o json "What is the weather in Paris?"
+if [ $rc -eq 0 ] && out_has '"name" *: *"get_weather"' &&
+   out_has '"arguments" *: *{ *"city" *: *"Paris" *}' &&
+   out_has '"id" *: *"call_1"' && out_has '"finish_reason" *: *"tool_calls"' &&
+   err_empty; then
+    pass "-o json carries tool calls with arguments as an object"
+else fail "tool call in -o json"; fi
+
+A -v "Say hello"
+if [ $rc -eq 0 ] && out_is "Hello from the test mock." &&
+   err_has '^\[usage\] input_tokens=7 output_tokens=5 finish_reason=stop provider=mock' &&
+   err_has "config: $CONF"; then
+    pass "-v prints the config used and a usage line on stderr"
+else fail "-v"; fi
+
+A plugins
+if [ $rc -eq 0 ] && out_has "$CONF" && out_has "openai" && out_has "provider mock"; then
+    pass "plugins prints the report"
+else fail "plugins"; fi
+
+A models
+if [ $rc -eq 0 ] && [ -s "$tmp/out" ]; then
+    pass "models lists the provider's models"
+else fail "models"; fi
+
+A -o json models
+if [ $rc -eq 0 ] && grep -q '^\[.*\]$' "$tmp/out"; then
+    pass "models -o json prints a JSON array"
+else fail "models -o json"; fi
+
+# ---------------------------------------------------------------------
+# Usage errors: exit 2, one line on stderr, nothing on stdout
+# ---------------------------------------------------------------------
+
+usage_case() {
+    what=$1
+    shift
+    A "$@"
+    if [ $rc -eq 2 ] && err_lines 1 && err_has '^acore: ' && out_empty; then
+        pass "usage error exits 2 with one line: $what"
+    else fail "usage error: $what"; fi
+}
+usage_case "no prompt"
+usage_case "unknown option" --no-such-option hi
+usage_case "unknown short option" -x hi
+usage_case "missing argument" hi -m
+usage_case "non-numeric --max-tokens" --max-tokens abc hi
+usage_case "--max-tokens 0" --max-tokens 0 hi
+usage_case "--max-tokens too large" --max-tokens 99999999999999999999 hi
+usage_case "--temperature out of range" --temperature 2.5 hi
+usage_case "--temperature not a number" --temperature warm hi
+usage_case "--timeout negative" --timeout -1 hi
+usage_case "bad --output" -o xml hi
+usage_case "models with an argument" models extra
+usage_case "empty prompt" ""
+printf '\n' >"$tmp/stdin"
+RUN_STDIN="$tmp/stdin" usage_case "empty prompt on stdin" -
+RUN_STDIN=/dev/null
+
+run 10 "$ACORE" --help
+if [ $rc -eq 0 ] && out_has '^Usage: acore' && err_empty; then
+    pass "--help exits 0"
+else fail "--help"; fi
+
+run 10 "$ACORE" --version
+if [ $rc -eq 0 ] && out_has '^acore [0-9]'; then
+    pass "--version exits 0"
+else fail "--version"; fi
+
+# ---------------------------------------------------------------------
+# Configuration and request errors
+# ---------------------------------------------------------------------
+
+A -p no-such-provider hi
+if [ $rc -eq 3 ] && err_lines 1 && err_has "^acore: .*no-such-provider" && out_empty; then
+    pass "an unknown provider exits 3 with one line"
+else fail "unknown provider"; fi
+
+run 10 "$ACORE" -c "$tmp/missing.conf" hi
+if [ $rc -eq 3 ] && err_lines 1 && err_has "missing.conf"; then
+    pass "a missing -c file exits 3"
+else fail "missing config file"; fi
+
+printf 'abstractcore = {\n  default_provider = ;\n};\n' >"$tmp/broken.conf"
+run 10 "$ACORE" -c "$tmp/broken.conf" hi
+if [ $rc -eq 3 ] && err_lines 1 && err_has "broken.conf:2"; then
+    pass "a config syntax error exits 3 naming file and line"
+else fail "config syntax error"; fi
+
+printf 'abstractcore = { plugin_path = [ "%s" ]; };\n' "$PLUGDIR" >"$tmp/nodefault.conf"
+run 10 "$ACORE" -c "$tmp/nodefault.conf" hi
+if [ $rc -eq 3 ] && err_lines 1 && err_has "default_provider"; then
+    pass "no provider chosen exits 3 and says how to choose one"
+else fail "no default provider"; fi
+
+A -m unauthorized -v hi
+if [ $rc -eq 1 ] && err_has '^acore: mock: http: .*401.*invalid key' &&
+   ! grep -q -- "$SECRET" "$tmp/out" "$tmp/err"; then
+    pass "HTTP 401 exits 1 with provider, stage and message, and no key"
+else fail "HTTP 401"; fi
+
+A -m midstream hi
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^acore: mock: .*fell over' &&
+   out_has "Hello from the test mock."; then
+    pass "an error inside the stream exits 1 after the text that arrived"
+else fail "mid-stream error"; fi
+
+A -m slow --timeout 300 hi
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^acore: mock: timeout: '; then
+    pass "--timeout ends a slow reply with exit 1"
+else fail "--timeout"; fi
+
+# Ctrl-C: SIGINT while streaming cancels, keeps what arrived, exits 130.
+# The old output goes first, so text in the file means this run started.
+rm -f "$tmp/out" "$tmp/err"
+"$ACORE" -c "$CONF" -m slow hi </dev/null >"$tmp/out" 2>"$tmp/err" &
+acpid=$!
+i=0
+while [ $i -lt 100 ] && [ ! -s "$tmp/out" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -INT "$acpid" 2>/dev/null
+i=0
+while [ $i -lt 50 ] && kill -0 "$acpid" 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+if kill -0 "$acpid" 2>/dev/null; then
+    kill -9 "$acpid" 2>/dev/null
+    echo "(killed: Ctrl-C did not end it within 5 s)" >>"$tmp/err"
+fi
+wait "$acpid"
+rc=$?
+size=$(wc -c <"$tmp/out" | tr -d ' ')
+if [ $rc -eq 130 ] && [ "$size" -gt 1 ] && [ "$size" -lt 20000 ] &&
+   [ "$(tail -c 1 "$tmp/out" | od -An -c | tr -d ' ')" = '\n' ]; then
+    pass "Ctrl-C cancels the stream, keeps the partial text, exits 130"
+else fail "Ctrl-C"; fi
+
+# ---------------------------------------------------------------------
+# Demo mode: no config anywhere, no -p
+# ---------------------------------------------------------------------
+
+run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" -v "Say hello"
+if err_has "config: none"; then
+    if [ $rc -eq 0 ] && [ -s "$tmp/out" ] &&
+       err_has '^acore: no backend configured; using the bundled mock server at http://127\.0\.0\.1:[0-9]* (see acore(1), CONFIGURATION)$'; then
+        pass "demo mode starts the bundled mock server and says so"
+    else fail "demo mode"; fi
+else
+    # A system-wide config is installed under this build's sysconfdir:
+    # demo mode cannot start on its own here; --demo still must.
+    echo "SKIP: automatic demo mode (a system-wide configuration exists)"
+fi
+
+run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" --demo "Say hello"
+if [ $rc -eq 0 ] && [ -s "$tmp/out" ] && err_has 'bundled mock server at http://127\.0\.0\.1:'; then
+    pass "--demo uses the bundled mock server"
+else fail "--demo"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
