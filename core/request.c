@@ -304,6 +304,7 @@ ac_response *request_wait_result(ac_request *q, ac_error *err)
 {
     ac_request_wait(q, -1);
     ac_error e;
+    ac_error_clear(&e);
     ac_status st = ac_request_status(q, &e);
     ac_response *r = NULL;
     if (st == AC_OK)
