@@ -16,8 +16,7 @@
  * against the recorded requests (system placement, max_tokens, tools, a
  * tool round trip in history).
  *
- * End to end (built when the mock server library is linked, with
- * -DAC_TEST_MOCK): ac_generate, ac_agenerate streaming, a session with a
+ * End to end: ac_generate, ac_agenerate streaming, a session with a
  * tool round trip and errors against the project's mock server on
  * 127.0.0.1, checking the body the server received.  Nothing here talks
  * to anything but 127.0.0.1.
@@ -26,6 +25,7 @@
 #include "core.h"
 #include "http.h"
 #include "alloc.h"
+#include "mock_server.h"
 #include "replay.h"
 #include "testutil.h"
 
@@ -1224,8 +1224,6 @@ static void test_models(void)
 /* End to end against the mock server                                   */
 /* ------------------------------------------------------------------ */
 
-#ifdef AC_TEST_MOCK
-#include "mock_server.h"
 
 /* Scenarios by model name (sdk/mock script syntax). */
 static const char mock_script[] =
@@ -1456,7 +1454,6 @@ static void test_mock_errors(void)
     ac_llm_free(l);
     ac_gen_params_free(p);
 }
-#endif /* AC_TEST_MOCK */
 
 int main(void)
 {
@@ -1505,7 +1502,6 @@ int main(void)
     for (size_t i = 0; i < N_OF(tests); i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn))
             return 2;
-#ifdef AC_TEST_MOCK
     CU_pSuite m = CU_add_suite("anthropic against the mock server", mock_init, mock_cleanup);
     if (!m ||
         !CU_add_test(m, "ac_generate and the request body", test_mock_generate) ||
@@ -1513,6 +1509,5 @@ int main(void)
         !CU_add_test(m, "session with a tool round trip", test_mock_session_tools) ||
         !CU_add_test(m, "HTTP and in-stream errors", test_mock_errors))
         return 2;
-#endif
     return tu_run_suites();
 }

@@ -1,6 +1,6 @@
 /*
  * test_openai.c -- CUnit suites for the `openai` plugin and the
- * OpenAI-compatible codec it is built on (sdk/openai_compat.c).
+ * OpenAI-compatible codec it is built on (sdk/openai_compat*.c).
  *
  * Suite "plugin" loads plugins/openai/.libs/openai.so itself and drives
  * its vtable with a small fake host table, to check what the plugin sends

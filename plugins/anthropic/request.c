@@ -354,11 +354,17 @@ static ac_status add_tools(json_object *root, const anth_state *st,
                 return AC_ENOMEM;
         }
         if (forced_json) {
-            char desc[256];
-            snprintf(desc, sizeof desc,
-                     "Give your final answer by calling this tool: its input "
-                     "is the JSON reply '%s', matching the schema.", schema_name);
+            /* Sized to fit: a fixed buffer could cut the (UTF-8) name. */
+            static const char fmt[] = "Give your final answer by calling this "
+                                      "tool: its input is the JSON reply '%s', "
+                                      "matching the schema.";
+            size_t dn = sizeof fmt + strlen(schema_name);
+            char *desc = anth_host->malloc(dn);
+            if (!desc)
+                return AC_ENOMEM;
+            snprintf(desc, dn, fmt, schema_name);
             json_object *t = tool_make(ANTH_JSON_TOOL, desc, schema, &bad);
+            anth_host->free(desc);
             if (bad) {
                 snprintf(what, whatlen, "json_schema is");
                 return AC_EINVAL;
@@ -392,8 +398,11 @@ static ac_status add_tools(json_object *root, const anth_state *st,
             json_object_put(s);
             return AC_ENOMEM;
         }
-        if (json_set(fmt, "type", json_object_new_string("json_schema")) != 0 ||
-            json_set(fmt, "schema", s) != 0)
+        if (json_set(fmt, "type", json_object_new_string("json_schema")) != 0) {
+            json_object_put(s);
+            return AC_ENOMEM;
+        }
+        if (json_set(fmt, "schema", s) != 0)
             return AC_ENOMEM;
     }
     return AC_OK;

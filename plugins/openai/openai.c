@@ -18,10 +18,6 @@
 
 #define OPENAI_BASE_URL "https://api.openai.com/v1"
 
-/* The one exported symbol (provider.h describes it but does not declare
- * it; declared here so -Wmissing-prototypes sees a prototype). */
-const ac_provider *ac_provider_entry(const ac_host_api *host);
-
 /* Set once by ac_provider_entry, before init can be called. */
 static const ac_host_api *g_host;
 

@@ -23,7 +23,10 @@
  * their end (SQLite's rule); probe newer host entries with AC_HOST_HAS.
  *
  * Plugins may link json-c (the host hands out json_object values from its
- * parser); they must not link libcurl or libconfig.
+ * parser); they must not link libcurl or libconfig, and must not call
+ * libabstractcore's functions directly (a plugin is loaded with
+ * RTLD_LOCAL into programs that may not link the library by name): the
+ * host table is their only way into the core.
  */
 #ifndef ABSTRACTCORE_PROVIDER_H
 #define ABSTRACTCORE_PROVIDER_H
