@@ -48,14 +48,7 @@ static const ac_provider openai_provider = {
     .default_base_url = OPENAI_BASE_URL,
     .default_model    = "gpt-4o-mini",
     .init                 = openai_init,
-    .fini                 = ac_oai_fini,
-    .build_request        = ac_oai_build_request,
-    .parse_response       = ac_oai_parse_response,
-    .parse_event          = ac_oai_parse_event,
-    .parse_error          = ac_oai_parse_error,
-    .build_models_request = ac_oai_build_models_request,
-    .parse_models         = ac_oai_parse_models,
-    .stream_free          = ac_oai_stream_free,
+    AC_OAI_PROVIDER_FUNCTIONS,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

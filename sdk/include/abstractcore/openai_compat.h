@@ -21,14 +21,8 @@
  *         .struct_size = sizeof(ac_provider), .abi_major = AC_ABI_MAJOR,
  *         .abi_minor = AC_ABI_MINOR, .name = "mine", .version = "1.0",
  *         .capabilities = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS,
- *         .init = my_init,              .fini = ac_oai_fini,
- *         .build_request = ac_oai_build_request,
- *         .parse_response = ac_oai_parse_response,
- *         .parse_event = ac_oai_parse_event,
- *         .parse_error = ac_oai_parse_error,
- *         .build_models_request = ac_oai_build_models_request,
- *         .parse_models = ac_oai_parse_models,
- *         .stream_free = ac_oai_stream_free,
+ *         .init = my_init,
+ *         AC_OAI_PROVIDER_FUNCTIONS,
  *     };
  *     const ac_provider *ac_provider_entry(const ac_host_api *host)
  *     {
@@ -251,6 +245,22 @@ int ac_oai_has_key(const void *state);
  * "stop".  Static storage.
  */
 const char *ac_oai_normalize_finish(const char *raw);
+
+/**
+ * The vtable members every OpenAI-compatible plugin takes from this
+ * library as they are: put it in an ac_provider initializer after .init.
+ * A plugin that wraps one of them lists the members itself instead
+ * (initializing a member twice draws -Woverride-init).
+ */
+#define AC_OAI_PROVIDER_FUNCTIONS                                \
+    .fini = ac_oai_fini,                                         \
+    .build_request = ac_oai_build_request,                       \
+    .parse_response = ac_oai_parse_response,                     \
+    .parse_event = ac_oai_parse_event,                           \
+    .parse_error = ac_oai_parse_error,                           \
+    .build_models_request = ac_oai_build_models_request,         \
+    .parse_models = ac_oai_parse_models,                         \
+    .stream_free = ac_oai_stream_free
 
 #ifdef __cplusplus
 }
