@@ -344,7 +344,6 @@ static void attempt_start(engine *e, ac_request *q)
     curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "abstractcore/" AC_VERSION_STRING);
-    /* No Expect: 100-continue round trip before large bodies. */
     if (q->lim.connect_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->lim.connect_ms);
     if (total > 0)

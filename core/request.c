@@ -181,6 +181,13 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
         return prefail(q, st, AC_STAGE_REQUEST, "the plugin could not build the request");
     if (!q->stream)
         q->http.framing = AC_FRAMING_NONE;
+    /* libcurl sends "Expect: 100-continue" before a large body and waits
+     * up to a second for a server that may never answer it: a long
+     * history would pay that on every turn. */
+    struct curl_slist *h = curl_slist_append(q->http.headers, "Expect:");
+    if (!h)
+        return prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+    q->http.headers = h;
     return AC_OK;
 }
 
