@@ -628,6 +628,28 @@ static void test_list_models(void)
     mu_stop(&e);
 }
 
+static void test_large_prompt_no_expect_wait(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "default", NULL);
+    size_t n = 1536 * 1024;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    ac_error err;
+    ac_response *r = ac_generate(e.llm, big, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    char *expect = mock_server_last_header(e.mock, "Expect");
+    CU_ASSERT_PTR_NULL(expect); /* no 100-continue round trip */
+    free(expect);
+    char *body = mock_server_last_body(e.mock);
+    CU_ASSERT(body && strlen(body) > n);
+    free(body);
+    ac_response_free(r);
+    free(big);
+    mu_stop(&e);
+}
+
 static void test_bad_arguments(void)
 {
     mu_env e;
@@ -689,6 +711,7 @@ int main(void)
     CU_add_test(s, "oversized response", test_oversized_response);
     CU_add_test(s, "close core with requests in flight", test_close_core_with_requests_in_flight);
     CU_add_test(s, "list models", test_list_models);
+    CU_add_test(s, "large prompt, no Expect wait", test_large_prompt_no_expect_wait);
     CU_add_test(s, "bad arguments", test_bad_arguments);
     return tu_run_suites();
 }
