@@ -257,6 +257,7 @@ static void instance_init(instance *in)
         in->status = st;
         in->state = NULL;
     }
+    error_set_provider(&in->err, in->name); /* the plugin's error_set cleared it */
 }
 
 static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
@@ -345,6 +346,7 @@ static ac_status load_providers(ac_core *c, ac_error *err)
                 error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN,
                           "%s: provider '%s': plugin '%s' not found in the plugin path "
                           "(see `acore plugins`)", where(c, g), name, plug);
+            error_set_provider(&in->err, name);
         } else {
             instance_init(in);
         }
@@ -459,13 +461,14 @@ ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
                   curl_easy_strerror(curl_init_rc));
         return AC_ENOMEM;
     }
-    ac_error local;
-    if (!err)
-        err = &local;
-    ac_error_clear(err);
+    /* Work on a local report: the caller's is left untouched on success
+     * (the header's convention), and filled only when we fail. */
+    ac_error local, *user_err = err;
+    ac_error_clear(&local);
+    err = &local;
     ac_core *c = xcalloc(1, sizeof *c);
     if (!c) {
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        error_set(user_err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return AC_ENOMEM;
     }
     atomic_init(&c->refs, 1);
@@ -486,6 +489,8 @@ ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
         if (err->code == AC_OK)
             error_set(err, st, AC_STAGE_CONFIG, "%s", ac_strerror(st));
         core_destroy(c);
+        if (user_err)
+            *user_err = local;
         return st;
     }
     *out = c;
@@ -579,9 +584,9 @@ static instance *instance_for(ac_core *c, const char *name, ac_error *err)
             off += (size_t)snprintf(known + off, sizeof known - off, "%s%s", off ? ", " : "",
                                     c->inst[i]->name);
         for (size_t i = 0; i < c->plugins.n && off < sizeof known - 64; i++)
-            if (!instance_find(c, c->plugins.items[i].vt.name))
+            if (!instance_find(c, c->plugins.items[i]->vt.name))
                 off += (size_t)snprintf(known + off, sizeof known - off, "%s%s",
-                                        off ? ", " : "", c->plugins.items[i].vt.name);
+                                        off ? ", " : "", c->plugins.items[i]->vt.name);
         error_set(err, AC_ENOPROVIDER, AC_STAGE_CONFIG,
                   "no provider or plugin named '%s' (available: %s)", name,
                   off ? known : "none; see `acore plugins`");
@@ -653,6 +658,7 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
             if (e.code == AC_OK)
                 error_set(&e, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start", l->vt->name);
             e.code = st;
+            error_set_provider(&e, in->name); /* the plugin's error_set cleared it */
             if (err)
                 *err = e;
             settings_free(l->own_settings);

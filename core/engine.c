@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "error.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -112,9 +113,8 @@ static void finish(engine *e, ac_request *q, ac_status st, const ac_error *err)
 static void finish_canceled(engine *e, ac_request *q, const char *why)
 {
     ac_error err;
-    ac_error_clear(&err);
-    error_set_provider(&err, q->llm->inst->name);
     error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "%s", why);
+    error_set_provider(&err, q->llm->inst->name);
     finish(e, q, AC_ECANCELED, &err);
 }
 
@@ -165,6 +165,14 @@ static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
 /* Callbacks from libcurl                                              */
 /* ------------------------------------------------------------------ */
 
+/* A server's delay in ms as a long.  Converting a double the long cannot
+ * hold is undefined (x86 gives LONG_MIN: "Retry-After: 1e30" read as not
+ * given), so clamp first; d is >= 0 here. */
+static long ms_to_long(double d)
+{
+    return d >= (double)LONG_MAX ? LONG_MAX : (long)d;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     ac_request *q = ud;
@@ -191,17 +199,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         char *end;
         double ms = strtod(v, &end);
         if (end != v && ms >= 0)
-            q->retry_after_ms = (long)ms;
+            q->retry_after_ms = ms_to_long(ms);
     } else if (strcasecmp(line, "retry-after") == 0 && q->retry_after_ms < 0) {
         char *end;
         double s = strtod(v, &end);
         if (end != v && s >= 0 && *end == '\0') {
-            q->retry_after_ms = (long)(s * 1000.0);
+            q->retry_after_ms = ms_to_long(s * 1000.0);
         } else {
             time_t t = curl_getdate(v, NULL);
             if (t != (time_t)-1) {
                 double d = difftime(t, time(NULL));
-                q->retry_after_ms = d > 0 ? (long)(d * 1000.0) : 0;
+                q->retry_after_ms = d > 0 ? ms_to_long(d * 1000.0) : 0;
             }
         }
     } else if (strcasecmp(line, "x-should-retry") == 0) {
@@ -284,6 +292,59 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* The AC_CURL_VERBOSE trace, as libcurl's own but with secrets blanked:
+ * libcurl prints every request header, and a trace is what people paste
+ * into bug reports.  The values of the headers that carry keys, and the
+ * query of the request line (where a key may ride), read "[redacted]".
+ * Bodies and TLS data are not printed. */
+static int secret_header(const char *line, size_t n)
+{
+    static const char *const names[] = {"authorization", "proxy-authorization", "x-api-key",
+                                        "api-key", "x-goog-api-key", "cookie"};
+    const char *colon = memchr(line, ':', n);
+    if (!colon)
+        return 0;
+    size_t k = (size_t)(colon - line);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == k && strncasecmp(line, names[i], k) == 0)
+            return 1;
+    return 0;
+}
+
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)h, (void)ud;
+    const char *tag = type == CURLINFO_TEXT ? "* " : type == CURLINFO_HEADER_IN ? "< "
+                    : type == CURLINFO_HEADER_OUT ? "> " : NULL;
+    if (!tag)
+        return 0;
+    for (size_t i = 0; i < size;) {
+        size_t end = i;
+        while (end < size && data[end] != '\n')
+            end++;
+        size_t n = end - i;
+        const char *line = data + i;
+        if (n && line[n - 1] == '\r')
+            n--;
+        const char *q = type == CURLINFO_HEADER_OUT ? memchr(line, '?', n) : NULL;
+        if (n == 0) {
+            /* the blank line after the headers */
+        } else if (type != CURLINFO_TEXT && secret_header(line, n)) {
+            const char *colon = memchr(line, ':', n);
+            fprintf(stderr, "%s%.*s: [redacted]\n", tag, (int)(colon - line), line);
+        } else if (q && !memchr(line, ':', (size_t)(q - line))) {
+            /* "POST /path?query HTTP/1.1" */
+            const char *sp = memchr(q, ' ', n - (size_t)(q - line));
+            fprintf(stderr, "%s%.*s?[redacted]%.*s\n", tag, (int)(q - line), line,
+                    sp ? (int)(n - (size_t)(sp - line)) : 0, sp ? sp : "");
+        } else {
+            fprintf(stderr, "%s%.*s\n", tag, (int)n, line);
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Starting an attempt                                                 */
 /* ------------------------------------------------------------------ */
@@ -348,8 +409,11 @@ static void attempt_start(engine *e, ac_request *q)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->lim.connect_ms);
     if (total > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total);
-    if (getenv("AC_CURL_VERBOSE"))
+    if (getenv("AC_CURL_VERBOSE")) {
+        /* Through on_debug, which keeps keys out of the trace. */
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    }
     if (curl_multi_add_handle(e->multi, h) != CURLM_OK)
         goto oom;
     q->state = RQ_ACTIVE;
@@ -394,11 +458,35 @@ static void http_error(engine *e, ac_request *q)
     fail_or_retry(e, q, &err);
 }
 
+/* The URL as error messages show it: scheme, host, port and path, without
+ * user:password or the query, where a key may ride (a base_url with
+ * credentials, a backend that takes ?key=).  Parsed by libcurl's URL API. */
+static void url_for_message(const char *url, char *out, size_t n)
+{
+    snprintf(out, n, "the server");
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, 0);
+        curl_url_get(u, CURLUPART_PATH, &path, 0);
+        snprintf(out, n, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
+                 path ? path : "");
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
+}
+
 static void curl_failure(engine *e, ac_request *q, CURLcode rc)
 {
     ac_error err;
     ac_error_clear(&err);
-    const char *host = q->http.url;
+    char host[256];
+    url_for_message(q->http.url, host, sizeof host);
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -511,12 +599,29 @@ static void transfer_done(engine *e, ac_request *q, CURLcode rc)
 /* Timers and pokes                                                    */
 /* ------------------------------------------------------------------ */
 
+/* A paused transfer whose reader has drained the queue goes on. */
+static void resume_if_drained(ac_request *q)
+{
+    if (q->state == RQ_ACTIVE && atomic_load(&q->paused) &&
+        !(q->hook_backpressure && q->hook_backpressure(q->hook_ctx))) {
+        atomic_store(&q->paused, 0);
+        q->t_last_byte = now_ms();
+        curl_easy_pause(q->easy, CURLPAUSE_CONT);
+    }
+}
+
+/* Besides the timers, the scan looks at the cancel flag and at paused
+ * transfers: a poke that engine_poke could not queue (out of memory) is
+ * made up for here, within a second, instead of a cancel that never
+ * happens or a stream paused for good. */
 static void scan_timers(engine *e, double now)
 {
     double next = now + 1000.0;
     for (ac_request *q = e->waiting.head, *nx; q; q = nx) {
         nx = q->next;
-        if (q->retry_at <= now) {
+        if (atomic_load(&q->cancel)) {
+            finish_canceled(e, q, "cancelled");
+        } else if (q->retry_at <= now) {
             list_del(&e->waiting, q);
             q->state = RQ_QUEUED;
             attempt_start(e, q);
@@ -526,6 +631,11 @@ static void scan_timers(engine *e, double now)
     }
     for (ac_request *q = e->active.head, *nx; q; q = nx) {
         nx = q->next;
+        if (atomic_load(&q->cancel)) {
+            finish_canceled(e, q, "cancelled");
+            continue;
+        }
+        resume_if_drained(q);
         if (atomic_load(&q->paused))
             continue;
         ac_error err;
@@ -567,12 +677,7 @@ static void handle_poke(engine *e, ac_request *q)
             finish_canceled(e, q, "cancelled");
         return;
     }
-    if (q->state == RQ_ACTIVE && atomic_load(&q->paused) &&
-        !(q->hook_backpressure && q->hook_backpressure(q->hook_ctx))) {
-        atomic_store(&q->paused, 0);
-        q->t_last_byte = now_ms();
-        curl_easy_pause(q->easy, CURLPAUSE_CONT);
-    }
+    resume_if_drained(q);
 }
 
 static void start_submitted(engine *e, ac_request *q, int stopping)
@@ -691,23 +796,22 @@ fail:
     return NULL;
 }
 
-int engine_submit(engine *e, ac_request *q)
+ac_status engine_submit(engine *e, ac_request *q)
 {
     pthread_mutex_lock(&e->mu);
     if (e->dead) {
         pthread_mutex_unlock(&e->mu);
-        return -1;
+        return AC_ECANCELED;
+    }
+    if (vec_push(&e->submitted, q) != 0) {
+        pthread_mutex_unlock(&e->mu);
+        return AC_ENOMEM;
     }
     request_ref(q);
     q->state = RQ_QUEUED;
-    if (vec_push(&e->submitted, q) != 0) {
-        pthread_mutex_unlock(&e->mu);
-        request_unref(q);
-        return -1;
-    }
     pthread_mutex_unlock(&e->mu);
     curl_multi_wakeup(e->multi);
-    return 0;
+    return AC_OK;
 }
 
 void engine_poke(engine *e, ac_request *q)

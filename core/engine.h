@@ -16,9 +16,10 @@ engine *engine_start(long max_connections, ac_error *err);
  * Idempotent.  Not from the engine thread. */
 void    engine_stop(engine *e);
 void    engine_free(engine *e);
-/* 0: queued (the engine holds a reference from now on); -1: the engine has
- * stopped and the request was not taken. */
-int     engine_submit(engine *e, ac_request *q);
+/* AC_OK: queued (the engine holds a reference from now on).  Otherwise the
+ * request was not taken: AC_ECANCELED, the engine has stopped; AC_ENOMEM,
+ * no room in the queue. */
+ac_status engine_submit(engine *e, ac_request *q);
 /* Ask the engine to look at q again (cancel flag, backpressure). */
 void    engine_poke(engine *e, ac_request *q);
 #endif

@@ -69,11 +69,11 @@ void error_vset(ac_error *err, ac_status code, ac_stage stage,
 {
     if (!err)
         return;
-    char provider[AC_ERROR_PROVIDER_MAX];
-    memcpy(provider, err->provider, sizeof provider);
-    provider[sizeof provider - 1] = '\0';
+    /* Every field from scratch: callers hand in uninitialised structs, and
+     * the header promises a report "filled in completely" (a provider name
+     * kept from before would be whatever was on their stack).  Set the
+     * provider after this, with error_set_provider. */
     ac_error_clear(err);
-    memcpy(err->provider, provider, sizeof provider);
     err->code = code;
     err->stage = stage;
     vsnprintf(err->message, sizeof err->message, fmt ? fmt : "", ap);

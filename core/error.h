@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <abstractcore/abstractcore.h>
 
+/* Fill every field of err: code, stage, message; the rest cleared
+ * (provider "", retry_after_ms -1).  Name the provider afterwards. */
 void error_set(ac_error *err, ac_status code, ac_stage stage,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void error_vset(ac_error *err, ac_status code, ac_stage stage,

@@ -12,6 +12,7 @@
 #include "sink.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,22 @@
 
 /* ---- logging ---- */
 
+/* Read once, under pthread_once: plugins log from the engine thread, the
+ * workers and callers' threads at the same time. */
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static int log_level = AC_LOG_WARN;
+
+static void log_level_read(void)
+{
+    const char *e = getenv("AC_LOG_LEVEL");
+    if (e && *e)
+        log_level = atoi(e);
+}
+
 static int log_threshold(void)
 {
-    static int level = -1;
-    if (level < 0) {
-        const char *e = getenv("AC_LOG_LEVEL");
-        level = e ? atoi(e) : AC_LOG_WARN;
-    }
-    return level;
+    pthread_once(&log_once, log_level_read);
+    return log_level;
 }
 
 static void host_log(int level, const char *provider, const char *fmt, ...)

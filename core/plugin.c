@@ -35,8 +35,8 @@ void plugins_note(plugin_set *ps, const char *fmt, ...)
 const plugin *plugins_find(const plugin_set *ps, const char *name)
 {
     for (size_t i = 0; i < ps->n; i++)
-        if (strcmp(ps->items[i].vt.name, name) == 0)
-            return &ps->items[i];
+        if (strcmp(ps->items[i]->vt.name, name) == 0)
+            return ps->items[i];
     return NULL;
 }
 
@@ -88,6 +88,14 @@ const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
                   why ? why : "unknown error");
         return NULL;
     }
+    /* The same file again (two providers naming it, or one naming a plugin
+     * the scan found): the loader hands back the handle it already has, so
+     * it is the plugin we have, not a name clash. */
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->items[i]->dl == dl) {
+            dlclose(dl); /* drops only the reference this dlopen added */
+            return ps->items[i];
+        }
     ac_provider_entry_fn entry;
     *(void **)&entry = dlsym(dl, AC_PROVIDER_ENTRY_SYMBOL);
     if (!entry) {
@@ -114,17 +122,12 @@ const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
         dlclose(dl);
         return NULL;
     }
-    plugin *items = xrealloc(ps->items, (ps->n + 1) * sizeof *items);
-    if (!items) {
-        dlclose(dl);
-        error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory loading %s", path);
-        return NULL;
-    }
-    ps->items = items;
-    plugin *p = &ps->items[ps->n];
-    memset(p, 0, sizeof *p);
-    p->path = xstrdup(path);
-    if (!p->path) {
+    plugin *p = xcalloc(1, sizeof *p);
+    plugin **items = p ? xrealloc(ps->items, (ps->n + 1) * sizeof *items) : NULL;
+    if (items)
+        ps->items = items;
+    if (!p || !items || !(p->path = xstrdup(path))) {
+        xfree(p);
         dlclose(dl);
         error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory loading %s", path);
         return NULL;
@@ -133,7 +136,7 @@ const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
     size_t n = d->struct_size < sizeof p->vt ? d->struct_size : sizeof p->vt;
     memcpy(&p->vt, d, n);
     p->vt.struct_size = n;
-    ps->n++;
+    ps->items[ps->n++] = p;
     return p;
 }
 
@@ -206,9 +209,10 @@ void plugins_unload(plugin_set *ps)
     for (size_t i = 0; i < ps->n; i++) {
         /* Under valgrind or ASan, keep the code mapped so leak reports can
          * name plugin frames. */
-        if (ps->items[i].dl && !getenv("AC_NO_DLCLOSE"))
-            dlclose(ps->items[i].dl);
-        xfree(ps->items[i].path);
+        if (ps->items[i]->dl && !getenv("AC_NO_DLCLOSE"))
+            dlclose(ps->items[i]->dl);
+        xfree(ps->items[i]->path);
+        xfree(ps->items[i]);
     }
     for (size_t i = 0; i < ps->n_report; i++)
         xfree(ps->report[i]);

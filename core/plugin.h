@@ -22,7 +22,10 @@ typedef struct plugin {
 } plugin;
 
 typedef struct plugin_set {
-    plugin  *items;
+    /* One allocation per plugin: instances and LLMs keep `const plugin *`
+     * (and &pl->vt), which must stay put when a later provider loads
+     * another plugin by file and the table grows. */
+    plugin **items;
     size_t   n;
     char   **report;     /* one line per plugin found, loaded or refused */
     size_t   n_report;
@@ -35,7 +38,9 @@ const ac_host_api *host_api(void);
 ac_status plugins_scan(plugin_set *ps, const char *const *dirs, size_t n,
                        ac_error *err);
 /* Load one plugin file by path (a provider's `plugin` naming a file).
- * Returns the plugin (owned by ps) or NULL with err. */
+ * A file already loaded (by the scan or an earlier provider) is the plugin
+ * already there.  Returns the plugin (owned by ps; its address is stable
+ * until plugins_unload) or NULL with err. */
 const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err);
 const plugin *plugins_find(const plugin_set *ps, const char *name);
 /* Append a line to the report. */

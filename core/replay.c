@@ -95,6 +95,7 @@ ac_status replay_bytes(ac_llm *llm, ac_framing framing, int http_status,
         if (err->code == AC_OK)
             error_set(err, st, AC_STAGE_PROTOCOL, "%s", ac_strerror(st));
         err->code = st;
+        error_set_provider(err, llm->inst->name); /* error_set cleared it */
         sink_fail(&sink, err);
     }
     sink_cleanup(&sink);

@@ -86,6 +86,9 @@ ac_request *request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
     if (p->max_retries >= 0)
         q->lim.max_retries = p->max_retries;
     q->stream = p->stream >= 0 ? p->stream : (cb && cb->on_event != NULL);
+    /* Decided here, once: ac_request_cancel reads it from any thread, while
+     * a queued session turn is built on the engine thread. */
+    q->local = kind == RQ_GENERATE && !llm->vt->build_request && llm->vt->run_local;
     sink_init(&q->sink, q->resp, llm->vt, llm->state, on_sink_event, q);
     return q;
 }
@@ -136,12 +139,14 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
             return prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
                            "this provider's plugin cannot list models");
         ac_status st = vt->build_models_request(llm->state, &q->http, &q->preerr);
+        if (st == AC_OK && !q->http.url)
+            st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                                      "the plugin built a request without a URL");
         if (st != AC_OK)
             return prefail(q, st, AC_STAGE_REQUEST, "the plugin could not build the request");
         q->http.framing = AC_FRAMING_NONE;
         return AC_OK;
     }
-    q->local = !vt->build_request && vt->run_local;
     if (!vt->build_request && !q->local)
         return prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
                        "the plugin can neither build HTTP requests nor run locally");
@@ -177,6 +182,13 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
     if (st == AC_OK && !q->http.url)
         st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
                                   "the plugin built a request without a URL");
+    /* A framing the engine has no framer for would otherwise fail later as
+     * "out of memory starting the transfer". */
+    if (st == AC_OK && q->stream && q->http.framing != AC_FRAMING_NONE &&
+        q->http.framing != AC_FRAMING_SSE && q->http.framing != AC_FRAMING_NDJSON)
+        st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                                  "the plugin asked for an unknown framing (%d)",
+                                  (int)q->http.framing);
     if (st != AC_OK)
         return prefail(q, st, AC_STAGE_REQUEST, "the plugin could not build the request");
     if (!q->stream)
@@ -191,32 +203,53 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
     return AC_OK;
 }
 
-void request_submit(ac_request *q)
+ac_status request_submit(ac_request *q)
 {
     ac_core *core = q->llm->core;
-    if (q->local) {
-        workers *w = core_workers(core);
-        if (w && workers_submit(w, q) == 0)
-            return;
-    } else if (engine_submit(core->eng, q) == 0) {
-        return;
-    }
-    /* The engine has stopped (core closed): end it here, once. */
+    if (!q->local)
+        return engine_submit(core->eng, q);
+    workers *w = core_workers(core);
+    if (!w)
+        return atomic_load(&core->closed) ? AC_ECANCELED : AC_ENOMEM;
+    return workers_submit(w, q);
+}
+
+void request_submit_error(ac_request *q, ac_status st, ac_error *err)
+{
+    if (st == AC_ECANCELED)
+        error_set(err, st, AC_STAGE_CANCELLED, "the core was closed");
+    else
+        error_set(err, st, AC_STAGE_REQUEST, "out of memory queuing the request");
+    error_set_provider(err, q->llm->inst->name);
+}
+
+void request_fail_unsubmitted(ac_request *q, ac_status st)
+{
     ac_error err;
     ac_error_clear(&err);
-    error_set_provider(&err, q->llm->inst->name);
-    error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
-    request_ref(q);
+    request_submit_error(q, st, &err);
+    request_ref(q); /* the reference request_finish lets go of */
     q->state = RQ_DONE;
-    request_finish(q, AC_ECANCELED, &err);
+    request_finish(q, st, &err);
 }
 
 void request_finish(ac_request *q, ac_status status, const ac_error *err)
 {
     ac_error e;
     ac_error_clear(&e);
+    /* A failure must end with a failure code: a plugin that returned
+     * "not yet" or "end of stream" as its error would otherwise make
+     * ac_stream_next callers wait or stop as if all were well. */
+    if (status == AC_EPENDING || status == AC_EAGAIN || status == AC_EOF ||
+        (int)status < 0 || status >= AC_STATUS_LAST) {
+        error_set(&e, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                  "the plugin reported a failure as %s, which is not an error code",
+                  ac_strerror(status));
+        status = AC_EPLUGIN;
+        err = &e;
+    }
     if (status != AC_OK) {
-        if (err)
+        if (err && err != &e)
             e = *err;
         if (e.code == AC_OK)
             error_set(&e, status, AC_STAGE_NONE, "%s", ac_strerror(status));
@@ -295,7 +328,15 @@ static ac_request *agenerate(ac_llm *llm, const char *prompt, const ac_gen_param
         q->stream = force_stream;
     const char *system = q->params->system;
     request_build(q, system, NULL, 0, prompt);
-    request_submit(q);
+    /* Not taken (the core closed since the check above, or no memory):
+     * fail here, before the caller has the handle, rather than run its
+     * callbacks on this thread inside this call. */
+    ac_status st = request_submit(q);
+    if (st != AC_OK) {
+        request_submit_error(q, st, err);
+        request_unref(q);
+        return NULL;
+    }
     return q;
 }
 
@@ -416,7 +457,10 @@ void ac_request_cancel(ac_request *q)
     if (finished)
         return;
     atomic_store(&q->cancel, 1);
-    q->local_cancel = 1;
+    /* Plain int in the ABI (const volatile int *); written atomically so
+     * that, with a plugin that loads it atomically too, there is no data
+     * race. */
+    __atomic_store_n(&q->local_cancel, 1, __ATOMIC_SEQ_CST);
     if (!q->local)
         engine_poke(q->llm->core->eng, q);
 }
@@ -492,6 +536,7 @@ ac_models *ac_list_models(ac_llm *llm, ac_error *err)
     }
     if (atomic_load(&llm->core->closed)) {
         error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        error_set_provider(err, llm->inst->name);
         return NULL;
     }
     ac_request *q = request_new(llm, RQ_MODELS, NULL, NULL, NULL);
@@ -504,7 +549,13 @@ ac_models *ac_list_models(ac_llm *llm, ac_error *err)
         return NULL;
     }
     request_build(q, NULL, NULL, 0, NULL);
-    request_submit(q);
+    ac_status sst = request_submit(q);
+    if (sst != AC_OK) {
+        request_submit_error(q, sst, err);
+        request_unref(q);
+        xfree(m);
+        return NULL;
+    }
     ac_request_wait(q, -1);
     ac_status st = ac_request_status(q, err);
     if (st == AC_OK) {

@@ -91,8 +91,16 @@ ac_request *request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
  * report it through on_done) and returns it. */
 ac_status request_build(ac_request *q, const char *system, const ac_message *history,
                         size_t n_history, const char *prompt);
-/* Hand to the engine (takes the engine's reference). */
-void      request_submit(ac_request *q);
+/* Hand to the engine, or to the worker pool for an in-process plugin
+ * (which then holds a reference).  AC_OK when taken; otherwise nothing
+ * happened and no callback fired: AC_ECANCELED (the core was closed) or
+ * AC_ENOMEM.  The caller either drops the request without callbacks (it
+ * never reached the user) or ends it with request_fail_unsubmitted. */
+ac_status request_submit(ac_request *q);
+/* Fill err for a status of request_submit. */
+void      request_submit_error(ac_request *q, ac_status st, ac_error *err);
+/* End a request request_submit did not take, on this thread, once. */
+void      request_fail_unsubmitted(ac_request *q, ac_status st);
 /* Engine thread: the one and only end of a request. */
 void      request_finish(ac_request *q, ac_status status, const ac_error *err);
 void      request_ref(ac_request *q);

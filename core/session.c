@@ -126,8 +126,11 @@ ac_status ac_session_set_llm(ac_session *s, ac_llm *llm)
     return AC_OK;
 }
 
-/* Build and submit a turn: the history as it is now, plus its prompt. */
-static void turn_dispatch(turn *t)
+/* Build and submit a turn: the history as it is now, plus its prompt.
+ * AC_OK, or the status of a submit that did not take it (the core was
+ * closed, no memory); then the turn is no longer current, and still
+ * unfinished and owned by the caller. */
+static ac_status turn_submit(turn *t)
 {
     ac_session *s = t->s;
     ac_request *q = t->q; /* t is freed by turn_done, maybe before submit returns */
@@ -136,7 +139,28 @@ static void turn_dispatch(turn *t)
     s->current = q;
     request_ref(q);
     pthread_mutex_unlock(&s->mu);
-    request_submit(q);
+    ac_status st = request_submit(q);
+    if (st == AC_OK)
+        return AC_OK;
+    pthread_mutex_lock(&s->mu);
+    int was_current = s->current == q;
+    if (was_current)
+        s->current = NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (was_current)
+        request_unref(q);
+    return st;
+}
+
+/* Start a queued turn whose ac_session_agenerate has returned: it must end
+ * through on_done whatever happens, so a turn the engine does not take is
+ * ended here (turn_done then starts the next one). */
+static void turn_dispatch(turn *t)
+{
+    ac_request *q = t->q;
+    ac_status st = turn_submit(t);
+    if (st != AC_OK)
+        request_fail_unsubmitted(q, st);
     request_unref(q); /* the turn's reference; the engine has its own */
 }
 
@@ -224,9 +248,35 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
         s->queue_tail = t;
     }
     pthread_mutex_unlock(&s->mu);
-    if (run_now)
-        turn_dispatch(t);
-    return q;
+    if (!run_now)
+        return q;
+    ac_status st = turn_submit(t);
+    if (st == AC_OK) {
+        request_unref(q); /* the turn's reference; the engine has its own */
+        return q;
+    }
+    /* Not taken (the core closed meanwhile): fail like ac_agenerate, with
+     * no callback on this thread, and hand the session to the next turn
+     * that queued behind this one (it ends through its on_done). */
+    turn *next;
+    pthread_mutex_lock(&s->mu);
+    next = s->queue_head;
+    if (next) {
+        s->queue_head = next->next;
+        if (!s->queue_head)
+            s->queue_tail = NULL;
+    } else {
+        s->busy = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    xfree(t->prompt);
+    xfree(t);
+    if (next)
+        turn_dispatch(next);
+    session_unref(s);
+    request_unref(q); /* the turn's */
+    request_unref(q); /* the caller's: it never saw the handle */
+    return NULL;
 fail:
     if (llm)
         llm_unref(llm);
@@ -254,8 +304,16 @@ ac_response *ac_session_generate(ac_session *s, const char *prompt, const ac_gen
     }
     ac_request *q = ac_session_agenerate(s, prompt, params, NULL, NULL);
     if (!q) {
-        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "cannot start the turn (out of memory or "
-                  "the core was closed)");
+        /* The header promises AC_ECANCELED for a closed core. */
+        pthread_mutex_lock(&s->mu);
+        int closed = atomic_load(&s->llm->core->closed);
+        const char *provider = s->llm->inst->name;
+        if (closed)
+            error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        else
+            error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory starting the turn");
+        error_set_provider(err, provider);
+        pthread_mutex_unlock(&s->mu);
         return NULL;
     }
     return request_wait_result(q, err);
@@ -429,8 +487,8 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
     const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
     ac_status st = AC_OK;
-    char *tmp = xasprintf("%s.tmp.XXXXXX", path);
-    int fd = tmp ? mkstemp(tmp) : -1;
+    char *tmp = text ? xasprintf("%s.tmp.XXXXXX", path) : NULL;
+    int fd = tmp ? mkstemp(tmp) : -1; /* only once there is text to write */
     if (!text || !tmp) {
         st = AC_ENOMEM;
         error_set(err, st, AC_STAGE_IO, "out of memory");

@@ -317,10 +317,9 @@ static char *secret_dup(const ac_settings *s, const char *v, ac_error *err)
     return k;
 }
 
-char *settings_secret(const ac_settings *s, const char *default_env, ac_error *err)
+static char *secret_find(const ac_settings *s, const char *default_env, ac_error *err)
 {
     const char *v;
-    error_set_provider(err, s ? s->name : NULL);
     if (settings_string(s, "api_key", &v) == 1 && *v)
         return secret_dup(s, v, err);
     if (settings_string(s, "api_key_file", &v) == 1 && *v)
@@ -342,4 +341,16 @@ char *settings_secret(const ac_settings *s, const char *default_env, ac_error *e
             return secret_dup(s, k, err);
     }
     return NULL;
+}
+
+char *settings_secret(const ac_settings *s, const char *default_env, ac_error *err)
+{
+    ac_error e;
+    ac_error_clear(&e);
+    char *k = secret_find(s, default_env, &e);
+    if (!k && e.code != AC_OK && err) {
+        *err = e;
+        error_set_provider(err, s ? s->name : NULL);
+    }
+    return k;
 }

@@ -50,20 +50,35 @@ void sink_reset(ac_sink *k)
     response_reset(k->resp);
     k->delivered = 0;
     k->finish_seen = 0;
+    k->held = 0;
 }
 
 void **sink_stream_slot(ac_sink *k) { return &k->stream_state; }
 
 static ac_status too_big(void) { return AC_ETOOBIG; }
 
+/* Room for n more bytes in the response as a whole?  The limit is the one
+ * every buffer of the response has (max_response_bytes; 0: none).  Only a
+ * check: the caller adds n to held once the bytes are stored. */
+static ac_status sink_room(const ac_sink *k, size_t n)
+{
+    size_t limit = k->resp->content.limit;
+    if (limit && (n > limit || k->held > limit - n))
+        return AC_ETOOBIG;
+    return AC_OK;
+}
+
 ac_status sink_emit_text(ac_sink *k, const char *s, size_t n)
 {
     if (!s || !n)
         return AC_OK;
+    if (sink_room(k, n) != AC_OK)
+        return too_big();
     size_t at = k->resp->content.len;
     int rc = buf_append(&k->resp->content, s, n);
     if (rc)
         return rc == -2 ? too_big() : AC_ENOMEM;
+    k->held += n;
     ac_chunk c = {.type = AC_EVENT_TEXT, .text = k->resp->content.data + at, .len = n};
     deliver(k, &c);
     return AC_OK;
@@ -73,10 +88,13 @@ ac_status sink_emit_reasoning(ac_sink *k, const char *s, size_t n)
 {
     if (!s || !n)
         return AC_OK;
+    if (sink_room(k, n) != AC_OK)
+        return too_big();
     size_t at = k->resp->reasoning.len;
     int rc = buf_append(&k->resp->reasoning, s, n);
     if (rc)
         return rc == -2 ? too_big() : AC_ENOMEM;
+    k->held += n;
     ac_chunk c = {.type = AC_EVENT_REASONING, .data = k->resp->reasoning.data + at,
                   .data_len = n};
     deliver(k, &c);
@@ -108,6 +126,9 @@ ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *n
     if (!tc) {
         if (r->n_calls >= 1024)
             return AC_ETOOBIG;
+        size_t idn = id ? strlen(id) : 0, namen = name ? strlen(name) : 0;
+        if (sink_room(k, idn + namen) != AC_OK)
+            return AC_ETOOBIG;
         tool_call_acc *v = xrealloc(r->calls, (r->n_calls + 1) * sizeof *v);
         if (!v)
             return AC_ENOMEM;
@@ -120,23 +141,40 @@ ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *n
         r->n_calls++;
         if ((id && response_set_str(&tc->id, id)) || (name && response_set_str(&tc->name, name)))
             return AC_ENOMEM;
+        k->held += idn + namen;
         ac_chunk c = {.type = AC_EVENT_TOOL_CALL_START, .index = (int)idx,
                       .tool_call_id = tc->id ? tc->id : "", .tool_name = tc->name ? tc->name : ""};
         deliver(k, &c);
     } else {
         /* id and name come from the first fragment that has them. */
-        if (id && *id && (!tc->id || !*tc->id) && response_set_str(&tc->id, id))
-            return AC_ENOMEM;
-        if (name && *name && (!tc->name || !*tc->name) && response_set_str(&tc->name, name))
-            return AC_ENOMEM;
+        if (id && *id && (!tc->id || !*tc->id)) {
+            if (sink_room(k, strlen(id)) != AC_OK)
+                return AC_ETOOBIG;
+            if (response_set_str(&tc->id, id))
+                return AC_ENOMEM;
+            k->held += strlen(id);
+        }
+        if (name && *name && (!tc->name || !*tc->name)) {
+            if (sink_room(k, strlen(name)) != AC_OK)
+                return AC_ETOOBIG;
+            if (response_set_str(&tc->name, name))
+                return AC_ENOMEM;
+            k->held += strlen(name);
+        }
     }
-    if (complete)
+    if (complete) {
+        /* Whole arguments replace what came before: they no longer count. */
+        k->held -= tc->args.len < k->held ? tc->args.len : k->held;
         buf_reset(&tc->args);
+    }
     if (args && n) {
+        if (sink_room(k, n) != AC_OK)
+            return AC_ETOOBIG;
         size_t at = tc->args.len;
         int rc = buf_append(&tc->args, args, n);
         if (rc)
             return rc == -2 ? AC_ETOOBIG : AC_ENOMEM;
+        k->held += n;
         ac_chunk c = {.type = AC_EVENT_TOOL_CALL_DELTA, .index = (int)idx,
                       .data = tc->args.data + at, .data_len = n,
                       .tool_call_id = tc->id ? tc->id : "", .tool_name = tc->name ? tc->name : ""};

@@ -10,7 +10,10 @@
  *     delivered once, at the end, before FINISH (OpenAI sends usage after
  *     finish_reason; callers get one order for every backend);
  *   - FINISH is delivered last, after any tool call the backend left open
- *     is ended (and marked truncated if its JSON is incomplete).
+ *     is ended (and marked truncated if its JSON is incomplete);
+ *   - text, reasoning and every tool call's id, name and arguments together
+ *     stay within max_response_bytes (AC_ETOOBIG past it), so a server
+ *     cannot grow a response past the cap by spreading it over calls.
  * Used by one thread at a time (the engine thread, or replay's caller).
  */
 #ifndef AC_SINK_H
@@ -29,6 +32,9 @@ struct ac_sink {
     void               *ctx;
     size_t              delivered;   /* content events delivered */
     int                 finish_seen;
+    size_t              held;        /* bytes of text, reasoning and tool
+                                        calls in resp: all of them together
+                                        are capped by the response limit */
 };
 
 void      sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt,

@@ -97,7 +97,12 @@ static void stream_on_event(ac_request *q, const ac_chunk *c, void *user)
         n->err = *c->error;
         n->c.error = &n->err;
     }
-    if ((c->text && !n->c.text) || (c->data && !n->c.data)) {
+    /* Any copy that failed: drop the event rather than hand out NULL where
+     * the caller is promised a string. */
+    if ((c->text && !n->c.text) || (c->data && !n->c.data) ||
+        (c->tool_call_id && !n->c.tool_call_id) || (c->tool_name && !n->c.tool_name) ||
+        (c->finish_reason && !n->c.finish_reason) ||
+        (c->raw_finish_reason && !n->c.raw_finish_reason)) {
         node_free(n);
         s->oom = 1;
         return;
@@ -126,11 +131,18 @@ static void stream_on_done(ac_request *q, ac_status st, void *user)
     stream_unref(s);
 }
 
+/* Engine thread, from the write callback (and before resuming).  When
+ * full, the request is marked paused here, under the queue's lock: the
+ * reader checks `paused` under the same lock after taking an event, so it
+ * cannot drain the queue between our check and the mark and never see it
+ * (a lost wakeup that would leave the transfer paused for good). */
 static int stream_backpressure(void *ctx)
 {
     ac_stream *s = ctx;
     pthread_mutex_lock(&s->mu);
     int full = s->queued > QUEUE_HIGH;
+    if (full)
+        atomic_store(&s->q->paused, 1);
     pthread_mutex_unlock(&s->mu);
     return full;
 }
@@ -148,6 +160,7 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *
     }
     if (atomic_load(&llm->core->closed)) {
         error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        error_set_provider(err, llm->inst->name);
         return NULL;
     }
     ac_stream *s = xcalloc(1, sizeof *s);
@@ -176,7 +189,16 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *
     q->hook_ctx = s;
     s->q = q;
     request_build(q, q->params->system, NULL, 0, prompt);
-    request_submit(q);
+    ac_status st = request_submit(q);
+    if (st != AC_OK) {
+        /* Not taken (the core closed meanwhile): no callback ran, so the
+         * request's reference on s is still there to drop. */
+        request_submit_error(q, st, err);
+        request_unref(q);
+        stream_unref(s);
+        stream_unref(s);
+        return NULL;
+    }
     return s;
 }
 

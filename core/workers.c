@@ -73,6 +73,10 @@ static void *worker_main(void *arg)
         w->head = (w->head + 1) % w->cap;
         w->len--;
         int stopping = w->stopping;
+        /* The slot holds a reference of its own: request_finish drops the
+         * pool's, which may be the last, and workers_stop reads the slot
+         * (to raise the cancel flag) until we clear it below. */
+        request_ref(q);
         w->running[slot] = q;
         pthread_mutex_unlock(&w->mu);
         if (stopping)
@@ -81,6 +85,9 @@ static void *worker_main(void *arg)
             local_run(q);
         pthread_mutex_lock(&w->mu);
         w->running[slot] = NULL;
+        pthread_mutex_unlock(&w->mu);
+        request_unref(q);
+        pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -116,19 +123,19 @@ workers *workers_new(int n)
     return w;
 }
 
-int workers_submit(workers *w, ac_request *q)
+ac_status workers_submit(workers *w, ac_request *q)
 {
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);
-        return -1;
+        return AC_ECANCELED;
     }
     if (w->len == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
         ac_request **v = xcalloc(cap, sizeof *v);
         if (!v) {
             pthread_mutex_unlock(&w->mu);
-            return -1;
+            return AC_ENOMEM;
         }
         for (size_t i = 0; i < w->len; i++)
             v[i] = w->queue[(w->head + i) % w->cap];
@@ -143,7 +150,7 @@ int workers_submit(workers *w, ac_request *q)
     w->len++;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    return 0;
+    return AC_OK;
 }
 
 void workers_stop(workers *w)
@@ -159,7 +166,10 @@ void workers_stop(workers *w)
     for (int i = 0; i < w->n; i++)
         if (w->running[i]) {
             atomic_store(&w->running[i]->cancel, 1);
-            w->running[i]->local_cancel = 1;
+            /* Plain int in the ABI (const volatile int *); written
+             * atomically so that, with a plugin that loads it atomically
+             * too, there is no data race. */
+            __atomic_store_n(&w->running[i]->local_cancel, 1, __ATOMIC_SEQ_CST);
         }
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);

@@ -15,8 +15,9 @@
 typedef struct workers workers;
 
 workers *workers_new(int n);
-/* 0: queued (the pool holds a reference); -1: stopped, not taken. */
-int      workers_submit(workers *w, ac_request *q);
+/* AC_OK: queued (the pool holds a reference).  Otherwise not taken:
+ * AC_ECANCELED, the pool has stopped; AC_ENOMEM, no room in the queue. */
+ac_status workers_submit(workers *w, ac_request *q);
 /* Cancel what is queued or running (each on_done fires), join. */
 void     workers_stop(workers *w);
 void     workers_free(workers *w);

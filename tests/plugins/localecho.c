@@ -36,7 +36,7 @@ static ac_status le_run(void *state, const ac_gen_request *req, ac_sink *sink,
     while (*p) {
         const char *end = strchr(p, ' ');
         size_t n = end ? (size_t)(end - p + 1) : strlen(p);
-        if (*cancel)
+        if (__atomic_load_n(cancel, __ATOMIC_RELAXED))
             return AC_ECANCELED;
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);

@@ -401,9 +401,11 @@ ac_response *ac_generate(ac_llm *llm, const char *prompt,
  * Start a request and return at once.  cb and params may be NULL.
  * Returns a request handle the caller owns (free with ac_request_free), or
  * NULL if the request could not even be started (bad arguments, out of
- * memory); then no callback fires.  Every other failure, including a
- * request that cannot be built, is reported through on_done and
- * ac_request_status.
+ * memory, the core closed -- also by another thread during this call);
+ * then no callback fires.  Every other failure, including a request that
+ * cannot be built, is reported through on_done and ac_request_status.
+ * The callbacks never run on the calling thread inside this call (they may
+ * run on the engine thread before it returns).
  * Thread: any, including callbacks.
  */
 ac_request *ac_agenerate(ac_llm *llm, const char *prompt,
@@ -591,7 +593,10 @@ ac_response *ac_session_generate(ac_session *s, const char *prompt,
  * The async turn.  Turns on one session run one at a time in call order,
  * even when issued concurrently from many threads: each sees the history
  * of all turns issued before it that succeeded.  Callbacks, ownership and
- * errors as ac_agenerate.
+ * errors as ac_agenerate.  (One exception: if the core is closed during
+ * this call while other turns of the session wait behind this one, those
+ * turns end here, with AC_ECANCELED, and their on_done runs on this
+ * thread.)
  */
 ac_request *ac_session_agenerate(ac_session *s, const char *prompt,
                                  const ac_gen_params *params,

@@ -269,7 +269,9 @@ typedef struct ac_provider {
     /* OPTIONAL.  In-process backends only (set AC_CAP_LOCAL and leave
      * build_request NULL): run to completion on one of the core's worker
      * threads (engine.workers of them), emitting into sink as tokens come;
-     * poll *cancel and return AC_ECANCELED soon after it becomes non-zero.
+     * poll *cancel (the core sets it atomically from another thread: read
+     * it with __atomic_load_n(cancel, __ATOMIC_RELAXED)) and return
+     * AC_ECANCELED soon after it becomes non-zero.
      * The caller's callbacks run on that worker thread. */
     ac_status (*run_local)(void *state, const ac_gen_request *req,
                            ac_sink *sink, const volatile int *cancel,
