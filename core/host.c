@@ -206,6 +206,7 @@ static const ac_host_api host_table = {
     .emit_model = sink_emit_model,
     .models_add = host_models_add,
     .stream_slot = sink_stream_slot,
+    .setting_type = settings_type,
 };
 
 const ac_host_api *host_api(void) { return &host_table; }

@@ -280,6 +280,24 @@ const char *settings_list_item(const ac_settings *s, const char *key, int i)
 
 const char *settings_name(const ac_settings *s) { return s ? s->name : ""; }
 
+int settings_type(const ac_settings *s, const char *key)
+{
+    if (overlay_get(s, key))
+        return AC_SETTING_STRING;
+    const config_setting_t *m = member(s, key);
+    if (!m)
+        return AC_SETTING_ABSENT;
+    switch (config_setting_type(m)) {
+    case CONFIG_TYPE_STRING: return AC_SETTING_STRING;
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64: return AC_SETTING_INT;
+    case CONFIG_TYPE_FLOAT: return AC_SETTING_FLOAT;
+    case CONFIG_TYPE_BOOL: return AC_SETTING_BOOL;
+    case CONFIG_TYPE_GROUP: return AC_SETTING_GROUP;
+    default: return AC_SETTING_LIST;
+    }
+}
+
 static char *read_key_file(const ac_settings *s, const char *path, ac_error *err)
 {
     FILE *f = fopen(path, "r");

@@ -38,6 +38,7 @@ int  settings_double(const ac_settings *s, const char *key, double *out);
 int  settings_list_count(const ac_settings *s, const char *key);
 const char *settings_list_item(const ac_settings *s, const char *key, int i);
 const char *settings_name(const ac_settings *s);
+int  settings_type(const ac_settings *s, const char *key);
 char *settings_secret(const ac_settings *s, const char *default_env, ac_error *err);
 
 /* "file:line" of a key in the config, or "" (static per thread). */

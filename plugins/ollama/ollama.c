@@ -244,9 +244,9 @@ static int ollama_parse_int(const char *s, long long *out)
 
 /*
  * keep_alive and think each take two types.  The host logs a warning when a
- * setting has another type than the one asked for, so each is probed first
- * with the type its usual spelling has (ac_options values are strings and
- * the host converts them for setting_int / setting_bool).
+ * setting is read as another type than it has, so each is probed with
+ * setting_type first (ac_options values are strings and the host converts
+ * them for setting_int / setting_bool).
  */
 
 /* keep_alive: an Ollama duration ("5m", "1h", "0", "-1") or seconds. */
@@ -255,7 +255,12 @@ static ac_status ollama_read_keep_alive(ollama_state *st, const ac_settings *s,
 {
     const char *v = NULL;
     long long n;
-    int r = ollama_host->setting_string(s, "keep_alive", &v);
+    int r;
+    if (AC_HOST_HAS(ollama_host, setting_type) &&
+        ollama_host->setting_type(s, "keep_alive") == AC_SETTING_INT)
+        r = -1; /* a number: read it as one, without a type warning */
+    else
+        r = ollama_host->setting_string(s, "keep_alive", &v);
     if (r == 0)
         return AC_OK;
     if (r < 0) {
@@ -295,7 +300,12 @@ static ac_status ollama_read_think(ollama_state *st, const ac_settings *s,
     static const char *const levels[] = { "low", "medium", "high", "max" };
     const char *v = NULL;
     int b;
-    int r = ollama_host->setting_string(s, "think", &v);
+    int r;
+    if (AC_HOST_HAS(ollama_host, setting_type) &&
+        ollama_host->setting_type(s, "think") == AC_SETTING_BOOL)
+        r = -1; /* true / false: read it as a boolean, without a warning */
+    else
+        r = ollama_host->setting_string(s, "think", &v);
     if (r == 0)
         return AC_OK;
     if (r < 0) {

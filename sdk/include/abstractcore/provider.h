@@ -206,7 +206,23 @@ typedef struct ac_host_api {
      * something across events of one response (NULL at the start).  The
      * core frees it with the plugin's stream_free when the response ends. */
     void **(*stream_slot)(ac_sink *k);
+
+    /* The type of a setting, without logging anything: for settings that
+     * accept more than one type (a duration as "5m" or as seconds).
+     * Returns one of AC_SETTING_*; an ac_options override is a string.
+     * Probe with AC_HOST_HAS(host, setting_type). */
+    int    (*setting_type)(const ac_settings *s, const char *key);
 } ac_host_api;
+
+enum {
+    AC_SETTING_ABSENT = 0,
+    AC_SETTING_STRING,
+    AC_SETTING_INT,
+    AC_SETTING_FLOAT,
+    AC_SETTING_BOOL,
+    AC_SETTING_LIST,
+    AC_SETTING_GROUP
+};
 
 /** True if the host table has member `fn` and it is set. */
 #define AC_HOST_HAS(host, fn)                                              \
