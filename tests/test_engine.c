@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *SCRIPT =
@@ -373,6 +377,58 @@ static void test_connect_refused(void)
     mu_stop(&e);
 }
 
+/* A loopback port whose connects hang: a listener with a full backlog
+ * that never accepts (Linux drops the SYNs). */
+static int hanging_port(int fds[5])
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+    socklen_t n = sizeof a;
+    if (bind(fds[0], (struct sockaddr *)&a, sizeof a) || listen(fds[0], 0) ||
+        getsockname(fds[0], (struct sockaddr *)&a, &n))
+        return 0;
+    for (int i = 1; i < 5; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        connect(fds[i], (struct sockaddr *)&a, sizeof a);
+    }
+    usleep(50000);
+    return ntohs(a.sin_port);
+}
+
+static void test_connect_timeout(void)
+{
+    int fds[5];
+    int port = hanging_port(fds);
+    CU_ASSERT_FATAL(port > 0);
+    mu_env e;
+    mu_start(&e, SCRIPT, NULL, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", port);
+    ac_options *o = ac_options_new();
+    ac_options_set(o, "base_url", url);
+    ac_options_set(o, "max_retries", "0");
+    ac_options_set(o, "connect_timeout_ms", "300");
+    ac_error err;
+    ac_llm *llm = ac_llm_create(e.core, "mock", "default", o, &err);
+    ac_options_free(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(llm);
+    double t0 = mono_ms();
+    ac_response *r = ac_generate(llm, "x", NULL, &err);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT_EQUAL(err.code, AC_ETIMEDOUT);
+    CU_ASSERT_EQUAL(err.stage, AC_STAGE_TIMEOUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "connect"));
+    CU_ASSERT(mono_ms() - t0 < 5000);
+    ac_llm_free(llm);
+    mu_stop(&e);
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+}
+
 static void check_tool_calls(const ac_response *r)
 {
     CU_ASSERT_EQUAL_FATAL(ac_response_tool_call_count(r), 2);
@@ -700,6 +756,7 @@ int main(void)
     CU_add_test(s, "total timeout", test_total_timeout);
     CU_add_test(s, "keep-alive comments", test_keepalive_comments_keep_idle_timer_happy);
     CU_add_test(s, "connect refused", test_connect_refused);
+    CU_add_test(s, "connect timeout", test_connect_timeout);
     CU_add_test(s, "tool calls, streamed and not", test_tool_calls_stream_and_not);
     CU_add_test(s, "HTTP 401, key never in message", test_http_401_no_key_in_message);
     CU_add_test(s, "429 retried", test_429_retried_then_ok);
