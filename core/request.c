@@ -266,8 +266,17 @@ void request_finish(ac_request *q, ac_status status, const ac_error *err)
     q->err = e;
     q->finished = 1;
     pthread_mutex_unlock(&q->mu);
-    if (q->hook_done)
-        q->hook_done(q, q->hook_ctx);
+    if (q->hook_done) {
+        ac_status hs = q->hook_done(q, q->hook_ctx);
+        if (hs != AC_OK && status == AC_OK) {
+            pthread_mutex_lock(&q->mu);
+            status = q->status = hs;
+            error_set(&q->err, hs, AC_STAGE_REQUEST, "out of memory recording the turn in "
+                      "the session's history (the history is as before the turn)");
+            error_set_provider(&q->err, q->llm->inst->name);
+            pthread_mutex_unlock(&q->mu);
+        }
+    }
     if (q->cb.on_done)
         q->cb.on_done(q, status, q->user);
     pthread_mutex_lock(&q->mu);

@@ -58,7 +58,9 @@ struct ac_request {
     atomic_int        paused;       /* transfer paused by backpressure */
 
     /* internal hooks (sessions, pull streams); run on the engine thread */
-    void            (*hook_done)(ac_request *q, void *ctx);
+    /* Its failure (the session could not record the turn) turns a success
+     * into that failure before on_done sees it. */
+    ac_status       (*hook_done)(ac_request *q, void *ctx);
     int             (*hook_backpressure)(void *ctx);  /* 1: pause */
     void             *hook_ctx;
 

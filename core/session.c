@@ -164,11 +164,12 @@ static void turn_dispatch(turn *t)
     request_unref(q); /* the turn's reference; the engine has its own */
 }
 
-static void turn_done(ac_request *q, void *ctx)
+static ac_status turn_done(ac_request *q, void *ctx)
 {
     turn *t = ctx;
     ac_session *s = t->s;
     turn *next = NULL;
+    ac_status st = AC_OK;
     pthread_mutex_lock(&s->mu);
     if (q->status == AC_OK && q->resp) {
         /* Both messages or neither: the history never holds half a turn. */
@@ -188,7 +189,7 @@ static void turn_done(ac_request *q, void *ctx)
         msg_clear(&user);
         msg_clear(&reply);
         if (!ok)
-            fprintf(stderr, "abstractcore: session: out of memory recording a turn\n");
+            st = AC_ENOMEM;
     }
     if (s->current == q) {
         s->current = NULL;
@@ -208,6 +209,7 @@ static void turn_done(ac_request *q, void *ctx)
     if (next)
         turn_dispatch(next);
     session_unref(s);
+    return st;
 }
 
 ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen_params *params,

@@ -1,8 +1,10 @@
 /*
  * test_alloc.c -- the failing-allocator ("torture") run: the main
- * scenarios that need no network (open a core, create an LLM, parse a
- * recorded stream and body, build JSON, save and load a session) are run
- * again and again with allocation number N failing, for every N until the
+ * scenarios (open a core, create an LLM, parse a recorded stream and body,
+ * build JSON, save and load a session; and over loopback against the mock
+ * server: a blocking request, a pull stream, callbacks, a session turn, a
+ * model list) are run again and again with allocation number N failing,
+ * for every N until the
  * scenario no longer allocates that much.  Each run must end in success or
  * a clean AC_ENOMEM-style error: no crash, no hang, and (under valgrind or
  * ASan) no leak.
@@ -10,6 +12,7 @@
 #include "alloc.h"
 #include "replay.h"
 #include "testutil.h"
+#include "mock_server.h"
 
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -72,6 +75,124 @@ static int scenario(const char *cfg_path)
     return ok;
 }
 
+/* The failures a caller may see when memory runs out somewhere. */
+static int oom_like(ac_status st)
+{
+    return st == AC_ENOMEM || st == AC_EPLUGIN || st == AC_ECONFIG || st == AC_ECANCELED ||
+           st == AC_EHTTP || st == AC_EPROTOCOL || st == AC_ETOOBIG;
+}
+
+static void count_event(ac_request *q, const ac_chunk *c, void *user)
+{
+    (void)q, (void)c;
+    ++*(int *)user;
+}
+
+/* Over loopback; 1 if every step succeeded. */
+static int network_scenario(const char *cfg_path)
+{
+    ac_core *core = NULL;
+    ac_error err;
+    if (ac_core_open(&core, cfg_path, &err) != AC_OK) {
+        CU_ASSERT(oom_like(err.code));
+        return 0;
+    }
+    int ok = 0, steps = 0;
+    ac_llm *llm = ac_llm_create(core, "mock", "default", NULL, &err);
+    if (!llm) {
+        CU_ASSERT(oom_like(err.code));
+        goto done;
+    }
+    ac_response *r = ac_generate(llm, "hello", NULL, &err);
+    if (r)
+        steps += strcmp(ac_response_content(r), "Hello from the mock.") == 0;
+    else
+        CU_ASSERT(oom_like(err.code));
+    ac_response_free(r);
+
+    ac_stream *s = ac_stream_open(llm, "stream", NULL, &err);
+    if (s) {
+        const ac_chunk *c;
+        ac_status st;
+        while ((st = ac_stream_next(s, &c, 10000)) == AC_OK)
+            ;
+        steps += st == AC_EOF;
+        if (st != AC_EOF)
+            CU_ASSERT(oom_like(st));
+        ac_stream_close(s);
+    }
+
+    int events = 0;
+    ac_callbacks cb = {.on_event = count_event};
+    ac_request *q = ac_agenerate(llm, "callbacks", NULL, &cb, &events);
+    if (q) {
+        CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
+        ac_status st = ac_request_status(q, NULL);
+        steps += st == AC_OK && events >= 3;
+        if (st != AC_OK)
+            CU_ASSERT(oom_like(st));
+        ac_request_free(q);
+    }
+
+    ac_session *sess = ac_session_new(llm, "system");
+    if (sess) {
+        r = ac_session_generate(sess, "turn", NULL, &err);
+        steps += r && ac_session_message_count(sess) == 2;
+        if (!r) {
+            CU_ASSERT(oom_like(err.code));
+            CU_ASSERT_EQUAL(ac_session_message_count(sess), 0); /* nothing half-recorded */
+        }
+        ac_response_free(r);
+        ac_session_free(sess);
+    }
+
+    ac_models *m = ac_list_models(llm, &err);
+    steps += m && ac_models_count(m) >= 1;
+    ac_models_free(m);
+    ok = steps == 5;
+    ac_llm_free(llm);
+done:
+    ac_core_close(core);
+    return ok;
+}
+
+static void test_network_allocation_failing_in_turn(void)
+{
+    char errbuf[256];
+    mock_server *mock = mock_server_start(
+        "scenarios = ( { model = \"default\"; reply = \"Hello from the mock.\"; chunks = 3; usage = [2, 3]; } );",
+        0, errbuf, sizeof errbuf);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mock);
+    char text[4096];
+    snprintf(text, sizeof text,
+             "abstractcore = { plugin_path = %s; };\n"
+             "providers = ( { name = \"mock\"; plugin = \"openai\"; base_url = \"%s/v1\";"
+             " api_key = \"sk-x\"; max_retries = 0; } );\n",
+             tu_plugin_path_list(), mock_server_url(mock));
+    char *cfg = tu_write_temp(text);
+    alloc_fail_after(-1);
+    CU_ASSERT_FATAL(network_scenario(cfg));
+    long n;
+    int completed = 0;
+    for (n = 0; n < 50000; n++) {
+        alloc_fail_after(n);
+        int ok = network_scenario(cfg);
+        long refused = alloc_failures();
+        alloc_fail_after(-1);
+        if (refused == 0) {
+            CU_ASSERT(ok);
+            completed = 1;
+            break;
+        }
+    }
+    printf("\n    torture (network): %ld allocation failure points survived\n", n);
+    CU_ASSERT(completed);
+    CU_ASSERT(n > 100);
+    unlink(cfg);
+    free(cfg);
+    mock_server_stop(mock);
+}
+
 static void test_every_allocation_failing_in_turn(void)
 {
     char *cfg = NULL;
@@ -89,7 +210,6 @@ static void test_every_allocation_failing_in_turn(void)
 
     long n;
     int completed = 0;
-    (void)0;
     for (n = 0; n < 20000; n++) {
         alloc_fail_after(n);
         int ok = scenario(cfg);
@@ -117,5 +237,7 @@ int main(void)
         return 2;
     CU_pSuite s = CU_add_suite("alloc", NULL, NULL);
     CU_add_test(s, "every allocation failing in turn", test_every_allocation_failing_in_turn);
+    CU_add_test(s, "every allocation failing in turn, over loopback",
+                test_network_allocation_failing_in_turn);
     return tu_run_suites();
 }
