@@ -9,6 +9,9 @@
  * pull-streamed (ac_stream_*).  Sessions (ac_session_*) keep conversation
  * history in the core.
  *
+ * Needs C11 or C++11 (ac_callbacks names one member two ways with an
+ * anonymous union).  Link with -labstractcore (pkg-config abstractcore).
+ *
  * Conventions that hold for every function below unless its comment says
  * otherwise:
  *   - Handles are opaque.  Every constructor has a destructor; destructors

@@ -1,0 +1,391 @@
+#!/bin/sh
+# test_examples.sh -- the example programs of docs/api.md (examples/*.c),
+# run as a user runs them (make check).
+#
+# Starts acore-mockd (the project's mock LLM server) on a free loopback
+# port with a script of scenarios, writes a temporary config whose
+# plugin_path is this build tree's openai plugin, runs every example
+# against it and checks what it prints: the reply text, the streamed text
+# and usage, the gathered replies, a cancel that comes early and keeps the
+# partial text, a session file written and loaded back, a tool call run
+# and answered, and one-line errors with the documented exit statuses.
+# Nothing talks to anything but 127.0.0.1.
+#
+# Run by `make check` from the top build directory; top_builddir may also
+# be given in the environment.  Ends with one line "N passed, N failed".
+# Exit status: 0 all passed, 1 a check failed, 99 (automake's "hard
+# error") the test could not run at all.
+
+set -u
+
+top_builddir=${top_builddir:-.}
+top_builddir=$(cd "$top_builddir" && pwd) || exit 99
+top_srcdir=${top_srcdir:-$(dirname "$0")/..}
+top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
+EX="$top_builddir/examples"
+MOCKD="$top_builddir/sdk/mock/acore-mockd"
+PLUGDIR="$top_builddir/plugins/openai/.libs"
+EXAMPLES="sync async gather cancel stream session tools errors"
+
+hard_error() {
+    echo "test_examples: ERROR: $*" >&2
+    exit 99
+}
+for e in $EXAMPLES; do
+    [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
+done
+[ -x "$MOCKD" ] || hard_error "$MOCKD is not built"
+[ -f "$PLUGDIR/openai.so" ] || hard_error "$PLUGDIR/openai.so is not built"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/acore-examples.XXXXXX") || hard_error "mktemp failed"
+mockpid=
+runpid=
+cleanup() {
+    if [ -n "$runpid" ]; then
+        kill -9 "$runpid" 2>/dev/null
+        wait "$runpid" 2>/dev/null
+    fi
+    if [ -n "$mockpid" ]; then
+        kill "$mockpid" 2>/dev/null
+        wait "$mockpid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' HUP INT PIPE TERM
+
+# Nothing from the caller's environment may steer the runs: no config
+# search outside $tmp, no real API key, no extra plugin folders.
+unset ABSTRACTCORE_CONFIG ABSTRACTCORE_PLUGIN_PATH OPENAI_API_KEY ANTHROPIC_API_KEY
+HOME="$tmp/home"
+XDG_CONFIG_HOME="$tmp/xdg"
+export HOME XDG_CONFIG_HOME
+mkdir -p "$HOME" "$XDG_CONFIG_HOME"
+
+passed=0
+failed=0
+pass() {
+    passed=$((passed + 1))
+    echo "PASS: $1"
+}
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $1"
+    echo "    exit status: $rc"
+    echo "    stdout: $(head -c 600 "$tmp/out")"
+    echo "    stderr: $(head -c 600 "$tmp/err")"
+}
+
+# run SECONDS CMD...: run CMD with stdout in $tmp/out, stderr in $tmp/err,
+# status in $rc and the elapsed time in tenths of a second in $ticks.  A
+# run that outlives SECONDS is killed (status 137), so a hang fails the
+# test instead of stalling make check.  Runs in $tmp, so an example that
+# writes a file in its working directory writes it there.
+run() {
+    limit=$(($1 * 10))
+    shift
+    (cd "$tmp" && exec "$@") </dev/null >"$tmp/out" 2>"$tmp/err" &
+    runpid=$!
+    ticks=0
+    while kill -0 "$runpid" 2>/dev/null; do
+        ticks=$((ticks + 1))
+        if [ "$ticks" -gt "$limit" ]; then
+            kill -9 "$runpid" 2>/dev/null
+            echo "(killed: still running after $((limit / 10)) s)" >>"$tmp/err"
+            break
+        fi
+        sleep 0.1
+    done
+    wait "$runpid"
+    rc=$?
+    runpid=
+}
+
+# Checks on the last run.
+out_is() { [ "$(cat "$tmp/out")" = "$1" ]; }
+out_has() { grep -q -- "$1" "$tmp/out"; }
+out_lines() { [ "$(wc -l <"$tmp/out" | tr -d ' ')" -eq "$1" ]; }
+err_has() { grep -q -- "$1" "$tmp/err"; }
+err_lines() { [ "$(wc -l <"$tmp/err" | tr -d ' ')" -eq "$1" ]; }
+err_empty() { [ ! -s "$tmp/err" ]; }
+no_secret() { ! grep -q -- "$SECRET" "$tmp/out" "$tmp/err"; }
+
+# ---------------------------------------------------------------------
+# docs/api.md shows excerpts of the examples: every line of each excerpt
+# must still be in its file, in the same order (a line "/* ... */" that
+# starts and ends with "..." marks what was left out).
+# ---------------------------------------------------------------------
+
+rc=0
+: >"$tmp/out"
+awk -v dir="$top_srcdir/examples" -v names="$EXAMPLES" '
+function load(f,    line, n) {
+    split("", src)
+    n = 0
+    while ((getline line < f) > 0)
+        src[++n] = line
+    close(f)
+    return n
+}
+/^Complete program: `examples\/[a-z_]*\.c`$/ {
+    name = $0
+    sub(/^Complete program: `examples\//, "", name)
+    sub(/\.c`$/, "", name)
+    seen[name] = 1
+    nsrc = load(dir "/" name ".c")
+    if (nsrc == 0) {
+        print "api.md points at examples/" name ".c, which is missing or empty"
+        bad++
+    }
+    want = 1
+    next
+}
+want && /^```c$/ { inblock = 1; want = 0; pos = 0; next }
+inblock && /^```$/ { inblock = 0; next }
+inblock {
+    if ($0 ~ /^ *\/\* \.\.\. .* \.\.\. \*\/$/)
+        next
+    for (i = pos + 1; i <= nsrc; i++)
+        if (src[i] == $0)
+            break
+    if (i > nsrc) {
+        print "api.md, excerpt of " name ".c: not in the file (or out of order): " $0
+        bad++
+    } else {
+        pos = i
+    }
+}
+END {
+    n = split(names, all, " ")
+    for (k = 1; k <= n; k++)
+        if (!(all[k] in seen)) {
+            print "api.md has no \"Complete program: `examples/" all[k] ".c`\""
+            bad++
+        }
+    exit bad > 0
+}' "$top_srcdir/docs/api.md" >"$tmp/err" 2>&1 || rc=1
+if [ $rc -eq 0 ]; then
+    pass "docs/api.md points at every example, and its excerpts match the files"
+else fail "docs/api.md excerpts"; fi
+
+# ---------------------------------------------------------------------
+# The mock server and the config
+# ---------------------------------------------------------------------
+
+REPLY="Hello from the examples mock."
+ANSWER="It is 21 degrees and clear in Paris."
+cat >"$tmp/script.conf" <<EOF
+# Scenarios are chosen by the request's model (the examples' -m).
+reply = "$REPLY";
+chunks = 5;
+usage = [7, 5];
+scenarios = (
+  { model = "echo"; echo = true; },
+  # Calls the tool every time, with an answer beside the call: the
+  # example's last turn (tool_choice "none") prints that answer.
+  { model = "tools"; reply = "$ANSWER";
+    tool_calls = ( { id = "call_1"; name = "get_weather";
+                     arguments = "{\"city\": \"Paris\"}"; } ); },
+  { model = "unauthorized"; status = 401; error_message = "invalid key"; },
+  { model = "midstream"; stream_error = "the model fell over"; },
+  # 20 s of reply in 1000 pieces: only a cancel ends it in time.
+  { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; }
+);
+EOF
+
+"$MOCKD" --port 0 --quiet --script "$tmp/script.conf" >"$tmp/mockd.out" 2>"$tmp/mockd.err" &
+mockpid=$!
+url=
+i=0
+while [ $i -lt 100 ]; do
+    url=$(sed -n '1s/^acore-mockd listening on \(http:[^ ]*\).*$/\1/p' "$tmp/mockd.out" 2>/dev/null)
+    [ -n "$url" ] && break
+    kill -0 "$mockpid" 2>/dev/null || break
+    sleep 0.1
+    i=$((i + 1))
+done
+[ -n "$url" ] || hard_error "acore-mockd did not start: $(cat "$tmp/mockd.out" "$tmp/mockd.err")"
+echo "# acore-mockd at $url"
+
+# The key is a marker: no example may ever print it or save it.
+SECRET="sk-examples-NEVER-PRINT-7070"
+CONF="$tmp/acore.conf"
+cat >"$CONF" <<EOF
+abstractcore = {
+  plugin_path = [ "$PLUGDIR" ];
+  default_provider = "mock";
+};
+providers = (
+  { name = "mock"; plugin = "openai"; base_url = "$url/v1";
+    api_key = "$SECRET"; default_model = "default"; max_retries = 0; }
+);
+EOF
+
+# E NAME ARGS...: run examples/NAME with this config.
+E() {
+    name=$1
+    shift
+    run 20 "$EX/$name" -c "$CONF" "$@"
+}
+
+# ---------------------------------------------------------------------
+# sync
+# ---------------------------------------------------------------------
+
+E sync
+if [ $rc -eq 0 ] && out_is "$REPLY" &&
+   err_has '^\[mock/default: 7 tokens in, 5 out, finish stop, [0-9]* ms\]$'; then
+    pass "sync prints the reply, and provider, model, usage on stderr"
+else fail "sync"; fi
+
+E sync -m echo "Repeat after me"
+if [ $rc -eq 0 ] && out_is "Repeat after me"; then
+    pass "sync sends the PROMPT operand to the -m model"
+else fail "sync -m echo PROMPT"; fi
+
+ABSTRACTCORE_CONFIG="$CONF" run 20 "$EX/sync"
+if [ $rc -eq 0 ] && out_is "$REPLY"; then
+    pass "sync finds the config through \$ABSTRACTCORE_CONFIG"
+else fail "sync with ABSTRACTCORE_CONFIG"; fi
+
+run 10 "$EX/sync" -c "$tmp/missing.conf"
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^sync: .*missing.conf' && [ ! -s "$tmp/out" ]; then
+    pass "sync with a missing config file exits 1 with one line naming it"
+else fail "sync -c missing"; fi
+
+E sync -p no-such-provider
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^sync: .*no-such-provider'; then
+    pass "sync with an unknown provider exits 1 with one line"
+else fail "sync -p unknown"; fi
+
+E sync -x
+if [ $rc -eq 2 ] && err_lines 1 && err_has '^usage: sync '; then
+    pass "sync with a bad option exits 2 with the usage line"
+else fail "sync -x"; fi
+
+# ---------------------------------------------------------------------
+# async
+# ---------------------------------------------------------------------
+
+E async
+if [ $rc -eq 0 ] && out_is "$REPLY" && err_has '^\[usage: 7 in, 5 out\]$'; then
+    pass "async streams the reply from its callback and reports usage"
+else fail "async"; fi
+
+E async -m midstream
+if [ $rc -eq 1 ] && out_has "$REPLY" && err_has '^async: mock: .*fell over'; then
+    pass "async reports a failed request on one line, exit 1"
+else fail "async -m midstream"; fi
+
+# ---------------------------------------------------------------------
+# gather
+# ---------------------------------------------------------------------
+
+E gather -m echo
+if [ $rc -eq 0 ] && out_lines 3 &&
+   [ "$(sed -n 1p "$tmp/out")" = "0: Name a prime number." ] &&
+   [ "$(sed -n 2p "$tmp/out")" = "1: Name a colour." ] &&
+   [ "$(sed -n 3p "$tmp/out")" = "2: Name a planet." ] && err_empty; then
+    pass "gather runs three requests and prints each reply in order"
+else fail "gather"; fi
+
+E gather -m echo one two three four five
+if [ $rc -eq 0 ] && out_lines 5 && [ "$(sed -n 5p "$tmp/out")" = "4: five" ]; then
+    pass "gather takes its prompts from the operands"
+else fail "gather PROMPT..."; fi
+
+E gather -m unauthorized a b
+if [ $rc -eq 1 ] && err_lines 2 && err_has '^gather: 0: mock: http: .*401' &&
+   err_has '^gather: 1: mock: http: '; then
+    pass "gather reports each failed request on its own line, exit 1"
+else fail "gather -m unauthorized"; fi
+
+# ---------------------------------------------------------------------
+# cancel
+# ---------------------------------------------------------------------
+
+E cancel -m slow
+bytes=$(sed -n '1s/^cancelled after \([0-9]*\) bytes: .*$/\1/p' "$tmp/out")
+if [ $rc -eq 0 ] && [ -n "$bytes" ] && [ "$bytes" -gt 0 ] && [ "$bytes" -lt 20000 ] &&
+   [ "$ticks" -lt 50 ]; then
+    pass "cancel stops a 20 s reply early ($((ticks * 100)) ms) and keeps $bytes bytes"
+else fail "cancel -m slow (ran $((ticks * 100)) ms)"; fi
+
+E cancel
+if [ $rc -eq 0 ] && out_is "finished in time: $REPLY"; then
+    pass "cancel leaves a reply that finished in time alone"
+else fail "cancel, fast reply"; fi
+
+# ---------------------------------------------------------------------
+# stream
+# ---------------------------------------------------------------------
+
+E stream
+if [ $rc -eq 0 ] && out_is "$REPLY" && err_has '^\[finish: stop\]$'; then
+    pass "stream prints the events it pulls, and the finish reason"
+else fail "stream"; fi
+
+E stream -m midstream
+if [ $rc -eq 1 ] && out_has "$REPLY" && err_lines 1 &&
+   err_has '^stream: mock: .*fell over'; then
+    pass "stream keeps the text before an in-stream error, then exits 1 with one line"
+else fail "stream -m midstream"; fi
+
+# ---------------------------------------------------------------------
+# session
+# ---------------------------------------------------------------------
+
+E session -m echo "$tmp/chat.json"
+if [ $rc -eq 0 ] && [ -s "$tmp/chat.json" ] && grep -q "My name is Alice." "$tmp/chat.json" &&
+   ! grep -q -- "$SECRET" "$tmp/chat.json" &&
+   out_has '^> What is my name?$' &&
+   out_has "^0 user *My name is Alice\.$" &&
+   out_has "^1 assistant *My name is Alice\.$" &&
+   out_has "^2 user *What is my name?$" &&
+   out_has "^3 assistant *What is my name?$" && ! out_has "^4 "; then
+    pass "session saves the history (no key), loads it back and goes on"
+else fail "session"; fi
+
+E session -m echo
+if [ $rc -eq 0 ] && [ -s "$tmp/chat.json" ]; then
+    pass "session saves to chat.json in the working directory by default"
+else fail "session default file"; fi
+
+E session "$tmp/no-such-dir/chat.json"
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^session: .*io: .*no-such-dir'; then
+    pass "session that cannot save exits 1 with one line naming the file"
+else fail "session unwritable file"; fi
+
+# ---------------------------------------------------------------------
+# tools
+# ---------------------------------------------------------------------
+
+E tools -m tools
+if [ $rc -eq 0 ] && out_is "$ANSWER" &&
+   err_has '^\[tool call\] get_weather({"city": *"Paris"}) -> {"celsius":21,"sky":"clear"}$'; then
+    pass "tools runs the model's tool call, sends the result, prints the answer"
+else fail "tools"; fi
+
+# ---------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------
+
+E errors -m unauthorized
+if [ $rc -eq 1 ] && err_lines 1 &&
+   err_has '^errors: ac_generate: mock: http: .*invalid key.*AC_EHTTP.*HTTP 401.*API key' &&
+   [ ! -s "$tmp/out" ] && no_secret; then
+    pass "errors reports an HTTP 401 on one line with exit 1, and no key"
+else fail "errors -m unauthorized"; fi
+
+E errors -p no-such-provider
+if [ $rc -eq 3 ] && err_lines 1 && err_has '^errors: ac_llm_create: .*no-such-provider'; then
+    pass "errors exits 3 for an unknown provider"
+else fail "errors -p unknown"; fi
+
+E errors
+if [ $rc -eq 0 ] && out_is "$REPLY"; then
+    pass "errors prints the reply when nothing fails"
+else fail "errors, success"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
