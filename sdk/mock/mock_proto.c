@@ -137,6 +137,29 @@ static bool proto_get_bool(json_object *o, const char *key, bool dflt)
     return json_object_get_boolean(v) != 0;
 }
 
+/* A message answering a tool call: role "tool" (OpenAI, Ollama), or a user
+   message with a tool_result block (Anthropic). */
+static bool proto_is_tool_result(json_object *m)
+{
+    json_object *role, *content;
+    if (!json_object_object_get_ex(m, "role", &role) || !json_object_is_type(role, json_type_string))
+        return false;
+    if (!strcmp(json_object_get_string(role), "tool"))
+        return true;
+    if (strcmp(json_object_get_string(role), "user") ||
+        !json_object_object_get_ex(m, "content", &content) ||
+        !json_object_is_type(content, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(content); i++) {
+        json_object *b = json_object_array_get_idx(content, i), *type;
+        if (json_object_is_type(b, json_type_object) && json_object_object_get_ex(b, "type", &type) &&
+            json_object_is_type(type, json_type_string) &&
+            !strcmp(json_object_get_string(type), "tool_result"))
+            return true;
+    }
+    return false;
+}
+
 int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
                              mock_request_info *info, char *err, size_t errlen)
 {
@@ -190,8 +213,10 @@ int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
         json_object_is_type(msgs, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(msgs); i++) {
             json_object *m = json_object_array_get_idx(msgs, i), *role, *content;
-            if (!json_object_is_type(m, json_type_object) ||
-                !json_object_object_get_ex(m, "content", &content))
+            if (!json_object_is_type(m, json_type_object))
+                continue;
+            info->ends_with_tool_result = proto_is_tool_result(m);
+            if (!json_object_object_get_ex(m, "content", &content))
                 continue;
             size_t before = text.len;
             if (proto_content_text(content, &text) < 0)

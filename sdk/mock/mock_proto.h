@@ -52,6 +52,7 @@ typedef struct mock_request_info {
     bool stream;        /* Ollama: true unless "stream": false */
     bool include_usage; /* OpenAI stream_options.include_usage */
     char *last_user;    /* text of the last user message; NULL if none */
+    bool ends_with_tool_result; /* the last message answers a tool call */
     size_t prompt_bytes;/* bytes of message text, for a token estimate */
 } mock_request_info;
 

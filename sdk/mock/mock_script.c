@@ -83,6 +83,7 @@ static void script_free_scenario(mock_scenario *s)
         free(s->headers[i]);
     free(s->headers);
     free(s->stream_error);
+    free(s->after_tool_result);
     free(s->raw);
     free(s->content_type);
     memset(s, 0, sizeof *s);
@@ -94,7 +95,7 @@ static int script_copy_scenario(mock_scenario *dst, const mock_scenario *src)
     *dst = *src;
     dst->model = NULL;
     dst->reply = dst->finish_reason = dst->error_body = dst->error_message = NULL;
-    dst->error_type = dst->retry_after = dst->stream_error = NULL;
+    dst->error_type = dst->retry_after = dst->stream_error = dst->after_tool_result = NULL;
     dst->raw = dst->content_type = NULL;
     dst->tools = NULL;
     dst->headers = NULL;
@@ -106,6 +107,7 @@ static int script_copy_scenario(mock_scenario *dst, const mock_scenario *src)
         { &dst->error_message, src->error_message }, { &dst->error_type, src->error_type },
         { &dst->retry_after, src->retry_after }, { &dst->stream_error, src->stream_error },
         { &dst->raw, src->raw },               { &dst->content_type, src->content_type },
+        { &dst->after_tool_result, src->after_tool_result },
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strs[i].s && !(*strs[i].d = strdup(strs[i].s)))
@@ -363,6 +365,8 @@ static int script_apply(mock_scenario *s, const config_setting_t *st, bool top, 
         str_slot = &s->error_type;
     } else if (!strcmp(key, "stream_error")) {
         str_slot = &s->stream_error;
+    } else if (!strcmp(key, "after_tool_result")) {
+        str_slot = &s->after_tool_result;
     } else if (!strcmp(key, "raw")) {
         str_slot = &s->raw;
     } else if (!strcmp(key, "content_type")) {

@@ -50,6 +50,8 @@ typedef struct mock_scenario {
     long fail_times;      /* > 0: only the first N requests get `status` */
     long drop_after_chunks; /* >= 0: cut the connection after N content chunks; -1 off */
     char *stream_error;   /* in-stream error message after the chunks; may be NULL */
+    char *after_tool_result; /* reply (no tool calls) to a request whose last
+                                message is a tool result; NULL: off */
     char *raw;            /* raw body bytes instead of a generated body; may be NULL */
     char *content_type;   /* Content-Type for raw; may be NULL */
     bool echo;

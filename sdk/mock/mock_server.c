@@ -86,6 +86,7 @@ typedef struct mock_req {
     mock_proto proto;
     mock_request_info info;
     const mock_scenario *sc; /* NULL for non-chat routes */
+    mock_scenario after_tool; /* sc without its tool calls (after_tool_result) */
     long status;
     bool is_error;
     const char *error_ctype; /* Content-Type of a raw error body; NULL: JSON */
@@ -386,6 +387,19 @@ static int server_decide_chat(mock_req *q)
 
     size_t idx;
     q->sc = mock_script_find(&m->script, q->info.model, &idx);
+    if (q->sc->after_tool_result && q->info.ends_with_tool_result) {
+        /* The tool's result came back: answer it in words, as a model
+           would, instead of calling the tool again.  A shallow copy that
+           borrows the script's strings. */
+        q->after_tool = *q->sc;
+        q->after_tool.tools = NULL;
+        q->after_tool.ntools = 0;
+        q->after_tool.reply = q->after_tool.after_tool_result;
+        q->after_tool.reply_len = -1;
+        q->after_tool.echo = false;
+        q->after_tool.finish_reason = NULL;
+        q->sc = &q->after_tool;
+    }
     const mock_scenario *sc = q->sc;
     long fail_status = sc->status != 200 ? sc->status : sc->fail_times > 0 ? 500 : 200;
 
