@@ -4,6 +4,8 @@
 #include "mockutil.h"
 #include "testutil.h"
 
+#include <CUnit/CUnit.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +40,46 @@ ac_llm *mu_llm(mu_env *e, const char *model)
     return l;
 }
 
+ac_llm *mu_llm_at(mu_env *e, const char *base_url,
+                  const char *connect_timeout_ms)
+{
+    ac_options *o = ac_options_new();
+    ac_options_set(o, "base_url", base_url);
+    ac_options_set(o, "max_retries", "0");
+    if (connect_timeout_ms)
+        ac_options_set(o, "connect_timeout_ms", connect_timeout_ms);
+    ac_error err;
+    ac_llm *llm = ac_llm_create(e->core, "mock", "default", o, &err);
+    ac_options_free(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(llm);
+    return llm;
+}
+
 void mu_stop(mu_env *e)
 {
     ac_llm_free(e->llm);
     ac_core_close(e->core);
     mock_server_stop(e->mock);
     memset(e, 0, sizeof *e);
+}
+
+int mu_start_plain(mu_env *e, const char *script)
+{
+    char errbuf[512];
+    memset(e, 0, sizeof *e);
+    e->mock = mock_server_start(script, 0, errbuf, sizeof errbuf);
+    if (!e->mock) {
+        fprintf(stderr, "mock_server_start: %s\n", errbuf);
+        return -1;
+    }
+    e->core = tu_open_core(NULL);
+    return 0;
+}
+
+json_object *mu_last_body(const mock_server *m)
+{
+    char *b = mock_server_last_body(m);
+    json_object *o = b ? json_tokener_parse(b) : NULL;
+    free(b);
+    return o;
 }

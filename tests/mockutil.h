@@ -22,4 +22,19 @@ void mu_start(mu_env *e, const char *script, const char *model, const char *extr
 void mu_stop(mu_env *e);
 /* Another llm on the same core. */
 ac_llm *mu_llm(mu_env *e, const char *model);
+/* An llm for "default" on provider "mock" sent to base_url instead (a
+ * port that refuses or never answers), with no retries, and with
+ * connect_timeout_ms when not NULL.  A CUnit assertion: the test stops
+ * here when it cannot be made.  Free it with ac_llm_free. */
+ac_llm *mu_llm_at(mu_env *e, const char *base_url,
+                  const char *connect_timeout_ms);
+
+/* For a suite's init: start the mock with `script` and open a core with
+ * every plugin of the tree and no provider configured (llm stays NULL).
+ * Returns 0, or -1 with a line on stderr.  Stop with mu_stop. */
+int mu_start_plain(mu_env *e, const char *script);
+
+/* The body of the last request the mock received, parsed; NULL when
+ * there was none or it is not JSON.  Free with json_object_put. */
+struct json_object *mu_last_body(const mock_server *m);
 #endif

@@ -156,6 +156,34 @@ done:
     return ok;
 }
 
+/* Run scenario(cfg) with allocation 0, 1, 2, ... failing in turn, until a
+ * run makes fewer allocations than the failing one: that run covered the
+ * scenario and must succeed.  It must also succeed when nothing fails.
+ * Returns how many failure points were survived. */
+static long torture(int (*scenario_fn)(const char *), const char *cfg,
+                    long max_n, const char *label)
+{
+    alloc_fail_after(-1);
+    CU_ASSERT_FATAL(scenario_fn(cfg)); /* works when nothing fails */
+    long n;
+    int completed = 0;
+    for (n = 0; n < max_n; n++) {
+        alloc_fail_after(n);
+        int ok = scenario_fn(cfg);
+        long refused = alloc_failures();
+        alloc_fail_after(-1);
+        if (refused == 0) {
+            /* The scenario made fewer than n allocations: all covered. */
+            CU_ASSERT(ok);
+            completed = 1;
+            break;
+        }
+    }
+    printf("\n    %s: %ld allocation failure points survived\n", label, n);
+    CU_ASSERT(completed);
+    return n;
+}
+
 static void test_network_allocation_failing_in_turn(void)
 {
     char errbuf[256];
@@ -170,24 +198,7 @@ static void test_network_allocation_failing_in_turn(void)
              " api_key = \"sk-x\"; max_retries = 0; } );\n",
              tu_plugin_path_list(), mock_server_url(mock));
     char *cfg = tu_write_temp(text);
-    alloc_fail_after(-1);
-    CU_ASSERT_FATAL(network_scenario(cfg));
-    long n;
-    int completed = 0;
-    for (n = 0; n < 50000; n++) {
-        alloc_fail_after(n);
-        int ok = network_scenario(cfg);
-        long refused = alloc_failures();
-        alloc_fail_after(-1);
-        if (refused == 0) {
-            CU_ASSERT(ok);
-            completed = 1;
-            break;
-        }
-    }
-    printf("\n    torture (network): %ld allocation failure points survived\n", n);
-    CU_ASSERT(completed);
-    CU_ASSERT(n > 100);
+    CU_ASSERT(torture(network_scenario, cfg, 50000, "torture (network)") > 100);
     unlink(cfg);
     free(cfg);
     mock_server_stop(mock);
@@ -205,26 +216,7 @@ static void test_every_allocation_failing_in_turn(void)
     stream_fixture = tu_fixture("openai_chat_stream_text.sse", &stream_len);
     body_fixture = tu_fixture("openai_chat_response_parallel_tool_calls.json", &body_len);
 
-    alloc_fail_after(-1);
-    CU_ASSERT_FATAL(scenario(cfg)); /* works when nothing fails */
-
-    long n;
-    int completed = 0;
-    for (n = 0; n < 20000; n++) {
-        alloc_fail_after(n);
-        int ok = scenario(cfg);
-        long refused = alloc_failures();
-        alloc_fail_after(-1);
-        if (refused == 0) {
-            /* The scenario made fewer than n allocations: all covered. */
-            CU_ASSERT(ok);
-            completed = 1;
-            break;
-        }
-    }
-    printf("\n    torture: %ld allocation failure points survived\n", n);
-    CU_ASSERT(completed);
-    CU_ASSERT(n > 50);
+    CU_ASSERT(torture(scenario, cfg, 20000, "torture") > 50);
     free(stream_fixture);
     free(body_fixture);
     unlink(cfg);

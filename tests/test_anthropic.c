@@ -26,6 +26,7 @@
 #include "http.h"
 #include "alloc.h"
 #include "mock_server.h"
+#include "mockutil.h"
 #include "replay.h"
 #include "testutil.h"
 
@@ -259,14 +260,8 @@ static void test_stream_crlf(void)
 {
     size_t len;
     char *bytes = tu_fixture("anthropic_stream_tool_use_live.sse", &len);
-    char *crlf = malloc(2 * len + 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(crlf);
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (bytes[i] == '\n')
-            crlf[n++] = '\r';
-        crlf[n++] = bytes[i];
-    }
+    size_t n;
+    char *crlf = tu_crlf(bytes, len, &n);
     for (size_t p = 0; p < N_OF(pieces); p++) {
         ac_response *r;
         ac_error err;
@@ -1262,14 +1257,6 @@ static int mock_cleanup(void)
     return 0;
 }
 
-static json_object *last_body(void)
-{
-    char *b = mock_server_last_body(mock);
-    json_object *o = b ? json_tokener_parse(b) : NULL;
-    free(b);
-    return o;
-}
-
 static ac_llm *mock_llm(const char *model)
 {
     ac_error err;
@@ -1300,7 +1287,7 @@ static void test_mock_generate(void)
     CU_ASSERT_EQUAL(ac_response_output_tokens(r), 6);
     ac_response_free(r);
 
-    json_object *b = last_body();
+    json_object *b = mu_last_body(mock);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_STRING_EQUAL(json_object_get_string(path(b, "model")), "m-text");
     CU_ASSERT_EQUAL(json_object_get_int(path(b, "max_tokens")), 50);
@@ -1348,7 +1335,7 @@ static void test_mock_stream(void)
     check_tail(&s);
     CU_ASSERT_EQUAL(s.usage_in, 11);
     CU_ASSERT_EQUAL(s.usage_out, 6);
-    json_object *b = last_body();
+    json_object *b = mu_last_body(mock);
     CU_ASSERT_TRUE(json_object_get_boolean(path(b, "stream")));
     CU_ASSERT_EQUAL(json_object_get_int(path(b, "max_tokens")), 4096);
     json_object_put(b);
@@ -1383,7 +1370,7 @@ static void test_mock_session_tools(void)
     CU_ASSERT_STRING_EQUAL(ac_response_finish_reason(r), "tool_calls");
     ac_response_free(r);
 
-    json_object *b = last_body();
+    json_object *b = mu_last_body(mock);
     json_object *tool = at(path(b, "tools"), 0);
     CU_ASSERT_STRING_EQUAL(jstr(tool, "name"), "weather");
     json_object *want_schema = json_tokener_parse(schema);
@@ -1395,7 +1382,7 @@ static void test_mock_session_tools(void)
     r = ac_session_generate(sess, NULL, p, &err);
     CU_ASSERT_PTR_NOT_NULL(r);
     ac_response_free(r);
-    b = last_body();
+    b = mu_last_body(mock);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_STRING_EQUAL(json_object_get_string(path(b, "system")), "You are terse.");
     json_object *msgs = path(b, "messages");
@@ -1461,13 +1448,7 @@ int main(void)
     unsetenv("ANTHROPIC_API_KEY");
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    CU_pSuite s = CU_add_suite("anthropic", suite_init, suite_cleanup);
-    if (!s)
-        return 2;
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const tu_test tests[] = {
         { "stream: text", test_stream_text },
         { "stream: tool use", test_stream_tool_use },
         { "stream: tool use (live, padded)", test_stream_tool_use_live },
@@ -1499,9 +1480,8 @@ int main(void)
         { "no API key", test_no_api_key },
         { "models", test_models },
     };
-    for (size_t i = 0; i < N_OF(tests); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return 2;
+    if (TU_ADD_SUITE("anthropic", suite_init, suite_cleanup, tests))
+        return 2;
     CU_pSuite m = CU_add_suite("anthropic against the mock server", mock_init, mock_cleanup);
     if (!m ||
         !CU_add_test(m, "ac_generate and the request body", test_mock_generate) ||

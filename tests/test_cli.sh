@@ -6,7 +6,9 @@
 # plugin_path is this build tree's openai plugin, and checks what a user
 # sees: the streamed text, -o json, tool calls, -v, errors as one line with
 # the documented exit status (1 request, 2 usage, 3 config), Ctrl-C (130),
-# and demo mode.  Nothing talks to anything but 127.0.0.1.
+# and demo mode.  Nothing talks to anything but 127.0.0.1.  The steps it
+# shares with test_examples.sh (the server, the config, running and
+# checking a program) are in mockd.sh.
 #
 # Run by `make check` from the top build directory; top_builddir may also
 # be given in the environment.  Exit status: 0 all passed, 1 a check
@@ -16,83 +18,12 @@ set -u
 
 top_builddir=${top_builddir:-.}
 top_builddir=$(cd "$top_builddir" && pwd) || exit 99
+ME=test_cli
+. "$(dirname "$0")/mockd.sh"
 ACORE="$top_builddir/cli/acore"
-MOCKD="$top_builddir/sdk/mock/acore-mockd"
-PLUGDIR="$top_builddir/plugins/openai/.libs"
 
-hard_error() {
-    echo "test_cli: ERROR: $*" >&2
-    exit 99
-}
 [ -x "$ACORE" ] || hard_error "$ACORE is not built"
-[ -x "$MOCKD" ] || hard_error "$MOCKD is not built"
-[ -f "$PLUGDIR/openai.so" ] || hard_error "$PLUGDIR/openai.so is not built"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/acore-test.XXXXXX") || hard_error "mktemp failed"
-mockpid=
-cleanup() {
-    if [ -n "$mockpid" ]; then
-        kill "$mockpid" 2>/dev/null
-        wait "$mockpid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
-
-# Nothing from the caller's environment may steer the runs: no config
-# search outside $tmp, no real API key, no extra plugin folders.
-unset ABSTRACTCORE_CONFIG ABSTRACTCORE_PLUGIN_PATH OPENAI_API_KEY ANTHROPIC_API_KEY
-HOME="$tmp/home"
-XDG_CONFIG_HOME="$tmp/xdg"
-export HOME XDG_CONFIG_HOME
-mkdir -p "$HOME" "$XDG_CONFIG_HOME"
-
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "PASS: $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $1"
-    echo "    exit status: $rc"
-    echo "    stdout: $(head -c 600 "$tmp/out")"
-    echo "    stderr: $(head -c 600 "$tmp/err")"
-}
-
-# run SECONDS CMD...: run CMD with stdin from $RUN_STDIN (default
-# /dev/null), stdout in $tmp/out, stderr in $tmp/err, status in $rc.  A
-# run that outlives SECONDS is killed (status 137), so a hang fails the
-# test instead of stalling make check.
-RUN_STDIN=/dev/null
-run() {
-    limit=$(($1 * 10))
-    shift
-    "$@" <"$RUN_STDIN" >"$tmp/out" 2>"$tmp/err" &
-    runpid=$!
-    ticks=0
-    while kill -0 "$runpid" 2>/dev/null; do
-        ticks=$((ticks + 1))
-        if [ "$ticks" -gt "$limit" ]; then
-            kill -9 "$runpid" 2>/dev/null
-            echo "(killed: still running after $((limit / 10)) s)" >>"$tmp/err"
-            break
-        fi
-        sleep 0.1
-    done
-    wait "$runpid"
-    rc=$?
-}
-
-# Checks on the last run.
-out_is() { [ "$(cat "$tmp/out")" = "$1" ]; }
-out_has() { grep -q -- "$1" "$tmp/out"; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
-err_lines() { [ "$(wc -l <"$tmp/err" | tr -d ' ')" -eq "$1" ]; }
-err_empty() { [ ! -s "$tmp/err" ]; }
-out_empty() { [ ! -s "$tmp/out" ]; }
+mockd_begin acore-test
 
 # ---------------------------------------------------------------------
 # The mock server and the config
@@ -116,31 +47,8 @@ scenarios = (
 );
 EOF
 
-"$MOCKD" --port 0 --script "$tmp/script.conf" >"$tmp/mockd.out" 2>"$tmp/mockd.err" &
-mockpid=$!
-url=
-i=0
-while [ $i -lt 100 ]; do
-    url=$(sed -n '1s/^acore-mockd listening on \(http:[^ ]*\).*$/\1/p' "$tmp/mockd.out" 2>/dev/null)
-    [ -n "$url" ] && break
-    kill -0 "$mockpid" 2>/dev/null || break
-    sleep 0.1
-    i=$((i + 1))
-done
-[ -n "$url" ] || hard_error "acore-mockd did not start: $(cat "$tmp/mockd.out" "$tmp/mockd.err")"
-echo "# acore-mockd at $url"
-
-CONF="$tmp/acore.conf"
-cat >"$CONF" <<EOF
-abstractcore = {
-  plugin_path = [ "$PLUGDIR" ];
-  default_provider = "mock";
-};
-providers = (
-  { name = "mock"; plugin = "openai"; base_url = "$url/v1";
-    api_key = "$SECRET"; default_model = "default"; max_retries = 0; }
-);
-EOF
+mockd_start
+mockd_config
 
 A() { run 20 "$ACORE" -c "$CONF" "$@"; }
 
@@ -178,7 +86,7 @@ if [ $rc -eq 0 ] && out_is "Hello from the test mock."; then
 else fail "generation options"; fi
 
 A -o json "Say hello"
-if [ $rc -eq 0 ] && [ "$(wc -l <"$tmp/out" | tr -d ' ')" -eq 1 ] &&
+if [ $rc -eq 0 ] && out_lines 1 &&
    grep -q '^{.*}$' "$tmp/out" &&
    out_has '"content" *: *"Hello from the test mock."' &&
    out_has '"finish_reason" *: *"stop"' &&
@@ -295,7 +203,7 @@ else fail "no default provider"; fi
 
 A -m unauthorized -v hi
 if [ $rc -eq 1 ] && err_has '^acore: mock: http: .*401.*invalid key' &&
-   ! grep -q -- "$SECRET" "$tmp/out" "$tmp/err"; then
+   no_secret; then
     pass "HTTP 401 exits 1 with provider, stage and message, and no key"
 else fail "HTTP 401"; fi
 
@@ -359,5 +267,4 @@ if [ $rc -eq 0 ] && [ -s "$tmp/out" ] && err_has 'bundled mock server at http://
     pass "--demo uses the bundled mock server"
 else fail "--demo"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+mockd_summary

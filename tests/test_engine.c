@@ -361,13 +361,8 @@ static void test_connect_refused(void)
 {
     mu_env e;
     mu_start(&e, SCRIPT, NULL, NULL);
-    ac_options *o = ac_options_new();
-    ac_options_set(o, "base_url", "http://127.0.0.1:9/v1");
-    ac_options_set(o, "max_retries", "0");
+    ac_llm *llm = mu_llm_at(&e, "http://127.0.0.1:9/v1", NULL);
     ac_error err;
-    ac_llm *llm = ac_llm_create(e.core, "mock", "default", o, &err);
-    ac_options_free(o);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(llm);
     ac_response *r = ac_generate(llm, "x", NULL, &err);
     CU_ASSERT_PTR_NULL(r);
     CU_ASSERT_EQUAL(err.code, AC_ECONNECT);
@@ -408,14 +403,8 @@ static void test_connect_timeout(void)
     mu_start(&e, SCRIPT, NULL, NULL);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", port);
-    ac_options *o = ac_options_new();
-    ac_options_set(o, "base_url", url);
-    ac_options_set(o, "max_retries", "0");
-    ac_options_set(o, "connect_timeout_ms", "300");
+    ac_llm *llm = mu_llm_at(&e, url, "300");
     ac_error err;
-    ac_llm *llm = ac_llm_create(e.core, "mock", "default", o, &err);
-    ac_options_free(o);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(llm);
     double t0 = mono_ms();
     ac_response *r = ac_generate(llm, "x", NULL, &err);
     CU_ASSERT_PTR_NULL(r);
@@ -595,10 +584,12 @@ static void test_error_inside_200_stream(void)
     mu_stop(&e);
 }
 
-static void test_malformed_stream(void)
+/* A streamed reply from `model` whose events are not valid JSON fails
+ * with AC_EJSON at the JSON stage, and no response. */
+static void expect_stream_json_error(const char *model)
 {
     mu_env e;
-    mu_start(&e, SCRIPT, "garbage", "max_retries = 0;");
+    mu_start(&e, SCRIPT, model, "max_retries = 0;");
     ac_gen_params *p = ac_gen_params_new();
     ac_gen_params_set_stream(p, 1);
     ac_error err;
@@ -610,20 +601,8 @@ static void test_malformed_stream(void)
     mu_stop(&e);
 }
 
-static void test_invalid_utf8(void)
-{
-    mu_env e;
-    mu_start(&e, SCRIPT, "badutf8", "max_retries = 0;");
-    ac_gen_params *p = ac_gen_params_new();
-    ac_gen_params_set_stream(p, 1);
-    ac_error err;
-    ac_response *r = ac_generate(e.llm, "x", p, &err);
-    CU_ASSERT_PTR_NULL(r);
-    CU_ASSERT_EQUAL(err.code, AC_EJSON);
-    CU_ASSERT_EQUAL(err.stage, AC_STAGE_JSON);
-    ac_gen_params_free(p);
-    mu_stop(&e);
-}
+static void test_malformed_stream(void) { expect_stream_json_error("garbage"); }
+static void test_invalid_utf8(void) { expect_stream_json_error("badutf8"); }
 
 static void test_oversized_response(void)
 {

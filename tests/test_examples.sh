@@ -9,7 +9,9 @@
 # and usage, the gathered replies, a cancel that comes early and keeps the
 # partial text, a session file written and loaded back, a tool call run
 # and answered, and one-line errors with the documented exit statuses.
-# Nothing talks to anything but 127.0.0.1.
+# Nothing talks to anything but 127.0.0.1.  The steps it shares with
+# test_cli.sh (the server, the config, running and checking a program) are
+# in mockd.sh.
 #
 # Run by `make check` from the top build directory; top_builddir may also
 # be given in the environment.  Ends with one line "N passed, N failed".
@@ -22,93 +24,17 @@ top_builddir=${top_builddir:-.}
 top_builddir=$(cd "$top_builddir" && pwd) || exit 99
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
 top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
+ME=test_examples
+. "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-MOCKD="$top_builddir/sdk/mock/acore-mockd"
-PLUGDIR="$top_builddir/plugins/openai/.libs"
 EXAMPLES="sync async gather cancel stream session tools errors"
 
-hard_error() {
-    echo "test_examples: ERROR: $*" >&2
-    exit 99
-}
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
 done
-[ -x "$MOCKD" ] || hard_error "$MOCKD is not built"
-[ -f "$PLUGDIR/openai.so" ] || hard_error "$PLUGDIR/openai.so is not built"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/acore-examples.XXXXXX") || hard_error "mktemp failed"
-mockpid=
-runpid=
-cleanup() {
-    if [ -n "$runpid" ]; then
-        kill -9 "$runpid" 2>/dev/null
-        wait "$runpid" 2>/dev/null
-    fi
-    if [ -n "$mockpid" ]; then
-        kill "$mockpid" 2>/dev/null
-        wait "$mockpid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT PIPE TERM
-
-# Nothing from the caller's environment may steer the runs: no config
-# search outside $tmp, no real API key, no extra plugin folders.
-unset ABSTRACTCORE_CONFIG ABSTRACTCORE_PLUGIN_PATH OPENAI_API_KEY ANTHROPIC_API_KEY
-HOME="$tmp/home"
-XDG_CONFIG_HOME="$tmp/xdg"
-export HOME XDG_CONFIG_HOME
-mkdir -p "$HOME" "$XDG_CONFIG_HOME"
-
-passed=0
-failed=0
-pass() {
-    passed=$((passed + 1))
-    echo "PASS: $1"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $1"
-    echo "    exit status: $rc"
-    echo "    stdout: $(head -c 600 "$tmp/out")"
-    echo "    stderr: $(head -c 600 "$tmp/err")"
-}
-
-# run SECONDS CMD...: run CMD with stdout in $tmp/out, stderr in $tmp/err,
-# status in $rc and the elapsed time in tenths of a second in $ticks.  A
-# run that outlives SECONDS is killed (status 137), so a hang fails the
-# test instead of stalling make check.  Runs in $tmp, so an example that
-# writes a file in its working directory writes it there.
-run() {
-    limit=$(($1 * 10))
-    shift
-    (cd "$tmp" && exec "$@") </dev/null >"$tmp/out" 2>"$tmp/err" &
-    runpid=$!
-    ticks=0
-    while kill -0 "$runpid" 2>/dev/null; do
-        ticks=$((ticks + 1))
-        if [ "$ticks" -gt "$limit" ]; then
-            kill -9 "$runpid" 2>/dev/null
-            echo "(killed: still running after $((limit / 10)) s)" >>"$tmp/err"
-            break
-        fi
-        sleep 0.1
-    done
-    wait "$runpid"
-    rc=$?
-    runpid=
-}
-
-# Checks on the last run.
-out_is() { [ "$(cat "$tmp/out")" = "$1" ]; }
-out_has() { grep -q -- "$1" "$tmp/out"; }
-out_lines() { [ "$(wc -l <"$tmp/out" | tr -d ' ')" -eq "$1" ]; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
-err_lines() { [ "$(wc -l <"$tmp/err" | tr -d ' ')" -eq "$1" ]; }
-err_empty() { [ ! -s "$tmp/err" ]; }
-no_secret() { ! grep -q -- "$SECRET" "$tmp/out" "$tmp/err"; }
+mockd_begin acore-examples
+# An example that writes a file in its working directory writes it here.
+RUN_DIR=$tmp
 
 # ---------------------------------------------------------------------
 # docs/api.md shows excerpts of the examples: every line of each excerpt
@@ -193,33 +119,11 @@ scenarios = (
 );
 EOF
 
-"$MOCKD" --port 0 --quiet --script "$tmp/script.conf" >"$tmp/mockd.out" 2>"$tmp/mockd.err" &
-mockpid=$!
-url=
-i=0
-while [ $i -lt 100 ]; do
-    url=$(sed -n '1s/^acore-mockd listening on \(http:[^ ]*\).*$/\1/p' "$tmp/mockd.out" 2>/dev/null)
-    [ -n "$url" ] && break
-    kill -0 "$mockpid" 2>/dev/null || break
-    sleep 0.1
-    i=$((i + 1))
-done
-[ -n "$url" ] || hard_error "acore-mockd did not start: $(cat "$tmp/mockd.out" "$tmp/mockd.err")"
-echo "# acore-mockd at $url"
+mockd_start --quiet
 
 # The key is a marker: no example may ever print it or save it.
 SECRET="sk-examples-NEVER-PRINT-7070"
-CONF="$tmp/acore.conf"
-cat >"$CONF" <<EOF
-abstractcore = {
-  plugin_path = [ "$PLUGDIR" ];
-  default_provider = "mock";
-};
-providers = (
-  { name = "mock"; plugin = "openai"; base_url = "$url/v1";
-    api_key = "$SECRET"; default_model = "default"; max_retries = 0; }
-);
-EOF
+mockd_config
 
 # E NAME ARGS...: run examples/NAME with this config.
 E() {
@@ -249,7 +153,7 @@ if [ $rc -eq 0 ] && out_is "$REPLY"; then
 else fail "sync with ABSTRACTCORE_CONFIG"; fi
 
 run 10 "$EX/sync" -c "$tmp/missing.conf"
-if [ $rc -eq 1 ] && err_lines 1 && err_has '^sync: .*missing.conf' && [ ! -s "$tmp/out" ]; then
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^sync: .*missing.conf' && out_empty; then
     pass "sync with a missing config file exits 1 with one line naming it"
 else fail "sync -c missing"; fi
 
@@ -373,7 +277,7 @@ else fail "tools"; fi
 E errors -m unauthorized
 if [ $rc -eq 1 ] && err_lines 1 &&
    err_has '^errors: ac_generate: mock: http: .*invalid key.*AC_EHTTP.*HTTP 401.*API key' &&
-   [ ! -s "$tmp/out" ] && no_secret; then
+   out_empty && no_secret; then
     pass "errors reports an HTTP 401 on one line with exit 1, and no key"
 else fail "errors -m unauthorized"; fi
 
@@ -387,5 +291,4 @@ if [ $rc -eq 0 ] && out_is "$REPLY"; then
     pass "errors prints the reply when nothing fails"
 else fail "errors, success"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+mockd_summary

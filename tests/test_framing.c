@@ -606,14 +606,8 @@ static void test_crlf_fixture(void)
      * same events. */
     size_t len;
     char *in = tu_fixture("openai_chat_stream_text.sse", &len);
-    char *crlf = malloc(2 * len + 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(crlf);
-    size_t m = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (in[i] == '\n')
-            crlf[m++] = '\r';
-        crlf[m++] = in[i];
-    }
+    size_t m;
+    char *crlf = tu_crlf(in, len, &m);
     run a, b, c;
     run_init(&a);
     run_init(&b);
@@ -1007,13 +1001,7 @@ int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    CU_pSuite s = CU_add_suite("framing", NULL, NULL);
-    if (!s)
-        return 2;
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const tu_test tests[] = {
         { "sse_edge_cases: escaped newlines in JSON", test_edge_escaped_newlines },
         { "sse_edge_cases: multi-line data with empty lines", test_edge_multiline_empty_data },
         { "sse_edge_cases: UTF-8 split across reads", test_edge_utf8_split },
@@ -1044,8 +1032,7 @@ int main(void)
         { "byte-at-a-time feeding is linear", test_byte_at_a_time_is_linear },
         { "every allocation failing in turn", test_alloc_failures },
     };
-    for (size_t i = 0; i < N_OF(tests); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return 2;
+    if (TU_ADD_SUITE("framing", NULL, NULL, tests))
+        return 2;
     return tu_run_suites();
 }

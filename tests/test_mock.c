@@ -155,12 +155,15 @@ static void res_free(http_res *r)
     r->body = NULL;
 }
 
+/* A server with script (NULL: the defaults) on a random port; the test
+ * stops here (a failed assertion) if it does not start. */
 static mock_server *start(const char *script)
 {
     char err[256] = "";
     mock_server *m = mock_server_start(script, 0, err, sizeof err);
     if (!m)
         fprintf(stderr, "mock_server_start: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     return m;
 }
 
@@ -335,7 +338,6 @@ static void oa_read(const char *body, oa_stream *s)
 static void test_start_random_port(void)
 {
     mock_server *m = start(NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT(mock_server_port(m) > 0);
     char want[64];
     snprintf(want, sizeof want, "http://127.0.0.1:%d", mock_server_port(m));
@@ -359,7 +361,6 @@ static void test_start_random_port(void)
 static void test_openai_nonstream(void)
 {
     mock_server *m = start(NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions", "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
     CU_ASSERT_EQUAL(r.rc, CURLE_OK);
@@ -394,7 +395,6 @@ static void test_openai_nonstream(void)
 static void test_openai_stream(void)
 {
     mock_server *m = start("reply = \"one two three four five six\"; chunks = 5;");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions",
          "{\"model\":\"x\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
@@ -432,7 +432,6 @@ static void test_openai_stream_tools(void)
         "scenarios = ( { model = \"t\"; reply = \"\"; chunks = 4;\n"
         "  tool_calls = ( { id = \"call_1\"; name = \"get_weather\"; arguments = \"{\\\"city\\\":\\\"Paris\\\"}\"; },\n"
         "                 { name = \"get_time\"; arguments = \"{}\"; } ); } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions", "{\"model\":\"t\",\"stream\":true}", &r);
     CU_ASSERT_EQUAL(r.status, 200);
@@ -497,7 +496,6 @@ static void test_anthropic(void)
     mock_server *m = start(
         "reply = \"Checking the weather.\"; chunks = 3; usage = [11, 7];\n"
         "tool_calls = ( { id = \"toolu_1\"; name = \"weather\"; arguments = \"{\\\"location\\\":\\\"Paris\\\"}\"; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/messages", "{\"model\":\"claude-x\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
     CU_ASSERT_EQUAL(r.status, 200);
@@ -567,7 +565,6 @@ static void test_ollama(void)
     mock_server *m = start(
         "scenarios = ( { model = \"llama3.2\"; reply = \"Hi there, friend\"; chunks = 3; },\n"
         "  { model = \"tools\"; reply = \"\"; tool_calls = ( { name = \"get_weather\"; arguments = \"{\\\"city\\\":\\\"Tokyo\\\"}\"; } ); } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     /* "stream" absent: Ollama streams */
     post(m, "/api/chat", "{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
@@ -627,7 +624,6 @@ static void test_ollama(void)
 static void test_models(void)
 {
     mock_server *m = start("scenarios = ( { model = \"alpha\"; }, { model = \"default\"; }, { model = \"beta\"; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_req q = { .path = "/v1/models" };
     http_res r;
     http(m, &q, &r);
@@ -658,7 +654,6 @@ static void test_scenario_by_model(void)
         "reply = \"top\"; chunks = 2;\n"
         "scenarios = ( { model = \"a\"; reply = \"from a\"; },\n"
         "              { model = \"default\"; reply = \"from default\"; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions", "{\"model\":\"a\",\"stream\":true}", &r);
     oa_stream s;
@@ -673,7 +668,6 @@ static void test_scenario_by_model(void)
 
     /* no "default" scenario: the top-level settings answer */
     m = start("reply = \"top\"; scenarios = ( { model = \"a\"; reply = \"from a\"; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     post(m, "/v1/chat/completions", "{\"model\":\"zzz\"}", &r);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"content\":\"top\""));
     res_free(&r);
@@ -684,7 +678,6 @@ static void test_status_retry_after(void)
 {
     mock_server *m = start(
         "status = 429; retry_after = \"2\"; headers = [ \"x-should-retry: true\" ];");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_req q = { .path = "/v1/chat/completions", .body = "{\"stream\":true}",
                    .want_header = "x-should-retry" };
     http_res r;
@@ -721,7 +714,6 @@ static void test_status_retry_after(void)
 
     /* error_body is sent verbatim */
     m = start("status = 503; error_body = \"{\\\"error\\\":\\\"Loading model\\\"}\";");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     post(m, "/v1/chat/completions", "{}", &r);
     CU_ASSERT_EQUAL(r.status, 503);
     CU_ASSERT_STRING_EQUAL(r.body, "{\"error\":\"Loading model\"}");
@@ -735,7 +727,6 @@ static void test_fail_times(void)
     mock_server *m = start(
         "scenarios = ( { model = \"flaky\"; status = 503; fail_times = 2; reply = \"finally\"; },\n"
         "              { model = \"other\"; status = 500; fail_times = 1; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     long got[4];
     for (int i = 0; i < 3; i++) {
@@ -763,7 +754,6 @@ static void test_fail_times(void)
 static void test_drop_after_chunks(void)
 {
     mock_server *m = start("reply = \"aaaa bbbb cccc dddd eeee ffff gggg hhhh \"; chunks = 8; drop_after_chunks = 3;");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions", "{\"stream\":true}", &r);
     CU_ASSERT_EQUAL(r.status, 200);
@@ -798,7 +788,6 @@ static void test_drop_after_chunks(void)
 static void test_stream_error(void)
 {
     mock_server *m = start("reply = \"partial text\"; chunks = 2; stream_error = \"model overloaded\";");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions", "{\"stream\":true}", &r);
     CU_ASSERT_EQUAL(r.status, 200);
@@ -883,7 +872,6 @@ static void test_bad_script(void)
 static void test_last_body_headers(void)
 {
     mock_server *m = start(NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9\"}]}";
     http_req q = { .path = "/v1/chat/completions", .body = body,
                    .headers = { "Authorization: Bearer sk-test", "X-Custom: 42", NULL } };
@@ -948,7 +936,6 @@ static size_t wait_disconnects(mock_server *m, size_t want, double max_ms)
 static void test_stop_with_hanging_stream(void)
 {
     mock_server *m = start("reply = \"first second\"; chunks = 2; hang = true;");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     bg_client c;
     memset(&c, 0, sizeof c);
     c.m = m;
@@ -981,7 +968,6 @@ static void test_disconnects(void)
         "  { model = \"slow\"; reply = \"a b c d e f g h\"; chunks = 8; delay_ms = 2000; },\n"
         "  { model = \"late\"; first_byte_delay_ms = 5000; },\n"
         "  { model = \"hangns\"; hang = true; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     /* the client gives up on a hanging stream */
     http_req q = { .path = "/v1/chat/completions", .body = "{\"model\":\"hang\",\"stream\":true}",
@@ -1035,7 +1021,6 @@ static void test_delays(void)
         "scenarios = ( { model = \"paced\"; reply = \"a b c d\"; chunks = 4; delay_ms = 100; },\n"
         "  { model = \"late\"; first_byte_delay_ms = 300; },\n"
         "  { model = \"ka\"; reply = \"x y z\"; chunks = 3; delay_ms = 60; keepalive_comments = true; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions", "{\"model\":\"paced\",\"stream\":true}", &r);
     CU_ASSERT_EQUAL(r.rc, CURLE_OK);
@@ -1077,7 +1062,6 @@ static void test_echo_raw_len_utf8(void)
         "  { model = \"big\"; reply_len = 100000; },\n"
         "  { model = \"proxy\"; status = 502; raw = \"<html>502 Bad Gateway</html>\"; content_type = \"text/html\"; },\n"
         "  { model = \"utf8\"; reply = \"h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9f\x98\x80!\"; chunks = 40; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions",
          "{\"model\":\"echo\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"first\"},"
@@ -1138,7 +1122,6 @@ static void test_echo_raw_len_utf8(void)
 static void test_usage_finish_mapping(void)
 {
     mock_server *m = start("usage = [11, 22]; finish_reason = \"length\";");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     post(m, "/v1/chat/completions", "{}", &r);
     json_object *o = json_tokener_parse(r.body);
@@ -1170,7 +1153,6 @@ static void test_quirks(void)
         "scenarios = ( { model = \"lmstudio\"; quirk = \"lmstudio\"; },\n"
         "  { model = \"tgi\"; quirk = \"tgi\"; },\n"
         "  { model = \"mlx\"; quirk = \"mlx\"; } );");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     http_res r;
     /* LM Studio: no "content" key at all beside tool calls */
     post(m, "/v1/chat/completions", "{\"model\":\"lmstudio\"}", &r);
@@ -1235,7 +1217,6 @@ static void test_quirks(void)
 static void test_bad_requests(void)
 {
     mock_server *m = start(NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     static const char *bodies[] = { "{bad", "[1,2]", "", "{} trailing", "\"str\"",
                                     "{\"model\":\"\\ud800\",\"messages\":[{\"role\":\"user\",\"content\":5}]}" };
     http_res r;
@@ -1295,7 +1276,6 @@ static void test_concurrent_streams(void)
             n = (int)((rl.rlim_cur - 64) / 2);
     }
     mock_server *m = start("echo = true; chunks = 5; delay_ms = 50;");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CURLM *multi = curl_multi_init();
     CU_ASSERT_PTR_NOT_NULL_FATAL(multi);
     curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);

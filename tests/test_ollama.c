@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "replay.h"
 #include "mock_server.h"
+#include "mockutil.h"
 
 #include <CUnit/Basic.h>
 #include <json-c/json.h>
@@ -68,6 +69,16 @@ static char *compact_ndjson(const char *text, size_t *out_len)
     json_tokener_free(tok);
     *out_len = n;
     return out;
+}
+
+/* A pretty-printed doc fixture as the NDJSON it is on the wire. */
+static char *ndjson_fixture(const char *name, size_t *out_len)
+{
+    size_t len;
+    char *pretty = tu_fixture(name, &len);
+    char *nd = compact_ndjson(pretty, out_len);
+    free(pretty);
+    return nd;
 }
 
 /* What the event callback saw. */
@@ -143,6 +154,19 @@ static ac_status replay(ac_framing framing, int status, const char *bytes,
                         err);
 }
 
+/* Replay bytes that make a good reply: AC_OK, and the response (the
+ * test stops here without one).  Free it with ac_response_free. */
+static ac_response *replay_ok(ac_framing framing, const char *bytes,
+                              size_t len, size_t piece, seen *s)
+{
+    ac_response *r;
+    ac_error err;
+    ac_status rc = replay(framing, 200, bytes, len, piece, s, &r, &err);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    return r;
+}
+
 /* True if text parses as a JSON object equal to the expected JSON text. */
 static int json_equal_text(const char *text, const char *expected)
 {
@@ -174,11 +198,7 @@ static void test_chat_response(void)
     char *body = tu_fixture("ollama_chat_response.json", &len);
     for (size_t i = 0; i < N_PIECES; i++) {
         seen s;
-        ac_response *r;
-        ac_error err;
-        ac_status rc = replay(AC_FRAMING_NONE, 200, body, len, pieces[i], &s, &r, &err);
-        CU_ASSERT_EQUAL(rc, AC_OK);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        ac_response *r = replay_ok(AC_FRAMING_NONE, body, len, pieces[i], &s);
         CU_ASSERT_STRING_EQUAL(ac_response_content(r), "Hello! How are you today?");
         CU_ASSERT_STRING_EQUAL(ac_response_finish_reason(r), "stop");
         /* This older doc example has no done_reason at all. */
@@ -196,16 +216,11 @@ static void test_chat_response(void)
 
 static void test_stream_first_and_final(void)
 {
-    size_t len, n;
-    char *pretty = tu_fixture("ollama_chat_stream_first_and_final.pretty.txt", &len);
-    char *nd = compact_ndjson(pretty, &n);
+    size_t n;
+    char *nd = ndjson_fixture("ollama_chat_stream_first_and_final.pretty.txt", &n);
     for (size_t i = 0; i < N_PIECES; i++) {
         seen s;
-        ac_response *r;
-        ac_error err;
-        ac_status rc = replay(AC_FRAMING_NDJSON, 200, nd, n, pieces[i], &s, &r, &err);
-        CU_ASSERT_EQUAL(rc, AC_OK);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        ac_response *r = replay_ok(AC_FRAMING_NDJSON, nd, n, pieces[i], &s);
         CU_ASSERT_STRING_EQUAL(ac_response_content(r), "The");
         CU_ASSERT_STRING_EQUAL(ac_response_finish_reason(r), "stop");
         /* No done_reason in this doc example either. */
@@ -221,21 +236,15 @@ static void test_stream_first_and_final(void)
         ac_response_free(r);
     }
     free(nd);
-    free(pretty);
 }
 
 static void test_stream_tool_call(void)
 {
-    size_t len, n;
-    char *pretty = tu_fixture("ollama_chat_stream_tool_call.pretty.txt", &len);
-    char *nd = compact_ndjson(pretty, &n);
+    size_t n;
+    char *nd = ndjson_fixture("ollama_chat_stream_tool_call.pretty.txt", &n);
     for (size_t i = 0; i < N_PIECES; i++) {
         seen s;
-        ac_response *r;
-        ac_error err;
-        ac_status rc = replay(AC_FRAMING_NDJSON, 200, nd, n, pieces[i], &s, &r, &err);
-        CU_ASSERT_EQUAL(rc, AC_OK);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        ac_response *r = replay_ok(AC_FRAMING_NDJSON, nd, n, pieces[i], &s);
         CU_ASSERT_STRING_EQUAL(ac_response_content(r), "");
         CU_ASSERT_EQUAL_FATAL(ac_response_tool_call_count(r), 1);
         /* The doc example carries no id; Ollama matches results by name. */
@@ -257,7 +266,6 @@ static void test_stream_tool_call(void)
         ac_response_free(r);
     }
     free(nd);
-    free(pretty);
 }
 
 static void test_generate_stream(void)
@@ -266,11 +274,7 @@ static void test_generate_stream(void)
     char *nd = tu_fixture("ollama_generate_stream.ndjson", &len);
     for (size_t i = 0; i < N_PIECES; i++) {
         seen s;
-        ac_response *r;
-        ac_error err;
-        ac_status rc = replay(AC_FRAMING_NDJSON, 200, nd, len, pieces[i], &s, &r, &err);
-        CU_ASSERT_EQUAL(rc, AC_OK);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        ac_response *r = replay_ok(AC_FRAMING_NDJSON, nd, len, pieces[i], &s);
         CU_ASSERT_STRING_EQUAL(ac_response_content(r), "That's a fantastic question!");
         CU_ASSERT_STRING_EQUAL(ac_response_finish_reason(r), "stop");
         CU_ASSERT_STRING_EQUAL(ac_response_raw_finish_reason(r), "stop");
@@ -284,11 +288,7 @@ static void test_generate_stream(void)
      * whole body: still one good reply. */
     {
         seen s;
-        ac_response *r;
-        ac_error err;
-        ac_status rc = replay(AC_FRAMING_NONE, 200, nd, len, 0, &s, &r, &err);
-        CU_ASSERT_EQUAL(rc, AC_OK);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        ac_response *r = replay_ok(AC_FRAMING_NONE, nd, len, 0, &s);
         CU_ASSERT_STRING_EQUAL(ac_response_content(r), "That's a fantastic question!");
         CU_ASSERT_STRING_EQUAL(ac_response_finish_reason(r), "stop");
         ac_response_free(r);
@@ -556,9 +556,8 @@ static void test_error_non_json(void)
  * check the memory side. */
 static void test_mutations(void)
 {
-    size_t len, n;
-    char *pretty = tu_fixture("ollama_chat_stream_tool_call.pretty.txt", &len);
-    char *nd = compact_ndjson(pretty, &n);
+    size_t n;
+    char *nd = ndjson_fixture("ollama_chat_stream_tool_call.pretty.txt", &n);
     char *buf = malloc(n + 1);
     unsigned seed = 12345;
     CU_ASSERT_FATAL(buf != NULL);
@@ -583,7 +582,6 @@ static void test_mutations(void)
     }
     free(buf);
     free(nd);
-    free(pretty);
 }
 
 /* Every allocation failing in turn (the plugin allocates through the
@@ -593,8 +591,7 @@ static void test_mutations(void)
 static void test_alloc_failures(void)
 {
     size_t len, n;
-    char *pretty = tu_fixture("ollama_chat_stream_tool_call.pretty.txt", &len);
-    char *nd = compact_ndjson(pretty, &n);
+    char *nd = ndjson_fixture("ollama_chat_stream_tool_call.pretty.txt", &n);
     char *body = tu_fixture("ollama_chat_response.json", &len);
     struct { ac_framing f; const char *b; size_t n; } runs[] = {
         { AC_FRAMING_NDJSON, nd, n }, { AC_FRAMING_NONE, body, len },
@@ -622,7 +619,6 @@ static void test_alloc_failures(void)
     }
     free(body);
     free(nd);
-    free(pretty);
 }
 
 /* ------------------------------------------------------------------ */
@@ -640,12 +636,21 @@ static ac_core *mock_core(mock_server *m)
     return tu_open_core(extra);
 }
 
-static json_object *last_body(mock_server *m)
+/* A mock server with script (NULL: its defaults), a core whose "ollama"
+ * provider points at it and an llm for model (the test stops here when
+ * either fails).  Stop with mu_stop. */
+static void ollama_start(mu_env *e, const char *script, const char *model)
 {
-    char *b = mock_server_last_body(m);
-    json_object *o = b ? json_tokener_parse(b) : NULL;
-    free(b);
-    return o;
+    char errbuf[256] = "";
+    ac_error err;
+    memset(e, 0, sizeof *e);
+    e->mock = mock_server_start(script, 0, errbuf, sizeof errbuf);
+    if (!e->mock)
+        fprintf(stderr, "mock script: %s\n", errbuf);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e->mock);
+    e->core = mock_core(e->mock);
+    e->llm = ac_llm_create(e->core, "ollama", model, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e->llm);
 }
 
 /* obj at a path of member names / array indices ("messages", "0", ...). */
@@ -670,13 +675,9 @@ static const char *jstr(json_object *o)
 
 static void test_e2e_generate(void)
 {
-    char errbuf[256] = "";
-    mock_server *m = mock_server_start(NULL, 0, errbuf, sizeof errbuf);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    ac_core *c = mock_core(m);
+    mu_env e;
     ac_error err;
-    ac_llm *l = ac_llm_create(c, "ollama", "llama3.2", NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ollama_start(&e, NULL, "llama3.2");
     ac_gen_params *p = ac_gen_params_new();
     ac_gen_params_set_system(p, "You are terse.");
     ac_gen_params_set_max_tokens(p, 64);
@@ -686,7 +687,7 @@ static void test_e2e_generate(void)
     ac_gen_params_add_tool(p, "get_weather", "Get the weather in a given city",
                            "{\"type\":\"object\",\"properties\":{\"city\":"
                            "{\"type\":\"string\"}},\"required\":[\"city\"]}");
-    ac_response *r = ac_generate(l, "what is the weather in tokyo?", p, &err);
+    ac_response *r = ac_generate(e.llm, "what is the weather in tokyo?", p, &err);
     CU_ASSERT_PTR_NOT_NULL(r);
     if (r) {
         CU_ASSERT_STRING_EQUAL(ac_response_content(r),
@@ -695,7 +696,7 @@ static void test_e2e_generate(void)
     } else {
         fprintf(stderr, "ac_generate: %s\n", err.message);
     }
-    json_object *b = last_body(m);
+    json_object *b = mu_last_body(e.mock);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "model")), "llama3.2");
     /* Ollama: the system prompt is the first message, not a field. */
@@ -719,7 +720,7 @@ static void test_e2e_generate(void)
     CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "tools", "0", "function", "name")), "get_weather");
     CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "tools", "0", "function", "parameters", "type")),
                            "object");
-    char *auth = mock_server_last_header(m, "Authorization");
+    char *auth = mock_server_last_header(e.mock, "Authorization");
     CU_ASSERT_PTR_NOT_NULL(auth);
     if (auth)
         CU_ASSERT_STRING_EQUAL(auth, "Bearer test");
@@ -727,9 +728,7 @@ static void test_e2e_generate(void)
     json_object_put(b);
     ac_response_free(r);
     ac_gen_params_free(p);
-    ac_llm_free(l);
-    ac_core_close(c);
-    mock_server_stop(m);
+    mu_stop(&e);
 }
 
 static void on_done(ac_request *q, ac_status st, void *user)
@@ -741,31 +740,25 @@ static void on_done(ac_request *q, ac_status st, void *user)
 
 static void test_e2e_stream(void)
 {
-    char errbuf[256] = "";
-    mock_server *m = mock_server_start(NULL, 0, errbuf, sizeof errbuf);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    ac_core *c = mock_core(m);
+    mu_env e;
     ac_error err;
-    ac_llm *l = ac_llm_create(c, "ollama", "llama3.2", NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ollama_start(&e, NULL, "llama3.2");
     seen s;
     memset(&s, 0, sizeof s);
     ac_callbacks cb = { .on_event = on_event, .on_done = on_done };
-    ac_request *q = ac_agenerate(l, "Hello", NULL, &cb, &s);
+    ac_request *q = ac_agenerate(e.llm, "Hello", NULL, &cb, &s);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "Hello from the AbstractCore mock server.");
     CU_ASSERT_STRING_EQUAL(s.finish, "stop");
-    json_object *b = last_body(m);
+    json_object *b = mu_last_body(e.mock);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_TRUE(json_object_get_boolean(JGET(b, "stream")));
     CU_ASSERT_PTR_NULL(JGET(b, "options"));
     json_object_put(b);
     ac_request_free(q);
-    ac_llm_free(l);
-    ac_core_close(c);
-    mock_server_stop(m);
+    mu_stop(&e);
 }
 
 static void test_e2e_session_tool_round_trip(void)
@@ -774,16 +767,10 @@ static void test_e2e_session_tool_round_trip(void)
         "scenarios = ( { model = \"tool-model\"; tool_calls = ( { id = \"call_7\";"
         " name = \"get_temperature\"; arguments = \"{\\\"city\\\":\\\"New York\\\"}\"; } );"
         " } );";
-    char errbuf[256] = "";
-    mock_server *m = mock_server_start(script, 0, errbuf, sizeof errbuf);
-    if (!m)
-        fprintf(stderr, "mock script: %s\n", errbuf);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    ac_core *c = mock_core(m);
+    mu_env e;
     ac_error err;
-    ac_llm *l = ac_llm_create(c, "ollama", "tool-model", NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-    ac_session *sess = ac_session_new(l, "You are terse.");
+    ollama_start(&e, script, "tool-model");
+    ac_session *sess = ac_session_new(e.llm, "You are terse.");
     CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
     ac_gen_params *p = ac_gen_params_new();
     ac_gen_params_add_tool(p, "get_temperature", NULL,
@@ -804,7 +791,7 @@ static void test_e2e_session_tool_round_trip(void)
 
     /* The follow-up carries the whole exchange, in Ollama's shape
      * (ollama_chat_tool_result.request.json). */
-    json_object *b = last_body(m);
+    json_object *b = mu_last_body(e.mock);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "messages", "0", "role")), "system");
     CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "messages", "1", "role")), "user");
@@ -824,9 +811,7 @@ static void test_e2e_session_tool_round_trip(void)
     json_object_put(b);
     ac_gen_params_free(p);
     ac_session_free(sess);
-    ac_llm_free(l);
-    ac_core_close(c);
-    mock_server_stop(m);
+    mu_stop(&e);
 }
 
 static void test_e2e_http_error(void)
@@ -834,37 +819,25 @@ static void test_e2e_http_error(void)
     static const char script[] =
         "scenarios = ( { model = \"missing\"; status = 404; "
         "error_message = \"model 'missing' not found\"; } );";
-    char errbuf[256] = "";
-    mock_server *m = mock_server_start(script, 0, errbuf, sizeof errbuf);
-    if (!m)
-        fprintf(stderr, "mock script: %s\n", errbuf);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    ac_core *c = mock_core(m);
+    mu_env e;
     ac_error err;
-    ac_llm *l = ac_llm_create(c, "ollama", "missing", NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-    ac_response *r = ac_generate(l, "hi", NULL, &err);
+    ollama_start(&e, script, "missing");
+    ac_response *r = ac_generate(e.llm, "hi", NULL, &err);
     CU_ASSERT_PTR_NULL(r);
     CU_ASSERT_EQUAL(err.code, AC_EHTTP);
     CU_ASSERT_EQUAL(err.http_status, 404);
     CU_ASSERT_EQUAL(err.retryable, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "model 'missing' not found"));
     ac_response_free(r);
-    ac_llm_free(l);
-    ac_core_close(c);
-    mock_server_stop(m);
+    mu_stop(&e);
 }
 
 static void test_e2e_list_models(void)
 {
-    char errbuf[256] = "";
-    mock_server *m = mock_server_start(NULL, 0, errbuf, sizeof errbuf);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    ac_core *c = mock_core(m);
+    mu_env e;
     ac_error err;
-    ac_llm *l = ac_llm_create(c, "ollama", "llama3.2", NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-    ac_models *ms = ac_list_models(l, &err);
+    ollama_start(&e, NULL, "llama3.2");
+    ac_models *ms = ac_list_models(e.llm, &err);
     CU_ASSERT_PTR_NOT_NULL(ms);
     if (ms) {
         CU_ASSERT(ac_models_count(ms) >= 1);
@@ -874,9 +847,7 @@ static void test_e2e_list_models(void)
         fprintf(stderr, "ac_list_models: %s\n", err.message);
     }
     ac_models_free(ms);
-    ac_llm_free(l);
-    ac_core_close(c);
-    mock_server_stop(m);
+    mu_stop(&e);
 }
 
 /* ------------------------------------------------------------------ */

@@ -121,14 +121,6 @@ static void test_list_models_everywhere(void)
 
 /* ---- one session, every backend ---- */
 
-static json_object *last_body(env *e)
-{
-    char *b = mock_server_last_body(e->mock);
-    json_object *o = b ? json_tokener_parse(b) : NULL;
-    free(b);
-    return o;
-}
-
 static json_object *get(json_object *o, const char *key)
 {
     json_object *v = NULL;
@@ -169,7 +161,7 @@ static void test_session_moves_between_backends(void)
         fprintf(stderr, "anthropic turn: %s\n", err.message);
     CU_ASSERT_PTR_NOT_NULL(r);
     ac_response_free(r);
-    json_object *b = last_body(&e);
+    json_object *b = mu_last_body(e.mock);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT(body_has(get(b, "system"), "Answer briefly."));
     json_object *msgs = get(b, "messages");
@@ -186,7 +178,7 @@ static void test_session_moves_between_backends(void)
         fprintf(stderr, "ollama turn: %s\n", err.message);
     CU_ASSERT_PTR_NOT_NULL(r);
     ac_response_free(r);
-    b = last_body(&e);
+    b = mu_last_body(e.mock);
     msgs = get(b, "messages");
     CU_ASSERT_EQUAL(json_object_array_length(msgs), 6); /* system + 5 */
     CU_ASSERT(body_has(json_object_array_get_idx(msgs, 2), "\"arguments\":{\"city\":\"Paris\"}"));
@@ -202,7 +194,7 @@ static void test_session_moves_between_backends(void)
             fprintf(stderr, "%s turn: %s\n", NAMES[i], err.message);
         CU_ASSERT_PTR_NOT_NULL(r);
         ac_response_free(r);
-        b = last_body(&e);
+        b = mu_last_body(e.mock);
         msgs = get(b, "messages");
         CU_ASSERT(body_has(json_object_array_get_idx(msgs, 2),
                            "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\""));

@@ -223,15 +223,11 @@ static void test_url_credentials_not_in_messages(void)
 {
     mu_env e;
     mu_start(&e, SCRIPT, NULL, NULL);
-    ac_options *o = ac_options_new();
     /* Port 9 (discard) refuses on loopback: a connect error that names
      * the server. */
-    ac_options_set(o, "base_url", "http://user:s3cr3t@127.0.0.1:9/v1?key=k3y");
-    ac_options_set(o, "max_retries", "0");
+    ac_llm *llm = mu_llm_at(&e, "http://user:s3cr3t@127.0.0.1:9/v1?key=k3y",
+                            NULL);
     ac_error err;
-    ac_llm *llm = ac_llm_create(e.core, "mock", "default", o, &err);
-    ac_options_free(o);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(llm);
     ac_response *r = ac_generate(llm, "x", NULL, &err);
     CU_ASSERT_PTR_NULL(r);
     CU_ASSERT_EQUAL(err.code, AC_ECONNECT);

@@ -5,6 +5,7 @@
 
 #include <CUnit/Basic.h>
 #include <dirent.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,21 @@ char *tu_fixture(const char *name, size_t *len)
         abort();
     }
     return d;
+}
+
+char *tu_crlf(const char *text, size_t len, size_t *out_len)
+{
+    char *crlf = malloc(2 * len + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(crlf);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\n')
+            crlf[n++] = '\r';
+        crlf[n++] = text[i];
+    }
+    crlf[n] = '\0';
+    *out_len = n;
+    return crlf;
 }
 
 char *tu_write_temp(const char *text)
@@ -109,6 +125,18 @@ ac_core *tu_open_core(const char *extra)
     return core;
 }
 
+int tu_add_suite(const char *name, int (*init)(void), int (*clean)(void),
+                 const tu_test *tests, size_t n)
+{
+    CU_pSuite s = CU_add_suite(name, init, clean);
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn))
+            return -1;
+    return 0;
+}
+
 int tu_run_suites(void)
 {
     CU_basic_set_mode(CU_BRM_VERBOSE);
@@ -118,4 +146,59 @@ int tu_run_suites(void)
     CU_cleanup_registry();
     (void)failed;
     return fails ? 1 : (CU_get_error() ? 2 : 0);
+}
+
+void tu_append(char *buf, size_t cap, const char *s, size_t n)
+{
+    size_t have = strlen(buf);
+    if (have + 1 >= cap)
+        return;
+    if (n > cap - have - 1)
+        n = cap - have - 1;
+    memcpy(buf + have, s, n);
+    buf[have + n] = '\0';
+}
+
+json_object *tu_jget(json_object *o, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *tok = strtok(buf, "."); tok && o; tok = strtok(NULL, ".")) {
+        if (json_object_is_type(o, json_type_array)) {
+            o = json_object_array_get_idx(o, (size_t)atoi(tok));
+        } else if (!json_object_object_get_ex(o, tok, &o)) {
+            return NULL;
+        }
+    }
+    return o;
+}
+
+const char *tu_jstr(json_object *o, const char *path)
+{
+    json_object *v = tu_jget(o, path);
+    return v && json_object_is_type(v, json_type_string)
+           ? json_object_get_string(v) : NULL;
+}
+
+int tu_jhas(json_object *o, const char *path)
+{
+    char buf[256];
+    const char *dot = strrchr(path, '.');
+    json_object *parent = o, *v = NULL;
+    if (dot) {
+        snprintf(buf, sizeof buf, "%.*s", (int)(dot - path), path);
+        parent = tu_jget(o, buf);
+    }
+    return parent && json_object_object_get_ex(parent, dot ? dot + 1 : path,
+                                               &v);
+}
+
+int tu_json_text_equal(const char *a, const char *b)
+{
+    json_object *x = a ? json_tokener_parse(a) : NULL;
+    json_object *y = b ? json_tokener_parse(b) : NULL;
+    int eq = x && y && json_object_equal(x, y);
+    json_object_put(x);
+    json_object_put(y);
+    return eq;
 }
