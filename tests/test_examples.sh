@@ -107,11 +107,11 @@ chunks = 5;
 usage = [7, 5];
 scenarios = (
   { model = "echo"; echo = true; },
-  # Calls the tool every time, with an answer beside the call: the
-  # example's last turn (tool_choice "none") prints that answer.
-  { model = "tools"; reply = "$ANSWER";
+  # Calls the tool, then answers in words once the result comes back.
+  { model = "tools"; reply = "";
     tool_calls = ( { id = "call_1"; name = "get_weather";
-                     arguments = "{\"city\": \"Paris\"}"; } ); },
+                     arguments = "{\"city\": \"Paris\"}"; } );
+    after_tool_result = "$ANSWER"; },
   { model = "unauthorized"; status = 401; error_message = "invalid key"; },
   { model = "midstream"; stream_error = "the model fell over"; },
   # 20 s of reply in 1000 pieces: only a cancel ends it in time.
@@ -266,8 +266,9 @@ else fail "session unwritable file"; fi
 
 E tools -m tools
 if [ $rc -eq 0 ] && out_is "$ANSWER" &&
-   err_has '^\[tool call\] get_weather({"city": *"Paris"}) -> {"celsius":21,"sky":"clear"}$'; then
-    pass "tools runs the model's tool call, sends the result, prints the answer"
+   err_has '^\[tool call\] get_weather({"city": *"Paris"}) -> {"celsius":21,"sky":"clear"}$' &&
+   [ "$(grep -c '^\[tool call\]' "$tmp/err")" -eq 1 ]; then
+    pass "tools runs the model's tool call once, sends the result, prints the answer"
 else fail "tools"; fi
 
 # ---------------------------------------------------------------------

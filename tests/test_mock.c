@@ -674,6 +674,42 @@ static void test_scenario_by_model(void)
     mock_server_stop(m);
 }
 
+static void test_after_tool_result(void)
+{
+    mock_server *m = start(
+        "scenarios = ( { model = \"t\"; reply = \"\"; after_tool_result = \"It is 22 C.\";\n"
+        "  tool_calls = ( { id = \"call_1\"; name = \"get_weather\"; arguments = \"{}\"; } ); } );");
+    http_res r;
+    /* First turn: the tool call. */
+    post(m, "/v1/chat/completions",
+         "{\"model\":\"t\",\"messages\":[{\"role\":\"user\",\"content\":\"w?\"}]}", &r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "get_weather"));
+    res_free(&r);
+    /* The result came back: words, no call, in each protocol. */
+    post(m, "/v1/chat/completions",
+         "{\"model\":\"t\",\"messages\":[{\"role\":\"user\",\"content\":\"w?\"},"
+         "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"22\"}]}", &r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"content\":\"It is 22 C.\""));
+    CU_ASSERT_PTR_NULL(strstr(r.body, "get_weather"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"finish_reason\":\"stop\""));
+    res_free(&r);
+    post(m, "/v1/messages",
+         "{\"model\":\"t\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"w?\"},"
+         "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\","
+         "\"name\":\"get_weather\",\"input\":{}}]},{\"role\":\"user\",\"content\":"
+         "[{\"type\":\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":\"22\"}]}]}", &r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "It is 22 C."));
+    CU_ASSERT_PTR_NULL(strstr(r.body, "\"tool_use\""));
+    res_free(&r);
+    post(m, "/api/chat",
+         "{\"model\":\"t\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"w?\"},"
+         "{\"role\":\"tool\",\"tool_name\":\"get_weather\",\"content\":\"22\"}]}", &r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "It is 22 C."));
+    CU_ASSERT_PTR_NULL(strstr(r.body, "tool_calls"));
+    res_free(&r);
+    mock_server_stop(m);
+}
+
 static void test_status_retry_after(void)
 {
     mock_server *m = start(
@@ -1359,6 +1395,7 @@ int main(void)
         { "Ollama", test_ollama },
         { "model lists", test_models },
         { "scenario by model", test_scenario_by_model },
+        { "after_tool_result", test_after_tool_result },
         { "status and Retry-After", test_status_retry_after },
         { "fail_times", test_fail_times },
         { "drop_after_chunks", test_drop_after_chunks },
