@@ -8,7 +8,8 @@
  * listed there (and the checklist of section 5): [DONE] tested before
  * any JSON parsing, errors inside a 200 stream checked before a chunk is
  * read, choices:[] usage chunks, usage sent twice (HF router), tool-call
- * fragments keyed on their index (TGI's repeated ids and null names),
+ * fragments keyed on their index (TGI's repeated ids and null names;
+ * Ollama's whole calls that all share one index, or have none),
  * LM Studio's missing content, reasoning_content / reasoning, llama.cpp's
  * integer error codes and old "error:" SSE lines, string errors from
  * vLLM / TGI / mlx-lm, HTML pages from proxies.
@@ -31,14 +32,26 @@
 /* Longest excerpt of a body that is not a JSON error (an HTML page). */
 #define OAI_EXCERPT_MAX 160
 
+/* One tool call of a streamed response: the server's index for it, the
+ * sink key it is emitted under, and what tells it from the next call at
+ * the same index (see oai_stream_tools). */
+typedef struct oai_call {
+    long   index;                   /* tool_calls[].index, or the position */
+    int    key;                     /* the sink key */
+    int    named;                   /* a name came for it */
+    char  *id;                      /* the first id that came, or NULL */
+} oai_call;
+
 /* What parse_event remembers across the chunks of one response. */
 typedef struct oai_stream {
     int    model_sent;
     int    finished;                /* choice 0's finish_reason was seen */
     int    done;                    /* [DONE] was seen */
     int    refusal;                 /* a refusal was emitted as text */
-    int   *keys;                    /* tool-call keys seen, in order */
-    size_t n_keys, cap_keys;
+    oai_call *calls;                /* tool calls seen, in order */
+    size_t n_calls, cap_calls;
+    int    next_key;                /* keys for calls that reuse an index:
+                                       -1, -2, ... (indexes are >= 0) */
 } oai_stream;
 
 /* What an error body or error event says. Strings are borrowed from the
@@ -492,28 +505,66 @@ static void oai_tool_args(json_object *fn, const char **args, size_t *n,
     }
 }
 
-/* Remember a tool-call key of this response (to end the calls at
- * finish_reason).  The list is small: one entry per call. */
-static ac_status oai_stream_key(const oai_state *st, oai_stream *ss, int key)
+/* The latest call of this response at the server's index, or NULL. */
+static oai_call *oai_call_find(oai_stream *ss, long index)
 {
-    if (!ss)
-        return AC_OK;
-    for (size_t i = 0; i < ss->n_keys; i++)
-        if (ss->keys[i] == key)
-            return AC_OK;
-    if (ss->n_keys == ss->cap_keys) {
-        size_t cap = ss->cap_keys ? ss->cap_keys * 2 : 4;
-        int *k = st->host->malloc(cap * sizeof *k);
-        if (!k)
+    for (size_t i = ss->n_calls; i-- > 0;)
+        if (ss->calls[i].index == index)
+            return &ss->calls[i];
+    return NULL;
+}
+
+/* Remember a new call of this response (to tell calls apart and to end
+ * them at finish_reason).  The list is small: one entry per call. */
+static ac_status oai_call_add(const oai_state *st, oai_stream *ss, long index,
+                              int key, oai_call **out)
+{
+    if (ss->n_calls == ss->cap_calls) {
+        size_t cap = ss->cap_calls ? ss->cap_calls * 2 : 4;
+        oai_call *v = st->host->malloc(cap * sizeof *v);
+        if (!v)
             return AC_ENOMEM;
-        if (ss->n_keys)
-            memcpy(k, ss->keys, ss->n_keys * sizeof *k);
-        st->host->free(ss->keys);
-        ss->keys = k;
-        ss->cap_keys = cap;
+        if (ss->n_calls)
+            memcpy(v, ss->calls, ss->n_calls * sizeof *v);
+        st->host->free(ss->calls);
+        ss->calls = v;
+        ss->cap_calls = cap;
     }
-    ss->keys[ss->n_keys++] = key;
+    oai_call *c = &ss->calls[ss->n_calls++];
+    memset(c, 0, sizeof *c);
+    c->index = index;
+    c->key = key;
+    *out = c;
     return AC_OK;
+}
+
+/* Keep the first id a call got (the one later deltas are compared to). */
+static ac_status oai_call_set_id(const oai_state *st, oai_call *c,
+                                 const char *id)
+{
+    if (c->id || !id)
+        return AC_OK;
+    size_t n = strlen(id);
+    c->id = st->host->malloc(n + 1);
+    if (!c->id)
+        return AC_ENOMEM;
+    memcpy(c->id, id, n + 1);
+    return AC_OK;
+}
+
+/* 1 when arguments in a delta are not a fragment of a call under way:
+ * none yet ("" opens a call), or a whole JSON object. */
+static int oai_args_whole(const oai_state *st, const char *args, size_t n,
+                          int complete)
+{
+    if (complete || n == 0)
+        return 1;
+    ac_error scratch;
+    memset(&scratch, 0, sizeof scratch);
+    json_object *o = st->host->json_parse(args, n, "tool arguments", &scratch);
+    int whole = o && json_object_is_type(o, json_type_object);
+    json_object_put(o);
+    return whole;
 }
 
 ac_status ac_oai_parse_response(void *state, int http_status,
@@ -628,11 +679,11 @@ static ac_status oai_stream_finish(const oai_state *st, oai_stream *ss,
 {
     const ac_host_api *h = st->host;
     ac_status rc = AC_OK;
-    int tools = ss && ss->n_keys > 0;
+    int tools = ss && ss->n_calls > 0;
 
     if (ss && AC_HOST_HAS(h, emit_tool_call_end))
-        for (size_t i = 0; rc == AC_OK && i < ss->n_keys; i++)
-            rc = h->emit_tool_call_end(sink, ss->keys[i]);
+        for (size_t i = 0; rc == AC_OK && i < ss->n_calls; i++)
+            rc = h->emit_tool_call_end(sink, ss->calls[i].key);
     if (rc != AC_OK)
         return rc;
     if (ss)
@@ -641,7 +692,22 @@ static ac_status oai_stream_finish(const oai_state *st, oai_stream *ss,
                           raw);
 }
 
-/* The tool-call fragments of one delta. */
+/*
+ * The tool-call fragments of one delta.
+ *
+ * Fragments are joined by their `index` (PROTOCOLS.md 1), never by id or
+ * position; a repeated id is not a new call (TGI sends "id":"0" on every
+ * delta of a call, vLLM repeats id and name on the last one).  But
+ * Ollama's OpenAI layer gives every call of a reply index 0 (ollama#15457,
+ * still so for models without their own parser, ollama#15497), and before
+ * 0.4.7 sent no index at all (ollama#7881): each call comes whole in its
+ * own chunk, and joining by index glued them into one call whose
+ * arguments were '{...}{...}'.  So a delta at an index already in use
+ * starts a new call when it says so unmistakably: a name, an id other
+ * than the call's, and arguments that are not a fragment (none yet, or a
+ * whole object).  Such a call gets a key of its own, and later fragments
+ * at that index go to it.
+ */
 static ac_status oai_stream_tools(const oai_state *st, oai_stream *ss,
                                   json_object *calls, ac_sink *sink,
                                   ac_error *err)
@@ -673,10 +739,28 @@ static ac_status oai_stream_tools(const oai_state *st, oai_stream *ss,
         oai_tool_args(fn, &args, &alen, &complete);
         if (!id && !name && alen == 0)
             continue;                   /* nothing to add */
-        rc = h->emit_tool_call(sink, (int)key, id, name, args, alen,
-                               complete);
+        int sink_key = (int)key;
+        rc = AC_OK;
+        if (ss) {
+            oai_call *call = oai_call_find(ss, key);
+            if (call && id && call->id && strcmp(id, call->id) != 0 &&
+                name && call->named && ss->next_key > INT_MIN + 1 &&
+                oai_args_whole(st, args, alen, complete)) {
+                /* Another call at the same index (Ollama). */
+                rc = oai_call_add(st, ss, key, --ss->next_key, &call);
+            } else if (!call) {
+                rc = oai_call_add(st, ss, key, (int)key, &call);
+            }
+            if (rc == AC_OK)
+                rc = oai_call_set_id(st, call, id);
+            if (rc == AC_OK) {
+                call->named |= name != NULL;
+                sink_key = call->key;
+            }
+        }
         if (rc == AC_OK)
-            rc = oai_stream_key(st, ss, (int)key);
+            rc = h->emit_tool_call(sink, sink_key, id, name, args, alen,
+                                   complete);
         if (rc != AC_OK) {
             if (rc == AC_ENOMEM)
                 h->error_set(err, AC_ENOMEM, AC_STAGE_PROTOCOL,
@@ -799,7 +883,9 @@ void ac_oai_stream_free(void *state, void *stream_state)
     oai_stream *ss = stream_state;
     if (!st || !ss)
         return;
-    st->host->free(ss->keys);
+    for (size_t i = 0; i < ss->n_calls; i++)
+        st->host->free(ss->calls[i].id);
+    st->host->free(ss->calls);
     st->host->free(ss);
 }
 

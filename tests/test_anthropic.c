@@ -396,6 +396,34 @@ static void test_error_529(void)
 
 /* An overload reported as 429 is still an overload; a 400 is never
  * worth retrying.  (Bodies constructed in the fixtures' shape.) */
+/* A proxy in front of the API that quotes the key it was sent (a
+ * constructed body; api.anthropic.com itself says only "invalid
+ * x-api-key"): the key never reaches the message. */
+static void test_error_key_blanked(void)
+{
+    static const char key[] = "sk-ant-api03-SECRET0123456789";
+    ac_llm *l = llm_make("api_key", key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    static const char *const bodies[] = {
+        "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\","
+        "\"message\":\"invalid x-api-key: sk-ant-api03-SECRET0123456789\"}}",
+        "<html>key sk-ant-api03-SECRET0123456789 is not allowed here</html>",
+    };
+    for (size_t i = 0; i < N_OF(bodies); i++) {
+        ac_response *r;
+        ac_error err;
+        seen s;
+        ac_status rc = replay(l, AC_FRAMING_NONE, 401, bodies[i], strlen(bodies[i]),
+                              0, &r, &err, &s);
+        CU_ASSERT_EQUAL(rc, AC_EHTTP);
+        CU_ASSERT_PTR_NULL(strstr(err.message, key));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "HTTP 401: "));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "***"));
+        ac_response_free(r);
+    }
+    ac_llm_free(l);
+}
+
 static void test_error_kinds(void)
 {
     check_http_error("anthropic_error_529_overloaded.json", 429,
@@ -977,7 +1005,10 @@ static void test_request_defaults(void)
     CU_ASSERT_EQUAL(json_object_array_length(path(b, "messages")), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(http.body, "\"temperature\":0.7,"));
     CU_ASSERT_PTR_NOT_NULL(strstr(http.body, "\"top_p\":0.9"));
-    CU_ASSERT_STRING_EQUAL(json_object_get_string(at(path(b, "stop_sequences"), 1)), "\n\n");
+    /* "\n\n" is refused by the API ("stop_sequences: each stop sequence
+     * must contain non-whitespace", BerriAI/litellm#3286): not sent. */
+    CU_ASSERT_EQUAL(json_object_array_length(path(b, "stop_sequences")), 1);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(at(path(b, "stop_sequences"), 0)), "END");
     CU_ASSERT_PTR_NULL(path(b, "stop"));
     CU_ASSERT_PTR_NULL(path(b, "tools"));
     CU_ASSERT_PTR_NULL(path(b, "tool_choice"));
@@ -1086,6 +1117,201 @@ static void test_request_tools_and_json(void)
     CU_ASSERT_EQUAL(err.stage, AC_STAGE_REQUEST);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "tool 'a'"));
     http_request_clear(&http);
+}
+
+/* 1 if any text block anywhere in the body (system included) holds
+ * nothing but white space. */
+static int has_blank_text_block(json_object *o)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (has_blank_text_block(json_object_array_get_idx(o, i)))
+                return 1;
+        return 0;
+    }
+    if (!json_object_is_type(o, json_type_object))
+        return 0;
+    const char *type = jstr(o, "type"), *text = jstr(o, "text");
+    if (type && strcmp(type, "text") == 0 && text &&
+        text[strspn(text, " \t\r\n")] == '\0')
+        return 1;
+    json_object_object_foreach(o, k, v) {
+        (void)k;
+        if (has_blank_text_block(v))
+            return 1;
+    }
+    return 0;
+}
+
+/* Regression: the API refuses a request holding an empty text block
+ * ("messages: text content blocks must be non-empty") or one of white
+ * space only ("... must contain non-whitespace text").  An empty reply
+ * kept in a session (a refusal, a turn that ended at once) used to go back
+ * as {"type":"text","text":""} and every later turn of the session failed
+ * with 400.  Blank text is now left out, messages left empty are dropped
+ * and their neighbours merged, so roles still alternate.  (Constructed
+ * history; the rejection messages are the API's, as reported in
+ * anthropics/claude-code#23440 and home-assistant/core#175637.) */
+static void test_request_blank_text(void)
+{
+    ac_tool_call call = { "toolu_1", "weather", "{\"location\":\"Paris\"}" };
+    ac_message m[8] = {
+        { .role = AC_ROLE_SYSTEM, .content = " \n" },
+        { .role = AC_ROLE_USER, .content = "Hi" },
+        { .role = AC_ROLE_ASSISTANT, .content = "" },     /* an empty reply */
+        { .role = AC_ROLE_USER, .content = "Still there?" },
+        { .role = AC_ROLE_ASSISTANT, .content = "\n\n", .tool_calls = &call,
+          .n_tool_calls = 1 },
+        { .role = AC_ROLE_TOOL, .content = "", .tool_call_id = "toolu_1" },
+        { .role = AC_ROLE_USER, .content = "  " },
+        { .role = AC_ROLE_ASSISTANT, .content = NULL },
+    };
+    ac_gen_request g;
+    gen_init(&g, m, 8);
+    ac_http_request http;
+    ac_status rc;
+    ac_error err;
+    json_object *b = build(llm, &g, &http, &rc, &err);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_FALSE(has_blank_text_block(b));
+    CU_ASSERT_PTR_NULL(path(b, "system"));          /* blank: no system */
+    json_object *msgs = path(b, "messages");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 3);
+    /* The two questions, merged around the dropped empty reply. */
+    json_object *u = path(at(msgs, 0), "content");
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 0), "role"), "user");
+    CU_ASSERT_EQUAL(json_object_array_length(u), 2);
+    CU_ASSERT_STRING_EQUAL(jstr(at(u, 0), "text"), "Hi");
+    CU_ASSERT_STRING_EQUAL(jstr(at(u, 1), "text"), "Still there?");
+    /* The tool call without its blank preamble. */
+    json_object *a = path(at(msgs, 1), "content");
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 1), "role"), "assistant");
+    CU_ASSERT_EQUAL(json_object_array_length(a), 1);
+    CU_ASSERT_STRING_EQUAL(jstr(at(a, 0), "type"), "tool_use");
+    /* The (empty) result is still sent: the API pairs it with the call. */
+    json_object *t = path(at(msgs, 2), "content");
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 2), "role"), "user");
+    CU_ASSERT_EQUAL(json_object_array_length(t), 1);
+    CU_ASSERT_STRING_EQUAL(jstr(at(t, 0), "type"), "tool_result");
+    CU_ASSERT_STRING_EQUAL(jstr(at(t, 0), "tool_use_id"), "toolu_1");
+    json_object_put(b);
+    http_request_clear(&http);
+
+    /* Stop sequences of white space only are refused too ("stop_sequences:
+     * each stop sequence must contain non-whitespace"): none left, no
+     * field. */
+    static const char *const blank_stops[] = { "\n", " \t", "" };
+    gen_init(&g, m + 1, 1);
+    g.stop = blank_stops;
+    g.n_stop = 3;
+    b = build(llm, &g, &http, &rc, &err);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_FALSE(tu_jhas(b, "stop_sequences"));
+    json_object_put(b);
+    http_request_clear(&http);
+
+    /* Nothing but blank text: refused here, with a message that says so,
+     * rather than sent for a 400. */
+    gen_init(&g, m + 6, 2);
+    b = build(llm, &g, &http, &rc, &err);
+    CU_ASSERT_PTR_NULL(b);
+    CU_ASSERT_EQUAL(rc, AC_EINVAL);
+    CU_ASSERT_EQUAL(err.stage, AC_STAGE_REQUEST);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "empty"));
+    http_request_clear(&http);
+
+    /* A blank prompt after a reply: left out, the reply would become a
+     * prefill the model continues.  Refused the same way. */
+    ac_message turn[3] = {
+        { .role = AC_ROLE_USER, .content = "Hi" },
+        { .role = AC_ROLE_ASSISTANT, .content = "Hello!" },
+        { .role = AC_ROLE_USER, .content = " \n" },
+    };
+    gen_init(&g, turn, 3);
+    b = build(llm, &g, &http, &rc, &err);
+    CU_ASSERT_PTR_NULL(b);
+    CU_ASSERT_EQUAL(rc, AC_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "the last message is empty"));
+    http_request_clear(&http);
+}
+
+/* 1 if s matches ^[a-zA-Z0-9_-]+$, the API's pattern for tool ids. */
+static int id_ok(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* Regression: a session that moves here from another backend carries that
+ * backend's tool-call ids, and the API refuses any id outside
+ * ^[a-zA-Z0-9_-]+$ with a 400 ("messages.1.content.0.tool_use.id: String
+ * should match pattern").  The HF router (groq backend) names its calls
+ * "functions.weather:0" (PROTOCOLS.md 1, tool-call deltas).  Such an id is
+ * now rewritten, the same way in tool_use and tool_result, so the pair
+ * still matches; an id that differs from it only in those characters stays
+ * a different id; valid ids are sent unchanged.  (Constructed history.) */
+static void test_request_foreign_tool_ids(void)
+{
+    ac_tool_call calls[3] = {
+        { "functions.weather:0", "weather", "{\"location\":\"Paris\"}" },
+        { "functions_weather_0", "weather", "{\"location\":\"Rome\"}" },
+        { "call_Ab-9", "weather", "{\"location\":\"Oslo\"}" },
+    };
+    ac_message m[5] = {
+        { .role = AC_ROLE_USER, .content = "Weather in Paris, Rome and Oslo?" },
+        { .role = AC_ROLE_ASSISTANT, .tool_calls = calls, .n_tool_calls = 3 },
+        { .role = AC_ROLE_TOOL, .content = "22 C", .tool_call_id = "functions.weather:0" },
+        { .role = AC_ROLE_TOOL, .content = "25 C", .tool_call_id = "functions_weather_0" },
+        { .role = AC_ROLE_TOOL, .content = "9 C", .tool_call_id = "call_Ab-9" },
+    };
+    ac_gen_request g;
+    gen_init(&g, m, 5);
+    ac_http_request http;
+    ac_status rc;
+    ac_error err;
+    json_object *b = build(llm, &g, &http, &rc, &err);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    json_object *msgs = path(b, "messages");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 3);
+    json_object *uses = path(at(msgs, 1), "content");
+    json_object *results = path(at(msgs, 2), "content");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(uses), 3);
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(results), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const char *use = jstr(at(uses, i), "id");
+        const char *res = jstr(at(results, i), "tool_use_id");
+        CU_ASSERT_TRUE(id_ok(use));
+        CU_ASSERT_TRUE(use && res && strcmp(use, res) == 0);
+    }
+    CU_ASSERT_STRING_EQUAL(jstr(at(uses, 1), "id"), "functions_weather_0");
+    CU_ASSERT_STRING_EQUAL(jstr(at(uses, 2), "id"), "call_Ab-9");
+    CU_ASSERT_STRING_NOT_EQUAL(jstr(at(uses, 0), "id"), jstr(at(uses, 1), "id"));
+    json_object_put(b);
+    http_request_clear(&http);
+
+    /* Each allocation failing in turn (the rewritten ids are allocated):
+     * out of memory, never a crash or a leak (run under valgrind). */
+    int completed = 0;
+    for (long n = 0; n < 200 && !completed; n++) {
+        alloc_fail_after(n);
+        b = build(llm, &g, &http, &rc, &err);
+        alloc_fail_after(-1);
+        if (rc == AC_OK)
+            completed = 1;
+        else
+            CU_ASSERT_EQUAL(rc, AC_ENOMEM);
+        json_object_put(b);
+        http_request_clear(&http);
+    }
+    CU_ASSERT_TRUE(completed);
 }
 
 /* Settings: base_url (with or without /v1), max_tokens, version, beta. */
@@ -1462,6 +1688,7 @@ int main(void)
         { "HTTP 500 api_error", test_error_500 },
         { "HTTP 529 overloaded", test_error_529 },
         { "error types decide retryable", test_error_kinds },
+        { "our key is blanked out of error messages", test_error_key_blanked },
         { "error bodies that are not JSON", test_error_not_json },
         { "tool call cut by max_tokens", test_tool_cut_by_max_tokens },
         { "tool without input, parallel calls", test_tool_no_input_and_parallel },
@@ -1476,6 +1703,8 @@ int main(void)
         { "request: recorded streaming turn", test_request_stream_live },
         { "request: defaults, system, sampling", test_request_defaults },
         { "request: tools, images, structured output", test_request_tools_and_json },
+        { "request: blank text is never a block", test_request_blank_text },
+        { "request: tool ids from other backends", test_request_foreign_tool_ids },
         { "settings", test_settings },
         { "no API key", test_no_api_key },
         { "models", test_models },

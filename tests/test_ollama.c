@@ -354,6 +354,32 @@ static void test_error_body(void)
     free(body);
 }
 
+/* A proxy in front of ollama.com that quotes the key it was sent (a
+ * constructed body): the key never reaches the message. */
+static void test_error_key_blanked(void)
+{
+    static const char key[] = "ollama-SECRET-0123456789abcdef";
+    ac_options *o = ac_options_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    ac_options_set(o, "api_key", key);
+    ac_error err;
+    ac_llm *l = ac_llm_create(core, "ollama", "some-model", o, &err);
+    ac_options_free(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    static const char body[] =
+        "{\"error\":\"unauthorized: key ollama-SECRET-0123456789abcdef is "
+        "not valid\"}";
+    ac_response *r = NULL;
+    ac_error_clear(&err);
+    ac_status rc = replay_bytes(l, AC_FRAMING_NONE, 401, body, strlen(body), 0,
+                                NULL, NULL, &r, &err);
+    CU_ASSERT_EQUAL(rc, AC_EHTTP);
+    CU_ASSERT_PTR_NULL(strstr(err.message, key));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "HTTP 401: unauthorized: key *** is"));
+    ac_response_free(r);
+    ac_llm_free(l);
+}
+
 /* ------------------------------------------------------------------ */
 /* Shapes and bytes the fixtures do not have                            */
 /* ------------------------------------------------------------------ */
@@ -884,6 +910,8 @@ int main(void)
     CU_add_test(s, "stream: /api/generate lines", test_generate_stream);
     CU_add_test(s, "stream: error line inside a 200", test_stream_error_midstream);
     CU_add_test(s, "error bodies", test_error_body);
+    CU_add_test(s, "our key is blanked out of error messages",
+                test_error_key_blanked);
     CU_add_test(s, "thinking and length", test_thinking_and_length);
     CU_add_test(s, "two tool calls with ids", test_two_tool_calls_with_ids);
     CU_add_test(s, "malformed stream lines", test_malformed_stream);

@@ -861,6 +861,95 @@ static void test_stream_errors_in_200(void)
                  200, &w4);
 }
 
+/* Regression: tool calls that share an index.  Ollama's OpenAI layer
+ * sends every call of a streamed reply whole, each in its own chunk, all
+ * with "index":0 (ollama#15457; still so for models without their own
+ * parser, ollama#15497), and before 0.4.7 with no index at all
+ * (ollama#7881).  Joining by index made one call of
+ * '{"filePath":"hello.py"}{"filePath":"world.py"}', flagged truncated.
+ * Hand-written bytes in the shape of Ollama's openai.go chunks (no
+ * fixture holds such a stream). */
+#define OLLAMA_CHUNK(calls)                                                 \
+    "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\","   \
+    "\"created\":1775700000,\"model\":\"qwen2.5-coder:7b\","                \
+    "\"system_fingerprint\":\"fp_ollama\",\"choices\":[{\"index\":0,"       \
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":["   \
+    calls "]},\"finish_reason\":null}]}\n\n"
+#define OLLAMA_END                                                          \
+    "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\","   \
+    "\"created\":1775700000,\"model\":\"qwen2.5-coder:7b\","                \
+    "\"system_fingerprint\":\"fp_ollama\",\"choices\":[{\"index\":0,"       \
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"                  \
+    "\"finish_reason\":\"tool_calls\"}]}\n\n"                               \
+    "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\","   \
+    "\"created\":1775700000,\"model\":\"qwen2.5-coder:7b\","                \
+    "\"system_fingerprint\":\"fp_ollama\",\"choices\":[],\"usage\":"        \
+    "{\"prompt_tokens\":150,\"completion_tokens\":60,"                      \
+    "\"total_tokens\":210}}\n\n"                                            \
+    "data: [DONE]\n\n"
+
+static void test_stream_tool_calls_sharing_an_index(void)
+{
+    static const char reused[] =
+        OLLAMA_CHUNK("{\"id\":\"call_h1x7k2\",\"index\":0,\"type\":\"function\","
+                     "\"function\":{\"name\":\"file_write\",\"arguments\":"
+                     "\"{\\\"filePath\\\":\\\"hello.py\\\"}\"}}")
+        OLLAMA_CHUNK("{\"id\":\"call_w9q3m0\",\"index\":0,\"type\":\"function\","
+                     "\"function\":{\"name\":\"file_write\",\"arguments\":"
+                     "\"{\\\"filePath\\\":\\\"world.py\\\"}\"}}")
+        OLLAMA_END;
+    static const char unindexed[] =
+        OLLAMA_CHUNK("{\"id\":\"call_h1x7k2\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"file_write\",\"arguments\":"
+                     "\"{\\\"filePath\\\":\\\"hello.py\\\"}\"}}")
+        OLLAMA_CHUNK("{\"id\":\"call_w9q3m0\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"file_write\",\"arguments\":"
+                     "\"{\\\"filePath\\\":\\\"world.py\\\"}\"}}")
+        OLLAMA_END;
+    ex_want w = { .status = AC_OK, .content = "", .finish = "tool_calls",
+        .raw = "tool_calls", .in = 150, .out = 60,
+        .model = "qwen2.5-coder:7b", .n_calls = 2,
+        .calls = { { "call_h1x7k2", "file_write", "{\"filePath\":\"hello.py\"}" },
+                   { "call_w9q3m0", "file_write", "{\"filePath\":\"world.py\"}" } } };
+    check_replay("Ollama: every call at index 0", reused, strlen(reused),
+                 AC_FRAMING_SSE, 200, &w);
+    check_replay("old Ollama: calls without index", unindexed,
+                 strlen(unindexed), AC_FRAMING_SSE, 200, &w);
+    /* Each allocation of the new-call path failing in turn. */
+    ex_check_replay_oom(g_llm, AC_FRAMING_SSE, reused, strlen(reused), 500);
+
+    /* What must stay one call (constructed): OpenAI's fragments with the id
+     * only on the first; a server that repeats id and name on the last
+     * fragment (vLLM's finish chunk); one that sends another id without a
+     * name (seen from a hosted API), or with a name but in the middle of
+     * the arguments.  And two calls with their own index
+     * stay two. */
+    static const char one[] =
+        OLLAMA_CHUNK("{\"index\":0,\"id\":\"call_a\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"file_write\",\"arguments\":\"\"}}")
+        OLLAMA_CHUNK("{\"index\":0,\"function\":{\"arguments\":"
+                     "\"{\\\"filePath\\\":\"}}")
+        OLLAMA_CHUNK("{\"index\":0,\"id\":\"call_other\",\"function\":"
+                     "{\"arguments\":\"\\\"hel\"}}")
+        OLLAMA_CHUNK("{\"index\":0,\"id\":\"call_x2\",\"function\":"
+                     "{\"name\":\"file_write\",\"arguments\":\"lo\"}}")
+        OLLAMA_CHUNK("{\"index\":0,\"id\":\"call_a\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"file_write\",\"arguments\":"
+                     "\".py\\\"}\"}}")
+        OLLAMA_CHUNK("{\"index\":1,\"id\":\"call_b\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"file_write\",\"arguments\":\"\"}}")
+        OLLAMA_CHUNK("{\"index\":1,\"function\":{\"arguments\":"
+                     "\"{\\\"filePath\\\":\\\"world.py\\\"}\"}}")
+        OLLAMA_END;
+    ex_want w1 = w;
+    w1.calls[0].id = "call_a";
+    w1.calls[1].id = "call_b";
+    check_replay("fragments at one index stay one call", one, strlen(one),
+                 AC_FRAMING_SSE, 200, &w1);
+}
+#undef OLLAMA_CHUNK
+#undef OLLAMA_END
+
 static void test_stream_bad_json(void)
 {
     static const char bad[] =
@@ -1363,6 +1452,8 @@ static const tu_test replay_tests[] = {
     { "stream: CRLF", test_stream_crlf },
     { "stream: truncated", test_stream_truncated },
     { "stream: errors inside a 200 stream", test_stream_errors_in_200 },
+    { "stream: tool calls sharing an index (Ollama)",
+      test_stream_tool_calls_sharing_an_index },
     { "stream: broken JSON", test_stream_bad_json },
     { "stream: SSE edge cases", test_sse_edge_cases },
     { "body: text", test_response_text },

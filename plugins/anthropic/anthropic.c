@@ -115,6 +115,21 @@ ac_status anth_error_from_object(struct json_object *eo, const char *where,
     return AC_EPROTOCOL;
 }
 
+/* Blank our own key out of a message, should a proxy in front of the API
+ * echo it.  Short keys are left alone: replacing them would mangle
+ * ordinary words. */
+static void error_redact_key(const anth_state *st, ac_error *err)
+{
+    if (!st || !st->api_key || strlen(st->api_key) < 6)
+        return;
+    size_t klen = strlen(st->api_key);
+    char *p;
+    while ((p = strstr(err->message, st->api_key)) != NULL) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + klen, strlen(p + klen) + 1);
+    }
+}
+
 /*
  * A short printable excerpt of a body that is not an Anthropic error
  * object (an HTML page from a proxy, plain text, binary junk): runs of
@@ -148,12 +163,12 @@ static void excerpt_make(const char *body, size_t len, char *out, size_t max)
  * and retry_after_ms; this writes the message ("HTTP 529:
  * overloaded_error: Overloaded") and corrects retryable by error.type,
  * since Anthropic sometimes reports an overload as 429 and a 4xx that is
- * the caller's fault never goes away by retrying.
+ * the caller's fault never goes away by retrying.  Our key is blanked out
+ * of the message should the body quote it.
  */
 static void anth_parse_error(void *state, int http_status, const char *body,
                              size_t len, ac_error *err)
 {
-    (void)state;
     if (!err)
         return;
     if (!body || len == 0)
@@ -191,6 +206,7 @@ static void anth_parse_error(void *state, int http_status, const char *body,
                      http_status, ex);
     }
     error_tidy_message(err);
+    error_redact_key(state, err);
     if (root)
         json_object_put(root);
 }

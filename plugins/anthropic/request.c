@@ -5,18 +5,32 @@
  * What differs from the OpenAI shape, and is done here:
  *   - system prompts go to the top-level `system`, never into messages;
  *   - max_tokens is required (the setting, else 4096, when unset);
- *   - stop is `stop_sequences`; there is no seed (dropped);
+ *   - stop is `stop_sequences`, without the ones of white space only
+ *     ("\n\n", a common stop elsewhere), which the API refuses with a 400
+ *     ("each stop sequence must contain non-whitespace"): they are dropped
+ *     with a warning; there is no seed (dropped);
  *   - tools are {name, description, input_schema}, tool_choice an object;
  *   - an assistant's tool calls are `tool_use` blocks whose input is an
  *     object, and tool results are `tool_result` blocks in a user message;
  *     consecutive messages of one role are merged into one message, so the
  *     results of parallel calls travel together as the API expects;
  *   - structured output is a forced tool call (ANTH_JSON_TOOL) or, with
- *     structured_output = "output_config", the native format object.
+ *     structured_output = "output_config", the native format object;
+ *   - tool-call ids must match ^[a-zA-Z0-9_-]+$ here, but a session may
+ *     hold ids from another backend ("functions.weather:0" from the HF
+ *     router): they are rewritten the same way in tool_use and tool_result,
+ *     so the pair still matches;
+ *   - text that is empty or only white space is never sent as a block: the
+ *     API rejects the whole request for one ("text content blocks must be
+ *     non-empty" / "must contain non-whitespace text"), and a blank reply
+ *     kept in a session's history would fail every later turn.  A message
+ *     left with no block is dropped, and the merging above keeps the roles
+ *     alternating.
  * The body is built with json-c; every allocation is checked.
  */
 #include "anthropic.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,6 +147,19 @@ static json_object *object_parse(const char *text)
     return o;
 }
 
+/* 1 when text has nothing but white space (or is NULL or ""): such text
+ * never becomes a text block (see the top of this file). */
+static int text_blank(const char *s)
+{
+    if (!s)
+        return 1;
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r' &&
+            *s != '\f' && *s != '\v')
+            return 0;
+    return 1;
+}
+
 /* Messages being built: the array, and the content array of its last
  * message so the next message of the same role can be merged in. */
 typedef struct msg_builder {
@@ -143,11 +170,9 @@ typedef struct msg_builder {
 } msg_builder;
 
 /* The content array to add blocks for a message of `role` to: the last
- * message's when it has the same role, else a new message's.  *fresh is 1
- * for a new message. */
-static json_object *msgs_target(msg_builder *mb, ac_role role, int *fresh)
+ * message's when it has the same role, else a new message's. */
+static json_object *msgs_target(msg_builder *mb, ac_role role)
 {
-    *fresh = 0;
     if (mb->last_content && mb->last_role == role)
         return mb->last_content;
     json_object *m = json_object_new_object(), *c = json_object_new_array();
@@ -170,8 +195,44 @@ static json_object *msgs_target(msg_builder *mb, ac_role role, int *fresh)
         return NULL;
     mb->last_content = c;
     mb->last_role = role;
-    *fresh = 1;
     return c;
+}
+
+/* A byte this API allows in a tool-call id (^[a-zA-Z0-9_-]+$). */
+static int id_char_ok(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* A tool-call id as this API accepts it (else a 400 "String should match
+ * pattern"): other bytes become '_', and a changed id gets a hash of the
+ * original appended, so two ids that differ only there stay apart.
+ * Deterministic, so a tool_use and its tool_result keep matching.  ""
+ * stays "" (nothing to pair; the API says so).  A new json-c string, NULL
+ * out of memory. */
+static json_object *tool_id_string(const char *id)
+{
+    if (!id)
+        id = "";
+    size_t n = strlen(id), i = 0;
+    while (i < n && id_char_ok((unsigned char)id[i]))
+        i++;
+    if (i == n)
+        return json_object_new_string(id);
+    char *out = anth_host->malloc(n + 10);
+    if (!out)
+        return NULL;
+    uint32_t h = 2166136261u;           /* FNV-1a of the original */
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+        h = (h ^ c) * 16777619u;
+        out[i] = id_char_ok(c) ? (char)c : '_';
+    }
+    snprintf(out + n, 10, "_%08x", (unsigned)h);
+    json_object *js = json_object_new_string(out);
+    anth_host->free(out);
+    return js;
 }
 
 /* A tool_use block for a call the assistant made earlier.  The API wants
@@ -190,9 +251,13 @@ static json_object *block_tool_use(const ac_tool_call *tc, const char *provider)
         input = json_object_new_object();
     }
     if (json_set(b, "type", json_object_new_string("tool_use")) != 0 ||
-        json_set(b, "id", json_object_new_string(tc->id ? tc->id : "")) != 0 ||
-        json_set(b, "name", json_object_new_string(tc->name ? tc->name : "")) != 0 ||
-        json_set(b, "input", input) != 0) {
+        json_set(b, "id", tool_id_string(tc->id)) != 0 ||
+        json_set(b, "name", json_object_new_string(tc->name ? tc->name : "")) != 0) {
+        json_object_put(input);     /* not handed to b yet */
+        json_object_put(b);
+        return NULL;
+    }
+    if (json_set(b, "input", input) != 0) {
         json_object_put(b);
         return NULL;
     }
@@ -205,8 +270,7 @@ static json_object *block_tool_result(const ac_message *m)
     if (!b)
         return NULL;
     if (json_set(b, "type", json_object_new_string("tool_result")) != 0 ||
-        json_set(b, "tool_use_id", json_object_new_string(
-                     m->tool_call_id ? m->tool_call_id : "")) != 0 ||
+        json_set(b, "tool_use_id", tool_id_string(m->tool_call_id)) != 0 ||
         json_set(b, "content", json_object_new_string(
                      m->content ? m->content : "")) != 0) {
         json_object_put(b);
@@ -215,15 +279,32 @@ static json_object *block_tool_result(const ac_message *m)
     return b;
 }
 
+/* The number of blocks a non-system message becomes. */
+static size_t msg_blocks(const ac_message *m)
+{
+    if (m->role == AC_ROLE_TOOL)
+        return 1;                   /* a tool_result, even an empty one */
+    size_t n = text_blank(m->content) ? 0 : 1;
+    if (m->role == AC_ROLE_USER)
+        for (size_t i = 0; i < m->n_images && m->images; i++)
+            n += m->images[i] != NULL;
+    if (m->role == AC_ROLE_ASSISTANT && m->tool_calls)
+        n += m->n_tool_calls;
+    return n;
+}
+
 /* One non-system message into the builder.  0, or -1 out of memory. */
 static int msgs_add(msg_builder *mb, const ac_message *m)
 {
-    int fresh;
+    /* A message with nothing to send (an empty reply in the history) is
+     * left out: its neighbours of one role merge, so turns still
+     * alternate. */
+    if (msg_blocks(m) == 0)
+        return 0;
     ac_role role = m->role == AC_ROLE_ASSISTANT ? AC_ROLE_ASSISTANT : AC_ROLE_USER;
-    json_object *c = msgs_target(mb, role, &fresh);
+    json_object *c = msgs_target(mb, role);
     if (!c)
         return -1;
-    size_t before = json_object_array_length(c);
 
     if (m->role == AC_ROLE_TOOL) {
         if (json_push(c, block_tool_result(m)) != 0)
@@ -234,7 +315,7 @@ static int msgs_add(msg_builder *mb, const ac_message *m)
             for (size_t i = 0; i < m->n_images && m->images; i++)
                 if (m->images[i] && json_push(c, block_image(m->images[i])) != 0)
                     return -1;
-        if (m->content && *m->content &&
+        if (!text_blank(m->content) &&
             json_push(c, block_text(m->content)) != 0)
             return -1;
         if (m->role == AC_ROLE_ASSISTANT)
@@ -242,11 +323,6 @@ static int msgs_add(msg_builder *mb, const ac_message *m)
                 if (json_push(c, block_tool_use(&m->tool_calls[i], mb->provider)) != 0)
                     return -1;
     }
-    /* An empty message still takes its turn; the API names the problem
-     * ("text content blocks must be non-empty") better than we could. */
-    if (fresh && json_object_array_length(c) == before &&
-        json_push(c, block_text("")) != 0)
-        return -1;
     return 0;
 }
 
@@ -257,7 +333,7 @@ static int add_system(json_object *root, const ac_gen_request *req)
     const char *one = NULL;
     for (size_t i = 0; i < req->n_messages; i++)
         if (req->messages[i].role == AC_ROLE_SYSTEM &&
-            req->messages[i].content && *req->messages[i].content) {
+            !text_blank(req->messages[i].content)) {
             one = req->messages[i].content;
             n++;
         }
@@ -270,7 +346,7 @@ static int add_system(json_object *root, const ac_gen_request *req)
         return -1;
     for (size_t i = 0; i < req->n_messages; i++)
         if (req->messages[i].role == AC_ROLE_SYSTEM &&
-            req->messages[i].content && *req->messages[i].content &&
+            !text_blank(req->messages[i].content) &&
             json_push(arr, block_text(req->messages[i].content)) != 0)
             return -1;
     return 0;
@@ -427,6 +503,7 @@ ac_status anth_build_request(void *state, const ac_gen_request *req,
     const anth_state *st = state;
     ac_status rc = AC_ENOMEM;
     char what[160] = "";
+    const char *empty = NULL;   /* why there is nothing to send */
     json_object *root = json_object_new_object();
     msg_builder mb = { st->name, NULL, NULL, AC_ROLE_USER };
     if (!root)
@@ -450,6 +527,21 @@ ac_status anth_build_request(void *state, const ac_gen_request *req,
         if (req->messages[i].role != AC_ROLE_SYSTEM &&
             msgs_add(&mb, &req->messages[i]) != 0)
             goto done;
+    /* Only blank text: the API would refuse it ("at least one message
+     * is required"); and a blank prompt left out would turn the reply
+     * before it into a prefill the model continues.  Say so instead. */
+    const ac_message *last = NULL;
+    for (size_t i = 0; i < req->n_messages; i++)
+        if (req->messages[i].role != AC_ROLE_SYSTEM)
+            last = &req->messages[i];
+    if (json_object_array_length(mb.messages) == 0)
+        empty = "every message is empty or white space";
+    else if (last && last->role != AC_ROLE_ASSISTANT && msg_blocks(last) == 0)
+        empty = "the last message is empty or white space";
+    if (empty) {
+        rc = AC_EINVAL;
+        goto done;
+    }
 
     /* Sampling.  Anthropic's temperature range is 0..1; a larger value is
      * passed on so the server's 400 says so, rather than being clamped
@@ -460,13 +552,23 @@ ac_status anth_build_request(void *state, const ac_gen_request *req,
     if (req->has_top_p && json_set(root, "top_p", json_double(req->top_p)) != 0)
         goto done;
     if (req->n_stop > 0 && req->stop) {
-        json_object *arr = json_object_new_array();
-        if (json_set(root, "stop_sequences", arr) != 0)
-            goto done;
-        for (size_t i = 0; i < req->n_stop; i++)
-            if (req->stop[i] &&
-                json_push(arr, json_object_new_string(req->stop[i])) != 0)
+        json_object *arr = NULL;
+        for (size_t i = 0; i < req->n_stop; i++) {
+            if (text_blank(req->stop[i])) {
+                if (req->stop[i] && *req->stop[i])
+                    anth_host->log(AC_LOG_WARN, st->name,
+                                   "stop sequence %zu is only white space, which "
+                                   "this API refuses: not sent", i + 1);
+                continue;
+            }
+            if (!arr) {
+                arr = json_object_new_array();
+                if (json_set(root, "stop_sequences", arr) != 0)
+                    goto done;
+            }
+            if (json_push(arr, json_object_new_string(req->stop[i])) != 0)
                 goto done;
+        }
     }
 
     if ((rc = add_tools(root, st, req, what, sizeof what)) != AC_OK)
@@ -488,7 +590,11 @@ ac_status anth_build_request(void *state, const ac_gen_request *req,
     if (rc == AC_OK)
         rc = anth_host->http_body(out, body, len);
 done:
-    if (rc == AC_EINVAL && what[0])
+    if (empty)
+        anth_host->error_set(err, rc, AC_STAGE_REQUEST,
+                             "provider '%s': nothing to send: %s", st->name,
+                             empty);
+    else if (rc == AC_EINVAL && what[0])
         anth_host->error_set(err, rc, AC_STAGE_REQUEST,
                              "provider '%s': %s not a JSON object",
                              st->name, what);

@@ -377,6 +377,17 @@ void ollama_parse_error(void *state, int http_status, const char *body,
         snprintf(text, sizeof text, "empty response body");
     ollama_host->error_set(err, saved.code, saved.stage, "HTTP %d: %s", http_status,
                            text);
+    /* A proxy in front of ollama.com may quote the key it was sent: blank
+     * it ("Bearer " + key is the header we hold).  Short keys are left
+     * alone, as replacing them would mangle ordinary words. */
+    const ollama_state *st = state;
+    const char *key = st && st->auth ? st->auth + 7 : NULL;
+    size_t klen = key ? strlen(key) : 0;
+    char *p;
+    while (klen >= 6 && (p = strstr(err->message, key)) != NULL) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + klen, strlen(p + klen) + 1);
+    }
     err->http_status = saved.http_status;
     err->retryable = saved.retryable;
     err->retry_after_ms = saved.retry_after_ms;

@@ -187,8 +187,10 @@ ac_status ac_oai_parse_response(void *state, int http_status,
  * llama.cpp), returns AC_EPROTOCOL at stage PROTOCOL with the server's
  * message and, when it says one, its HTTP status.  Text, reasoning
  * (reasoning_content or reasoning), tool-call fragments (keyed by their
- * `index`), usage (each time it appears; the core keeps the last) and the
- * model (once) are emitted for choice 0; other choices are ignored.
+ * `index`; a delta with a name, another id and whole arguments at an index
+ * already in use is a new call, as Ollama's OpenAI layer sends them), usage
+ * (each time it appears; the core keeps the last) and the model (once) are
+ * emitted for choice 0; other choices are ignored.
  *
  * Finish reasons are normalized: stop, length, content_filter as they are;
  * tool_calls and the deprecated function_call -> tool_calls; "stop" after
