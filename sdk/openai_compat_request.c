@@ -290,6 +290,15 @@ static ac_status oai_body_tools(const oai_state *st, const ac_gen_request *req,
                 oai_add(rf, "schema", schema))
                 goto nomem;
         } else {
+            /* OpenAI's strict mode rejects (HTTP 400) any schema that does
+             * not close its objects with "additionalProperties": false and
+             * list every property as required.  Ask for it only when the
+             * caller wrote such a schema; otherwise the schema still guides
+             * the reply, without the 400. */
+            json_object *ap = NULL;
+            int strict = json_object_object_get_ex(schema, "additionalProperties", &ap) &&
+                         json_object_is_type(ap, json_type_boolean) &&
+                         !json_object_get_boolean(ap);
             json_object *js = json_object_new_object();
             if (oai_add(rf, "json_schema", js)) {
                 json_object_put(schema);
@@ -298,7 +307,7 @@ static ac_status oai_body_tools(const oai_state *st, const ac_gen_request *req,
             if (oai_add_str(rf, "type", "json_schema") ||
                 oai_add_str(js, "name", name) ||
                 oai_add(js, "schema", schema) ||
-                oai_add(js, "strict", json_object_new_boolean(1)))
+                oai_add(js, "strict", json_object_new_boolean(strict)))
                 goto nomem;
         }
     }

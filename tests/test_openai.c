@@ -337,11 +337,28 @@ static void test_request_full_body(void)
     /* structured output */
     TU_ASSERT_STR(tu_jstr(b, "response_format.type"), "json_schema");
     TU_ASSERT_STR(tu_jstr(b, "response_format.json_schema.name"), "Answer");
-    CU_ASSERT_TRUE(json_object_get_boolean(
+    /* An open schema (no "additionalProperties": false) is not sent as
+     * strict: OpenAI would answer 400. */
+    CU_ASSERT_TRUE(tu_jhas(b, "response_format.json_schema.strict"));
+    CU_ASSERT_FALSE(json_object_get_boolean(
         tu_jget(b, "response_format.json_schema.strict")));
     TU_ASSERT_STR(
         tu_jstr(b, "response_format.json_schema.schema.properties.a.type"),
         "integer");
+    {
+        /* A closed schema is. */
+        ac_gen_request closed = req;
+        closed.json_schema = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},"
+                             "\"required\":[\"a\"],\"additionalProperties\":false}";
+        fh_request rq2;
+        memset(&rq2, 0, sizeof rq2);
+        CU_ASSERT_EQUAL(g_prov->build_request(st, &closed, (ac_http_request *)&rq2, NULL), AC_OK);
+        json_object *b2 = body_json(&rq2);
+        CU_ASSERT_TRUE(json_object_get_boolean(
+            tu_jget(b2, "response_format.json_schema.strict")));
+        json_object_put(b2);
+        free(rq2.body);
+    }
     /* streaming asks for usage */
     CU_ASSERT_TRUE(json_object_get_boolean(tu_jget(b, "stream")));
     CU_ASSERT_TRUE(json_object_get_boolean(

@@ -285,7 +285,9 @@ ac_status ac_gen_params_add_tool(ac_gen_params *p, const char *name,
 ac_status ac_gen_params_set_tool_choice(ac_gen_params *p, const char *choice);
 /** Ask for a reply that is JSON matching schema_json (a JSON Schema object,
  *  validated; AC_EINVAL if not an object).  name may be NULL ("response").
- *  Sent in each backend's native form. */
+ *  Sent in each backend's native form.  OpenAI's strict mode is asked for
+ *  only when the schema is closed ("additionalProperties": false, every
+ *  property required), as that mode demands. */
 ac_status ac_gen_params_set_json_schema(ac_gen_params *p, const char *name,
                                         const char *schema_json);
 /** Stream (1) or not (0).  Unset: ac_agenerate streams when callbacks with

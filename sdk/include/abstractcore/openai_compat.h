@@ -71,7 +71,8 @@ typedef enum ac_oai_max_tokens_field {
 
 /** How a JSON Schema for the reply is sent (ac_gen_params_set_json_schema). */
 typedef enum ac_oai_schema_form {
-    /* {"type":"json_schema","json_schema":{"name","schema","strict":true}} */
+    /* {"type":"json_schema","json_schema":{"name","schema","strict"}}: strict
+     * only for a closed schema ("additionalProperties": false) */
     AC_OAI_SCHEMA_JSON_SCHEMA = 0,
     /* {"type":"json_object","schema":{...}}: llama.cpp's older form */
     AC_OAI_SCHEMA_JSON_OBJECT
