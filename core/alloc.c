@@ -27,42 +27,42 @@ static int alloc_should_fail(void)
     return 0;
 }
 
-void alloc_fail_after(long n)
+void ac__alloc_fail_after(long n)
 {
     atomic_store(&failed_count, 0);
     atomic_store(&fail_countdown, n);
 }
 
-long alloc_failures(void) { return atomic_load(&failed_count); }
+long ac__alloc_failures(void) { return atomic_load(&failed_count); }
 
-void *xmalloc(size_t n)
+void *ac__malloc(size_t n)
 {
     if (alloc_should_fail())
         return NULL;
     return malloc(n ? n : 1);
 }
 
-void *xcalloc(size_t n, size_t size)
+void *ac__calloc(size_t n, size_t size)
 {
     if (alloc_should_fail())
         return NULL;
     return calloc(n ? n : 1, size ? size : 1);
 }
 
-void *xrealloc(void *p, size_t n)
+void *ac__realloc(void *p, size_t n)
 {
     if (alloc_should_fail())
         return NULL;
     return realloc(p, n ? n : 1);
 }
 
-void xfree(void *p) { free(p); }
+void ac__free(void *p) { free(p); }
 
-char *xstrndup(const char *s, size_t n)
+char *ac__strndup(const char *s, size_t n)
 {
     if (!s)
         return NULL;
-    char *d = xmalloc(n + 1);
+    char *d = ac__malloc(n + 1);
     if (!d)
         return NULL;
     memcpy(d, s, n);
@@ -70,12 +70,12 @@ char *xstrndup(const char *s, size_t n)
     return d;
 }
 
-char *xstrdup(const char *s)
+char *ac__strdup(const char *s)
 {
-    return s ? xstrndup(s, strlen(s)) : NULL;
+    return s ? ac__strndup(s, strlen(s)) : NULL;
 }
 
-char *xasprintf(const char *fmt, ...)
+char *ac__asprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -83,7 +83,7 @@ char *xasprintf(const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return NULL;
-    char *s = xmalloc((size_t)n + 1);
+    char *s = ac__malloc((size_t)n + 1);
     if (!s)
         return NULL;
     va_start(ap, fmt);

@@ -2,23 +2,23 @@
  * alloc.h -- the one place all library memory comes from.
  *
  * Every allocation in the core goes through these, so the tests can make
- * the Nth allocation fail (alloc_fail_after) and check that each error
+ * the Nth allocation fail (ac__alloc_fail_after) and check that each error
  * path cleans up (curl's "torture" tests).  Thread-safe.
  */
 #ifndef AC_ALLOC_H
 #define AC_ALLOC_H
 #include <stddef.h>
 
-void *xmalloc(size_t n);
-void *xcalloc(size_t n, size_t size);
-void *xrealloc(void *p, size_t n);
-void  xfree(void *p);
-char *xstrdup(const char *s);            /* NULL in -> NULL out */
-char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *ac__malloc(size_t n);
+void *ac__calloc(size_t n, size_t size);
+void *ac__realloc(void *p, size_t n);
+void  ac__free(void *p);
+char *ac__strdup(const char *s);            /* NULL in -> NULL out */
+char *ac__strndup(const char *s, size_t n);
+char *ac__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Tests only: fail every allocation after `n` more succeed (-1: never). */
-void  alloc_fail_after(long n);
-/* Tests only: allocations refused since the last alloc_fail_after. */
-long  alloc_failures(void);
+void  ac__alloc_fail_after(long n);
+/* Tests only: allocations refused since the last ac__alloc_fail_after. */
+long  ac__alloc_failures(void);
 #endif

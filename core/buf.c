@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-int buf_append(buf *b, const void *p, size_t n)
+int ac__buf_append(buf *b, const void *p, size_t n)
 {
     if (b->limit && (n > b->limit || b->len > b->limit - n))
         return -2;
@@ -14,7 +14,7 @@ int buf_append(buf *b, const void *p, size_t n)
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *d = xrealloc(b->data, cap);
+        char *d = ac__realloc(b->data, cap);
         if (!d)
             return -1;
         b->data = d;
@@ -27,26 +27,26 @@ int buf_append(buf *b, const void *p, size_t n)
     return 0;
 }
 
-int buf_appends(buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
+int ac__buf_appends(buf *b, const char *s) { return ac__buf_append(b, s, strlen(s)); }
 
-void buf_reset(buf *b)
+void ac__buf_reset(buf *b)
 {
     b->len = 0;
     if (b->data)
         b->data[0] = '\0';
 }
 
-void buf_free(buf *b)
+void ac__buf_free(buf *b)
 {
-    xfree(b->data);
+    ac__free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
-void buf_consume(buf *b, size_t n)
+void ac__buf_consume(buf *b, size_t n)
 {
     if (n >= b->len) {
-        buf_reset(b);
+        ac__buf_reset(b);
         return;
     }
     memmove(b->data, b->data + n, b->len - n);
@@ -54,11 +54,11 @@ void buf_consume(buf *b, size_t n)
     b->data[b->len] = '\0';
 }
 
-char *buf_steal(buf *b)
+char *ac__buf_steal(buf *b)
 {
     char *d = b->data;
     if (!d)
-        d = xstrdup("");
+        d = ac__strdup("");
     b->data = NULL;
     b->len = b->cap = 0;
     return d;

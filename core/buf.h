@@ -17,11 +17,11 @@ typedef struct buf {
     size_t limit;  /* max len; 0 = unlimited */
 } buf;
 
-/* Result of buf_append: 0 ok, -1 out of memory, -2 over the limit. */
-int    buf_append(buf *b, const void *p, size_t n);
-int    buf_appends(buf *b, const char *s);
-void   buf_reset(buf *b);                 /* len = 0, keeps memory */
-void   buf_free(buf *b);                  /* releases memory, len = 0 */
-void   buf_consume(buf *b, size_t n);     /* drop the first n bytes */
-char  *buf_steal(buf *b);                 /* take data (never NULL on ok; "" alloc'd), NULL on OOM */
+/* Result of ac__buf_append: 0 ok, -1 out of memory, -2 over the limit. */
+int    ac__buf_append(buf *b, const void *p, size_t n);
+int    ac__buf_appends(buf *b, const char *s);
+void   ac__buf_reset(buf *b);                 /* len = 0, keeps memory */
+void   ac__buf_free(buf *b);                  /* releases memory, len = 0 */
+void   ac__buf_consume(buf *b, size_t n);     /* drop the first n bytes */
+char  *ac__buf_steal(buf *b);                 /* take data (never NULL on ok; "" alloc'd), NULL on OOM */
 #endif

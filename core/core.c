@@ -30,7 +30,7 @@
 
 #define DEFAULT_MAX_RESPONSE_BYTES (16L * 1024 * 1024)
 
-double now_ms(void)
+double ac__now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -48,17 +48,17 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_D
 static void read_long(const ac_settings *s, const char *key, long *out, long min, long max)
 {
     long long v;
-    if (settings_int(s, key, &v) == 1) {
+    if (ac__settings_int(s, key, &v) == 1) {
         if (v < min || v > max)
             fprintf(stderr, "abstractcore: %s: provider '%s': %s = %lld is out of range "
-                    "(%ld..%ld), ignored\n", settings_where(s, key), settings_name(s), key, v,
+                    "(%ld..%ld), ignored\n", ac__settings_where(s, key), ac__settings_name(s), key, v,
                     min, max);
         else
             *out = (long)v;
     }
 }
 
-void limits_read(const ac_settings *s, const limits *base, limits *lim)
+void ac__limits_read(const ac_settings *s, const limits *base, limits *lim)
 {
     *lim = *base;
     read_long(s, "connect_timeout_ms", &lim->connect_ms, 0, 86400000L);
@@ -93,12 +93,12 @@ static ac_status config_find(const char *explicit_path, char **out, ac_error *er
     const char *asked = explicit_path ? explicit_path : (env && *env ? env : NULL);
     if (asked) {
         if (!file_exists(asked)) {
-            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "config file %s%s: %s", asked,
+            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "config file %s%s: %s", asked,
                       explicit_path ? "" : " (from $ABSTRACTCORE_CONFIG)",
                       access(asked, F_OK) == 0 ? "not a regular file" : strerror(errno));
             return AC_ECONFIG;
         }
-        *out = xstrdup(asked);
+        *out = ac__strdup(asked);
         return *out ? AC_OK : AC_ENOMEM;
     }
     char path[4096];
@@ -111,10 +111,10 @@ static ac_status config_find(const char *explicit_path, char **out, ac_error *er
     else
         path[0] = '\0';
     if (path[0] && file_exists(path))
-        return (*out = xstrdup(path)) ? AC_OK : AC_ENOMEM;
+        return (*out = ac__strdup(path)) ? AC_OK : AC_ENOMEM;
     snprintf(path, sizeof path, "%s/abstractcore/abstractcore.conf", AC_SYSCONFDIR);
     if (file_exists(path))
-        return (*out = xstrdup(path)) ? AC_OK : AC_ENOMEM;
+        return (*out = ac__strdup(path)) ? AC_OK : AC_ENOMEM;
     return AC_OK;
 }
 
@@ -125,22 +125,22 @@ static ac_status config_load(ac_core *c, ac_error *err)
     if (!c->config_path)
         return AC_OK;
     /* @include paths are relative to the including file's folder. */
-    char *dir = xstrdup(c->config_path);
+    char *dir = ac__strdup(c->config_path);
     if (!dir)
-        return error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory"), AC_ENOMEM;
+        return ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory"), AC_ENOMEM;
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = '\0';
         config_set_include_dir(&c->cfg, *dir ? dir : "/");
     }
-    xfree(dir);
+    ac__free(dir);
     if (config_read_file(&c->cfg, c->config_path) != CONFIG_TRUE) {
         const char *f = config_error_file(&c->cfg);
         if (config_error_type(&c->cfg) == CONFIG_ERR_FILE_IO)
-            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: cannot read: %s",
+            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: cannot read: %s",
                       f ? f : c->config_path, config_error_text(&c->cfg));
         else
-            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s:%d: %s", f ? f : c->config_path,
+            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s:%d: %s", f ? f : c->config_path,
                       config_error_line(&c->cfg), config_error_text(&c->cfg));
         return AC_ECONFIG;
     }
@@ -158,7 +158,7 @@ static const char *where(const ac_core *c, const config_setting_t *s)
 static ac_status bad_type(ac_core *c, const config_setting_t *s, const char *key,
                           const char *want, ac_error *err)
 {
-    error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' must be %s", where(c, s), key, want);
+    ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' must be %s", where(c, s), key, want);
     return AC_ECONFIG;
 }
 
@@ -171,11 +171,11 @@ static int strv_add(char ***v, size_t *n, const char *s)
     for (size_t i = 0; i < *n; i++)
         if (strcmp((*v)[i], s) == 0)
             return 0;
-    char **nv = xrealloc(*v, (*n + 1) * sizeof *nv);
+    char **nv = ac__realloc(*v, (*n + 1) * sizeof *nv);
     if (!nv)
         return -1;
     *v = nv;
-    if (!(nv[*n] = xstrdup(s)))
+    if (!(nv[*n] = ac__strdup(s)))
         return -1;
     (*n)++;
     return 0;
@@ -188,7 +188,7 @@ static ac_status load_plugins(ac_core *c, ac_error *err)
     ac_status st = AC_OK;
     const char *env = getenv("ABSTRACTCORE_PLUGIN_PATH");
     if (env && *env) {
-        char *copy = xstrdup(env), *save = NULL;
+        char *copy = ac__strdup(env), *save = NULL;
         if (!copy) {
             st = AC_ENOMEM;
             goto done;
@@ -198,7 +198,7 @@ static ac_status load_plugins(ac_core *c, ac_error *err)
                 st = AC_ENOMEM;
                 break;
             }
-        xfree(copy);
+        ac__free(copy);
         if (st != AC_OK)
             goto done;
     }
@@ -222,13 +222,13 @@ static ac_status load_plugins(ac_core *c, ac_error *err)
         st = AC_ENOMEM;
     }
     if (st == AC_OK)
-        st = plugins_scan(&c->plugins, (const char *const *)dirs, n, err);
+        st = ac__plugins_scan(&c->plugins, (const char *const *)dirs, n, err);
 done:
     if (st == AC_ENOMEM)
-        error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory");
     for (size_t i = 0; i < n; i++)
-        xfree(dirs[i]);
-    xfree(dirs);
+        ac__free(dirs[i]);
+    ac__free(dirs);
     return st;
 }
 
@@ -238,50 +238,50 @@ static void instance_free(instance *in)
         return;
     if (in->state && in->pl && in->pl->vt.fini)
         in->pl->vt.fini(in->state);
-    settings_free(in->settings);
-    xfree(in->name);
-    xfree(in);
+    ac__settings_free(in->settings);
+    ac__free(in->name);
+    ac__free(in);
 }
 
 /* Run the plugin's init; a failure stays in the instance. */
 static void instance_init(instance *in)
 {
     ac_error_clear(&in->err);
-    error_set_provider(&in->err, in->name);
+    ac__error_set_provider(&in->err, in->name);
     ac_status st = in->pl->vt.init(in->settings, &in->state, &in->err);
     if (st != AC_OK) {
         if (in->err.code == AC_OK)
-            error_set(&in->err, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start",
+            ac__error_set(&in->err, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start",
                       in->pl->vt.name);
         in->err.code = st;
         in->status = st;
         in->state = NULL;
     }
-    error_set_provider(&in->err, in->name); /* the plugin's error_set cleared it */
+    ac__error_set_provider(&in->err, in->name); /* the plugin's ac__error_set cleared it */
 }
 
 static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
                               const config_setting_t *group)
 {
-    instance *in = xcalloc(1, sizeof *in);
+    instance *in = ac__calloc(1, sizeof *in);
     if (!in)
         return NULL;
-    in->name = xstrdup(name);
-    in->settings = settings_new(name, group, c->config_path, NULL);
+    in->name = ac__strdup(name);
+    in->settings = ac__settings_new(name, group, c->config_path, NULL);
     if (!in->name || !in->settings) {
         instance_free(in);
         return NULL;
     }
     in->pl = pl;
     ac_error_clear(&in->err);
-    error_set_provider(&in->err, name);
-    limits_read(in->settings, &c->defaults, &in->lim);
+    ac__error_set_provider(&in->err, name);
+    ac__limits_read(in->settings, &c->defaults, &in->lim);
     return in;
 }
 
 static int instances_add(ac_core *c, instance *in)
 {
-    instance **v = xrealloc(c->inst, (c->n_inst + 1) * sizeof *v);
+    instance **v = ac__realloc(c->inst, (c->n_inst + 1) * sizeof *v);
     if (!v)
         return -1;
     c->inst = v;
@@ -308,18 +308,18 @@ static ac_status load_providers(ac_core *c, ac_error *err)
         config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
         const char *name = NULL, *plug = NULL;
         if (!config_setting_is_group(g)) {
-            plugins_note(&c->plugins, "provider #%d (%s): not a group { ... }, skipped", i + 1,
+            ac__plugins_note(&c->plugins, "provider #%d (%s): not a group { ... }, skipped", i + 1,
                          where(c, g));
             continue;
         }
         if (!config_setting_lookup_string(g, "name", &name) || !*name ||
             strlen(name) >= AC_ERROR_PROVIDER_MAX) {
-            plugins_note(&c->plugins, "provider #%d (%s): missing or bad 'name', skipped", i + 1,
+            ac__plugins_note(&c->plugins, "provider #%d (%s): missing or bad 'name', skipped", i + 1,
                          where(c, g));
             continue;
         }
         if (instance_find(c, name)) {
-            plugins_note(&c->plugins, "provider %s (%s): duplicate name, skipped", name,
+            ac__plugins_note(&c->plugins, "provider %s (%s): duplicate name, skipped", name,
                          where(c, g));
             continue;
         }
@@ -329,31 +329,31 @@ static ac_status load_providers(ac_core *c, ac_error *err)
         ac_error perr;
         ac_error_clear(&perr);
         if (strchr(plug, '/'))
-            pl = plugins_load_file(&c->plugins, plug, &perr);
+            pl = ac__plugins_load_file(&c->plugins, plug, &perr);
         else
-            pl = plugins_find(&c->plugins, plug);
+            pl = ac__plugins_find(&c->plugins, plug);
         instance *in = instance_new(c, name, pl, g);
         if (!in || instances_add(c, in)) {
             instance_free(in);
-            return error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory"), AC_ENOMEM;
+            return ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory"), AC_ENOMEM;
         }
         if (!pl) {
             in->status = AC_EPLUGIN;
             if (perr.code != AC_OK)
-                error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s: provider '%s': %s",
+                ac__error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s: provider '%s': %s",
                           where(c, g), name, perr.message);
             else
-                error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+                ac__error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN,
                           "%s: provider '%s': plugin '%s' not found in the plugin path "
                           "(see `acore plugins`)", where(c, g), name, plug);
-            error_set_provider(&in->err, name);
+            ac__error_set_provider(&in->err, name);
         } else {
             instance_init(in);
         }
         if (in->status == AC_OK)
-            plugins_note(&c->plugins, "provider %s: ready (plugin %s)", name, pl->vt.name);
+            ac__plugins_note(&c->plugins, "provider %s: ready (plugin %s)", name, pl->vt.name);
         else
-            plugins_note(&c->plugins, "provider %s: unavailable: %s", name, in->err.message);
+            ac__plugins_note(&c->plugins, "provider %s: unavailable: %s", name, in->err.message);
     }
     return AC_OK;
 }
@@ -362,13 +362,13 @@ static ac_status load_providers(ac_core *c, ac_error *err)
 /* Open and close                                                      */
 /* ------------------------------------------------------------------ */
 
-void core_ref(ac_core *c) { atomic_fetch_add(&c->refs, 1); }
+void ac__core_ref(ac_core *c) { atomic_fetch_add(&c->refs, 1); }
 
-struct workers *core_workers(ac_core *c)
+struct workers *ac__core_workers(ac_core *c)
 {
     pthread_mutex_lock(&c->mu);
     if (!c->pool && !atomic_load(&c->closed))
-        c->pool = workers_new(c->n_workers);
+        c->pool = ac__workers_new(c->n_workers);
     workers *w = c->pool;
     pthread_mutex_unlock(&c->mu);
     return w;
@@ -376,21 +376,21 @@ struct workers *core_workers(ac_core *c)
 
 static void core_destroy(ac_core *c)
 {
-    engine_free(c->eng);
-    workers_free(c->pool);
+    ac__engine_free(c->eng);
+    ac__workers_free(c->pool);
     for (size_t i = 0; i < c->n_inst; i++)
         instance_free(c->inst[i]);
-    xfree(c->inst);
-    plugins_unload(&c->plugins);
+    ac__free(c->inst);
+    ac__plugins_unload(&c->plugins);
     if (c->have_cfg)
         config_destroy(&c->cfg);
-    xfree(c->config_path);
-    xfree(c->default_provider);
+    ac__free(c->config_path);
+    ac__free(c->default_provider);
     pthread_mutex_destroy(&c->mu);
-    xfree(c);
+    ac__free(c);
 }
 
-void core_unref(ac_core *c)
+void ac__core_unref(ac_core *c)
 {
     if (c && atomic_fetch_sub(&c->refs, 1) == 1)
         core_destroy(c);
@@ -412,7 +412,7 @@ static ac_status read_engine_settings(ac_core *c, long *max_conn, ac_error *err)
     if (dp) {
         if (config_setting_type(dp) != CONFIG_TYPE_STRING)
             return bad_type(c, dp, "default_provider", "a string", err);
-        if (!(c->default_provider = xstrdup(config_setting_get_string(dp))))
+        if (!(c->default_provider = ac__strdup(config_setting_get_string(dp))))
             return AC_ENOMEM;
     }
     config_setting_t *eng = config_lookup(&c->cfg, "abstractcore.engine");
@@ -435,7 +435,7 @@ static ac_status read_engine_settings(ac_core *c, long *max_conn, ac_error *err)
         if (t == CONFIG_TYPE_INT)
             v = config_setting_get_int(s);
         if (v < keys[i].min || v > keys[i].max) {
-            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' = %lld is out of range "
+            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' = %lld is out of range "
                       "(%ld..%ld)", where(c, s), keys[i].key, v, keys[i].min, keys[i].max);
             return AC_ECONFIG;
         }
@@ -452,12 +452,12 @@ static ac_status read_engine_settings(ac_core *c, long *max_conn, ac_error *err)
 ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
 {
     if (!out) {
-        error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "out is NULL");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "out is NULL");
         return AC_EINVAL;
     }
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_rc != CURLE_OK) {
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "curl_global_init failed: %s",
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "curl_global_init failed: %s",
                   curl_easy_strerror(curl_init_rc));
         return AC_ENOMEM;
     }
@@ -466,9 +466,9 @@ ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
     ac_error local, *user_err = err;
     ac_error_clear(&local);
     err = &local;
-    ac_core *c = xcalloc(1, sizeof *c);
+    ac_core *c = ac__calloc(1, sizeof *c);
     if (!c) {
-        error_set(user_err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        ac__error_set(user_err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return AC_ENOMEM;
     }
     atomic_init(&c->refs, 1);
@@ -483,11 +483,11 @@ ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
         st = load_plugins(c, err);
     if (st == AC_OK)
         st = load_providers(c, err);
-    if (st == AC_OK && !(c->eng = engine_start(max_conn, err)))
+    if (st == AC_OK && !(c->eng = ac__engine_start(max_conn, err)))
         st = err->code ? err->code : AC_ENOMEM;
     if (st != AC_OK) {
         if (err->code == AC_OK)
-            error_set(err, st, AC_STAGE_CONFIG, "%s", ac_strerror(st));
+            ac__error_set(err, st, AC_STAGE_CONFIG, "%s", ac_strerror(st));
         core_destroy(c);
         if (user_err)
             *user_err = local;
@@ -501,18 +501,18 @@ void ac_core_close(ac_core *core)
 {
     if (!core)
         return;
-    if (on_engine_thread()) {
+    if (ac__on_engine_thread()) {
         fprintf(stderr, "abstractcore: warning: ac_core_close called from a callback; ignored\n");
         return;
     }
     if (atomic_exchange(&core->closed, 1))
         return;
-    engine_stop(core->eng);
+    ac__engine_stop(core->eng);
     pthread_mutex_lock(&core->mu);
     workers *w = core->pool;
     pthread_mutex_unlock(&core->mu);
-    workers_stop(w);
-    core_unref(core);
+    ac__workers_stop(w);
+    ac__core_unref(core);
 }
 
 const char *ac_core_config_path(const ac_core *core) { return core ? core->config_path : NULL; }
@@ -524,7 +524,7 @@ const char *ac_core_default_provider(const ac_core *core)
 ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err)
 {
     if (!core || !out) {
-        error_set(err, AC_EINVAL, AC_STAGE_NONE, "NULL argument");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_NONE, "NULL argument");
         return AC_EINVAL;
     }
     pthread_mutex_lock(&core->mu);
@@ -540,7 +540,7 @@ ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err)
     }
     pthread_mutex_unlock(&core->mu);
     if (!s) {
-        error_set(err, AC_ENOMEM, AC_STAGE_NONE, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_NONE, "out of memory");
         return AC_ENOMEM;
     }
     *out = s;
@@ -551,21 +551,21 @@ ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err)
 /* LLM handles                                                         */
 /* ------------------------------------------------------------------ */
 
-void llm_ref(ac_llm *l) { atomic_fetch_add(&l->refs, 1); }
+void ac__llm_ref(ac_llm *l) { atomic_fetch_add(&l->refs, 1); }
 
-void llm_unref(ac_llm *l)
+void ac__llm_unref(ac_llm *l)
 {
     if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
         return;
     if (l->own_inited && l->own_state && l->vt->fini)
         l->vt->fini(l->own_state);
-    settings_free(l->own_settings);
-    xfree(l->model);
-    core_unref(l->core);
-    xfree(l);
+    ac__settings_free(l->own_settings);
+    ac__free(l->model);
+    ac__core_unref(l->core);
+    ac__free(l);
 }
 
-void ac_llm_free(ac_llm *llm) { llm_unref(llm); }
+void ac_llm_free(ac_llm *llm) { ac__llm_unref(llm); }
 const char *ac_llm_provider(const ac_llm *llm) { return llm ? llm->inst->name : ""; }
 const char *ac_llm_model(const ac_llm *llm) { return llm ? llm->model : ""; }
 
@@ -576,7 +576,7 @@ static instance *instance_for(ac_core *c, const char *name, ac_error *err)
     instance *in = instance_find(c, name);
     if (in)
         return in;
-    const plugin *pl = plugins_find(&c->plugins, name);
+    const plugin *pl = ac__plugins_find(&c->plugins, name);
     if (!pl) {
         char known[256] = "";
         size_t off = 0;
@@ -587,7 +587,7 @@ static instance *instance_for(ac_core *c, const char *name, ac_error *err)
             if (!instance_find(c, c->plugins.items[i]->vt.name))
                 off += (size_t)snprintf(known + off, sizeof known - off, "%s%s",
                                         off ? ", " : "", c->plugins.items[i]->vt.name);
-        error_set(err, AC_ENOPROVIDER, AC_STAGE_CONFIG,
+        ac__error_set(err, AC_ENOPROVIDER, AC_STAGE_CONFIG,
                   "no provider or plugin named '%s' (available: %s)", name,
                   off ? known : "none; see `acore plugins`");
         return NULL;
@@ -595,7 +595,7 @@ static instance *instance_for(ac_core *c, const char *name, ac_error *err)
     in = instance_new(c, name, pl, NULL);
     if (!in || instances_add(c, in)) {
         instance_free(in);
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return NULL;
     }
     instance_init(in);
@@ -606,17 +606,17 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
                       const ac_options *opts, ac_error *err)
 {
     if (!core) {
-        error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "core is NULL");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "core is NULL");
         return NULL;
     }
     if (atomic_load(&core->closed)) {
-        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
         return NULL;
     }
     if (!provider)
         provider = core->default_provider;
     if (!provider || !*provider) {
-        error_set(err, AC_ENOPROVIDER, AC_STAGE_CONFIG,
+        ac__error_set(err, AC_ENOPROVIDER, AC_STAGE_CONFIG,
                   "no provider given and no abstractcore.default_provider in the config");
         return NULL;
     }
@@ -624,7 +624,7 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
     instance *in = instance_for(core, provider, err);
     pthread_mutex_unlock(&core->mu);
     if (!in) {
-        error_set_provider(err, provider);
+        ac__error_set_provider(err, provider);
         return NULL;
     }
     if (!in->pl) {
@@ -632,9 +632,9 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
             *err = in->err;
         return NULL;
     }
-    ac_llm *l = xcalloc(1, sizeof *l);
+    ac_llm *l = ac__calloc(1, sizeof *l);
     if (!l) {
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return NULL;
     }
     atomic_init(&l->refs, 1);
@@ -644,54 +644,54 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
     const ac_settings *s = in->settings;
     if (opts && opts->n) {
         /* Overrides make a plugin state of this LLM's own. */
-        l->own_settings = settings_new(in->name, in->settings->group, core->config_path, opts);
+        l->own_settings = ac__settings_new(in->name, in->settings->group, core->config_path, opts);
         if (!l->own_settings) {
-            xfree(l);
-            error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+            ac__free(l);
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
             return NULL;
         }
         ac_error e;
         ac_error_clear(&e);
-        error_set_provider(&e, in->name);
+        ac__error_set_provider(&e, in->name);
         ac_status st = l->vt->init(l->own_settings, &l->own_state, &e);
         if (st != AC_OK) {
             if (e.code == AC_OK)
-                error_set(&e, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start", l->vt->name);
+                ac__error_set(&e, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start", l->vt->name);
             e.code = st;
-            error_set_provider(&e, in->name); /* the plugin's error_set cleared it */
+            ac__error_set_provider(&e, in->name); /* the plugin's ac__error_set cleared it */
             if (err)
                 *err = e;
-            settings_free(l->own_settings);
-            xfree(l);
+            ac__settings_free(l->own_settings);
+            ac__free(l);
             return NULL;
         }
         l->own_inited = 1;
         l->state = l->own_state;
-        limits_read(l->own_settings, &in->lim, &l->lim);
+        ac__limits_read(l->own_settings, &in->lim, &l->lim);
         s = l->own_settings;
     } else if (in->status != AC_OK) {
         if (err)
             *err = in->err;
-        xfree(l);
+        ac__free(l);
         return NULL;
     } else {
         l->state = in->state;
     }
     const char *m = model;
-    if (!m && settings_string(s, "default_model", &m) != 1)
+    if (!m && ac__settings_string(s, "default_model", &m) != 1)
         m = NULL;
     if (!m)
         m = l->vt->default_model ? l->vt->default_model : "";
-    l->model = xstrdup(m);
+    l->model = ac__strdup(m);
     if (!l->model) {
         if (l->own_inited && l->vt->fini)
             l->vt->fini(l->own_state);
-        settings_free(l->own_settings);
-        xfree(l);
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        ac__settings_free(l->own_settings);
+        ac__free(l);
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return NULL;
     }
-    core_ref(core);
+    ac__core_ref(core);
     l->core = core;
     return l;
 }

@@ -66,18 +66,18 @@ struct ac_llm {
     limits              lim;
 };
 
-void core_ref(ac_core *c);
-void core_unref(ac_core *c);
-void llm_ref(ac_llm *l);
-void llm_unref(ac_llm *l);
+void ac__core_ref(ac_core *c);
+void ac__core_unref(ac_core *c);
+void ac__llm_ref(ac_llm *l);
+void ac__llm_unref(ac_llm *l);
 
 /* Read the engine's per-provider keys into lim, starting from base. */
-void limits_read(const ac_settings *s, const limits *base, limits *lim);
+void ac__limits_read(const ac_settings *s, const limits *base, limits *lim);
 
 /* The run_local worker pool, started on first use; NULL when it cannot
  * be started or the core is closed. */
-struct workers *core_workers(ac_core *c);
+struct workers *ac__core_workers(ac_core *c);
 
 /* Monotonic milliseconds. */
-double now_ms(void);
+double ac__now_ms(void);
 #endif

@@ -74,7 +74,7 @@ static int vec_push(rq_vec *v, ac_request *q)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
-        ac_request **nv = xrealloc(v->v, cap * sizeof *nv);
+        ac_request **nv = ac__realloc(v->v, cap * sizeof *nv);
         if (!nv)
             return -1;
         v->v = nv;
@@ -95,7 +95,7 @@ static void transfer_end(engine *e, ac_request *q)
         curl_easy_cleanup(q->easy);
         q->easy = NULL;
     }
-    framer_free(q->fr);
+    ac__framer_free(q->fr);
     q->fr = NULL;
     if (q->state == RQ_ACTIVE)
         list_del(&e->active, q);
@@ -107,14 +107,14 @@ static void finish(engine *e, ac_request *q, ac_status st, const ac_error *err)
 {
     transfer_end(e, q);
     q->state = RQ_DONE;
-    request_finish(q, st, err);
+    ac__request_finish(q, st, err);
 }
 
 static void finish_canceled(engine *e, ac_request *q, const char *why)
 {
     ac_error err;
-    error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "%s", why);
-    error_set_provider(&err, q->llm->inst->name);
+    ac__error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "%s", why);
+    ac__error_set_provider(&err, q->llm->inst->name);
     finish(e, q, AC_ECANCELED, &err);
 }
 
@@ -135,14 +135,14 @@ static double backoff_ms(const ac_request *q)
 
 static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
 {
-    error_set_provider(err, q->llm->inst->name);
-    double now = now_ms();
+    ac__error_set_provider(err, q->llm->inst->name);
+    double now = ac__now_ms();
     if (err->retryable && !atomic_load(&q->cancel) && q->sink.delivered == 0 &&
         q->attempt <= q->lim.max_retries) {
         double delay = backoff_ms(q);
         if (q->lim.total_ms <= 0 || now + delay < q->t_start + (double)q->lim.total_ms) {
             transfer_end(e, q);
-            sink_reset(&q->sink);
+            ac__sink_reset(&q->sink);
             q->state = RQ_WAITING;
             q->retry_at = now + delay;
             list_add(&e->waiting, q);
@@ -224,7 +224,7 @@ static ac_status on_frame(void *ctx, const ac_frame *f, ac_error *err)
     const ac_provider *vt = q->llm->vt;
     ac_status st = vt->parse_event(q->llm->state, f, &q->sink, err);
     if (st != AC_OK && err->message[0] == '\0')
-        error_set(err, st, st == AC_ETOOBIG ? AC_STAGE_HTTP : AC_STAGE_PROTOCOL,
+        ac__error_set(err, st, st == AC_ETOOBIG ? AC_STAGE_HTTP : AC_STAGE_PROTOCOL,
                   "%s while parsing a stream event",
                   st == AC_ETOOBIG ? "response exceeded max_response_bytes" : ac_strerror(st));
     return st;
@@ -258,10 +258,10 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
         return 0;
     if (!q->got_first_byte)
         first_byte(q);
-    q->t_last_byte = now_ms();
+    q->t_last_byte = ac__now_ms();
     if (q->error_body) {
         size_t room = ERROR_BODY_MAX > q->errbody.len ? ERROR_BODY_MAX - q->errbody.len : 0;
-        if (room && buf_append(&q->errbody, p, len < room ? len : room) == -1)
+        if (room && ac__buf_append(&q->errbody, p, len < room ? len : room) == -1)
             return 0;
         return len;
     }
@@ -270,23 +270,23 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
         return CURL_WRITEFUNC_PAUSE;
     }
     if (q->fr && !q->whole_body) {
-        ac_status st = framer_feed(q->fr, p, len, on_frame, q, &q->pending_err);
+        ac_status st = ac__framer_feed(q->fr, p, len, on_frame, q, &q->pending_err);
         if (st != AC_OK) {
             q->has_pending_err = 1;
             if (q->pending_err.code == AC_OK)
-                error_set(&q->pending_err, st, AC_STAGE_FRAMING, "%s", ac_strerror(st));
+                ac__error_set(&q->pending_err, st, AC_STAGE_FRAMING, "%s", ac_strerror(st));
             return 0;
         }
         return len;
     }
-    int rc = buf_append(&q->body, p, len);
+    int rc = ac__buf_append(&q->body, p, len);
     if (rc) {
         q->has_pending_err = 1;
         if (rc == -2)
-            error_set(&q->pending_err, AC_ETOOBIG, AC_STAGE_HTTP,
+            ac__error_set(&q->pending_err, AC_ETOOBIG, AC_STAGE_HTTP,
                       "response exceeded max_response_bytes (%zu bytes)", q->lim.max_response_bytes);
         else
-            error_set(&q->pending_err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory");
+            ac__error_set(&q->pending_err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory");
         return 0;
     }
     return len;
@@ -353,7 +353,7 @@ static void attempt_start(engine *e, ac_request *q)
 {
     ac_error err;
     ac_error_clear(&err);
-    double now = now_ms();
+    double now = ac__now_ms();
     q->attempt++;
     if (q->attempt == 1)
         q->t_start = now;
@@ -363,22 +363,22 @@ static void attempt_start(engine *e, ac_request *q)
     q->retry_after_ms = -1;
     q->should_retry = -1;
     ac_error_clear(&q->pending_err);
-    buf_reset(&q->body);
-    buf_reset(&q->errbody);
+    ac__buf_reset(&q->body);
+    ac__buf_reset(&q->errbody);
     q->body.limit = q->lim.max_response_bytes;
 
     long total = 0;
     if (q->lim.total_ms > 0) {
         total = (long)((double)q->lim.total_ms - (now - q->t_start));
         if (total <= 0) {
-            error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, "total timeout (%ld ms) reached",
+            ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, "total timeout (%ld ms) reached",
                       q->lim.total_ms);
             finish(e, q, AC_ETIMEDOUT, &err);
             return;
         }
     }
     if (q->http.framing != AC_FRAMING_NONE) {
-        q->fr = framer_new(q->http.framing, q->lim.max_response_bytes);
+        q->fr = ac__framer_new(q->http.framing, q->lim.max_response_bytes);
         if (!q->fr)
             goto oom;
     }
@@ -423,7 +423,7 @@ static void attempt_start(engine *e, ac_request *q)
         e->next_timer = first;
     return;
 oom:
-    error_set(&err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory starting the transfer");
+    ac__error_set(&err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory starting the transfer");
     finish(e, q, AC_ENOMEM, &err);
 }
 
@@ -440,7 +440,7 @@ static void http_error(engine *e, ac_request *q)
 {
     ac_error err;
     ac_error_clear(&err);
-    error_set(&err, AC_EHTTP, AC_STAGE_HTTP, "HTTP %d", q->http_status);
+    ac__error_set(&err, AC_EHTTP, AC_STAGE_HTTP, "HTTP %d", q->http_status);
     err.http_status = q->http_status;
     err.retryable = q->should_retry >= 0 ? q->should_retry : status_retryable(q->http_status);
     err.retry_after_ms = q->retry_after_ms;
@@ -491,7 +491,7 @@ static void curl_failure(engine *e, ac_request *q, CURLcode rc)
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-        error_set(&err, AC_ECONNECT, AC_STAGE_CONNECT, "cannot connect to %s: %s", host,
+        ac__error_set(&err, AC_ECONNECT, AC_STAGE_CONNECT, "cannot connect to %s: %s", host,
                   curl_easy_strerror(rc));
         err.retryable = 1;
         break;
@@ -499,10 +499,10 @@ static void curl_failure(engine *e, ac_request *q, CURLcode rc)
         double connect = 0;
         curl_easy_getinfo(q->easy, CURLINFO_CONNECT_TIME, &connect);
         if (connect <= 0 && !q->got_first_byte)
-            error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
+            ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
                       "connect timeout (%ld ms) reaching %s", q->lim.connect_ms, host);
         else
-            error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, "total timeout (%ld ms) reached",
+            ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, "total timeout (%ld ms) reached",
                       q->lim.total_ms);
         err.retryable = connect <= 0;
         break;
@@ -512,14 +512,14 @@ static void curl_failure(engine *e, ac_request *q, CURLcode rc)
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-        error_set(&err, AC_ETLS, AC_STAGE_TLS, "TLS with %s failed: %s", host,
+        ac__error_set(&err, AC_ETLS, AC_STAGE_TLS, "TLS with %s failed: %s", host,
                   curl_easy_strerror(rc));
         break;
     case CURLE_OUT_OF_MEMORY:
-        error_set(&err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory in libcurl");
+        ac__error_set(&err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory in libcurl");
         break;
     default:
-        error_set(&err, AC_EHTTP, AC_STAGE_HTTP, "%s %s: %s%s", q->http.method, host,
+        ac__error_set(&err, AC_EHTTP, AC_STAGE_HTTP, "%s %s: %s%s", q->http.method, host,
                   curl_easy_strerror(rc),
                   q->got_first_byte ? " (connection lost mid-response)" : "");
         /* A connection that broke is worth another try, if nothing of the
@@ -562,7 +562,7 @@ static void transfer_done(engine *e, ac_request *q, CURLcode rc)
                               &q->models, &err);
         if (st != AC_OK) {
             if (err.code == AC_OK)
-                error_set(&err, st, AC_STAGE_PROTOCOL, "cannot parse the model list");
+                ac__error_set(&err, st, AC_STAGE_PROTOCOL, "cannot parse the model list");
             fail_or_retry(e, q, &err);
             return;
         }
@@ -571,24 +571,24 @@ static void transfer_done(engine *e, ac_request *q, CURLcode rc)
     }
     int streamed = q->fr && !q->whole_body;
     if (streamed) {
-        st = framer_finish(q->fr, on_frame, q, &err);
+        st = ac__framer_finish(q->fr, on_frame, q, &err);
     } else {
         st = vt->parse_response(q->llm->state, q->http_status, q->body.data ? q->body.data : "",
                                 q->body.len, &q->sink, &err);
         if (st == AC_OK && q->body.data) {
-            q->sink.resp->raw_json = buf_steal(&q->body);
+            q->sink.resp->raw_json = ac__buf_steal(&q->body);
             q->body.limit = q->lim.max_response_bytes;
         }
     }
     if (st != AC_OK) {
         if (err.code == AC_OK)
-            error_set(&err, st, AC_STAGE_PROTOCOL, "%s", ac_strerror(st));
+            ac__error_set(&err, st, AC_STAGE_PROTOCOL, "%s", ac_strerror(st));
         fail_or_retry(e, q, &err);
         return;
     }
-    st = sink_finalize(&q->sink, streamed, &err);
+    st = ac__sink_finalize(&q->sink, streamed, &err);
     if (st != AC_OK) {
-        error_set_provider(&err, q->llm->inst->name);
+        ac__error_set_provider(&err, q->llm->inst->name);
         finish(e, q, st, &err);
         return;
     }
@@ -605,13 +605,13 @@ static void resume_if_drained(ac_request *q)
     if (q->state == RQ_ACTIVE && atomic_load(&q->paused) &&
         !(q->hook_backpressure && q->hook_backpressure(q->hook_ctx))) {
         atomic_store(&q->paused, 0);
-        q->t_last_byte = now_ms();
+        q->t_last_byte = ac__now_ms();
         curl_easy_pause(q->easy, CURLPAUSE_CONT);
     }
 }
 
 /* Besides the timers, the scan looks at the cancel flag and at paused
- * transfers: a poke that engine_poke could not queue (out of memory) is
+ * transfers: a poke that ac__engine_poke could not queue (out of memory) is
  * made up for here, within a second, instead of a cancel that never
  * happens or a stream paused for good. */
 static void scan_timers(engine *e, double now)
@@ -643,7 +643,7 @@ static void scan_timers(engine *e, double now)
         if (!q->got_first_byte && q->lim.first_byte_ms > 0) {
             double due = q->t_attempt + (double)q->lim.first_byte_ms;
             if (due <= now) {
-                error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
+                ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
                           "no response within first_byte_timeout_ms (%ld ms)", q->lim.first_byte_ms);
                 err.retryable = 1;
                 fail_or_retry(e, q, &err);
@@ -654,7 +654,7 @@ static void scan_timers(engine *e, double now)
         } else if (q->got_first_byte && q->lim.idle_ms > 0) {
             double due = q->t_last_byte + (double)q->lim.idle_ms;
             if (due <= now) {
-                error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
+                ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
                           "no data for idle_timeout_ms (%ld ms) in the middle of the response",
                           q->lim.idle_ms);
                 err.retryable = 1;
@@ -686,7 +686,7 @@ static void start_submitted(engine *e, ac_request *q, int stopping)
         finish_canceled(e, q, "the core was closed");
     } else if (q->prestatus != AC_OK) {
         q->state = RQ_DONE;
-        request_finish(q, q->prestatus, &q->preerr);
+        ac__request_finish(q, q->prestatus, &q->preerr);
     } else if (atomic_load(&q->cancel)) {
         finish_canceled(e, q, "cancelled before it started");
     } else {
@@ -697,7 +697,7 @@ static void start_submitted(engine *e, ac_request *q, int stopping)
 static void *engine_main(void *arg)
 {
     engine *e = arg;
-    mark_engine_thread();
+    ac__mark_engine_thread();
     rq_vec sub = {0}, pok = {0};
     for (;;) {
         pthread_mutex_lock(&e->mu);
@@ -720,7 +720,7 @@ static void *engine_main(void *arg)
         sub.n = 0;
         for (size_t i = 0; i < pok.n; i++) {
             handle_poke(e, pok.v[i]);
-            request_unref(pok.v[i]);
+            ac__request_unref(pok.v[i]);
         }
         pok.n = 0;
         if (stopping) {
@@ -744,18 +744,18 @@ static void *engine_main(void *arg)
             if (q)
                 transfer_done(e, q, rc);
         }
-        double now = now_ms();
+        double now = ac__now_ms();
         if (now >= e->next_timer)
             scan_timers(e, now);
-        double wait = e->next_timer - now_ms();
+        double wait = e->next_timer - ac__now_ms();
         int timeout = wait <= 0 ? 0 : wait > 1000 ? 1000 : (int)wait + 1;
         curl_multi_poll(e->multi, NULL, 0, timeout, NULL);
     }
     /* Anything poked after the last round holds a reference. */
     for (size_t i = 0; i < pok.n; i++)
-        request_unref(pok.v[i]);
-    xfree(sub.v);
-    xfree(pok.v);
+        ac__request_unref(pok.v[i]);
+    ac__free(sub.v);
+    ac__free(pok.v);
     return NULL;
 }
 
@@ -763,17 +763,17 @@ static void *engine_main(void *arg)
 /* The API of the engine                                               */
 /* ------------------------------------------------------------------ */
 
-engine *engine_start(long max_connections, ac_error *err)
+engine *ac__engine_start(long max_connections, ac_error *err)
 {
-    engine *e = xcalloc(1, sizeof *e);
+    engine *e = ac__calloc(1, sizeof *e);
     if (!e) {
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&e->mu, NULL);
     e->multi = curl_multi_init();
     if (!e->multi) {
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "curl_multi_init failed");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "curl_multi_init failed");
         goto fail;
     }
     if (max_connections > 0) {
@@ -781,9 +781,9 @@ engine *engine_start(long max_connections, ac_error *err)
         curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, max_connections);
     }
     curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    e->next_timer = now_ms() + 1000.0;
+    e->next_timer = ac__now_ms() + 1000.0;
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "cannot start the engine thread");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "cannot start the engine thread");
         goto fail;
     }
     e->started = 1;
@@ -792,11 +792,11 @@ fail:
     if (e->multi)
         curl_multi_cleanup(e->multi);
     pthread_mutex_destroy(&e->mu);
-    xfree(e);
+    ac__free(e);
     return NULL;
 }
 
-ac_status engine_submit(engine *e, ac_request *q)
+ac_status ac__engine_submit(engine *e, ac_request *q)
 {
     pthread_mutex_lock(&e->mu);
     if (e->dead) {
@@ -807,33 +807,33 @@ ac_status engine_submit(engine *e, ac_request *q)
         pthread_mutex_unlock(&e->mu);
         return AC_ENOMEM;
     }
-    request_ref(q);
+    ac__request_ref(q);
     q->state = RQ_QUEUED;
     pthread_mutex_unlock(&e->mu);
     curl_multi_wakeup(e->multi);
     return AC_OK;
 }
 
-void engine_poke(engine *e, ac_request *q)
+void ac__engine_poke(engine *e, ac_request *q)
 {
     pthread_mutex_lock(&e->mu);
     if (e->dead) {
         pthread_mutex_unlock(&e->mu);
         return;
     }
-    request_ref(q);
+    ac__request_ref(q);
     if (vec_push(&e->poked, q) != 0) {
         /* Out of memory: the cancel flag is still seen by on_write and at
          * the end of the transfer. */
         pthread_mutex_unlock(&e->mu);
-        request_unref(q);
+        ac__request_unref(q);
         return;
     }
     pthread_mutex_unlock(&e->mu);
     curl_multi_wakeup(e->multi);
 }
 
-void engine_stop(engine *e)
+void ac__engine_stop(engine *e)
 {
     if (!e || !e->started)
         return;
@@ -845,14 +845,14 @@ void engine_stop(engine *e)
     e->started = 0;
 }
 
-void engine_free(engine *e)
+void ac__engine_free(engine *e)
 {
     if (!e)
         return;
-    engine_stop(e);
+    ac__engine_stop(e);
     curl_multi_cleanup(e->multi);
-    xfree(e->submitted.v);
-    xfree(e->poked.v);
+    ac__free(e->submitted.v);
+    ac__free(e->poked.v);
     pthread_mutex_destroy(&e->mu);
-    xfree(e);
+    ac__free(e);
 }

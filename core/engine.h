@@ -11,15 +11,15 @@
 #define AC_ENGINE_H
 #include "request.h"
 
-engine *engine_start(long max_connections, ac_error *err);
+engine *ac__engine_start(long max_connections, ac_error *err);
 /* Cancel everything in flight (each on_done fires), then join the thread.
  * Idempotent.  Not from the engine thread. */
-void    engine_stop(engine *e);
-void    engine_free(engine *e);
+void    ac__engine_stop(engine *e);
+void    ac__engine_free(engine *e);
 /* AC_OK: queued (the engine holds a reference from now on).  Otherwise the
  * request was not taken: AC_ECANCELED, the engine has stopped; AC_ENOMEM,
  * no room in the queue. */
-ac_status engine_submit(engine *e, ac_request *q);
+ac_status ac__engine_submit(engine *e, ac_request *q);
 /* Ask the engine to look at q again (cancel flag, backpressure). */
-void    engine_poke(engine *e, ac_request *q);
+void    ac__engine_poke(engine *e, ac_request *q);
 #endif

@@ -64,7 +64,7 @@ void ac_error_clear(ac_error *err)
     err->retry_after_ms = -1;
 }
 
-void error_vset(ac_error *err, ac_status code, ac_stage stage,
+void ac__error_vset(ac_error *err, ac_status code, ac_stage stage,
                 const char *fmt, va_list ap)
 {
     if (!err)
@@ -72,7 +72,7 @@ void error_vset(ac_error *err, ac_status code, ac_stage stage,
     /* Every field from scratch: callers hand in uninitialised structs, and
      * the header promises a report "filled in completely" (a provider name
      * kept from before would be whatever was on their stack).  Set the
-     * provider after this, with error_set_provider. */
+     * provider after this, with ac__error_set_provider. */
     ac_error_clear(err);
     err->code = code;
     err->stage = stage;
@@ -83,23 +83,23 @@ void error_vset(ac_error *err, ac_status code, ac_stage stage,
             *p = ' ';
 }
 
-void error_set(ac_error *err, ac_status code, ac_stage stage,
+void ac__error_set(ac_error *err, ac_status code, ac_stage stage,
                const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    error_vset(err, code, stage, fmt, ap);
+    ac__error_vset(err, code, stage, fmt, ap);
     va_end(ap);
 }
 
-void error_set_provider(ac_error *err, const char *provider)
+void ac__error_set_provider(ac_error *err, const char *provider)
 {
     if (!err)
         return;
     snprintf(err->provider, sizeof err->provider, "%s", provider ? provider : "");
 }
 
-void error_prefix(ac_error *err, const char *fmt, ...)
+void ac__error_prefix(ac_error *err, const char *fmt, ...)
 {
     if (!err)
         return;

@@ -12,11 +12,11 @@
 
 /* Fill every field of err: code, stage, message; the rest cleared
  * (provider "", retry_after_ms -1).  Name the provider afterwards. */
-void error_set(ac_error *err, ac_status code, ac_stage stage,
+void ac__error_set(ac_error *err, ac_status code, ac_stage stage,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void error_vset(ac_error *err, ac_status code, ac_stage stage,
+void ac__error_vset(ac_error *err, ac_status code, ac_stage stage,
                 const char *fmt, va_list ap);
-void error_set_provider(ac_error *err, const char *provider);
+void ac__error_set_provider(ac_error *err, const char *provider);
 /* Prefix the message with "what: " (keeps code and stage). */
-void error_prefix(ac_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ac__error_prefix(ac_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

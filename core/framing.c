@@ -13,7 +13,7 @@
  * error.h.
  *
  * Decisions where the spec leaves room, each visible to plugins:
- *   - EOF (framer_finish) dispatches an unterminated SSE event that has
+ *   - EOF (ac__framer_finish) dispatches an unterminated SSE event that has
  *     data, and treats a last line without a terminator as complete.  The
  *     WHATWG spec discards both, but real servers end their body without
  *     the final blank line (anthropic_stream_text fixture: its last event
@@ -73,14 +73,14 @@ struct framer {
     size_t     bytes;      /* fed so far */
     size_t     events;     /* dispatched so far */
     ac_status  failed;     /* sticky: AC_OK until a feed fails */
-    int        finished;   /* framer_finish was called */
+    int        finished;   /* ac__framer_finish was called */
 };
 
-framer *framer_new(ac_framing kind, size_t max_event_bytes)
+framer *ac__framer_new(ac_framing kind, size_t max_event_bytes)
 {
     if (kind != AC_FRAMING_SSE && kind != AC_FRAMING_NDJSON)
         return NULL;
-    framer *f = xcalloc(1, sizeof *f);
+    framer *f = ac__calloc(1, sizeof *f);
     if (!f)
         return NULL;
     f->kind = kind;
@@ -89,20 +89,20 @@ framer *framer_new(ac_framing kind, size_t max_event_bytes)
     return f;
 }
 
-void framer_free(framer *f)
+void ac__framer_free(framer *f)
 {
     if (!f)
         return;
-    buf_free(&f->line);
-    buf_free(&f->data);
-    buf_free(&f->name);
-    buf_free(&f->error);
-    buf_free(&f->id);
-    xfree(f);
+    ac__buf_free(&f->line);
+    ac__buf_free(&f->data);
+    ac__buf_free(&f->name);
+    ac__buf_free(&f->error);
+    ac__buf_free(&f->id);
+    ac__free(f);
 }
 
-size_t framer_bytes(const framer *f) { return f ? f->bytes : 0; }
-size_t framer_events(const framer *f) { return f ? f->events : 0; }
+size_t ac__framer_bytes(const framer *f) { return f ? f->bytes : 0; }
+size_t ac__framer_events(const framer *f) { return f ? f->events : 0; }
 
 /* Bytes held for the event being assembled, not counting the line. */
 static size_t framer_held(const framer *f)
@@ -117,7 +117,7 @@ static const char *framer_kind_name(const framer *f)
 
 static ac_status framer_too_big(framer *f, ac_error *err)
 {
-    error_set(err, AC_ETOOBIG, AC_STAGE_FRAMING,
+    ac__error_set(err, AC_ETOOBIG, AC_STAGE_FRAMING,
               "%s larger than the limit of %zu bytes",
               framer_kind_name(f), f->max);
     return AC_ETOOBIG;
@@ -125,7 +125,7 @@ static ac_status framer_too_big(framer *f, ac_error *err)
 
 static ac_status framer_no_memory(ac_error *err)
 {
-    error_set(err, AC_ENOMEM, AC_STAGE_FRAMING,
+    ac__error_set(err, AC_ENOMEM, AC_STAGE_FRAMING,
               "out of memory while buffering a stream event");
     return AC_ENOMEM;
 }
@@ -143,7 +143,7 @@ static ac_status framer_keep(framer *f, const char *p, size_t n, ac_error *err)
 {
     if (framer_over(f, framer_held(f) + f->line.len, n))
         return framer_too_big(f, err);
-    if (buf_append(&f->line, p, n) != 0)
+    if (ac__buf_append(&f->line, p, n) != 0)
         return framer_no_memory(err);
     return AC_OK;
 }
@@ -152,9 +152,9 @@ static ac_status framer_keep(framer *f, const char *p, size_t n, ac_error *err)
 static void framer_trim(buf *b)
 {
     if (b->cap > FRAMER_KEEP_BYTES)
-        buf_free(b);
+        ac__buf_free(b);
     else
-        buf_reset(b);
+        ac__buf_reset(b);
 }
 
 static ac_status framer_emit(framer *f, const char *event, const char *data,
@@ -198,7 +198,7 @@ static ac_status sse_join(framer *f, buf *b, int *has, const char *v,
     /* Check the whole addition first, so a failure leaves b as it was. */
     if (framer_over(f, framer_held(f), n + (*has ? 1 : 0)))
         return framer_too_big(f, err);
-    if ((*has && buf_append(b, "\n", 1) != 0) || buf_append(b, v, n) != 0)
+    if ((*has && ac__buf_append(b, "\n", 1) != 0) || ac__buf_append(b, v, n) != 0)
         return framer_no_memory(err);
     *has = 1;
     return AC_OK;
@@ -238,20 +238,20 @@ static ac_status sse_line(framer *f, const char *s, size_t n, framer_cb cb,
     if (sse_field_is(s, nlen, "error"))
         return sse_join(f, &f->error, &f->has_error, v, vlen, err);
     if (sse_field_is(s, nlen, "event")) {
-        buf_reset(&f->name);
+        ac__buf_reset(&f->name);
         if (framer_over(f, framer_held(f), vlen))
             return framer_too_big(f, err);
-        if (buf_append(&f->name, v, vlen) != 0)
+        if (ac__buf_append(&f->name, v, vlen) != 0)
             return framer_no_memory(err);
         return AC_OK;
     }
     if (sse_field_is(s, nlen, "id")) {
         /* Not part of the event's size: it is one line, already bounded. */
-        buf_reset(&f->id);
+        ac__buf_reset(&f->id);
         f->has_id = 0;
         if (vlen == 0)
             return AC_OK;
-        if (buf_append(&f->id, v, vlen) != 0)
+        if (ac__buf_append(&f->id, v, vlen) != 0)
             return framer_no_memory(err);
         f->has_id = 1;
         return AC_OK;
@@ -275,8 +275,8 @@ static ac_status ndjson_line(framer *f, const char *s, size_t n, int own,
         f->line.data[n] = '\0';
         return framer_emit(f, NULL, f->line.data, n, cb, ctx, err);
     }
-    buf_reset(&f->data);
-    if (buf_append(&f->data, s, n) != 0)
+    ac__buf_reset(&f->data);
+    if (ac__buf_append(&f->data, s, n) != 0)
         return framer_no_memory(err);
     ac_status st = framer_emit(f, NULL, f->data.data, n, cb, ctx, err);
     framer_trim(&f->data);
@@ -313,7 +313,7 @@ static size_t framer_scan(const framer *f, const char *p, size_t i, size_t n)
 static ac_status framer_usable(const framer *f, const char *what, ac_error *err)
 {
     if (f->failed != AC_OK) {
-        error_set(err, f->failed, AC_STAGE_FRAMING,
+        ac__error_set(err, f->failed, AC_STAGE_FRAMING,
                   "%s: the stream already failed (%s)", what,
                   ac_strerror(f->failed));
         return f->failed;
@@ -321,20 +321,20 @@ static ac_status framer_usable(const framer *f, const char *what, ac_error *err)
     return AC_OK;
 }
 
-ac_status framer_feed(framer *f, const char *p, size_t n,
+ac_status ac__framer_feed(framer *f, const char *p, size_t n,
                       framer_cb cb, void *ctx, ac_error *err)
 {
     if (!f || (!p && n)) {
-        error_set(err, AC_EINVAL, AC_STAGE_FRAMING, "framer_feed: %s",
+        ac__error_set(err, AC_EINVAL, AC_STAGE_FRAMING, "ac__framer_feed: %s",
                   f ? "NULL bytes" : "NULL framer");
         return AC_EINVAL;
     }
-    ac_status st = framer_usable(f, "framer_feed", err);
+    ac_status st = framer_usable(f, "ac__framer_feed", err);
     if (st != AC_OK)
         return st;
     if (f->finished) {
-        error_set(err, AC_EINVAL, AC_STAGE_FRAMING,
-                  "framer_feed: called after framer_finish");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_FRAMING,
+                  "ac__framer_feed: called after ac__framer_finish");
         return AC_EINVAL;
     }
 
@@ -381,7 +381,7 @@ ac_status framer_feed(framer *f, const char *p, size_t n,
         if (!complete)
             break;
         if (p[end] == '\0') {
-            error_set(err, AC_EFRAMING, AC_STAGE_FRAMING,
+            ac__error_set(err, AC_EFRAMING, AC_STAGE_FRAMING,
                       "NUL byte in the %s stream at byte offset %zu",
                       f->kind == AC_FRAMING_SSE ? "SSE" : "NDJSON",
                       base + end);
@@ -398,13 +398,13 @@ ac_status framer_feed(framer *f, const char *p, size_t n,
     return st;
 }
 
-ac_status framer_finish(framer *f, framer_cb cb, void *ctx, ac_error *err)
+ac_status ac__framer_finish(framer *f, framer_cb cb, void *ctx, ac_error *err)
 {
     if (!f) {
-        error_set(err, AC_EINVAL, AC_STAGE_FRAMING, "framer_finish: NULL framer");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_FRAMING, "ac__framer_finish: NULL framer");
         return AC_EINVAL;
     }
-    ac_status st = framer_usable(f, "framer_finish", err);
+    ac_status st = framer_usable(f, "ac__framer_finish", err);
     if (st != AC_OK || f->finished)
         return st;
     f->finished = 1;

@@ -25,20 +25,20 @@ typedef ac_status (*framer_cb)(void *ctx, const ac_frame *frame, ac_error *err);
 
 /* A new framer (AC_FRAMING_SSE or AC_FRAMING_NDJSON); NULL on no memory
  * or another kind.  max_event_bytes 0 means 1 MiB. */
-framer   *framer_new(ac_framing kind, size_t max_event_bytes);
-void      framer_free(framer *f);            /* NULL ok */
+framer   *ac__framer_new(ac_framing kind, size_t max_event_bytes);
+void      ac__framer_free(framer *f);            /* NULL ok */
 
 /* Feed n bytes.  Calls cb for every event they complete. */
-ac_status framer_feed(framer *f, const char *p, size_t n,
+ac_status ac__framer_feed(framer *f, const char *p, size_t n,
                       framer_cb cb, void *ctx, ac_error *err);
 
 /* The stream reached EOF.  NDJSON: a last line without "\n" is still
  * dispatched.  SSE: an unterminated event is dispatched too if it has data
  * (real servers end without the final blank line; see PROTOCOLS.md 0.6 and
  * the anthropic_stream_text fixture).  */
-ac_status framer_finish(framer *f, framer_cb cb, void *ctx, ac_error *err);
+ac_status ac__framer_finish(framer *f, framer_cb cb, void *ctx, ac_error *err);
 
 /* Bytes fed so far, and events dispatched so far. */
-size_t    framer_bytes(const framer *f);
-size_t    framer_events(const framer *f);
+size_t    ac__framer_bytes(const framer *f);
+size_t    ac__framer_events(const framer *f);
 #endif

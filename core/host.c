@@ -58,12 +58,12 @@ static json_object *host_json_parse(const char *text, size_t len, const char *wh
                                     ac_error *err)
 {
     if (!text || len > (size_t)0x7fffffff) {
-        error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: no JSON text", what ? what : "JSON");
+        ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: no JSON text", what ? what : "JSON");
         return NULL;
     }
     json_tokener *t = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
     if (!t) {
-        error_set(err, AC_ENOMEM, AC_STAGE_JSON, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_JSON, "out of memory");
         return NULL;
     }
     json_tokener_set_flags(t, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -82,13 +82,13 @@ static json_object *host_json_parse(const char *text, size_t len, const char *wh
         if (end < len) {
             json_object_put(o);
             o = NULL;
-            error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: unexpected data after the JSON value "
+            ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: unexpected data after the JSON value "
                       "at byte %zu", what ? what : "JSON", end);
         }
     } else {
         json_object_put(o);
         o = NULL;
-        error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: invalid JSON at byte %zu: %s",
+        ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: invalid JSON at byte %zu: %s",
                   what ? what : "JSON", end, json_tokener_error_desc(je));
     }
     json_tokener_free(t);
@@ -99,18 +99,18 @@ static void host_error_set(ac_error *err, ac_status code, ac_stage stage, const 
 {
     va_list ap;
     va_start(ap, fmt);
-    error_vset(err, code, stage, fmt, ap);
+    ac__error_vset(err, code, stage, fmt, ap);
     va_end(ap);
 }
 
 /* ---- HTTP request ---- */
 
-void http_request_clear(ac_http_request *rq)
+void ac__http_request_clear(ac_http_request *rq)
 {
-    xfree(rq->url);
+    ac__free(rq->url);
     curl_slist_free_all(rq->headers);
     if (rq->body)
-        xfree(rq->body);
+        ac__free(rq->body);
     memset(rq, 0, sizeof *rq);
 }
 
@@ -120,10 +120,10 @@ static ac_status host_http_set(ac_http_request *rq, const char *method, const ch
     if (!rq || !method || !url || strlen(method) >= sizeof rq->method ||
         (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
         return AC_EINVAL;
-    char *u = xstrdup(url);
+    char *u = ac__strdup(url);
     if (!u)
         return AC_ENOMEM;
-    xfree(rq->url);
+    ac__free(rq->url);
     rq->url = u;
     snprintf(rq->method, sizeof rq->method, "%s", method);
     rq->framing = framing;
@@ -134,12 +134,12 @@ static ac_status host_http_header(ac_http_request *rq, const char *name, const c
 {
     if (!rq || !name || !*name || !value || strpbrk(name, ":\r\n") || strpbrk(value, "\r\n"))
         return AC_EINVAL;
-    char *line = xasprintf("%s: %s", name, value);
+    char *line = ac__asprintf("%s: %s", name, value);
     if (!line)
         return AC_ENOMEM;
     struct curl_slist *l = curl_slist_append(rq->headers, line);
     memset(line, 0, strlen(line)); /* it may carry a key */
-    xfree(line);
+    ac__free(line);
     if (!l)
         return AC_ENOMEM;
     rq->headers = l;
@@ -150,10 +150,10 @@ static ac_status host_http_body(ac_http_request *rq, const char *body, size_t le
 {
     if (!rq || (!body && len))
         return AC_EINVAL;
-    char *b = xstrndup(body ? body : "", len);
+    char *b = ac__strndup(body ? body : "", len);
     if (!b)
         return AC_ENOMEM;
-    xfree(rq->body);
+    ac__free(rq->body);
     rq->body = b;
     rq->body_len = len;
     return AC_OK;
@@ -165,11 +165,11 @@ static ac_status host_models_add(ac_model_list *l, const char *id)
         return AC_EINVAL;
     if (l->n >= 100000)
         return AC_ETOOBIG;
-    char **v = xrealloc(l->ids, (l->n + 1) * sizeof *v);
+    char **v = ac__realloc(l->ids, (l->n + 1) * sizeof *v);
     if (!v)
         return AC_ENOMEM;
     l->ids = v;
-    if (!(l->ids[l->n] = xstrdup(id)))
+    if (!(l->ids[l->n] = ac__strdup(id)))
         return AC_ENOMEM;
     l->n++;
     return AC_OK;
@@ -180,36 +180,36 @@ static const ac_host_api host_table = {
     .abi_major = AC_ABI_MAJOR,
     .abi_minor = AC_ABI_MINOR,
     .log = host_log,
-    .malloc = xmalloc,
-    .realloc = xrealloc,
-    .free = xfree,
-    .strdup = xstrdup,
-    .setting_string = settings_string,
-    .setting_int = settings_int,
-    .setting_bool = settings_bool,
-    .setting_double = settings_double,
-    .setting_list_count = settings_list_count,
-    .setting_list_item = settings_list_item,
-    .settings_name = settings_name,
-    .secret = settings_secret,
+    .malloc = ac__malloc,
+    .realloc = ac__realloc,
+    .free = ac__free,
+    .strdup = ac__strdup,
+    .setting_string = ac__settings_string,
+    .setting_int = ac__settings_int,
+    .setting_bool = ac__settings_bool,
+    .setting_double = ac__settings_double,
+    .setting_list_count = ac__settings_list_count,
+    .setting_list_item = ac__settings_list_item,
+    .settings_name = ac__settings_name,
+    .secret = ac__settings_secret,
     .json_parse = host_json_parse,
     .error_set = host_error_set,
     .http_set = host_http_set,
     .http_header = host_http_header,
     .http_body = host_http_body,
-    .emit_text = sink_emit_text,
-    .emit_reasoning = sink_emit_reasoning,
-    .emit_tool_call = sink_emit_tool_call,
-    .emit_tool_call_end = sink_emit_tool_call_end,
-    .emit_usage = sink_emit_usage,
-    .emit_finish = sink_emit_finish,
-    .emit_model = sink_emit_model,
+    .emit_text = ac__sink_emit_text,
+    .emit_reasoning = ac__sink_emit_reasoning,
+    .emit_tool_call = ac__sink_emit_tool_call,
+    .emit_tool_call_end = ac__sink_emit_tool_call_end,
+    .emit_usage = ac__sink_emit_usage,
+    .emit_finish = ac__sink_emit_finish,
+    .emit_model = ac__sink_emit_model,
     .models_add = host_models_add,
-    .stream_slot = sink_stream_slot,
-    .setting_type = settings_type,
+    .stream_slot = ac__sink_stream_slot,
+    .setting_type = ac__settings_type,
 };
 
-const ac_host_api *host_api(void) { return &host_table; }
+const ac_host_api *ac__host_api(void) { return &host_table; }
 
 void ac_free(void *ptr) { free(ptr); }
 
@@ -223,7 +223,7 @@ void ac_models_free(ac_models *m)
     if (!m)
         return;
     for (size_t i = 0; i < m->l.n; i++)
-        xfree(m->l.ids[i]);
-    xfree(m->l.ids);
-    xfree(m);
+        ac__free(m->l.ids[i]);
+    ac__free(m->l.ids);
+    ac__free(m);
 }

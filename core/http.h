@@ -25,5 +25,5 @@ struct ac_models {
     struct ac_model_list l;
 };
 
-void http_request_clear(ac_http_request *rq);
+void ac__http_request_clear(ac_http_request *rq);
 #endif

@@ -6,41 +6,41 @@
 
 #include <string.h>
 
-ac_status msg_init(ac_message *m, ac_role role, const char *content)
+ac_status ac__msg_init(ac_message *m, ac_role role, const char *content)
 {
     memset(m, 0, sizeof *m);
     m->role = role;
-    if (content && !(m->content = xstrdup(content)))
+    if (content && !(m->content = ac__strdup(content)))
         return AC_ENOMEM;
     return AC_OK;
 }
 
-void msg_clear(ac_message *m)
+void ac__msg_clear(ac_message *m)
 {
     if (!m)
         return;
-    xfree((char *)m->content);
+    ac__free((char *)m->content);
     for (size_t i = 0; i < m->n_tool_calls; i++) {
-        xfree((char *)m->tool_calls[i].id);
-        xfree((char *)m->tool_calls[i].name);
-        xfree((char *)m->tool_calls[i].arguments);
+        ac__free((char *)m->tool_calls[i].id);
+        ac__free((char *)m->tool_calls[i].name);
+        ac__free((char *)m->tool_calls[i].arguments);
     }
-    xfree((ac_tool_call *)m->tool_calls);
-    xfree((char *)m->tool_call_id);
-    xfree((char *)m->name);
+    ac__free((ac_tool_call *)m->tool_calls);
+    ac__free((char *)m->tool_call_id);
+    ac__free((char *)m->name);
     for (size_t i = 0; i < m->n_images; i++)
-        xfree((char *)m->images[i]);
-    xfree((char **)m->images);
+        ac__free((char *)m->images[i]);
+    ac__free((char **)m->images);
     memset(m, 0, sizeof *m);
 }
 
-void msgs_free(ac_message *v, size_t n)
+void ac__msgs_free(ac_message *v, size_t n)
 {
     if (!v)
         return;
     for (size_t i = 0; i < n; i++)
-        msg_clear(&v[i]);
-    xfree(v);
+        ac__msg_clear(&v[i]);
+    ac__free(v);
 }
 
 static int dup_or_null(const char **dst, const char *src)
@@ -48,10 +48,10 @@ static int dup_or_null(const char **dst, const char *src)
     *dst = NULL;
     if (!src)
         return 0;
-    return (*dst = xstrdup(src)) ? 0 : -1;
+    return (*dst = ac__strdup(src)) ? 0 : -1;
 }
 
-ac_status msg_copy(ac_message *dst, const ac_message *src)
+ac_status ac__msg_copy(ac_message *dst, const ac_message *src)
 {
     memset(dst, 0, sizeof *dst);
     dst->role = src->role;
@@ -60,7 +60,7 @@ ac_status msg_copy(ac_message *dst, const ac_message *src)
         dup_or_null(&dst->name, src->name))
         goto fail;
     if (src->n_tool_calls) {
-        ac_tool_call *c = xcalloc(src->n_tool_calls, sizeof *c);
+        ac_tool_call *c = ac__calloc(src->n_tool_calls, sizeof *c);
         if (!c)
             goto fail;
         dst->tool_calls = c;
@@ -74,7 +74,7 @@ ac_status msg_copy(ac_message *dst, const ac_message *src)
         }
     }
     if (src->n_images) {
-        const char **im = xcalloc(src->n_images, sizeof *im);
+        const char **im = ac__calloc(src->n_images, sizeof *im);
         if (!im)
             goto fail;
         dst->images = im;
@@ -86,17 +86,17 @@ ac_status msg_copy(ac_message *dst, const ac_message *src)
     }
     return AC_OK;
 fail:
-    msg_clear(dst);
+    ac__msg_clear(dst);
     return AC_ENOMEM;
 }
 
-ac_status msg_from_response(ac_message *dst, const ac_response *r, size_t seq)
+ac_status ac__msg_from_response(ac_message *dst, const ac_response *r, size_t seq)
 {
     ac_message m = {.role = AC_ROLE_ASSISTANT, .content = ac_response_content(r)};
     size_t n = ac_response_tool_call_count(r);
     ac_tool_call *calls = NULL;
     if (n) {
-        calls = xcalloc(n, sizeof *calls);
+        calls = ac__calloc(n, sizeof *calls);
         if (!calls)
             return AC_ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -110,23 +110,23 @@ ac_status msg_from_response(ac_message *dst, const ac_response *r, size_t seq)
     }
     m.tool_calls = calls;
     m.n_tool_calls = n;
-    ac_status st = msg_copy(dst, &m);
-    xfree(calls);
+    ac_status st = ac__msg_copy(dst, &m);
+    ac__free(calls);
     for (size_t i = 0; st == AC_OK && i < n; i++) {
         if (dst->tool_calls[i].id && *dst->tool_calls[i].id)
             continue;
-        char *id = xasprintf("call_%zu_%zu", seq, i);
+        char *id = ac__asprintf("call_%zu_%zu", seq, i);
         if (!id) {
-            msg_clear(dst);
+            ac__msg_clear(dst);
             return AC_ENOMEM;
         }
-        xfree((char *)dst->tool_calls[i].id);
+        ac__free((char *)dst->tool_calls[i].id);
         ((ac_tool_call *)dst->tool_calls)[i].id = id;
     }
     return st;
 }
 
-int utf8_valid(const char *str)
+int ac__utf8_valid(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     if (!s)

@@ -20,7 +20,7 @@ static void params_init(ac_gen_params *p)
 
 ac_gen_params *ac_gen_params_new(void)
 {
-    ac_gen_params *p = xmalloc(sizeof *p);
+    ac_gen_params *p = ac__malloc(sizeof *p);
     if (p)
         params_init(p);
     return p;
@@ -31,17 +31,17 @@ void ac_gen_params_free(ac_gen_params *p)
     if (!p)
         return;
     for (size_t i = 0; i < p->n_stop; i++)
-        xfree(p->stop[i]);
+        ac__free(p->stop[i]);
     for (size_t i = 0; i < p->n_tools; i++) {
-        xfree((char *)p->tools[i].name);
-        xfree((char *)p->tools[i].description);
-        xfree((char *)p->tools[i].parameters_json);
+        ac__free((char *)p->tools[i].name);
+        ac__free((char *)p->tools[i].description);
+        ac__free((char *)p->tools[i].parameters_json);
     }
-    xfree(p->system);
-    xfree(p->tool_choice);
-    xfree(p->json_schema);
-    xfree(p->json_schema_name);
-    xfree(p);
+    ac__free(p->system);
+    ac__free(p->tool_choice);
+    ac__free(p->json_schema);
+    ac__free(p->json_schema_name);
+    ac__free(p);
 }
 
 ac_status ac_gen_params_set_max_tokens(ac_gen_params *p, long n)
@@ -82,9 +82,9 @@ ac_status ac_gen_params_set_seed(ac_gen_params *p, long long seed)
 
 ac_status ac_gen_params_add_stop(ac_gen_params *p, const char *stop)
 {
-    if (!p || !stop || !*stop || p->n_stop >= AC_MAX_STOPS || !utf8_valid(stop))
+    if (!p || !stop || !*stop || p->n_stop >= AC_MAX_STOPS || !ac__utf8_valid(stop))
         return AC_EINVAL;
-    if (!(p->stop[p->n_stop] = xstrdup(stop)))
+    if (!(p->stop[p->n_stop] = ac__strdup(stop)))
         return AC_ENOMEM;
     p->n_stop++;
     return AC_OK;
@@ -93,16 +93,16 @@ ac_status ac_gen_params_add_stop(ac_gen_params *p, const char *stop)
 static ac_status set_str(char **slot, const char *v)
 {
     char *d = NULL;
-    if (v && !(d = xstrdup(v)))
+    if (v && !(d = ac__strdup(v)))
         return AC_ENOMEM;
-    xfree(*slot);
+    ac__free(*slot);
     *slot = d;
     return AC_OK;
 }
 
 ac_status ac_gen_params_set_system(ac_gen_params *p, const char *system)
 {
-    return p && utf8_valid(system) ? set_str(&p->system, system) : AC_EINVAL;
+    return p && ac__utf8_valid(system) ? set_str(&p->system, system) : AC_EINVAL;
 }
 
 /* A JSON object as text, and nothing else. */
@@ -130,20 +130,20 @@ static int is_json_object(const char *text)
 ac_status ac_gen_params_add_tool(ac_gen_params *p, const char *name, const char *description,
                                  const char *parameters_json)
 {
-    if (!p || !name || !*name || p->n_tools >= AC_MAX_TOOLS || !utf8_valid(name) ||
-        !utf8_valid(description))
+    if (!p || !name || !*name || p->n_tools >= AC_MAX_TOOLS || !ac__utf8_valid(name) ||
+        !ac__utf8_valid(description))
         return AC_EINVAL;
     if (!parameters_json)
         parameters_json = "{\"type\":\"object\",\"properties\":{}}";
     if (!is_json_object(parameters_json))
         return AC_EINVAL;
     ac_tool_def *t = &p->tools[p->n_tools];
-    char *n = xstrdup(name), *d = description ? xstrdup(description) : NULL,
-         *j = xstrdup(parameters_json);
+    char *n = ac__strdup(name), *d = description ? ac__strdup(description) : NULL,
+         *j = ac__strdup(parameters_json);
     if (!n || (description && !d) || !j) {
-        xfree(n);
-        xfree(d);
-        xfree(j);
+        ac__free(n);
+        ac__free(d);
+        ac__free(j);
         return AC_ENOMEM;
     }
     t->name = n;
@@ -164,14 +164,14 @@ ac_status ac_gen_params_set_json_schema(ac_gen_params *p, const char *name, cons
 {
     if (!p || !is_json_object(schema))
         return AC_EINVAL;
-    char *s = xstrdup(schema), *n = xstrdup(name && *name ? name : "response");
+    char *s = ac__strdup(schema), *n = ac__strdup(name && *name ? name : "response");
     if (!s || !n) {
-        xfree(s);
-        xfree(n);
+        ac__free(s);
+        ac__free(n);
         return AC_ENOMEM;
     }
-    xfree(p->json_schema);
-    xfree(p->json_schema_name);
+    ac__free(p->json_schema);
+    ac__free(p->json_schema_name);
     p->json_schema = s;
     p->json_schema_name = n;
     return AC_OK;
@@ -209,7 +209,7 @@ ac_status ac_gen_params_set_max_retries(ac_gen_params *p, int n)
     return AC_OK;
 }
 
-ac_gen_params *params_copy(const ac_gen_params *src)
+ac_gen_params *ac__params_copy(const ac_gen_params *src)
 {
     ac_gen_params *p = ac_gen_params_new();
     if (!p || !src)

@@ -25,5 +25,5 @@ struct ac_gen_params {
 };
 
 /* Deep copy (src may be NULL: defaults).  NULL on no memory. */
-ac_gen_params *params_copy(const ac_gen_params *src);
+ac_gen_params *ac__params_copy(const ac_gen_params *src);
 #endif

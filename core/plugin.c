@@ -17,22 +17,22 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-void plugins_note(plugin_set *ps, const char *fmt, ...)
+void ac__plugins_note(plugin_set *ps, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    char **r = xrealloc(ps->report, (ps->n_report + 1) * sizeof *r);
+    char **r = ac__realloc(ps->report, (ps->n_report + 1) * sizeof *r);
     if (!r)
         return;
     ps->report = r;
-    if ((ps->report[ps->n_report] = xstrdup(line)) != NULL)
+    if ((ps->report[ps->n_report] = ac__strdup(line)) != NULL)
         ps->n_report++;
 }
 
-const plugin *plugins_find(const plugin_set *ps, const char *name)
+const plugin *ac__plugins_find(const plugin_set *ps, const char *name)
 {
     for (size_t i = 0; i < ps->n; i++)
         if (strcmp(ps->items[i]->vt.name, name) == 0)
@@ -46,45 +46,45 @@ const plugin *plugins_find(const plugin_set *ps, const char *name)
 static ac_status plugin_check(const ac_provider *d, const char *path, ac_error *err)
 {
     if (d->struct_size < MIN_DESCRIPTOR_SIZE)
-        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
                          "plugin %s: descriptor too small (%zu bytes)", path, d->struct_size),
                AC_EPLUGIN;
     if (d->abi_major != AC_ABI_MAJOR)
-        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
                          "plugin %s: ABI major version %u, but this core speaks %u",
                          path, d->abi_major, AC_ABI_MAJOR),
                AC_EPLUGIN;
     if (d->abi_minor > AC_ABI_MINOR)
-        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
                          "plugin %s: needs ABI %u.%u, this core has %u.%u (upgrade abstractcore)",
                          path, d->abi_major, d->abi_minor, AC_ABI_MAJOR, AC_ABI_MINOR),
                AC_EPLUGIN;
     if (!d->name || !*d->name || strlen(d->name) >= AC_ERROR_PROVIDER_MAX)
-        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: missing or bad name", path),
+        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: missing or bad name", path),
                AC_EPLUGIN;
     if (!d->init)
-        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no init function", path),
+        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no init function", path),
                AC_EPLUGIN;
     int http = d->build_request && d->parse_response;
     int local = (d->capabilities & AC_CAP_LOCAL) &&
                 d->struct_size >= offsetof(ac_provider, run_local) + sizeof(void *) && d->run_local;
     if (!http && !local)
-        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
                          "plugin %s: needs build_request and parse_response (or run_local)", path),
                AC_EPLUGIN;
     if ((d->capabilities & AC_CAP_STREAMING) && http && !d->parse_event)
-        return error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
                          "plugin %s: claims streaming but has no parse_event", path),
                AC_EPLUGIN;
     return AC_OK;
 }
 
-const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
+const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
 {
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *why = dlerror();
-        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: cannot load: %s", path,
+        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: cannot load: %s", path,
                   why ? why : "unknown error");
         return NULL;
     }
@@ -99,14 +99,14 @@ const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
     ac_provider_entry_fn entry;
     *(void **)&entry = dlsym(dl, AC_PROVIDER_ENTRY_SYMBOL);
     if (!entry) {
-        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no %s symbol (not a plugin)",
+        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no %s symbol (not a plugin)",
                   path, AC_PROVIDER_ENTRY_SYMBOL);
         dlclose(dl);
         return NULL;
     }
-    const ac_provider *d = entry(host_api());
+    const ac_provider *d = entry(ac__host_api());
     if (!d) {
-        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: %s returned NULL", path,
+        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: %s returned NULL", path,
                   AC_PROVIDER_ENTRY_SYMBOL);
         dlclose(dl);
         return NULL;
@@ -115,21 +115,21 @@ const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
         dlclose(dl);
         return NULL;
     }
-    const plugin *dup = plugins_find(ps, d->name);
+    const plugin *dup = ac__plugins_find(ps, d->name);
     if (dup) {
-        error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: name '%s' already loaded from %s",
+        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: name '%s' already loaded from %s",
                   path, d->name, dup->path);
         dlclose(dl);
         return NULL;
     }
-    plugin *p = xcalloc(1, sizeof *p);
-    plugin **items = p ? xrealloc(ps->items, (ps->n + 1) * sizeof *items) : NULL;
+    plugin *p = ac__calloc(1, sizeof *p);
+    plugin **items = p ? ac__realloc(ps->items, (ps->n + 1) * sizeof *items) : NULL;
     if (items)
         ps->items = items;
-    if (!p || !items || !(p->path = xstrdup(path))) {
-        xfree(p);
+    if (!p || !items || !(p->path = ac__strdup(path))) {
+        ac__free(p);
         dlclose(dl);
-        error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory loading %s", path);
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "out of memory loading %s", path);
         return NULL;
     }
     p->dl = dl;
@@ -151,13 +151,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-ac_status plugins_scan(plugin_set *ps, const char *const *dirs, size_t n, ac_error *err)
+ac_status ac__plugins_scan(plugin_set *ps, const char *const *dirs, size_t n, ac_error *err)
 {
     (void)err;
     for (size_t i = 0; i < n; i++) {
         DIR *d = opendir(dirs[i]);
         if (!d) {
-            plugins_note(ps, "folder %s: not readable, skipped", dirs[i]);
+            ac__plugins_note(ps, "folder %s: not readable, skipped", dirs[i]);
             continue;
         }
         /* Sorted, so which plugin wins a name clash does not depend on the
@@ -168,55 +168,55 @@ ac_status plugins_scan(plugin_set *ps, const char *const *dirs, size_t n, ac_err
         while ((e = readdir(d)) != NULL) {
             if (!has_so_suffix(e->d_name))
                 continue;
-            char **nv = xrealloc(names, (nn + 1) * sizeof *nv);
+            char **nv = ac__realloc(names, (nn + 1) * sizeof *nv);
             if (!nv)
                 break;
             names = nv;
-            if ((names[nn] = xstrdup(e->d_name)) != NULL)
+            if ((names[nn] = ac__strdup(e->d_name)) != NULL)
                 nn++;
         }
         closedir(d);
         if (nn)
             qsort(names, nn, sizeof *names, cmp_str);
         for (size_t j = 0; j < nn; j++) {
-            char *path = xasprintf("%s/%s", dirs[i], names[j]);
-            xfree(names[j]);
+            char *path = ac__asprintf("%s/%s", dirs[i], names[j]);
+            ac__free(names[j]);
             if (!path)
                 continue;
             struct stat st;
             if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-                xfree(path);
+                ac__free(path);
                 continue;
             }
             ac_error e2;
             ac_error_clear(&e2);
-            const plugin *p = plugins_load_file(ps, path, &e2);
+            const plugin *p = ac__plugins_load_file(ps, path, &e2);
             if (p)
-                plugins_note(ps, "plugin %s: loaded %s %s (ABI %u.%u) from %s", p->vt.name,
+                ac__plugins_note(ps, "plugin %s: loaded %s %s (ABI %u.%u) from %s", p->vt.name,
                              p->vt.name, p->vt.version ? p->vt.version : "?",
                              p->vt.abi_major, p->vt.abi_minor, path);
             else
-                plugins_note(ps, "refused: %s", e2.message);
-            xfree(path);
+                ac__plugins_note(ps, "refused: %s", e2.message);
+            ac__free(path);
         }
-        xfree(names);
+        ac__free(names);
     }
     return AC_OK;
 }
 
-void plugins_unload(plugin_set *ps)
+void ac__plugins_unload(plugin_set *ps)
 {
     for (size_t i = 0; i < ps->n; i++) {
         /* Under valgrind or ASan, keep the code mapped so leak reports can
          * name plugin frames. */
         if (ps->items[i]->dl && !getenv("AC_NO_DLCLOSE"))
             dlclose(ps->items[i]->dl);
-        xfree(ps->items[i]->path);
-        xfree(ps->items[i]);
+        ac__free(ps->items[i]->path);
+        ac__free(ps->items[i]);
     }
     for (size_t i = 0; i < ps->n_report; i++)
-        xfree(ps->report[i]);
-    xfree(ps->items);
-    xfree(ps->report);
+        ac__free(ps->report[i]);
+    ac__free(ps->items);
+    ac__free(ps->report);
     memset(ps, 0, sizeof *ps);
 }

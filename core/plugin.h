@@ -32,18 +32,18 @@ typedef struct plugin_set {
 } plugin_set;
 
 /* The host table handed to every plugin (static, see host.c). */
-const ac_host_api *host_api(void);
+const ac_host_api *ac__host_api(void);
 
 /* Scan the folders, in order (missing folders are reported, not fatal). */
-ac_status plugins_scan(plugin_set *ps, const char *const *dirs, size_t n,
+ac_status ac__plugins_scan(plugin_set *ps, const char *const *dirs, size_t n,
                        ac_error *err);
 /* Load one plugin file by path (a provider's `plugin` naming a file).
  * A file already loaded (by the scan or an earlier provider) is the plugin
  * already there.  Returns the plugin (owned by ps; its address is stable
- * until plugins_unload) or NULL with err. */
-const plugin *plugins_load_file(plugin_set *ps, const char *path, ac_error *err);
-const plugin *plugins_find(const plugin_set *ps, const char *name);
+ * until ac__plugins_unload) or NULL with err. */
+const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *err);
+const plugin *ac__plugins_find(const plugin_set *ps, const char *name);
 /* Append a line to the report. */
-void plugins_note(plugin_set *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void plugins_unload(plugin_set *ps);
+void ac__plugins_note(plugin_set *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ac__plugins_unload(plugin_set *ps);
 #endif

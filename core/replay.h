@@ -19,7 +19,7 @@
  * error (filled in err).  *out always receives the response built so far
  * (possibly partial; free with ac_response_free) unless out of memory.
  */
-ac_status replay_bytes(ac_llm *llm, ac_framing framing, int http_status,
+ac_status ac__replay_bytes(ac_llm *llm, ac_framing framing, int http_status,
                        const char *bytes, size_t len, size_t piece,
                        const ac_callbacks *cb, void *user,
                        ac_response **out, ac_error *err);

@@ -20,8 +20,8 @@
 
 static _Thread_local int engine_thread_flag;
 
-int  on_engine_thread(void) { return engine_thread_flag; }
-void mark_engine_thread(void) { engine_thread_flag = 1; }
+int  ac__on_engine_thread(void) { return engine_thread_flag; }
+void ac__mark_engine_thread(void) { engine_thread_flag = 1; }
 
 static void cond_init_monotonic(pthread_cond_t *cv)
 {
@@ -39,23 +39,23 @@ static void on_sink_event(void *ctx, const ac_chunk *c)
         q->cb.on_event(q, c, q->user);
 }
 
-ac_request *request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
+ac_request *ac__request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
                         const ac_callbacks *cb, void *user)
 {
-    ac_request *q = xcalloc(1, sizeof *q);
+    ac_request *q = ac__calloc(1, sizeof *q);
     if (!q)
         return NULL;
-    q->params = params_copy(params);
-    q->resp = response_new(llm->inst->name, llm->model, llm->lim.max_response_bytes);
+    q->params = ac__params_copy(params);
+    q->resp = ac__response_new(llm->inst->name, llm->model, llm->lim.max_response_bytes);
     if (!q->params || !q->resp) {
         ac_gen_params_free(q->params);
         ac_response_free(q->resp);
-        xfree(q);
+        ac__free(q);
         return NULL;
     }
     atomic_init(&q->refs, 1);
     q->kind = kind;
-    llm_ref(llm);
+    ac__llm_ref(llm);
     q->llm = llm;
     if (cb) {
         /* Version 0 is read as 1 (designated initializers omit it). */
@@ -89,16 +89,16 @@ ac_request *request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
     /* Decided here, once: ac_request_cancel reads it from any thread, while
      * a queued session turn is built on the engine thread. */
     q->local = kind == RQ_GENERATE && !llm->vt->build_request && llm->vt->run_local;
-    sink_init(&q->sink, q->resp, llm->vt, llm->state, on_sink_event, q);
+    ac__sink_init(&q->sink, q->resp, llm->vt, llm->state, on_sink_event, q);
     return q;
 }
 
 static ac_status prefail(ac_request *q, ac_status st, ac_stage stage, const char *msg)
 {
     if (q->preerr.code == AC_OK) {
-        error_set(&q->preerr, st, stage, "%s", msg);
+        ac__error_set(&q->preerr, st, stage, "%s", msg);
     }
-    error_set_provider(&q->preerr, q->llm->inst->name);
+    ac__error_set_provider(&q->preerr, q->llm->inst->name);
     q->prestatus = q->preerr.code;
     return q->prestatus;
 }
@@ -109,17 +109,17 @@ static ac_status build_messages(ac_request *q, const char *system, const ac_mess
     size_t n = (system ? 1 : 0) + n_history + (prompt ? 1 : 0);
     if (n == 0)
         return prefail(q, AC_EINVAL, AC_STAGE_REQUEST, "nothing to send: no prompt and no history");
-    q->msgs = xcalloc(n, sizeof *q->msgs);
+    q->msgs = ac__calloc(n, sizeof *q->msgs);
     if (!q->msgs)
         return prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
     size_t k = 0;
     ac_status st = AC_OK;
-    if (system && (st = msg_init(&q->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
+    if (system && (st = ac__msg_init(&q->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
         goto fail;
     for (size_t i = 0; i < n_history; i++)
-        if ((st = msg_copy(&q->msgs[k++], &history[i])) != AC_OK)
+        if ((st = ac__msg_copy(&q->msgs[k++], &history[i])) != AC_OK)
             goto fail;
-    if (prompt && (st = msg_init(&q->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
+    if (prompt && (st = ac__msg_init(&q->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
         goto fail;
     q->n_msgs = k;
     return AC_OK;
@@ -128,7 +128,7 @@ fail:
     return prefail(q, st, AC_STAGE_REQUEST, "out of memory");
 }
 
-ac_status request_build(ac_request *q, const char *system, const ac_message *history,
+ac_status ac__request_build(ac_request *q, const char *system, const ac_message *history,
                         size_t n_history, const char *prompt)
 {
     ac_llm *llm = q->llm;
@@ -140,7 +140,7 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
                            "this provider's plugin cannot list models");
         ac_status st = vt->build_models_request(llm->state, &q->http, &q->preerr);
         if (st == AC_OK && !q->http.url)
-            st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
+            st = AC_EPLUGIN, ac__error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
                                       "the plugin built a request without a URL");
         if (st != AC_OK)
             return prefail(q, st, AC_STAGE_REQUEST, "the plugin could not build the request");
@@ -180,13 +180,13 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
         return AC_OK; /* run_local takes the request as it is */
     st = vt->build_request(llm->state, g, &q->http, &q->preerr);
     if (st == AC_OK && !q->http.url)
-        st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        st = AC_EPLUGIN, ac__error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
                                   "the plugin built a request without a URL");
     /* A framing the engine has no framer for would otherwise fail later as
      * "out of memory starting the transfer". */
     if (st == AC_OK && q->stream && q->http.framing != AC_FRAMING_NONE &&
         q->http.framing != AC_FRAMING_SSE && q->http.framing != AC_FRAMING_NDJSON)
-        st = AC_EPLUGIN, error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        st = AC_EPLUGIN, ac__error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN,
                                   "the plugin asked for an unknown framing (%d)",
                                   (int)q->http.framing);
     if (st != AC_OK)
@@ -203,37 +203,37 @@ ac_status request_build(ac_request *q, const char *system, const ac_message *his
     return AC_OK;
 }
 
-ac_status request_submit(ac_request *q)
+ac_status ac__request_submit(ac_request *q)
 {
     ac_core *core = q->llm->core;
     if (!q->local)
-        return engine_submit(core->eng, q);
-    workers *w = core_workers(core);
+        return ac__engine_submit(core->eng, q);
+    workers *w = ac__core_workers(core);
     if (!w)
         return atomic_load(&core->closed) ? AC_ECANCELED : AC_ENOMEM;
-    return workers_submit(w, q);
+    return ac__workers_submit(w, q);
 }
 
-void request_submit_error(ac_request *q, ac_status st, ac_error *err)
+void ac__request_submit_error(ac_request *q, ac_status st, ac_error *err)
 {
     if (st == AC_ECANCELED)
-        error_set(err, st, AC_STAGE_CANCELLED, "the core was closed");
+        ac__error_set(err, st, AC_STAGE_CANCELLED, "the core was closed");
     else
-        error_set(err, st, AC_STAGE_REQUEST, "out of memory queuing the request");
-    error_set_provider(err, q->llm->inst->name);
+        ac__error_set(err, st, AC_STAGE_REQUEST, "out of memory queuing the request");
+    ac__error_set_provider(err, q->llm->inst->name);
 }
 
-void request_fail_unsubmitted(ac_request *q, ac_status st)
+void ac__request_fail_unsubmitted(ac_request *q, ac_status st)
 {
     ac_error err;
     ac_error_clear(&err);
-    request_submit_error(q, st, &err);
-    request_ref(q); /* the reference request_finish lets go of */
+    ac__request_submit_error(q, st, &err);
+    ac__request_ref(q); /* the reference ac__request_finish lets go of */
     q->state = RQ_DONE;
-    request_finish(q, st, &err);
+    ac__request_finish(q, st, &err);
 }
 
-void request_finish(ac_request *q, ac_status status, const ac_error *err)
+void ac__request_finish(ac_request *q, ac_status status, const ac_error *err)
 {
     ac_error e;
     ac_error_clear(&e);
@@ -242,7 +242,7 @@ void request_finish(ac_request *q, ac_status status, const ac_error *err)
      * ac_stream_next callers wait or stop as if all were well. */
     if (status == AC_EPENDING || status == AC_EAGAIN || status == AC_EOF ||
         (int)status < 0 || status >= AC_STATUS_LAST) {
-        error_set(&e, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        ac__error_set(&e, AC_EPLUGIN, AC_STAGE_PLUGIN,
                   "the plugin reported a failure as %s, which is not an error code",
                   ac_strerror(status));
         status = AC_EPLUGIN;
@@ -252,15 +252,15 @@ void request_finish(ac_request *q, ac_status status, const ac_error *err)
         if (err && err != &e)
             e = *err;
         if (e.code == AC_OK)
-            error_set(&e, status, AC_STAGE_NONE, "%s", ac_strerror(status));
+            ac__error_set(&e, status, AC_STAGE_NONE, "%s", ac_strerror(status));
         e.code = status;
         if (!e.provider[0])
-            error_set_provider(&e, q->llm->inst->name);
-        sink_fail(&q->sink, &e);
+            ac__error_set_provider(&e, q->llm->inst->name);
+        ac__sink_fail(&q->sink, &e);
     }
-    sink_cleanup(&q->sink);
+    ac__sink_cleanup(&q->sink);
     if (q->t_start > 0 && q->resp)
-        q->resp->latency_ms = now_ms() - q->t_start;
+        q->resp->latency_ms = ac__now_ms() - q->t_start;
     pthread_mutex_lock(&q->mu);
     q->status = status;
     q->err = e;
@@ -271,9 +271,9 @@ void request_finish(ac_request *q, ac_status status, const ac_error *err)
         if (hs != AC_OK && status == AC_OK) {
             pthread_mutex_lock(&q->mu);
             status = q->status = hs;
-            error_set(&q->err, hs, AC_STAGE_REQUEST, "out of memory recording the turn in "
+            ac__error_set(&q->err, hs, AC_STAGE_REQUEST, "out of memory recording the turn in "
                       "the session's history (the history is as before the turn)");
-            error_set_provider(&q->err, q->llm->inst->name);
+            ac__error_set_provider(&q->err, q->llm->inst->name);
             pthread_mutex_unlock(&q->mu);
         }
     }
@@ -283,29 +283,29 @@ void request_finish(ac_request *q, ac_status status, const ac_error *err)
     q->done = 1;
     pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
-    request_unref(q); /* the engine's reference */
+    ac__request_unref(q); /* the engine's reference */
 }
 
-void request_ref(ac_request *q) { atomic_fetch_add(&q->refs, 1); }
+void ac__request_ref(ac_request *q) { atomic_fetch_add(&q->refs, 1); }
 
-void request_unref(ac_request *q)
+void ac__request_unref(ac_request *q)
 {
     if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
         return;
-    http_request_clear(&q->http);
-    msgs_free(q->msgs, q->n_msgs);
+    ac__http_request_clear(&q->http);
+    ac__msgs_free(q->msgs, q->n_msgs);
     ac_gen_params_free(q->params);
     ac_response_free(q->resp);
-    framer_free(q->fr);
-    buf_free(&q->body);
-    buf_free(&q->errbody);
+    ac__framer_free(q->fr);
+    ac__buf_free(&q->body);
+    ac__buf_free(&q->errbody);
     for (size_t i = 0; i < q->models.n; i++)
-        xfree(q->models.ids[i]);
-    xfree(q->models.ids);
+        ac__free(q->models.ids[i]);
+    ac__free(q->models.ids);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
-    llm_unref(q->llm);
-    xfree(q);
+    ac__llm_unref(q->llm);
+    ac__free(q);
 }
 
 /* ------------------------------------------------------------------ */
@@ -316,34 +316,34 @@ static ac_request *agenerate(ac_llm *llm, const char *prompt, const ac_gen_param
                              const ac_callbacks *cb, void *user, int force_stream, ac_error *err)
 {
     if (!llm || !prompt) {
-        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
         return NULL;
     }
-    if (!utf8_valid(prompt)) {
-        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+    if (!ac__utf8_valid(prompt)) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
         return NULL;
     }
     if (atomic_load(&llm->core->closed)) {
-        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
-        error_set_provider(err, llm->inst->name);
+        ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        ac__error_set_provider(err, llm->inst->name);
         return NULL;
     }
-    ac_request *q = request_new(llm, RQ_GENERATE, params, cb, user);
+    ac_request *q = ac__request_new(llm, RQ_GENERATE, params, cb, user);
     if (!q) {
-        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
         return NULL;
     }
     if (force_stream >= 0)
         q->stream = force_stream;
     const char *system = q->params->system;
-    request_build(q, system, NULL, 0, prompt);
+    ac__request_build(q, system, NULL, 0, prompt);
     /* Not taken (the core closed since the check above, or no memory):
      * fail here, before the caller has the handle, rather than run its
      * callbacks on this thread inside this call. */
-    ac_status st = request_submit(q);
+    ac_status st = ac__request_submit(q);
     if (st != AC_OK) {
-        request_submit_error(q, st, err);
-        request_unref(q);
+        ac__request_submit_error(q, st, err);
+        ac__request_unref(q);
         return NULL;
     }
     return q;
@@ -357,7 +357,7 @@ ac_request *ac_agenerate(ac_llm *llm, const char *prompt, const ac_gen_params *p
 
 /* Shared by ac_generate and the session: wait, then hand out the response
  * or the error. */
-ac_response *request_wait_result(ac_request *q, ac_error *err)
+ac_response *ac__request_wait_result(ac_request *q, ac_error *err)
 {
     ac_request_wait(q, -1);
     ac_error e;
@@ -375,13 +375,13 @@ ac_response *request_wait_result(ac_request *q, ac_error *err)
 ac_response *ac_generate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
                          ac_error *err)
 {
-    if (on_engine_thread()) {
-        error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
+    if (ac__on_engine_thread()) {
+        ac__error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
                   "ac_generate called from a callback (engine thread); use ac_agenerate");
         return NULL;
     }
     ac_request *q = agenerate(llm, prompt, params, NULL, NULL, -1, err);
-    return q ? request_wait_result(q, err) : NULL;
+    return q ? ac__request_wait_result(q, err) : NULL;
 }
 
 static int deadline_passed(const struct timespec *dl)
@@ -424,7 +424,7 @@ ac_status ac_request_wait(ac_request *q, int timeout_ms)
         return AC_EINVAL;
     if (ac_request_done(q))
         return AC_OK;
-    if (on_engine_thread())
+    if (ac__on_engine_thread())
         return AC_EBUSY;
     if (timeout_ms < 0)
         return wait_until(q, NULL);
@@ -437,7 +437,7 @@ ac_status ac_gather(ac_request **reqs, size_t n, int timeout_ms)
 {
     if (!reqs && n)
         return AC_EINVAL;
-    if (on_engine_thread()) {
+    if (ac__on_engine_thread()) {
         for (size_t i = 0; i < n; i++)
             if (reqs[i] && !ac_request_done(reqs[i]))
                 return AC_EBUSY;
@@ -471,7 +471,7 @@ void ac_request_cancel(ac_request *q)
      * race. */
     __atomic_store_n(&q->local_cancel, 1, __ATOMIC_SEQ_CST);
     if (!q->local)
-        engine_poke(q->llm->core->eng, q);
+        ac__engine_poke(q->llm->core->eng, q);
 }
 
 ac_status ac_request_status(const ac_request *q, ac_error *err)
@@ -530,39 +530,39 @@ void ac_request_free(ac_request *q)
     if (!q)
         return;
     ac_request_cancel(q);
-    request_unref(q);
+    ac__request_unref(q);
 }
 
 ac_models *ac_list_models(ac_llm *llm, ac_error *err)
 {
     if (!llm) {
-        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "llm is NULL");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "llm is NULL");
         return NULL;
     }
-    if (on_engine_thread()) {
-        error_set(err, AC_EBUSY, AC_STAGE_REQUEST, "ac_list_models called from a callback");
+    if (ac__on_engine_thread()) {
+        ac__error_set(err, AC_EBUSY, AC_STAGE_REQUEST, "ac_list_models called from a callback");
         return NULL;
     }
     if (atomic_load(&llm->core->closed)) {
-        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
-        error_set_provider(err, llm->inst->name);
+        ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        ac__error_set_provider(err, llm->inst->name);
         return NULL;
     }
-    ac_request *q = request_new(llm, RQ_MODELS, NULL, NULL, NULL);
-    ac_models *m = xcalloc(1, sizeof *m);
+    ac_request *q = ac__request_new(llm, RQ_MODELS, NULL, NULL, NULL);
+    ac_models *m = ac__calloc(1, sizeof *m);
     if (!q || !m) {
         if (q)
-            request_unref(q);
-        xfree(m);
-        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+            ac__request_unref(q);
+        ac__free(m);
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
         return NULL;
     }
-    request_build(q, NULL, NULL, 0, NULL);
-    ac_status sst = request_submit(q);
+    ac__request_build(q, NULL, NULL, 0, NULL);
+    ac_status sst = ac__request_submit(q);
     if (sst != AC_OK) {
-        request_submit_error(q, sst, err);
-        request_unref(q);
-        xfree(m);
+        ac__request_submit_error(q, sst, err);
+        ac__request_unref(q);
+        ac__free(m);
         return NULL;
     }
     ac_request_wait(q, -1);
@@ -571,9 +571,9 @@ ac_models *ac_list_models(ac_llm *llm, ac_error *err)
         m->l = q->models;
         memset(&q->models, 0, sizeof q->models);
     } else {
-        xfree(m);
+        ac__free(m);
         m = NULL;
     }
-    request_unref(q);
+    ac__request_unref(q);
     return m;
 }

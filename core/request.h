@@ -3,7 +3,7 @@
  *
  * A request is created on the caller's thread, built (the plugin turns it
  * into HTTP), submitted to the engine, and finished exactly once on the
- * engine thread (request_finish: status, then the internal hook, then the
+ * engine thread (ac__request_finish: status, then the internal hook, then the
  * caller's on_done, then waiters wake).  Two references keep it alive: the
  * caller's handle and the engine's while it runs; whichever lets go last
  * frees it.
@@ -86,30 +86,30 @@ struct ac_request {
 
 /* A new request on llm (takes a reference on it).  params and cb may be
  * NULL.  NULL on no memory. */
-ac_request *request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
+ac_request *ac__request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
                         const ac_callbacks *cb, void *user);
 /* Build messages and HTTP: system prompt, then history (may be NULL), then
  * the prompt (may be NULL).  On failure records prestatus (the engine will
  * report it through on_done) and returns it. */
-ac_status request_build(ac_request *q, const char *system, const ac_message *history,
+ac_status ac__request_build(ac_request *q, const char *system, const ac_message *history,
                         size_t n_history, const char *prompt);
 /* Hand to the engine, or to the worker pool for an in-process plugin
  * (which then holds a reference).  AC_OK when taken; otherwise nothing
  * happened and no callback fired: AC_ECANCELED (the core was closed) or
  * AC_ENOMEM.  The caller either drops the request without callbacks (it
- * never reached the user) or ends it with request_fail_unsubmitted. */
-ac_status request_submit(ac_request *q);
-/* Fill err for a status of request_submit. */
-void      request_submit_error(ac_request *q, ac_status st, ac_error *err);
-/* End a request request_submit did not take, on this thread, once. */
-void      request_fail_unsubmitted(ac_request *q, ac_status st);
+ * never reached the user) or ends it with ac__request_fail_unsubmitted. */
+ac_status ac__request_submit(ac_request *q);
+/* Fill err for a status of ac__request_submit. */
+void      ac__request_submit_error(ac_request *q, ac_status st, ac_error *err);
+/* End a request ac__request_submit did not take, on this thread, once. */
+void      ac__request_fail_unsubmitted(ac_request *q, ac_status st);
 /* Engine thread: the one and only end of a request. */
-void      request_finish(ac_request *q, ac_status status, const ac_error *err);
-void      request_ref(ac_request *q);
-void      request_unref(ac_request *q);
+void      ac__request_finish(ac_request *q, ac_status status, const ac_error *err);
+void      ac__request_ref(ac_request *q);
+void      ac__request_unref(ac_request *q);
 /* Wait for q, then take its response (or copy its error); frees q. */
-ac_response *request_wait_result(ac_request *q, ac_error *err);
+ac_response *ac__request_wait_result(ac_request *q, ac_error *err);
 /* 1 on the engine thread of any core. */
-int       on_engine_thread(void);
-void      mark_engine_thread(void);
+int       ac__on_engine_thread(void);
+void      ac__mark_engine_thread(void);
 #endif

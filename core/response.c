@@ -10,47 +10,47 @@
 static void calls_free(ac_response *r)
 {
     for (size_t i = 0; i < r->n_calls; i++) {
-        xfree(r->calls[i].id);
-        xfree(r->calls[i].name);
-        buf_free(&r->calls[i].args);
+        ac__free(r->calls[i].id);
+        ac__free(r->calls[i].name);
+        ac__buf_free(&r->calls[i].args);
     }
-    xfree(r->calls);
+    ac__free(r->calls);
     r->calls = NULL;
     r->n_calls = 0;
 }
 
-int response_set_str(char **slot, const char *s)
+int ac__response_set_str(char **slot, const char *s)
 {
-    char *d = xstrdup(s ? s : "");
+    char *d = ac__strdup(s ? s : "");
     if (!d)
         return -1;
-    xfree(*slot);
+    ac__free(*slot);
     *slot = d;
     return 0;
 }
 
-ac_response *response_new(const char *provider, const char *model, size_t limit)
+ac_response *ac__response_new(const char *provider, const char *model, size_t limit)
 {
-    ac_response *r = xcalloc(1, sizeof *r);
+    ac_response *r = ac__calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->content.limit = r->reasoning.limit = limit;
     r->input_tokens = r->output_tokens = -1;
-    if (response_set_str(&r->provider, provider) || response_set_str(&r->model, model)) {
+    if (ac__response_set_str(&r->provider, provider) || ac__response_set_str(&r->model, model)) {
         ac_response_free(r);
         return NULL;
     }
     return r;
 }
 
-void response_reset(ac_response *r)
+void ac__response_reset(ac_response *r)
 {
-    buf_reset(&r->content);
-    buf_reset(&r->reasoning);
+    ac__buf_reset(&r->content);
+    ac__buf_reset(&r->reasoning);
     calls_free(r);
-    xfree(r->finish);
-    xfree(r->raw_finish);
-    xfree(r->raw_json);
+    ac__free(r->finish);
+    ac__free(r->raw_finish);
+    ac__free(r->raw_json);
     r->finish = r->raw_finish = r->raw_json = NULL;
     r->input_tokens = r->output_tokens = -1;
 }
@@ -59,12 +59,12 @@ void ac_response_free(ac_response *r)
 {
     if (!r)
         return;
-    response_reset(r);
-    buf_free(&r->content);
-    buf_free(&r->reasoning);
-    xfree(r->model);
-    xfree(r->provider);
-    xfree(r);
+    ac__response_reset(r);
+    ac__buf_free(&r->content);
+    ac__buf_free(&r->reasoning);
+    ac__free(r->model);
+    ac__free(r->provider);
+    ac__free(r);
 }
 
 const char *ac_response_content(const ac_response *r)

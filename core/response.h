@@ -34,8 +34,8 @@ struct ac_response {
 };
 
 /* A new empty response; limit caps content/reasoning/arguments (0: none). */
-ac_response *response_new(const char *provider, const char *model, size_t limit);
+ac_response *ac__response_new(const char *provider, const char *model, size_t limit);
 /* Back to empty (a retry starts over); keeps provider and model. */
-void         response_reset(ac_response *r);
-int          response_set_str(char **slot, const char *s);  /* 0 ok, -1 oom */
+void         ac__response_reset(ac_response *r);
+int          ac__response_set_str(char **slot, const char *s);  /* 0 ok, -1 oom */
 #endif

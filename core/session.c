@@ -50,11 +50,11 @@ static void session_unref(ac_session *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
-    msgs_free(s->hist, s->n);
-    xfree(s->system);
-    llm_unref(s->llm);
+    ac__msgs_free(s->hist, s->n);
+    ac__free(s->system);
+    ac__llm_unref(s->llm);
     pthread_mutex_destroy(&s->mu);
-    xfree(s);
+    ac__free(s);
 }
 
 const char *ac_role_name(ac_role role)
@@ -84,7 +84,7 @@ static ac_status hist_push(ac_session *s, ac_message *m)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        ac_message *v = xrealloc(s->hist, cap * sizeof *v);
+        ac_message *v = ac__realloc(s->hist, cap * sizeof *v);
         if (!v)
             return AC_ENOMEM;
         s->hist = v;
@@ -97,18 +97,18 @@ static ac_status hist_push(ac_session *s, ac_message *m)
 
 ac_session *ac_session_new(ac_llm *llm, const char *system_prompt)
 {
-    if (!llm || !utf8_valid(system_prompt))
+    if (!llm || !ac__utf8_valid(system_prompt))
         return NULL;
-    ac_session *s = xcalloc(1, sizeof *s);
+    ac_session *s = ac__calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    if (system_prompt && !(s->system = xstrdup(system_prompt))) {
-        xfree(s);
+    if (system_prompt && !(s->system = ac__strdup(system_prompt))) {
+        ac__free(s);
         return NULL;
     }
     atomic_init(&s->refs, 1);
     pthread_mutex_init(&s->mu, NULL);
-    llm_ref(llm);
+    ac__llm_ref(llm);
     s->llm = llm;
     return s;
 }
@@ -117,12 +117,12 @@ ac_status ac_session_set_llm(ac_session *s, ac_llm *llm)
 {
     if (!s || !llm)
         return AC_EINVAL;
-    llm_ref(llm);
+    ac__llm_ref(llm);
     pthread_mutex_lock(&s->mu);
     ac_llm *old = s->llm;
     s->llm = llm;
     pthread_mutex_unlock(&s->mu);
-    llm_unref(old);
+    ac__llm_unref(old);
     return AC_OK;
 }
 
@@ -135,11 +135,11 @@ static ac_status turn_submit(turn *t)
     ac_session *s = t->s;
     ac_request *q = t->q; /* t is freed by turn_done, maybe before submit returns */
     pthread_mutex_lock(&s->mu);
-    request_build(q, s->system, s->hist, s->n, t->prompt);
+    ac__request_build(q, s->system, s->hist, s->n, t->prompt);
     s->current = q;
-    request_ref(q);
+    ac__request_ref(q);
     pthread_mutex_unlock(&s->mu);
-    ac_status st = request_submit(q);
+    ac_status st = ac__request_submit(q);
     if (st == AC_OK)
         return AC_OK;
     pthread_mutex_lock(&s->mu);
@@ -148,7 +148,7 @@ static ac_status turn_submit(turn *t)
         s->current = NULL;
     pthread_mutex_unlock(&s->mu);
     if (was_current)
-        request_unref(q);
+        ac__request_unref(q);
     return st;
 }
 
@@ -160,8 +160,8 @@ static void turn_dispatch(turn *t)
     ac_request *q = t->q;
     ac_status st = turn_submit(t);
     if (st != AC_OK)
-        request_fail_unsubmitted(q, st);
-    request_unref(q); /* the turn's reference; the engine has its own */
+        ac__request_fail_unsubmitted(q, st);
+    ac__request_unref(q); /* the turn's reference; the engine has its own */
 }
 
 static ac_status turn_done(ac_request *q, void *ctx)
@@ -176,24 +176,24 @@ static ac_status turn_done(ac_request *q, void *ctx)
         ac_message user, reply;
         memset(&user, 0, sizeof user);
         memset(&reply, 0, sizeof reply);
-        int ok = (!t->prompt || msg_init(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
-                 msg_from_response(&reply, q->resp, s->n) == AC_OK;
+        int ok = (!t->prompt || ac__msg_init(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
+                 ac__msg_from_response(&reply, q->resp, s->n) == AC_OK;
         size_t before = s->n;
         if (ok && t->prompt && hist_push(s, &user) != AC_OK)
             ok = 0;
         if (ok && hist_push(s, &reply) != AC_OK) {
             ok = 0;
             while (s->n > before)
-                msg_clear(&s->hist[--s->n]);
+                ac__msg_clear(&s->hist[--s->n]);
         }
-        msg_clear(&user);
-        msg_clear(&reply);
+        ac__msg_clear(&user);
+        ac__msg_clear(&reply);
         if (!ok)
             st = AC_ENOMEM;
     }
     if (s->current == q) {
         s->current = NULL;
-        request_unref(q);
+        ac__request_unref(q);
     }
     next = s->queue_head;
     if (next) {
@@ -204,8 +204,8 @@ static ac_status turn_done(ac_request *q, void *ctx)
         s->busy = 0;
     }
     pthread_mutex_unlock(&s->mu);
-    xfree(t->prompt);
-    xfree(t);
+    ac__free(t->prompt);
+    ac__free(t);
     if (next)
         turn_dispatch(next);
     session_unref(s);
@@ -215,27 +215,27 @@ static ac_status turn_done(ac_request *q, void *ctx)
 ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen_params *params,
                                  const ac_callbacks *cb, void *user)
 {
-    if (!s || !utf8_valid(prompt))
+    if (!s || !ac__utf8_valid(prompt))
         return NULL;
     pthread_mutex_lock(&s->mu);
     ac_llm *llm = s->llm;
-    llm_ref(llm);
+    ac__llm_ref(llm);
     pthread_mutex_unlock(&s->mu);
-    turn *t = xcalloc(1, sizeof *t);
+    turn *t = ac__calloc(1, sizeof *t);
     ac_request *q = NULL;
     if (!t || atomic_load(&llm->core->closed))
         goto fail;
-    if (prompt && !(t->prompt = xstrdup(prompt)))
+    if (prompt && !(t->prompt = ac__strdup(prompt)))
         goto fail;
-    q = request_new(llm, RQ_GENERATE, params, cb, user);
+    q = ac__request_new(llm, RQ_GENERATE, params, cb, user);
     if (!q)
         goto fail;
-    llm_unref(llm);
+    ac__llm_unref(llm);
     llm = NULL;
     session_ref(s);
     t->s = s;
     t->q = q;
-    request_ref(q);
+    ac__request_ref(q);
     q->hook_done = turn_done;
     q->hook_ctx = t;
     pthread_mutex_lock(&s->mu);
@@ -254,7 +254,7 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
         return q;
     ac_status st = turn_submit(t);
     if (st == AC_OK) {
-        request_unref(q); /* the turn's reference; the engine has its own */
+        ac__request_unref(q); /* the turn's reference; the engine has its own */
         return q;
     }
     /* Not taken (the core closed meanwhile): fail like ac_agenerate, with
@@ -271,20 +271,20 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
         s->busy = 0;
     }
     pthread_mutex_unlock(&s->mu);
-    xfree(t->prompt);
-    xfree(t);
+    ac__free(t->prompt);
+    ac__free(t);
     if (next)
         turn_dispatch(next);
     session_unref(s);
-    request_unref(q); /* the turn's */
-    request_unref(q); /* the caller's: it never saw the handle */
+    ac__request_unref(q); /* the turn's */
+    ac__request_unref(q); /* the caller's: it never saw the handle */
     return NULL;
 fail:
     if (llm)
-        llm_unref(llm);
+        ac__llm_unref(llm);
     if (t)
-        xfree(t->prompt);
-    xfree(t);
+        ac__free(t->prompt);
+    ac__free(t);
     return NULL;
 }
 
@@ -292,16 +292,16 @@ ac_response *ac_session_generate(ac_session *s, const char *prompt, const ac_gen
                                  ac_error *err)
 {
     if (!s) {
-        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "session is NULL");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "session is NULL");
         return NULL;
     }
-    if (on_engine_thread()) {
-        error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
+    if (ac__on_engine_thread()) {
+        ac__error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
                   "ac_session_generate called from a callback; use ac_session_agenerate");
         return NULL;
     }
-    if (!utf8_valid(prompt)) {
-        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+    if (!ac__utf8_valid(prompt)) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
         return NULL;
     }
     ac_request *q = ac_session_agenerate(s, prompt, params, NULL, NULL);
@@ -311,14 +311,14 @@ ac_response *ac_session_generate(ac_session *s, const char *prompt, const ac_gen
         int closed = atomic_load(&s->llm->core->closed);
         const char *provider = s->llm->inst->name;
         if (closed)
-            error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+            ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
         else
-            error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory starting the turn");
-        error_set_provider(err, provider);
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory starting the turn");
+        ac__error_set_provider(err, provider);
         pthread_mutex_unlock(&s->mu);
         return NULL;
     }
-    return request_wait_result(q, err);
+    return ac__request_wait_result(q, err);
 }
 
 void ac_session_free(ac_session *s)
@@ -330,11 +330,11 @@ void ac_session_free(ac_session *s)
         atomic_store(&t->q->cancel, 1);
     ac_request *cur = s->current;
     if (cur)
-        request_ref(cur);
+        ac__request_ref(cur);
     pthread_mutex_unlock(&s->mu);
     if (cur) {
         ac_request_cancel(cur);
-        request_unref(cur);
+        ac__request_unref(cur);
     }
     session_unref(s);
 }
@@ -342,11 +342,11 @@ void ac_session_free(ac_session *s)
 ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, const char *name,
                                      const char *content)
 {
-    if (!s || !tool_call_id || !content || !utf8_valid(content) || !utf8_valid(tool_call_id) ||
-        !utf8_valid(name))
+    if (!s || !tool_call_id || !content || !ac__utf8_valid(content) || !ac__utf8_valid(tool_call_id) ||
+        !ac__utf8_valid(name))
         return AC_EINVAL;
     ac_message m;
-    ac_status st = msg_init(&m, AC_ROLE_TOOL, content);
+    ac_status st = ac__msg_init(&m, AC_ROLE_TOOL, content);
     if (st != AC_OK)
         return st;
     pthread_mutex_lock(&s->mu);
@@ -359,12 +359,12 @@ ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, co
                 found = s->hist[i].tool_calls[j].name;
                 break;
             }
-    if (!(m.tool_call_id = xstrdup(tool_call_id)) || (found && !(m.name = xstrdup(found))))
+    if (!(m.tool_call_id = ac__strdup(tool_call_id)) || (found && !(m.name = ac__strdup(found))))
         st = AC_ENOMEM;
     if (st == AC_OK)
         st = hist_push(s, &m);
     pthread_mutex_unlock(&s->mu);
-    msg_clear(&m);
+    ac__msg_clear(&m);
     return st;
 }
 
@@ -418,7 +418,7 @@ void ac_session_clear(ac_session *s)
         return;
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n; i++)
-        msg_clear(&s->hist[i]);
+        ac__msg_clear(&s->hist[i]);
     s->n = 0;
     pthread_mutex_unlock(&s->mu);
 }
@@ -464,7 +464,7 @@ static json_object *message_to_json(const ac_message *m)
 ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
 {
     if (!s || !path || !*path) {
-        error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
         return AC_EINVAL;
     }
     json_object *root = json_object_new_object();
@@ -472,7 +472,7 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
     if (!root || !msgs) {
         json_object_put(root);
         json_object_put(msgs);
-        error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
         return AC_ENOMEM;
     }
     pthread_mutex_lock(&s->mu);
@@ -489,14 +489,14 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
     const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
     ac_status st = AC_OK;
-    char *tmp = text ? xasprintf("%s.tmp.XXXXXX", path) : NULL;
+    char *tmp = text ? ac__asprintf("%s.tmp.XXXXXX", path) : NULL;
     int fd = tmp ? mkstemp(tmp) : -1; /* only once there is text to write */
     if (!text || !tmp) {
         st = AC_ENOMEM;
-        error_set(err, st, AC_STAGE_IO, "out of memory");
+        ac__error_set(err, st, AC_STAGE_IO, "out of memory");
     } else if (fd < 0) {
         st = AC_EIO;
-        error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path, strerror(errno));
+        ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path, strerror(errno));
     } else {
         size_t len = strlen(text), off = 0;
         while (off < len) {
@@ -513,12 +513,12 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
             bad = 1;
         if (bad || rename(tmp, path) != 0) {
             st = AC_EIO;
-            error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path,
+            ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path,
                       strerror(bad ? saved_errno : errno));
             unlink(tmp);
         }
     }
-    xfree(tmp);
+    ac__free(tmp);
     json_object_put(root);
     return st;
 }
@@ -538,24 +538,24 @@ static ac_status message_from_json(json_object *o, ac_message *m, const char *pa
     ac_role role;
     if (!json_object_is_type(o, json_type_object) || role_parse(jstr(o, "role"), &role) ||
         role == AC_ROLE_SYSTEM) {
-        error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu has no valid role", path, i);
+        ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu has no valid role", path, i);
         return AC_EPROTOCOL;
     }
-    if (msg_init(m, role, jstr(o, "content") ? jstr(o, "content") : "") != AC_OK)
+    if (ac__msg_init(m, role, jstr(o, "content") ? jstr(o, "content") : "") != AC_OK)
         goto oom;
     const char *id = jstr(o, "tool_call_id"), *name = jstr(o, "name");
-    if ((id && !(m->tool_call_id = xstrdup(id))) || (name && !(m->name = xstrdup(name))))
+    if ((id && !(m->tool_call_id = ac__strdup(id))) || (name && !(m->name = ac__strdup(name))))
         goto oom;
     json_object *calls;
     if (json_object_object_get_ex(o, "tool_calls", &calls)) {
         if (!json_object_is_type(calls, json_type_array)) {
-            error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu: tool_calls is not a list",
+            ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu: tool_calls is not a list",
                       path, i);
-            msg_clear(m);
+            ac__msg_clear(m);
             return AC_EPROTOCOL;
         }
         size_t n = json_object_array_length(calls);
-        ac_tool_call *v = n ? xcalloc(n, sizeof *v) : NULL;
+        ac_tool_call *v = n ? ac__calloc(n, sizeof *v) : NULL;
         if (n && !v)
             goto oom;
         m->tool_calls = v;
@@ -563,44 +563,44 @@ static ac_status message_from_json(json_object *o, ac_message *m, const char *pa
             json_object *c = json_object_array_get_idx(calls, k), *args = NULL;
             m->n_tool_calls = k + 1;
             if (!json_object_is_type(c, json_type_object) || !jstr(c, "name")) {
-                error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
+                ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
                           "%s: message %zu: tool call %zu has no name", path, i, k);
-                msg_clear(m);
+                ac__msg_clear(m);
                 return AC_EPROTOCOL;
             }
             json_object_object_get_ex(c, "arguments", &args);
             const char *at = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN)
                                   : "{}";
-            if (!(v[k].id = xstrdup(jstr(c, "id") ? jstr(c, "id") : "")) ||
-                !(v[k].name = xstrdup(jstr(c, "name"))) || !(v[k].arguments = xstrdup(at)))
+            if (!(v[k].id = ac__strdup(jstr(c, "id") ? jstr(c, "id") : "")) ||
+                !(v[k].name = ac__strdup(jstr(c, "name"))) || !(v[k].arguments = ac__strdup(at)))
                 goto oom;
         }
     }
     json_object *imgs;
     if (json_object_object_get_ex(o, "images", &imgs) && json_object_is_type(imgs, json_type_array)) {
         size_t n = json_object_array_length(imgs);
-        const char **v = n ? xcalloc(n, sizeof *v) : NULL;
+        const char **v = n ? ac__calloc(n, sizeof *v) : NULL;
         if (n && !v)
             goto oom;
         m->images = v;
         for (size_t k = 0; k < n; k++) {
             const char *u = json_object_get_string(json_object_array_get_idx(imgs, k));
             m->n_images = k + 1;
-            if (!(v[k] = xstrdup(u ? u : "")))
+            if (!(v[k] = ac__strdup(u ? u : "")))
                 goto oom;
         }
     }
     return AC_OK;
 oom:
-    msg_clear(m);
-    error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+    ac__msg_clear(m);
+    ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
     return AC_ENOMEM;
 }
 
 ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
 {
     if (!llm || !path) {
-        error_set(err, AC_EINVAL, AC_STAGE_IO, "llm or path is NULL");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "llm or path is NULL");
         return NULL;
     }
     /* Work on a local report: the caller's may hold anything until we fail. */
@@ -609,7 +609,7 @@ ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
     err = &local;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        error_set(user_err, AC_EIO, AC_STAGE_IO, "cannot open session file %s: %s", path,
+        ac__error_set(user_err, AC_EIO, AC_STAGE_IO, "cannot open session file %s: %s", path,
                   strerror(errno));
         return NULL;
     }
@@ -635,20 +635,20 @@ ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
     if (tok)
         json_tokener_free(tok);
     if (!tok) {
-        error_set(user_err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+        ac__error_set(user_err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
         return NULL;
     }
     if (ioerr) {
-        error_set(err, AC_EIO, AC_STAGE_IO, "cannot read session file %s", path);
+        ac__error_set(err, AC_EIO, AC_STAGE_IO, "cannot read session file %s", path);
         goto done;
     }
     if (total > (size_t)SESSION_FILE_MAX) {
-        error_set(err, AC_ETOOBIG, AC_STAGE_IO, "session file %s is larger than %ld bytes", path,
+        ac__error_set(err, AC_ETOOBIG, AC_STAGE_IO, "session file %s is larger than %ld bytes", path,
                   SESSION_FILE_MAX);
         goto done;
     }
     if (!root) {
-        error_set(err, AC_EJSON, AC_STAGE_JSON, "session file %s is not valid JSON: %s", path,
+        ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "session file %s is not valid JSON: %s", path,
                   je == json_tokener_continue ? "unexpected end of file" : json_tokener_error_desc(je));
         goto done;
     }
@@ -657,22 +657,22 @@ ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
     if (!fmt || strcmp(fmt, "abstractcore-session") != 0 ||
         !json_object_object_get_ex(root, "messages", &msgs) ||
         !json_object_is_type(msgs, json_type_array)) {
-        error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
+        ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
                   "%s is not a saved abstractcore session (no format/messages)", path);
         goto done;
     }
     s = ac_session_new(llm, jstr(root, "system"));
     if (!s) {
-        error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < json_object_array_length(msgs); i++) {
         ac_message m;
         if (message_from_json(json_object_array_get_idx(msgs, i), &m, path, i, err) != AC_OK ||
             hist_push(s, &m) != AC_OK) {
-            msg_clear(&m);
+            ac__msg_clear(&m);
             if (err->code == AC_OK)
-                error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+                ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
             ac_session_free(s);
             s = NULL;
             break;

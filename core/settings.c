@@ -17,28 +17,28 @@
 
 /* ---- ac_options (public) ---- */
 
-ac_options *ac_options_new(void) { return xcalloc(1, sizeof(ac_options)); }
+ac_options *ac_options_new(void) { return ac__calloc(1, sizeof(ac_options)); }
 
-void options_clear(ac_options *o)
+void ac__options_clear(ac_options *o)
 {
     if (!o)
         return;
     for (size_t i = 0; i < o->n; i++) {
-        xfree(o->keys[i]);
+        ac__free(o->keys[i]);
         if (o->values[i]) /* wipe: it may be an API key */
             memset(o->values[i], 0, strlen(o->values[i]));
-        xfree(o->values[i]);
+        ac__free(o->values[i]);
     }
-    xfree(o->keys);
-    xfree(o->values);
+    ac__free(o->keys);
+    ac__free(o->values);
     o->keys = o->values = NULL;
     o->n = 0;
 }
 
 void ac_options_free(ac_options *opts)
 {
-    options_clear(opts);
-    xfree(opts);
+    ac__options_clear(opts);
+    ac__free(opts);
 }
 
 ac_status ac_options_set(ac_options *o, const char *key, const char *value)
@@ -47,42 +47,42 @@ ac_status ac_options_set(ac_options *o, const char *key, const char *value)
         return AC_EINVAL;
     for (size_t i = 0; i < o->n; i++) {
         if (strcmp(o->keys[i], key) == 0) {
-            char *v = xstrdup(value);
+            char *v = ac__strdup(value);
             if (!v)
                 return AC_ENOMEM;
             memset(o->values[i], 0, strlen(o->values[i]));
-            xfree(o->values[i]);
+            ac__free(o->values[i]);
             o->values[i] = v;
             return AC_OK;
         }
     }
-    char **k = xrealloc(o->keys, (o->n + 1) * sizeof *k);
+    char **k = ac__realloc(o->keys, (o->n + 1) * sizeof *k);
     if (!k)
         return AC_ENOMEM;
     o->keys = k;
-    char **v = xrealloc(o->values, (o->n + 1) * sizeof *v);
+    char **v = ac__realloc(o->values, (o->n + 1) * sizeof *v);
     if (!v)
         return AC_ENOMEM;
     o->values = v;
-    o->keys[o->n] = xstrdup(key);
-    o->values[o->n] = xstrdup(value);
+    o->keys[o->n] = ac__strdup(key);
+    o->values[o->n] = ac__strdup(value);
     if (!o->keys[o->n] || !o->values[o->n]) {
-        xfree(o->keys[o->n]);
-        xfree(o->values[o->n]);
+        ac__free(o->keys[o->n]);
+        ac__free(o->values[o->n]);
         return AC_ENOMEM;
     }
     o->n++;
     return AC_OK;
 }
 
-int options_copy(ac_options *dst, const ac_options *src)
+int ac__options_copy(ac_options *dst, const ac_options *src)
 {
     memset(dst, 0, sizeof *dst);
     if (!src)
         return 0;
     for (size_t i = 0; i < src->n; i++)
         if (ac_options_set(dst, src->keys[i], src->values[i]) != AC_OK) {
-            options_clear(dst);
+            ac__options_clear(dst);
             return -1;
         }
     return 0;
@@ -90,16 +90,16 @@ int options_copy(ac_options *dst, const ac_options *src)
 
 /* ---- settings ---- */
 
-ac_settings *settings_new(const char *name, const config_setting_t *group,
+ac_settings *ac__settings_new(const char *name, const config_setting_t *group,
                           const char *file, const ac_options *overlay)
 {
-    ac_settings *s = xcalloc(1, sizeof *s);
+    ac_settings *s = ac__calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->name = xstrdup(name ? name : "");
-    if (!s->name || options_copy(&s->overlay, overlay) != 0) {
-        xfree(s->name);
-        xfree(s);
+    s->name = ac__strdup(name ? name : "");
+    if (!s->name || ac__options_copy(&s->overlay, overlay) != 0) {
+        ac__free(s->name);
+        ac__free(s);
         return NULL;
     }
     s->group = group;
@@ -107,13 +107,13 @@ ac_settings *settings_new(const char *name, const config_setting_t *group,
     return s;
 }
 
-void settings_free(ac_settings *s)
+void ac__settings_free(ac_settings *s)
 {
     if (!s)
         return;
-    options_clear(&s->overlay);
-    xfree(s->name);
-    xfree(s);
+    ac__options_clear(&s->overlay);
+    ac__free(s->name);
+    ac__free(s);
 }
 
 static const char *overlay_get(const ac_settings *s, const char *key)
@@ -133,7 +133,7 @@ static const config_setting_t *member(const ac_settings *s, const char *key)
     return config_setting_get_member((config_setting_t *)s->group, key);
 }
 
-const char *settings_where(const ac_settings *s, const char *key)
+const char *ac__settings_where(const ac_settings *s, const char *key)
 {
     static _Thread_local char where[512];
     const config_setting_t *m = member(s, key);
@@ -149,10 +149,10 @@ const char *settings_where(const ac_settings *s, const char *key)
 static void wrong_type(const ac_settings *s, const char *key, const char *want)
 {
     fprintf(stderr, "abstractcore: %s: provider '%s': setting '%s' must be %s\n",
-            settings_where(s, key), s->name, key, want);
+            ac__settings_where(s, key), s->name, key, want);
 }
 
-int settings_string(const ac_settings *s, const char *key, const char **out)
+int ac__settings_string(const ac_settings *s, const char *key, const char **out)
 {
     const char *v = overlay_get(s, key);
     if (v) {
@@ -170,7 +170,7 @@ int settings_string(const ac_settings *s, const char *key, const char **out)
     return 1;
 }
 
-int settings_int(const ac_settings *s, const char *key, long long *out)
+int ac__settings_int(const ac_settings *s, const char *key, long long *out)
 {
     const char *v = overlay_get(s, key);
     if (v) {
@@ -199,7 +199,7 @@ int settings_int(const ac_settings *s, const char *key, long long *out)
     return 1;
 }
 
-int settings_bool(const ac_settings *s, const char *key, int *out)
+int ac__settings_bool(const ac_settings *s, const char *key, int *out)
 {
     const char *v = overlay_get(s, key);
     if (v) {
@@ -224,7 +224,7 @@ int settings_bool(const ac_settings *s, const char *key, int *out)
     return 1;
 }
 
-int settings_double(const ac_settings *s, const char *key, double *out)
+int ac__settings_double(const ac_settings *s, const char *key, double *out)
 {
     const char *v = overlay_get(s, key);
     if (v) {
@@ -255,7 +255,7 @@ int settings_double(const ac_settings *s, const char *key, double *out)
     return 1;
 }
 
-int settings_list_count(const ac_settings *s, const char *key)
+int ac__settings_list_count(const ac_settings *s, const char *key)
 {
     const config_setting_t *m = member(s, key);
     if (!m)
@@ -269,7 +269,7 @@ int settings_list_count(const ac_settings *s, const char *key)
     return n;
 }
 
-const char *settings_list_item(const ac_settings *s, const char *key, int i)
+const char *ac__settings_list_item(const ac_settings *s, const char *key, int i)
 {
     const config_setting_t *m = member(s, key);
     if (!m || i < 0 || !config_setting_is_aggregate(m))
@@ -278,9 +278,9 @@ const char *settings_list_item(const ac_settings *s, const char *key, int i)
     return e ? config_setting_get_string(e) : NULL;
 }
 
-const char *settings_name(const ac_settings *s) { return s ? s->name : ""; }
+const char *ac__settings_name(const ac_settings *s) { return s ? s->name : ""; }
 
-int settings_type(const ac_settings *s, const char *key)
+int ac__settings_type(const ac_settings *s, const char *key)
 {
     if (overlay_get(s, key))
         return AC_SETTING_STRING;
@@ -302,7 +302,7 @@ static char *read_key_file(const ac_settings *s, const char *path, ac_error *err
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+        ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
                   "provider '%s': cannot read api_key_file '%s': %s", s->name, path,
                   strerror(errno));
         return NULL;
@@ -312,41 +312,41 @@ static char *read_key_file(const ac_settings *s, const char *path, ac_error *err
     if (fgets(line, sizeof line, f)) {
         size_t n = strcspn(line, "\r\n");
         line[n] = '\0';
-        if (n && !(k = xstrdup(line))) {
+        if (n && !(k = ac__strdup(line))) {
             memset(line, 0, sizeof line);
             fclose(f);
-            error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
             return NULL;
         }
         memset(line, 0, sizeof line);
     }
     fclose(f);
     if (!k)
-        error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+        ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
                   "provider '%s': api_key_file '%s' is empty", s->name, path);
     return k;
 }
 
 static char *secret_dup(const ac_settings *s, const char *v, ac_error *err)
 {
-    char *k = xstrdup(v);
+    char *k = ac__strdup(v);
     if (!k)
-        error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
     return k;
 }
 
 static char *secret_find(const ac_settings *s, const char *default_env, ac_error *err)
 {
     const char *v;
-    if (settings_string(s, "api_key", &v) == 1 && *v)
+    if (ac__settings_string(s, "api_key", &v) == 1 && *v)
         return secret_dup(s, v, err);
-    if (settings_string(s, "api_key_file", &v) == 1 && *v)
+    if (ac__settings_string(s, "api_key_file", &v) == 1 && *v)
         return read_key_file(s, v, err);
-    if (settings_string(s, "api_key_env", &v) == 1 && *v) {
+    if (ac__settings_string(s, "api_key_env", &v) == 1 && *v) {
         const char *k = getenv(v);
         if (!k || !*k) {
-            const char *w = settings_where(s, "api_key_env");
-            error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+            const char *w = ac__settings_where(s, "api_key_env");
+            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
                       "%s%sprovider '%s': environment variable %s (api_key_env) is not set",
                       w, *w ? ": " : "", s->name, v);
             return NULL;
@@ -361,14 +361,14 @@ static char *secret_find(const ac_settings *s, const char *default_env, ac_error
     return NULL;
 }
 
-char *settings_secret(const ac_settings *s, const char *default_env, ac_error *err)
+char *ac__settings_secret(const ac_settings *s, const char *default_env, ac_error *err)
 {
     ac_error e;
     ac_error_clear(&e);
     char *k = secret_find(s, default_env, &e);
     if (!k && e.code != AC_OK && err) {
         *err = e;
-        error_set_provider(err, s ? s->name : NULL);
+        ac__error_set_provider(err, s ? s->name : NULL);
     }
     return k;
 }

@@ -27,24 +27,24 @@ struct ac_settings {
 };
 
 /* A new settings object; group may be NULL, overlay may be NULL (copied). */
-ac_settings *settings_new(const char *name, const config_setting_t *group,
+ac_settings *ac__settings_new(const char *name, const config_setting_t *group,
                           const char *file, const ac_options *overlay);
-void         settings_free(ac_settings *s);
+void         ac__settings_free(ac_settings *s);
 
-int  settings_string(const ac_settings *s, const char *key, const char **out);
-int  settings_int(const ac_settings *s, const char *key, long long *out);
-int  settings_bool(const ac_settings *s, const char *key, int *out);
-int  settings_double(const ac_settings *s, const char *key, double *out);
-int  settings_list_count(const ac_settings *s, const char *key);
-const char *settings_list_item(const ac_settings *s, const char *key, int i);
-const char *settings_name(const ac_settings *s);
-int  settings_type(const ac_settings *s, const char *key);
-char *settings_secret(const ac_settings *s, const char *default_env, ac_error *err);
+int  ac__settings_string(const ac_settings *s, const char *key, const char **out);
+int  ac__settings_int(const ac_settings *s, const char *key, long long *out);
+int  ac__settings_bool(const ac_settings *s, const char *key, int *out);
+int  ac__settings_double(const ac_settings *s, const char *key, double *out);
+int  ac__settings_list_count(const ac_settings *s, const char *key);
+const char *ac__settings_list_item(const ac_settings *s, const char *key, int i);
+const char *ac__settings_name(const ac_settings *s);
+int  ac__settings_type(const ac_settings *s, const char *key);
+char *ac__settings_secret(const ac_settings *s, const char *default_env, ac_error *err);
 
 /* "file:line" of a key in the config, or "" (static per thread). */
-const char *settings_where(const ac_settings *s, const char *key);
+const char *ac__settings_where(const ac_settings *s, const char *key);
 
 /* Copy an option set (NULL in -> empty).  0 ok, -1 no memory. */
-int  options_copy(ac_options *dst, const ac_options *src);
-void options_clear(ac_options *o);
+int  ac__options_copy(ac_options *dst, const ac_options *src);
+void ac__options_clear(ac_options *o);
 #endif

@@ -24,7 +24,7 @@ static void deliver(ac_sink *k, ac_chunk *c)
         k->on_event(k->ctx, c);
 }
 
-void sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt, void *pstate,
+void ac__sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt, void *pstate,
                sink_event_fn fn, void *ctx)
 {
     memset(k, 0, sizeof *k);
@@ -42,18 +42,18 @@ static void stream_state_free(ac_sink *k)
     k->stream_state = NULL;
 }
 
-void sink_cleanup(ac_sink *k) { stream_state_free(k); }
+void ac__sink_cleanup(ac_sink *k) { stream_state_free(k); }
 
-void sink_reset(ac_sink *k)
+void ac__sink_reset(ac_sink *k)
 {
     stream_state_free(k);
-    response_reset(k->resp);
+    ac__response_reset(k->resp);
     k->delivered = 0;
     k->finish_seen = 0;
     k->held = 0;
 }
 
-void **sink_stream_slot(ac_sink *k) { return &k->stream_state; }
+void **ac__sink_stream_slot(ac_sink *k) { return &k->stream_state; }
 
 static ac_status too_big(void) { return AC_ETOOBIG; }
 
@@ -68,14 +68,14 @@ static ac_status sink_room(const ac_sink *k, size_t n)
     return AC_OK;
 }
 
-ac_status sink_emit_text(ac_sink *k, const char *s, size_t n)
+ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n)
 {
     if (!s || !n)
         return AC_OK;
     if (sink_room(k, n) != AC_OK)
         return too_big();
     size_t at = k->resp->content.len;
-    int rc = buf_append(&k->resp->content, s, n);
+    int rc = ac__buf_append(&k->resp->content, s, n);
     if (rc)
         return rc == -2 ? too_big() : AC_ENOMEM;
     k->held += n;
@@ -84,14 +84,14 @@ ac_status sink_emit_text(ac_sink *k, const char *s, size_t n)
     return AC_OK;
 }
 
-ac_status sink_emit_reasoning(ac_sink *k, const char *s, size_t n)
+ac_status ac__sink_emit_reasoning(ac_sink *k, const char *s, size_t n)
 {
     if (!s || !n)
         return AC_OK;
     if (sink_room(k, n) != AC_OK)
         return too_big();
     size_t at = k->resp->reasoning.len;
-    int rc = buf_append(&k->resp->reasoning, s, n);
+    int rc = ac__buf_append(&k->resp->reasoning, s, n);
     if (rc)
         return rc == -2 ? too_big() : AC_ENOMEM;
     k->held += n;
@@ -111,7 +111,7 @@ static tool_call_acc *call_find(ac_response *r, int key, size_t *idx)
     return NULL;
 }
 
-ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *name,
+ac_status ac__sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *name,
                               const char *args, size_t n, int complete)
 {
     ac_response *r = k->resp;
@@ -129,7 +129,7 @@ ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *n
         size_t idn = id ? strlen(id) : 0, namen = name ? strlen(name) : 0;
         if (sink_room(k, idn + namen) != AC_OK)
             return AC_ETOOBIG;
-        tool_call_acc *v = xrealloc(r->calls, (r->n_calls + 1) * sizeof *v);
+        tool_call_acc *v = ac__realloc(r->calls, (r->n_calls + 1) * sizeof *v);
         if (!v)
             return AC_ENOMEM;
         r->calls = v;
@@ -139,7 +139,7 @@ ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *n
         tc->key = key;
         tc->args.limit = r->content.limit;
         r->n_calls++;
-        if ((id && response_set_str(&tc->id, id)) || (name && response_set_str(&tc->name, name)))
+        if ((id && ac__response_set_str(&tc->id, id)) || (name && ac__response_set_str(&tc->name, name)))
             return AC_ENOMEM;
         k->held += idn + namen;
         ac_chunk c = {.type = AC_EVENT_TOOL_CALL_START, .index = (int)idx,
@@ -150,14 +150,14 @@ ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *n
         if (id && *id && (!tc->id || !*tc->id)) {
             if (sink_room(k, strlen(id)) != AC_OK)
                 return AC_ETOOBIG;
-            if (response_set_str(&tc->id, id))
+            if (ac__response_set_str(&tc->id, id))
                 return AC_ENOMEM;
             k->held += strlen(id);
         }
         if (name && *name && (!tc->name || !*tc->name)) {
             if (sink_room(k, strlen(name)) != AC_OK)
                 return AC_ETOOBIG;
-            if (response_set_str(&tc->name, name))
+            if (ac__response_set_str(&tc->name, name))
                 return AC_ENOMEM;
             k->held += strlen(name);
         }
@@ -165,13 +165,13 @@ ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *n
     if (complete) {
         /* Whole arguments replace what came before: they no longer count. */
         k->held -= tc->args.len < k->held ? tc->args.len : k->held;
-        buf_reset(&tc->args);
+        ac__buf_reset(&tc->args);
     }
     if (args && n) {
         if (sink_room(k, n) != AC_OK)
             return AC_ETOOBIG;
         size_t at = tc->args.len;
-        int rc = buf_append(&tc->args, args, n);
+        int rc = ac__buf_append(&tc->args, args, n);
         if (rc)
             return rc == -2 ? AC_ETOOBIG : AC_ENOMEM;
         k->held += n;
@@ -191,8 +191,8 @@ static int args_valid(buf *b)
                           b->data[i] == '\r'))
         i++;
     if (i == b->len || (b->len - i == 4 && memcmp(b->data + i, "null", 4) == 0)) {
-        buf_reset(b);
-        return buf_appends(b, "{}") == 0;
+        ac__buf_reset(b);
+        return ac__buf_appends(b, "{}") == 0;
     }
     json_tokener *t = json_tokener_new();
     if (!t)
@@ -225,7 +225,7 @@ static void call_end(ac_sink *k, size_t idx)
     deliver(k, &c);
 }
 
-ac_status sink_emit_tool_call_end(ac_sink *k, int key)
+ac_status ac__sink_emit_tool_call_end(ac_sink *k, int key)
 {
     size_t idx;
     if (call_find(k->resp, key, &idx))
@@ -233,7 +233,7 @@ ac_status sink_emit_tool_call_end(ac_sink *k, int key)
     return AC_OK;
 }
 
-ac_status sink_emit_usage(ac_sink *k, long in, long out)
+ac_status ac__sink_emit_usage(ac_sink *k, long in, long out)
 {
     if (in >= 0)
         k->resp->input_tokens = in;
@@ -242,41 +242,41 @@ ac_status sink_emit_usage(ac_sink *k, long in, long out)
     return AC_OK;
 }
 
-ac_status sink_emit_finish(ac_sink *k, const char *normalized, const char *raw)
+ac_status ac__sink_emit_finish(ac_sink *k, const char *normalized, const char *raw)
 {
     if (!normalized || !*normalized)
         normalized = "stop";
-    if (response_set_str(&k->resp->finish, normalized) ||
-        response_set_str(&k->resp->raw_finish, raw ? raw : ""))
+    if (ac__response_set_str(&k->resp->finish, normalized) ||
+        ac__response_set_str(&k->resp->raw_finish, raw ? raw : ""))
         return AC_ENOMEM;
     k->finish_seen = 1;
     return AC_OK;
 }
 
-ac_status sink_emit_model(ac_sink *k, const char *model)
+ac_status ac__sink_emit_model(ac_sink *k, const char *model)
 {
     if (!model || !*model)
         return AC_OK;
-    return response_set_str(&k->resp->model, model) ? AC_ENOMEM : AC_OK;
+    return ac__response_set_str(&k->resp->model, model) ? AC_ENOMEM : AC_OK;
 }
 
-ac_status sink_finalize(ac_sink *k, int require_finish, ac_error *err)
+ac_status ac__sink_finalize(ac_sink *k, int require_finish, ac_error *err)
 {
     ac_response *r = k->resp;
     for (size_t i = 0; i < r->n_calls; i++)
         call_end(k, i);
     if (require_finish && !k->finish_seen) {
-        error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+        ac__error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
                   "stream ended before the backend said it was finished (truncated after %zu bytes of text)",
                   r->content.len);
         return AC_EPROTOCOL;
     }
     if (!k->finish_seen)
-        sink_emit_finish(k, r->n_calls ? "tool_calls" : "stop", NULL);
+        ac__sink_emit_finish(k, r->n_calls ? "tool_calls" : "stop", NULL);
     /* A backend that reports tool calls but says "stop" (Ollama) still
      * finished with tool calls. */
     if (r->n_calls && r->finish && strcmp(r->finish, "stop") == 0 &&
-        response_set_str(&r->finish, "tool_calls"))
+        ac__response_set_str(&r->finish, "tool_calls"))
         return AC_ENOMEM;
     if (r->input_tokens >= 0 || r->output_tokens >= 0) {
         ac_chunk u = {.type = AC_EVENT_USAGE, .input_tokens = r->input_tokens,
@@ -289,10 +289,10 @@ ac_status sink_finalize(ac_sink *k, int require_finish, ac_error *err)
     return AC_OK;
 }
 
-void sink_fail(ac_sink *k, const ac_error *err)
+void ac__sink_fail(ac_sink *k, const ac_error *err)
 {
     if (!k->resp->finish || !k->finish_seen)
-        response_set_str(&k->resp->finish, "error");
+        ac__response_set_str(&k->resp->finish, "error");
     ac_chunk c = {.type = AC_EVENT_ERROR, .error = err};
     deliver(k, &c);
 }

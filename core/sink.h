@@ -37,26 +37,26 @@ struct ac_sink {
                                         are capped by the response limit */
 };
 
-void      sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt,
+void      ac__sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt,
                     void *pstate, sink_event_fn fn, void *ctx);
 /* Start over for a retry (nothing was delivered yet). */
-void      sink_reset(ac_sink *k);
+void      ac__sink_reset(ac_sink *k);
 /* End of a successful response: end open tool calls, deliver USAGE and
  * FINISH.  require_finish: a stream that never said how it finished is
  * reported as truncated (AC_EPROTOCOL), keeping what arrived. */
-ac_status sink_finalize(ac_sink *k, int require_finish, ac_error *err);
+ac_status ac__sink_finalize(ac_sink *k, int require_finish, ac_error *err);
 /* Deliver an ERROR event and mark the response finished by error. */
-void      sink_fail(ac_sink *k, const ac_error *err);
-void      sink_cleanup(ac_sink *k);
+void      ac__sink_fail(ac_sink *k, const ac_error *err);
+void      ac__sink_cleanup(ac_sink *k);
 
 /* The emit entry points of the host table. */
-ac_status sink_emit_text(ac_sink *k, const char *s, size_t n);
-ac_status sink_emit_reasoning(ac_sink *k, const char *s, size_t n);
-ac_status sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *name,
+ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n);
+ac_status ac__sink_emit_reasoning(ac_sink *k, const char *s, size_t n);
+ac_status ac__sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *name,
                               const char *args, size_t n, int complete);
-ac_status sink_emit_tool_call_end(ac_sink *k, int key);
-ac_status sink_emit_usage(ac_sink *k, long in, long out);
-ac_status sink_emit_finish(ac_sink *k, const char *normalized, const char *raw);
-ac_status sink_emit_model(ac_sink *k, const char *model);
-void    **sink_stream_slot(ac_sink *k);
+ac_status ac__sink_emit_tool_call_end(ac_sink *k, int key);
+ac_status ac__sink_emit_usage(ac_sink *k, long in, long out);
+ac_status ac__sink_emit_finish(ac_sink *k, const char *normalized, const char *raw);
+ac_status ac__sink_emit_model(ac_sink *k, const char *model);
+void    **ac__sink_stream_slot(ac_sink *k);
 #endif

@@ -49,8 +49,8 @@ static void node_free(ev_node *n)
     if (!n)
         return;
     for (size_t i = 0; i < 6; i++)
-        xfree(n->strs[i]);
-    xfree(n);
+        ac__free(n->strs[i]);
+    ac__free(n);
 }
 
 static void stream_unref(ac_stream *s)
@@ -64,14 +64,14 @@ static void stream_unref(ac_stream *s)
     node_free(s->current);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
-    xfree(s);
+    ac__free(s);
 }
 
 static const char *keep(ev_node *n, int slot, const char *p, size_t len)
 {
     if (!p)
         return NULL;
-    n->strs[slot] = xstrndup(p, len);
+    n->strs[slot] = ac__strndup(p, len);
     n->bytes += len;
     return n->strs[slot];
 }
@@ -80,7 +80,7 @@ static void stream_on_event(ac_request *q, const ac_chunk *c, void *user)
 {
     (void)q;
     ac_stream *s = user;
-    ev_node *n = xcalloc(1, sizeof *n);
+    ev_node *n = ac__calloc(1, sizeof *n);
     if (!n) {
         s->oom = 1;
         return;
@@ -151,21 +151,21 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *
                           ac_error *err)
 {
     if (!llm || !prompt) {
-        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
         return NULL;
     }
-    if (!utf8_valid(prompt)) {
-        error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+    if (!ac__utf8_valid(prompt)) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
         return NULL;
     }
     if (atomic_load(&llm->core->closed)) {
-        error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
-        error_set_provider(err, llm->inst->name);
+        ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        ac__error_set_provider(err, llm->inst->name);
         return NULL;
     }
-    ac_stream *s = xcalloc(1, sizeof *s);
+    ac_stream *s = ac__calloc(1, sizeof *s);
     if (!s) {
-        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
         return NULL;
     }
     atomic_init(&s->refs, 2); /* the caller's and the request's */
@@ -177,24 +177,24 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *
     pthread_condattr_destroy(&a);
     ac_callbacks cb = {.version = AC_CALLBACKS_VERSION, .on_event = stream_on_event,
                        .on_done = stream_on_done};
-    ac_request *q = request_new(llm, RQ_GENERATE, params, &cb, s);
+    ac_request *q = ac__request_new(llm, RQ_GENERATE, params, &cb, s);
     if (!q) {
         atomic_store(&s->refs, 1);
         stream_unref(s);
-        error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
         return NULL;
     }
     q->stream = 1;
     q->hook_backpressure = stream_backpressure;
     q->hook_ctx = s;
     s->q = q;
-    request_build(q, q->params->system, NULL, 0, prompt);
-    ac_status st = request_submit(q);
+    ac__request_build(q, q->params->system, NULL, 0, prompt);
+    ac_status st = ac__request_submit(q);
     if (st != AC_OK) {
         /* Not taken (the core closed meanwhile): no callback ran, so the
          * request's reference on s is still there to drop. */
-        request_submit_error(q, st, err);
-        request_unref(q);
+        ac__request_submit_error(q, st, err);
+        ac__request_unref(q);
         stream_unref(s);
         stream_unref(s);
         return NULL;
@@ -208,7 +208,7 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
 {
     if (!s || !out)
         return AC_EINVAL;
-    if (on_engine_thread())
+    if (ac__on_engine_thread())
         return AC_EBUSY;
     struct timespec dl;
     if (timeout_ms >= 0) {
@@ -250,7 +250,7 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
     int resume = s->queued < QUEUE_LOW && atomic_load(&s->q->paused);
     pthread_mutex_unlock(&s->mu);
     if (resume)
-        engine_poke(s->q->llm->core->eng, s->q);
+        ac__engine_poke(s->q->llm->core->eng, s->q);
     *out = &n->c;
     return AC_OK;
 }
@@ -262,6 +262,6 @@ void ac_stream_close(ac_stream *s)
     ac_request *q = s->q;
     ac_request_cancel(q);
     /* The request keeps its own reference on s until its on_done. */
-    request_unref(q);
+    ac__request_unref(q);
     stream_unref(s);
 }

@@ -22,9 +22,9 @@ static void local_finish_canceled(ac_request *q, const char *why)
 {
     ac_error err;
     ac_error_clear(&err);
-    error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "%s", why);
+    ac__error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "%s", why);
     q->state = RQ_DONE;
-    request_finish(q, AC_ECANCELED, &err);
+    ac__request_finish(q, AC_ECANCELED, &err);
 }
 
 static void local_run(ac_request *q)
@@ -33,7 +33,7 @@ static void local_run(ac_request *q)
     ac_error_clear(&err);
     if (q->prestatus != AC_OK) {
         q->state = RQ_DONE;
-        request_finish(q, q->prestatus, &q->preerr);
+        ac__request_finish(q, q->prestatus, &q->preerr);
         return;
     }
     if (atomic_load(&q->cancel)) {
@@ -41,7 +41,7 @@ static void local_run(ac_request *q)
         return;
     }
     q->state = RQ_ACTIVE;
-    q->t_start = now_ms();
+    q->t_start = ac__now_ms();
     q->attempt = 1;
     ac_status st = q->llm->vt->run_local(q->llm->state, &q->greq, &q->sink, &q->local_cancel,
                                          &err);
@@ -50,18 +50,18 @@ static void local_run(ac_request *q)
         return;
     }
     if (st == AC_OK)
-        st = sink_finalize(&q->sink, 0, &err);
+        st = ac__sink_finalize(&q->sink, 0, &err);
     else if (err.code == AC_OK)
-        error_set(&err, st, AC_STAGE_PROTOCOL, "the in-process backend failed: %s",
+        ac__error_set(&err, st, AC_STAGE_PROTOCOL, "the in-process backend failed: %s",
                   ac_strerror(st));
     q->state = RQ_DONE;
-    request_finish(q, st, st == AC_OK ? NULL : &err);
+    ac__request_finish(q, st, st == AC_OK ? NULL : &err);
 }
 
 static void *worker_main(void *arg)
 {
     workers *w = arg;
-    mark_engine_thread(); /* blocking calls from callbacks must refuse here too */
+    ac__mark_engine_thread(); /* blocking calls from callbacks must refuse here too */
     pthread_mutex_lock(&w->mu);
     int slot = w->started++;
     for (;;) {
@@ -73,10 +73,10 @@ static void *worker_main(void *arg)
         w->head = (w->head + 1) % w->cap;
         w->len--;
         int stopping = w->stopping;
-        /* The slot holds a reference of its own: request_finish drops the
-         * pool's, which may be the last, and workers_stop reads the slot
+        /* The slot holds a reference of its own: ac__request_finish drops the
+         * pool's, which may be the last, and ac__workers_stop reads the slot
          * (to raise the cancel flag) until we clear it below. */
-        request_ref(q);
+        ac__request_ref(q);
         w->running[slot] = q;
         pthread_mutex_unlock(&w->mu);
         if (stopping)
@@ -86,25 +86,25 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->mu);
         w->running[slot] = NULL;
         pthread_mutex_unlock(&w->mu);
-        request_unref(q);
+        ac__request_unref(q);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
-workers *workers_new(int n)
+workers *ac__workers_new(int n)
 {
-    workers *w = xcalloc(1, sizeof *w);
+    workers *w = ac__calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->n = n > 0 ? n : 4;
-    w->threads = xcalloc((size_t)w->n, sizeof *w->threads);
-    w->running = xcalloc((size_t)w->n, sizeof *w->running);
+    w->threads = ac__calloc((size_t)w->n, sizeof *w->threads);
+    w->running = ac__calloc((size_t)w->n, sizeof *w->running);
     if (!w->threads || !w->running) {
-        xfree(w->threads);
-        xfree(w->running);
-        xfree(w);
+        ac__free(w->threads);
+        ac__free(w->running);
+        ac__free(w);
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
@@ -117,13 +117,13 @@ workers *workers_new(int n)
             break;
     w->n = ok; /* only the threads that exist are joined */
     if (ok == 0) {
-        workers_free(w);
+        ac__workers_free(w);
         return NULL;
     }
     return w;
 }
 
-ac_status workers_submit(workers *w, ac_request *q)
+ac_status ac__workers_submit(workers *w, ac_request *q)
 {
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
@@ -132,19 +132,19 @@ ac_status workers_submit(workers *w, ac_request *q)
     }
     if (w->len == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
-        ac_request **v = xcalloc(cap, sizeof *v);
+        ac_request **v = ac__calloc(cap, sizeof *v);
         if (!v) {
             pthread_mutex_unlock(&w->mu);
             return AC_ENOMEM;
         }
         for (size_t i = 0; i < w->len; i++)
             v[i] = w->queue[(w->head + i) % w->cap];
-        xfree(w->queue);
+        ac__free(w->queue);
         w->queue = v;
         w->head = 0;
         w->cap = cap;
     }
-    request_ref(q); /* released by request_finish */
+    ac__request_ref(q); /* released by ac__request_finish */
     q->state = RQ_QUEUED;
     w->queue[(w->head + w->len) % w->cap] = q;
     w->len++;
@@ -153,7 +153,7 @@ ac_status workers_submit(workers *w, ac_request *q)
     return AC_OK;
 }
 
-void workers_stop(workers *w)
+void ac__workers_stop(workers *w)
 {
     if (!w)
         return;
@@ -177,15 +177,15 @@ void workers_stop(workers *w)
         pthread_join(w->threads[i], NULL);
 }
 
-void workers_free(workers *w)
+void ac__workers_free(workers *w)
 {
     if (!w)
         return;
-    workers_stop(w);
+    ac__workers_stop(w);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
-    xfree(w->threads);
-    xfree(w->running);
-    xfree(w->queue);
-    xfree(w);
+    ac__free(w->threads);
+    ac__free(w->running);
+    ac__free(w->queue);
+    ac__free(w);
 }

@@ -14,11 +14,11 @@
 
 typedef struct workers workers;
 
-workers *workers_new(int n);
+workers *ac__workers_new(int n);
 /* AC_OK: queued (the pool holds a reference).  Otherwise not taken:
  * AC_ECANCELED, the pool has stopped; AC_ENOMEM, no room in the queue. */
-ac_status workers_submit(workers *w, ac_request *q);
+ac_status ac__workers_submit(workers *w, ac_request *q);
 /* Cancel what is queued or running (each on_done fires), join. */
-void     workers_stop(workers *w);
-void     workers_free(workers *w);
+void     ac__workers_stop(workers *w);
+void     ac__workers_free(workers *w);
 #endif

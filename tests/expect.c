@@ -1,6 +1,6 @@
 /*
  * expect.c -- check responses, events and errors against expectations.
- * See expect.h.  Relies on replay_bytes() (core/replay.h) for feeding
+ * See expect.h.  Relies on ac__replay_bytes() (core/replay.h) for feeding
  * recorded bytes through the real path.
  */
 #include "expect.h"
@@ -147,7 +147,7 @@ void ex_check_replay(ac_llm *llm, const char *secret, const char *label,
         ac_error err;
         memset(&s, 0, sizeof s);
         memset(&err, 0, sizeof err);
-        ac_status st = replay_bytes(llm, framing, http_status, bytes, len,
+        ac_status st = ac__replay_bytes(llm, framing, http_status, bytes, len,
                                     piece, &cb, &s, &r, &err);
         CU_ASSERT(ex_check_str(label, piece, "status", ac_strerror(st),
                                ac_strerror(w->status)));
@@ -192,10 +192,10 @@ void ex_check_replay_oom(ac_llm *llm, ac_framing framing, const char *bytes,
         ac_response *r = NULL;
         ac_error err;
         memset(&err, 0, sizeof err);
-        alloc_fail_after(n);
-        st = replay_bytes(llm, framing, 200, bytes, len, 7, NULL, NULL, &r,
+        ac__alloc_fail_after(n);
+        st = ac__replay_bytes(llm, framing, 200, bytes, len, 7, NULL, NULL, &r,
                           &err);
-        alloc_fail_after(-1);
+        ac__alloc_fail_after(-1);
         if (st != AC_OK && st != AC_ENOMEM) {
             fprintf(stderr, "\n  allocation %ld failing gave %s: %s\n", n,
                     ac_strerror(st), err.message);

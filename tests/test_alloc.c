@@ -40,14 +40,14 @@ static int scenario(const char *cfg_path)
     ac_options_free(o);
     if (llm) {
         ac_response *r = NULL;
-        ac_status st = replay_bytes(llm, AC_FRAMING_SSE, 200, stream_fixture, stream_len, 7,
+        ac_status st = ac__replay_bytes(llm, AC_FRAMING_SSE, 200, stream_fixture, stream_len, 7,
                                     NULL, NULL, &r, &err);
         int step1 = st == AC_OK && strcmp(ac_response_content(r), "") != 0;
         if (st != AC_OK)
             CU_ASSERT(st == AC_ENOMEM || st == AC_EPLUGIN || st == AC_EPROTOCOL);
         ac_response_free(r);
         r = NULL;
-        st = replay_bytes(llm, AC_FRAMING_NONE, 200, body_fixture, body_len, 0, NULL, NULL, &r,
+        st = ac__replay_bytes(llm, AC_FRAMING_NONE, 200, body_fixture, body_len, 0, NULL, NULL, &r,
                           &err);
         int step2 = st == AC_OK;
         char *js = ac_response_to_json(r);
@@ -163,15 +163,15 @@ done:
 static long torture(int (*scenario_fn)(const char *), const char *cfg,
                     long max_n, const char *label)
 {
-    alloc_fail_after(-1);
+    ac__alloc_fail_after(-1);
     CU_ASSERT_FATAL(scenario_fn(cfg)); /* works when nothing fails */
     long n;
     int completed = 0;
     for (n = 0; n < max_n; n++) {
-        alloc_fail_after(n);
+        ac__alloc_fail_after(n);
         int ok = scenario_fn(cfg);
-        long refused = alloc_failures();
-        alloc_fail_after(-1);
+        long refused = ac__alloc_failures();
+        ac__alloc_fail_after(-1);
         if (refused == 0) {
             /* The scenario made fewer than n allocations: all covered. */
             CU_ASSERT(ok);

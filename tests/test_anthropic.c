@@ -4,7 +4,7 @@
  *
  * Replies: every anthropic_* fixture (recorded Messages API traffic) goes
  * through the real path -- core framing, the loaded plugin, the sink --
- * with replay_bytes(), whole and in 1- and 7-byte pieces, and the test
+ * with ac__replay_bytes(), whole and in 1- and 7-byte pieces, and the test
  * checks what a caller would see: content, tool calls, finish reasons,
  * token counts, errors.  Expected values were written by reading the
  * fixtures.  A few short streams built here (marked "constructed") cover
@@ -119,7 +119,7 @@ static ac_status replay(ac_llm *l, ac_framing fr, int status, const char *bytes,
     s->usage_in = s->usage_out = -2;
     memset(err, 0, sizeof *err);
     *out = NULL;
-    return replay_bytes(l, fr, status, bytes, len, piece, &cb, s, out, err);
+    return ac__replay_bytes(l, fr, status, bytes, len, piece, &cb, s, out, err);
 }
 
 /* Tool call i's arguments parsed: must be a JSON object. */
@@ -759,10 +759,10 @@ static void test_alloc_failures(void)
         ac_response *r = NULL;
         ac_error err;
         memset(&err, 0, sizeof err);
-        alloc_fail_after(n);
-        ac_status rc = replay_bytes(llm, AC_FRAMING_SSE, 200, bytes, len, 7, NULL, NULL,
+        ac__alloc_fail_after(n);
+        ac_status rc = ac__replay_bytes(llm, AC_FRAMING_SSE, 200, bytes, len, 7, NULL, NULL,
                                     &r, &err);
-        alloc_fail_after(-1);
+        ac__alloc_fail_after(-1);
         if (rc == AC_OK)
             completed = 1;
         else
@@ -876,7 +876,7 @@ static void test_request_tool_use(void)
     CU_ASSERT_PTR_NULL(path(b, "seed"));
     CU_ASSERT_PTR_NULL(path(b, "stream"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
     json_object_put(rec);
     free(rec_text);
 }
@@ -935,7 +935,7 @@ static void test_request_tool_result(void)
     CU_ASSERT_STRING_EQUAL(jstr(res, "tool_use_id"), jstr(rres, "tool_use_id"));
     CU_ASSERT_STRING_EQUAL(jstr(res, "content"), jstr(at(path(rres, "content"), 0), "text"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
     json_object_put(rec);
     free(rec_text);
 }
@@ -965,7 +965,7 @@ static void test_request_stream_live(void)
     CU_ASSERT_TRUE(json_object_equal(path(b, "messages"), path(rec, "messages")));
     CU_ASSERT_EQUAL(http.framing, AC_FRAMING_SSE);
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
     json_object_put(rec);
     free(rec_text);
 }
@@ -1013,7 +1013,7 @@ static void test_request_defaults(void)
     CU_ASSERT_PTR_NULL(path(b, "tools"));
     CU_ASSERT_PTR_NULL(path(b, "tool_choice"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 }
 
 /* tool_choice mapping, parallel tool results merged into one user
@@ -1073,7 +1073,7 @@ static void test_request_tools_and_json(void)
             CU_ASSERT_PTR_NULL(path(at(path(b, "tools"), 0), "description"));
         }
         json_object_put(b);
-        http_request_clear(&http);
+        ac__http_request_clear(&http);
     }
 
     /* Structured output, default (tool) mode: a forced extra tool. */
@@ -1091,7 +1091,7 @@ static void test_request_tools_and_json(void)
     CU_ASSERT_STRING_EQUAL(jstr(path(b, "tool_choice"), "type"), "tool");
     CU_ASSERT_PTR_NULL(path(b, "output_config"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 
     /* ... and the native form when configured. */
     ac_llm *native = llm_make("structured_output", "output_config");
@@ -1103,7 +1103,7 @@ static void test_request_tools_and_json(void)
     CU_ASSERT_STRING_EQUAL(jstr(path(fmt, "schema"), "type"), "object");
     CU_ASSERT_PTR_NULL(path(b, "tools"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
     ac_llm_free(native);
 
     /* A schema that is not a JSON object is the caller's error. */
@@ -1116,7 +1116,7 @@ static void test_request_tools_and_json(void)
     CU_ASSERT_EQUAL(rc, AC_EINVAL);
     CU_ASSERT_EQUAL(err.stage, AC_STAGE_REQUEST);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "tool 'a'"));
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 }
 
 /* 1 if any text block anywhere in the body (system included) holds
@@ -1196,7 +1196,7 @@ static void test_request_blank_text(void)
     CU_ASSERT_STRING_EQUAL(jstr(at(t, 0), "type"), "tool_result");
     CU_ASSERT_STRING_EQUAL(jstr(at(t, 0), "tool_use_id"), "toolu_1");
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 
     /* Stop sequences of white space only are refused too ("stop_sequences:
      * each stop sequence must contain non-whitespace"): none left, no
@@ -1210,7 +1210,7 @@ static void test_request_blank_text(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_FALSE(tu_jhas(b, "stop_sequences"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 
     /* Nothing but blank text: refused here, with a message that says so,
      * rather than sent for a 400. */
@@ -1220,7 +1220,7 @@ static void test_request_blank_text(void)
     CU_ASSERT_EQUAL(rc, AC_EINVAL);
     CU_ASSERT_EQUAL(err.stage, AC_STAGE_REQUEST);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "empty"));
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 
     /* A blank prompt after a reply: left out, the reply would become a
      * prefill the model continues.  Refused the same way. */
@@ -1234,7 +1234,7 @@ static void test_request_blank_text(void)
     CU_ASSERT_PTR_NULL(b);
     CU_ASSERT_EQUAL(rc, AC_EINVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "the last message is empty"));
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 }
 
 /* 1 if s matches ^[a-zA-Z0-9_-]+$, the API's pattern for tool ids. */
@@ -1295,21 +1295,21 @@ static void test_request_foreign_tool_ids(void)
     CU_ASSERT_STRING_EQUAL(jstr(at(uses, 2), "id"), "call_Ab-9");
     CU_ASSERT_STRING_NOT_EQUAL(jstr(at(uses, 0), "id"), jstr(at(uses, 1), "id"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 
     /* Each allocation failing in turn (the rewritten ids are allocated):
      * out of memory, never a crash or a leak (run under valgrind). */
     int completed = 0;
     for (long n = 0; n < 200 && !completed; n++) {
-        alloc_fail_after(n);
+        ac__alloc_fail_after(n);
         b = build(llm, &g, &http, &rc, &err);
-        alloc_fail_after(-1);
+        ac__alloc_fail_after(-1);
         if (rc == AC_OK)
             completed = 1;
         else
             CU_ASSERT_EQUAL(rc, AC_ENOMEM);
         json_object_put(b);
-        http_request_clear(&http);
+        ac__http_request_clear(&http);
     }
     CU_ASSERT_TRUE(completed);
 }
@@ -1334,7 +1334,7 @@ static void test_settings(void)
         json_object *b = build(l, &g, &http, &rc, &err);
         CU_ASSERT_STRING_EQUAL(http.url, urls[i].want);
         json_object_put(b);
-        http_request_clear(&http);
+        ac__http_request_clear(&http);
         ac_llm_free(l);
     }
     ac_llm *l = llm_make("anthropic_beta", "tools-2024-04-04");
@@ -1345,7 +1345,7 @@ static void test_settings(void)
     json_object *b = build(l, &g, &http, &rc, &err);
     CU_ASSERT_TRUE(has_header(&http, "anthropic-beta: tools-2024-04-04"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
     ac_llm_free(l);
 
     l = llm_make("max_tokens", "123");
@@ -1353,14 +1353,14 @@ static void test_settings(void)
     b = build(l, &g, &http, &rc, &err);
     CU_ASSERT_EQUAL(json_object_get_int(path(b, "max_tokens")), 123);
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
     ac_llm_free(l);
 
     /* the key never appears in the body */
     b = build(llm, &g, &http, &rc, &err);
     CU_ASSERT_PTR_NULL(strstr(http.body, "test"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 
     CU_ASSERT_PTR_NULL(llm_make("structured_output", "magic"));
 }
@@ -1402,7 +1402,7 @@ static void test_no_api_key(void)
     json_object *b = build(l, &g, &http, &rc, &err);
     CU_ASSERT_TRUE(has_header(&http, "x-api-key: sk-ant-from-env"));
     json_object_put(b);
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
     ac_llm_free(l);
     unsetenv("AC_TEST_ANTHROPIC_KEY");
     ac_options_free(o);
@@ -1419,7 +1419,7 @@ static void test_models(void)
     CU_ASSERT_STRING_EQUAL(http.url, "https://api.anthropic.com/v1/models?limit=1000");
     CU_ASSERT_TRUE(has_header(&http, "x-api-key: test"));
     CU_ASSERT_TRUE(has_header(&http, "anthropic-version: 2023-06-01"));
-    http_request_clear(&http);
+    ac__http_request_clear(&http);
 
     const char *body = "{\"data\":[{\"type\":\"model\",\"id\":\"claude-sonnet-4-20250514\","
                        "\"display_name\":\"Claude Sonnet 4\",\"created_at\":\"2025-05-22T00:00:00Z\"},"
@@ -1431,8 +1431,8 @@ static void test_models(void)
     CU_ASSERT_STRING_EQUAL(list.ids[0], "claude-sonnet-4-20250514");
     CU_ASSERT_STRING_EQUAL(list.ids[1], "claude-3-5-haiku-20241022");
     for (size_t i = 0; i < list.n; i++)
-        xfree(list.ids[i]);
-    xfree(list.ids);
+        ac__free(list.ids[i]);
+    ac__free(list.ids);
 
     struct ac_model_list empty = { NULL, 0 };
     CU_ASSERT_EQUAL(llm->vt->parse_models(llm->state, "{\"data\":{}}", 11, &empty, &err),

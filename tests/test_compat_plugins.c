@@ -10,7 +10,7 @@
  * and unloads the plugins, so the core later loads them with its host.
  *
  * Suite "replay" feeds the recorded traffic in tests/fixtures through the
- * real path (core, framer, plugin, accumulator) with replay_bytes(), whole
+ * real path (core, framer, plugin, accumulator) with ac__replay_bytes(), whole
  * and in pieces of 1 and 7 bytes: lmstudio_* through lmstudio, hf_router_*
  * and tgi_* through huggingface, and llamacpp_* (local OpenAI-compatible
  * servers; nothing was recorded from mlx_lm.server) through lmstudio and

@@ -103,7 +103,7 @@ static void run_free(run *r)
 static void feed_sizes(run *r, ac_framing kind, size_t max, const char *p,
                        size_t n, const size_t *sizes, size_t nsizes)
 {
-    framer *f = framer_new(kind, max);
+    framer *f = ac__framer_new(kind, max);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     size_t off = 0, k = 0;
     while (off < n) {
@@ -111,16 +111,16 @@ static void feed_sizes(run *r, ac_framing kind, size_t max, const char *p,
         k++;
         if (step == 0 || step > n - off)
             step = n - off;
-        r->st = framer_feed(f, p + off, step, collect, r, &r->err);
+        r->st = ac__framer_feed(f, p + off, step, collect, r, &r->err);
         off += step;
         if (r->st != AC_OK)
             break;
     }
     if (r->st == AC_OK)
-        r->st = framer_finish(f, collect, r, &r->err);
-    r->bytes = framer_bytes(f);
-    r->events = framer_events(f);
-    framer_free(f);
+        r->st = ac__framer_finish(f, collect, r, &r->err);
+    r->bytes = ac__framer_bytes(f);
+    r->events = ac__framer_events(f);
+    ac__framer_free(f);
 }
 
 static void feed_whole(run *r, ac_framing kind, size_t max, const char *p, size_t n)
@@ -357,24 +357,24 @@ static void test_cr_at_end_of_read(void)
 {
     /* "\r" ends one read and "\n" starts the next: one terminator, not an
      * empty line (which would dispatch "a" on its own). */
-    framer *f = framer_new(AC_FRAMING_SSE, 0);
+    framer *f = ac__framer_new(AC_FRAMING_SSE, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     run r;
     run_init(&r);
     ac_error err;
-    CU_ASSERT_EQUAL(framer_feed(f, "data: a\r", 8, collect, &r, &err), AC_OK);
-    CU_ASSERT_EQUAL(framer_feed(f, "\ndata: b\r", 9, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "data: a\r", 8, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "\ndata: b\r", 9, collect, &r, &err), AC_OK);
     CU_ASSERT_EQUAL(r.n, 0);
-    CU_ASSERT_EQUAL(framer_feed(f, "\n", 1, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "\n", 1, collect, &r, &err), AC_OK);
     CU_ASSERT_EQUAL(r.n, 0);
-    CU_ASSERT_EQUAL(framer_feed(f, "\r", 1, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "\r", 1, collect, &r, &err), AC_OK);
     CU_ASSERT_EQUAL(r.n, 1);   /* a lone "\r" line ends the event at once */
-    CU_ASSERT_EQUAL(framer_feed(f, "\n", 1, collect, &r, &err), AC_OK);
-    CU_ASSERT_EQUAL(framer_finish(f, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "\n", 1, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_finish(f, collect, &r, &err), AC_OK);
     static const exp_ev want[] = { { NULL, "a\nb", NULL } };
     expect_events(&r, want, N_OF(want));
-    CU_ASSERT_EQUAL(framer_bytes(f), 20);
-    framer_free(f);
+    CU_ASSERT_EQUAL(ac__framer_bytes(f), 20);
+    ac__framer_free(f);
     run_free(&r);
 }
 
@@ -695,25 +695,25 @@ static void test_ndjson_fixtures(void)
 
 static void test_ndjson_last_line_at_finish(void)
 {
-    framer *f = framer_new(AC_FRAMING_NDJSON, 0);
+    framer *f = ac__framer_new(AC_FRAMING_NDJSON, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     run r;
     run_init(&r);
     ac_error err;
-    CU_ASSERT_EQUAL(framer_feed(f, "{\"a\":1}\n{\"done\":", 16, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "{\"a\":1}\n{\"done\":", 16, collect, &r, &err), AC_OK);
     CU_ASSERT_EQUAL(r.n, 1);
-    CU_ASSERT_EQUAL(framer_feed(f, "true}", 5, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "true}", 5, collect, &r, &err), AC_OK);
     CU_ASSERT_EQUAL(r.n, 1);          /* not before the stream ends */
-    CU_ASSERT_EQUAL(framer_finish(f, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_finish(f, collect, &r, &err), AC_OK);
     CU_ASSERT_EQUAL(r.n, 2);
-    CU_ASSERT_EQUAL(framer_events(f), 2);
+    CU_ASSERT_EQUAL(ac__framer_events(f), 2);
     if (r.n == 2)
         CU_ASSERT_STRING_EQUAL(r.v[1].data, "{\"done\":true}");
     /* finish again: nothing more; feed after finish: refused. */
-    CU_ASSERT_EQUAL(framer_finish(f, collect, &r, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_finish(f, collect, &r, &err), AC_OK);
     CU_ASSERT_EQUAL(r.n, 2);
-    CU_ASSERT_EQUAL(framer_feed(f, "{}\n", 3, collect, &r, &err), AC_EINVAL);
-    framer_free(f);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "{}\n", 3, collect, &r, &err), AC_EINVAL);
+    ac__framer_free(f);
     run_free(&r);
 }
 
@@ -857,55 +857,55 @@ static void test_nul_bytes(void)
     static const char nd[] = "{\"a\":1}\n{\"b\":\"\0\"}\n";
     check_nul(AC_FRAMING_NDJSON, nd, sizeof nd - 1, 1);
     /* The error is sticky: the framer refuses more bytes. */
-    framer *f = framer_new(AC_FRAMING_SSE, 0);
+    framer *f = ac__framer_new(AC_FRAMING_SSE, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     ac_error err;
-    CU_ASSERT_EQUAL(framer_feed(f, "x\0", 2, NULL, NULL, &err), AC_EFRAMING);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "x\0", 2, NULL, NULL, &err), AC_EFRAMING);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "offset 1"));
-    CU_ASSERT_EQUAL(framer_feed(f, "data: y\n\n", 9, NULL, NULL, &err), AC_EFRAMING);
-    CU_ASSERT_EQUAL(framer_finish(f, NULL, NULL, &err), AC_EFRAMING);
-    CU_ASSERT_EQUAL(framer_events(f), 0);
-    framer_free(f);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "data: y\n\n", 9, NULL, NULL, &err), AC_EFRAMING);
+    CU_ASSERT_EQUAL(ac__framer_finish(f, NULL, NULL, &err), AC_EFRAMING);
+    CU_ASSERT_EQUAL(ac__framer_events(f), 0);
+    ac__framer_free(f);
 }
 
 static void test_callback_error_stops(void)
 {
     static const char in[] = "data: 1\n\ndata: 2\n\ndata: 3\n\n";
-    framer *f = framer_new(AC_FRAMING_SSE, 0);
+    framer *f = ac__framer_new(AC_FRAMING_SSE, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     run r;
     run_init(&r);
     r.fail_at = 1;
     ac_error err;
     ac_error_clear(&err);
-    CU_ASSERT_EQUAL(framer_feed(f, in, sizeof in - 1, collect, &r, &err), AC_EPROTOCOL);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, in, sizeof in - 1, collect, &r, &err), AC_EPROTOCOL);
     CU_ASSERT_STRING_EQUAL(err.message, "callback said no");
     CU_ASSERT_EQUAL(r.n, 1);
-    CU_ASSERT_EQUAL(framer_finish(f, collect, &r, &err), AC_EPROTOCOL);
+    CU_ASSERT_EQUAL(ac__framer_finish(f, collect, &r, &err), AC_EPROTOCOL);
     CU_ASSERT_EQUAL(r.n, 1);
-    framer_free(f);
+    ac__framer_free(f);
     run_free(&r);
 }
 
 static void test_api_edges(void)
 {
-    CU_ASSERT_PTR_NULL(framer_new(AC_FRAMING_NONE, 0));
-    CU_ASSERT_PTR_NULL(framer_new((ac_framing)42, 0));
-    framer_free(NULL);
-    CU_ASSERT_EQUAL(framer_bytes(NULL), 0);
-    CU_ASSERT_EQUAL(framer_events(NULL), 0);
+    CU_ASSERT_PTR_NULL(ac__framer_new(AC_FRAMING_NONE, 0));
+    CU_ASSERT_PTR_NULL(ac__framer_new((ac_framing)42, 0));
+    ac__framer_free(NULL);
+    CU_ASSERT_EQUAL(ac__framer_bytes(NULL), 0);
+    CU_ASSERT_EQUAL(ac__framer_events(NULL), 0);
     ac_error err;
-    CU_ASSERT_EQUAL(framer_feed(NULL, "x", 1, NULL, NULL, &err), AC_EINVAL);
-    CU_ASSERT_EQUAL(framer_finish(NULL, NULL, NULL, NULL), AC_EINVAL);
-    framer *f = framer_new(AC_FRAMING_SSE, 0);
+    CU_ASSERT_EQUAL(ac__framer_feed(NULL, "x", 1, NULL, NULL, &err), AC_EINVAL);
+    CU_ASSERT_EQUAL(ac__framer_finish(NULL, NULL, NULL, NULL), AC_EINVAL);
+    framer *f = ac__framer_new(AC_FRAMING_SSE, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT_EQUAL(framer_feed(f, NULL, 1, NULL, NULL, NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(framer_feed(f, NULL, 0, NULL, NULL, NULL), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, NULL, 1, NULL, NULL, NULL), AC_EINVAL);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, NULL, 0, NULL, NULL, NULL), AC_OK);
     /* A NULL callback: events are counted and dropped. */
-    CU_ASSERT_EQUAL(framer_feed(f, "data: a\n\ndata: b\n\n", 18, NULL, NULL, NULL), AC_OK);
-    CU_ASSERT_EQUAL(framer_events(f), 2);
-    CU_ASSERT_EQUAL(framer_bytes(f), 18);
-    framer_free(f);
+    CU_ASSERT_EQUAL(ac__framer_feed(f, "data: a\n\ndata: b\n\n", 18, NULL, NULL, NULL), AC_OK);
+    CU_ASSERT_EQUAL(ac__framer_events(f), 2);
+    CU_ASSERT_EQUAL(ac__framer_bytes(f), 18);
+    ac__framer_free(f);
 }
 
 static void test_byte_at_a_time_is_linear(void)
@@ -919,7 +919,7 @@ static void test_byte_at_a_time_is_linear(void)
     memcpy(in, "data: ", 6);
     memset(in + 6, 'w', n);
     memcpy(in + 6 + n, "\n\n", 2);
-    framer *f = framer_new(AC_FRAMING_SSE, 2u << 20);
+    framer *f = ac__framer_new(AC_FRAMING_SSE, 2u << 20);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     run r;
     run_init(&r);
@@ -927,14 +927,14 @@ static void test_byte_at_a_time_is_linear(void)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ac_status st = AC_OK;
     for (size_t i = 0; i < n + 8 && st == AC_OK; i++)
-        st = framer_feed(f, in + i, 1, collect, &r, NULL);
+        st = ac__framer_feed(f, in + i, 1, collect, &r, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     CU_ASSERT_EQUAL(st, AC_OK);
     CU_ASSERT_EQUAL(r.n, 1);
     CU_ASSERT_TRUE(r.n == 1 && r.v[0].len == n);
     CU_ASSERT_TRUE(secs < 20.0);
-    framer_free(f);
+    ac__framer_free(f);
     run_free(&r);
     free(in);
 }
@@ -960,21 +960,21 @@ static void test_alloc_failures(void)
             for (size_t step = 1; step <= 4; step += 3) {
                 run r;
                 run_init(&r);
-                alloc_fail_after(k);
-                framer *f = framer_new(fk, 0);
+                ac__alloc_fail_after(k);
+                framer *f = ac__framer_new(fk, 0);
                 if (!f) {
-                    alloc_fail_after(-1);
+                    ac__alloc_fail_after(-1);
                     run_free(&r);
                     continue;
                 }
                 ac_status st = AC_OK;
                 ac_error err;
                 for (size_t off = 0; off < n && st == AC_OK; off += step)
-                    st = framer_feed(f, in + off, off + step > n ? n - off : step,
+                    st = ac__framer_feed(f, in + off, off + step > n ? n - off : step,
                                      collect, &r, &err);
                 if (st == AC_OK)
-                    st = framer_finish(f, collect, &r, &err);
-                alloc_fail_after(-1);
+                    st = ac__framer_finish(f, collect, &r, &err);
+                ac__alloc_fail_after(-1);
                 CU_ASSERT(st == AC_OK || st == AC_ENOMEM);
                 if (st == AC_ENOMEM)
                     CU_ASSERT_EQUAL(err.stage, AC_STAGE_FRAMING);
@@ -988,7 +988,7 @@ static void test_alloc_failures(void)
                     if (step == 4)
                         completed = 1;
                 }
-                framer_free(f);
+                ac__framer_free(f);
                 run_free(&r);
             }
         }

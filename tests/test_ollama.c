@@ -2,7 +2,7 @@
  * test_ollama.c -- CUnit suite for the Ollama plugin (plugins/ollama).
  *
  * Replays every ollama_* fixture through the real path (core framing, the
- * plugin loaded from the build tree, the sink) with replay_bytes(), whole
+ * plugin loaded from the build tree, the sink) with ac__replay_bytes(), whole
  * and in pieces of 1 and 7 bytes, and checks what a caller would see:
  * content, reasoning, tool calls, finish reason, usage, model, errors.
  * The pretty-printed doc fixtures are one line each on the wire, so they
@@ -150,7 +150,7 @@ static ac_status replay(ac_framing framing, int status, const char *bytes,
     memset(s, 0, sizeof *s);
     ac_error_clear(err);
     *resp = NULL;
-    return replay_bytes(llm, framing, status, bytes, len, piece, &cb, s, resp,
+    return ac__replay_bytes(llm, framing, status, bytes, len, piece, &cb, s, resp,
                         err);
 }
 
@@ -371,7 +371,7 @@ static void test_error_key_blanked(void)
         "not valid\"}";
     ac_response *r = NULL;
     ac_error_clear(&err);
-    ac_status rc = replay_bytes(l, AC_FRAMING_NONE, 401, body, strlen(body), 0,
+    ac_status rc = ac__replay_bytes(l, AC_FRAMING_NONE, 401, body, strlen(body), 0,
                                 NULL, NULL, &r, &err);
     CU_ASSERT_EQUAL(rc, AC_EHTTP);
     CU_ASSERT_PTR_NULL(strstr(err.message, key));
@@ -628,9 +628,9 @@ static void test_alloc_failures(void)
             seen s;
             ac_response *r = NULL;
             ac_error err;
-            alloc_fail_after(fail);
+            ac__alloc_fail_after(fail);
             ac_status rc = replay(runs[k].f, 200, runs[k].b, runs[k].n, 7, &s, &r, &err);
-            alloc_fail_after(-1);
+            ac__alloc_fail_after(-1);
             CU_ASSERT(rc == AC_OK || rc == AC_ENOMEM);
             if (rc != AC_OK && rc != AC_ENOMEM)
                 fprintf(stderr, "fail at %ld: %d %s\n", fail, rc, err.message);

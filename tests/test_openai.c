@@ -10,7 +10,7 @@
  * Suite "replay" feeds the recorded traffic in tests/fixtures (every
  * openai_*, hf_router_*, llamacpp_*, tgi_* and lmstudio_* response, and the
  * SSE edge cases) through the real path -- core, framer, plugin,
- * accumulator -- with replay_bytes(), whole and in pieces of 1 and 7
+ * accumulator -- with ac__replay_bytes(), whole and in pieces of 1 and 7
  * bytes, and checks the response a user would get.  The expected values
  * were written from reading the fixtures.
  *

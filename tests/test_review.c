@@ -183,7 +183,7 @@ static void test_core_open_success_leaves_err(void)
 }
 
 /* Reports are filled completely: a caller's uninitialised ac_error must
- * not keep stack bytes in `provider` (error_set used to keep that field
+ * not keep stack bytes in `provider` (ac__error_set used to keep that field
  * from before), while reports about a provider still name it. */
 static void test_error_filled_completely(void)
 {
@@ -282,10 +282,10 @@ static void test_cancel_without_memory_for_the_poke(void)
     ac_request *q = ac_agenerate(e.llm, "x", NULL, NULL, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     usleep(100000); /* the transfer is running, nothing more will come */
-    alloc_fail_after(0);
-    ac_request_cancel(q); /* engine_poke cannot grow its queue */
-    long failed = alloc_failures();
-    alloc_fail_after(-1);
+    ac__alloc_fail_after(0);
+    ac_request_cancel(q); /* ac__engine_poke cannot grow its queue */
+    long failed = ac__alloc_failures();
+    ac__alloc_fail_after(-1);
     CU_ASSERT(failed >= 1);
     CU_ASSERT_EQUAL(ac_request_wait(q, 3000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, NULL), AC_ECANCELED);

@@ -5,7 +5,7 @@
  * (mock_proto.c), the shapes of errors and model lists (mock_proto.c), and
  * the reply itself as a sequence of stream events or one body (mock_gen.c).
  * Every JSON text is built with json-c, so reply text is always escaped.
- * The shapes follow /work/shared/PROTOCOLS.md and the recorded fixtures.
+ * The shapes follow docs/protocols.md and the recorded fixtures.
  */
 #ifndef AC_MOCK_PROTO_H
 #define AC_MOCK_PROTO_H
