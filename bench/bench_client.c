@@ -185,7 +185,7 @@ static double one_async(ac_llm *llm, const ac_gen_params *p)
     slot s;
     memset(&s, 0, sizeof s);
     s.t_start = bench_now_ms();
-    ac_request *q = ac_agenerate(llm, PROMPT, p, &callbacks, &s);
+    ac_request *q = ac_agenerate(llm, PROMPT, p, &callbacks, &s, NULL);
     if (!q)
         return -1;
     ac_request_wait(q, -1);
@@ -236,7 +236,7 @@ static int run_async(ac_llm *llm, const ac_gen_params *p, const opts *o,
     double t0 = bench_now_ms();
     for (size_t i = 0; i < o->n; i++) {
         slots[i].t_start = slots[i].t_service = bench_now_ms();
-        reqs[i] = ac_agenerate(llm, PROMPT, p, &callbacks, &slots[i]);
+        reqs[i] = ac_agenerate(llm, PROMPT, p, &callbacks, &slots[i], NULL);
         if (!reqs[i]) {
             slots[i].st = AC_ENOMEM;
             slots[i].t_done = bench_now_ms();

@@ -256,11 +256,12 @@ static int run_stream(ac_llm *llm, const char *prompt, const ac_gen_params *gp,
 static int run_whole(ac_llm *llm, const char *prompt, const ac_gen_params *gp,
                      run_state *st)
 {
-    ac_request *q = ac_agenerate(llm, prompt, gp, NULL, NULL);
+    ac_error err;
+    ac_request *q = ac_agenerate(llm, prompt, gp, NULL, NULL, &err);
     int cancelled = 0, rc;
 
     if (!q) {
-        cli_errorf("cannot start the request (invalid prompt or out of memory)");
+        cli_errorf("cannot start the request: %s", err.message);
         return CLI_EXIT_REQUEST;
     }
     run_wait(q, &cancelled);

@@ -1,6 +1,6 @@
 /*
- * alloc.c -- checked allocation with a failure switch for tests.
- *
+ * alloc.c -- checked allocation with a failure switch and counters for
+ * tests.  See alloc.h.
  */
 #include "alloc.h"
 
@@ -12,6 +12,20 @@
 
 static atomic_long fail_countdown = -1;
 static atomic_long failed_count;
+static atomic_long live_count;   /* blocks handed out and not yet freed */
+static atomic_long alloc_count;  /* blocks handed out, ever */
+
+static void *counted(void *p)
+{
+    if (p) {
+        atomic_fetch_add(&live_count, 1);
+        atomic_fetch_add(&alloc_count, 1);
+    }
+    return p;
+}
+
+long ac__alloc_live(void) { return atomic_load(&live_count); }
+long ac__alloc_total(void) { return atomic_load(&alloc_count); }
 
 static int alloc_should_fail(void)
 {
@@ -39,24 +53,32 @@ void *ac__malloc(size_t n)
 {
     if (alloc_should_fail())
         return NULL;
-    return malloc(n ? n : 1);
+    return counted(malloc(n ? n : 1));
 }
 
 void *ac__calloc(size_t n, size_t size)
 {
     if (alloc_should_fail())
         return NULL;
-    return calloc(n ? n : 1, size ? size : 1);
+    return counted(calloc(n ? n : 1, size ? size : 1));
 }
 
 void *ac__realloc(void *p, size_t n)
 {
     if (alloc_should_fail())
         return NULL;
+    if (!p)
+        return counted(realloc(NULL, n ? n : 1));
     return realloc(p, n ? n : 1);
 }
 
-void ac__free(void *p) { free(p); }
+void ac__free(void *p)
+{
+    if (!p)
+        return;
+    atomic_fetch_sub(&live_count, 1);
+    free(p);
+}
 
 char *ac__strndup(const char *s, size_t n)
 {

@@ -21,4 +21,9 @@ char *ac__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void  ac__alloc_fail_after(long n);
 /* Tests only: allocations refused since the last ac__alloc_fail_after. */
 long  ac__alloc_failures(void);
+/* Blocks allocated here and not yet freed: every test program ends with
+ * zero (tests/testutil.c checks), so a leak on any path is a failure. */
+long  ac__alloc_live(void);
+/* Blocks allocated here since the program started. */
+long  ac__alloc_total(void);
 #endif

@@ -275,7 +275,13 @@ static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
     in->pl = pl;
     ac_error_clear(&in->err);
     ac__error_set_provider(&in->err, name);
-    ac__limits_read(in->settings, &c->defaults, &in->lim);
+    /* An in-process backend has no connection: its "connect" timer is the
+     * wait for a free worker, and requests queued behind long local runs
+     * should not fail for waiting; the operator may still set one. */
+    limits base = c->defaults;
+    if (pl && !pl->vt.build_request && pl->vt.run_local)
+        base.connect_ms = 0;
+    ac__limits_read(in->settings, &base, &in->lim);
     return in;
 }
 
@@ -396,60 +402,146 @@ void ac__core_unref(ac_core *c)
         core_destroy(c);
 }
 
-static ac_status read_engine_settings(ac_core *c, long *max_conn, ac_error *err)
+/* The engine's settings: abstractcore.engine in the file, then the
+ * application's overrides ("engine.KEY" in the options of
+ * ac_core_open_ex).  Defaults are those a user of the official SDKs would
+ * expect: no cap on connections (a burst to one backend is sent at once,
+ * as the Node SDK does), 4 workers for in-process models. */
+typedef struct engine_key {
+    const char *key;
+    long        min, max;
+    long       *slot;
+} engine_key;
+
+static ac_status engine_value(ac_core *c, const engine_key *k, const config_setting_t *grp,
+                              const ac_options *opts, ac_error *err)
 {
-    *max_conn = 256;
+    char full[64];
+    snprintf(full, sizeof full, "engine.%s", k->key);
+    const char *ov = NULL;
+    for (size_t i = 0; opts && i < opts->n; i++)
+        if (strcmp(opts->keys[i], full) == 0)
+            ov = opts->values[i];
+    long long v;
+    const char *where_ = NULL;
+    if (ov) {
+        char *end;
+        errno = 0;
+        v = strtoll(ov, &end, 10);
+        if (errno || end == ov || *end) {
+            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "option '%s' = '%s': must be an "
+                          "integer", full, ov);
+            return AC_ECONFIG;
+        }
+        where_ = "option";
+    } else {
+        config_setting_t *s = grp ? config_setting_get_member((config_setting_t *)grp, k->key)
+                                  : NULL;
+        if (!s)
+            return AC_OK;
+        int t = config_setting_type(s);
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+            return bad_type(c, s, k->key, "an integer", err);
+        v = t == CONFIG_TYPE_INT ? config_setting_get_int(s) : config_setting_get_int64(s);
+        where_ = where(c, s);
+    }
+    if (v < k->min || v > k->max) {
+        ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' = %lld is out of range "
+                      "(%ld..%ld)", where_, full, v, k->min, k->max);
+        return AC_ECONFIG;
+    }
+    *k->slot = (long)v;
+    return AC_OK;
+}
+
+static ac_status engine_mode_value(ac_core *c, const config_setting_t *grp,
+                                   const ac_options *opts, engine_config *ec, ac_error *err)
+{
+    const char *v = NULL, *where_ = "option 'engine.mode'";
+    for (size_t i = 0; opts && i < opts->n; i++)
+        if (strcmp(opts->keys[i], "engine.mode") == 0)
+            v = opts->values[i];
+    if (!v && grp) {
+        config_setting_t *s = config_setting_get_member((config_setting_t *)grp, "mode");
+        if (!s)
+            return AC_OK;
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+            return bad_type(c, s, "mode", "\"thread\" or \"host\"", err);
+        v = config_setting_get_string(s);
+        where_ = where(c, s);
+    }
+    if (!v)
+        return AC_OK;
+    if (strcmp(v, "thread") == 0)
+        ec->mode = ENGINE_THREAD;
+    else if (strcmp(v, "host") == 0)
+        ec->mode = ENGINE_HOST;
+    else {
+        ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: engine mode '%s' is neither "
+                      "\"thread\" nor \"host\"", where_, v);
+        return AC_ECONFIG;
+    }
+    return AC_OK;
+}
+
+static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine_config *ec,
+                                      ac_error *err)
+{
+    memset(ec, 0, sizeof *ec);
+    ec->mode = ENGINE_THREAD;
     c->defaults.connect_ms = 10000;
     c->defaults.first_byte_ms = 0;
     c->defaults.idle_ms = 300000;
     c->defaults.total_ms = 600000;
     c->defaults.max_retries = 2;
     c->defaults.max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+    for (size_t i = 0; opts && i < opts->n; i++)
+        if (strncmp(opts->keys[i], "engine.", 7) != 0 &&
+            strcmp(opts->keys[i], "default_provider") != 0) {
+            ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "unknown core option '%s' (known: "
+                          "default_provider, engine.mode, engine.max_connections, "
+                          "engine.max_host_connections, engine.max_idle_connections, "
+                          "engine.workers, engine.max_response_bytes)", opts->keys[i]);
+            return AC_EINVAL;
+        }
     config_setting_t *top = config_lookup(&c->cfg, "abstractcore");
     if (top && !config_setting_is_group(top))
         return bad_type(c, top, "abstractcore", "a group { ... }", err);
+    const char *dpv = NULL;
+    for (size_t i = 0; opts && i < opts->n; i++)
+        if (strcmp(opts->keys[i], "default_provider") == 0)
+            dpv = opts->values[i];
     config_setting_t *dp = config_lookup(&c->cfg, "abstractcore.default_provider");
-    if (dp) {
+    if (!dpv && dp) {
         if (config_setting_type(dp) != CONFIG_TYPE_STRING)
             return bad_type(c, dp, "default_provider", "a string", err);
-        if (!(c->default_provider = ac__strdup(config_setting_get_string(dp))))
-            return AC_ENOMEM;
+        dpv = config_setting_get_string(dp);
     }
+    if (dpv && !(c->default_provider = ac__strdup(dpv)))
+        return AC_ENOMEM;
     config_setting_t *eng = config_lookup(&c->cfg, "abstractcore.engine");
-    if (!eng)
-        return AC_OK;
-    if (!config_setting_is_group(eng))
+    if (eng && !config_setting_is_group(eng))
         return bad_type(c, eng, "engine", "a group { ... }", err);
-    static const struct { const char *key; long min, max; } keys[] = {
-        {"max_connections", 1, 65536}, {"workers", 1, 256},
-        {"max_response_bytes", 1024, 1L << 30},
+    long n_workers = 4, max_bytes = (long)c->defaults.max_response_bytes;
+    const engine_key keys[] = {
+        {"max_connections", 0, 1L << 20, &ec->max_connections},
+        {"max_host_connections", 0, 1L << 20, &ec->max_host_connections},
+        {"max_idle_connections", 0, 1L << 20, &ec->max_idle_connections},
+        {"workers", 1, 256, &n_workers},
+        {"max_response_bytes", 1024, 1L << 30, &max_bytes},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        config_setting_t *s = config_setting_get_member(eng, keys[i].key);
-        if (!s)
-            continue;
-        int t = config_setting_type(s);
-        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-            return bad_type(c, s, keys[i].key, "an integer", err);
-        long long v = config_setting_get_int64(s);
-        if (t == CONFIG_TYPE_INT)
-            v = config_setting_get_int(s);
-        if (v < keys[i].min || v > keys[i].max) {
-            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' = %lld is out of range "
-                      "(%ld..%ld)", where(c, s), keys[i].key, v, keys[i].min, keys[i].max);
-            return AC_ECONFIG;
-        }
-        if (i == 0)
-            *max_conn = (long)v;
-        else if (i == 1)
-            c->n_workers = (int)v;
-        else if (i == 2)
-            c->defaults.max_response_bytes = (size_t)v;
+        ac_status st = engine_value(c, &keys[i], eng, opts, err);
+        if (st != AC_OK)
+            return st;
     }
-    return AC_OK;
+    c->n_workers = (int)n_workers;
+    c->defaults.max_response_bytes = (size_t)max_bytes;
+    return engine_mode_value(c, eng, opts, ec, err);
 }
 
-ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
+ac_status ac_core_open_ex(ac_core **out, const char *config_path, const ac_options *opts,
+                          ac_error *err)
 {
     if (!out) {
         ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "out is NULL");
@@ -473,17 +565,17 @@ ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
     }
     atomic_init(&c->refs, 1);
     pthread_mutex_init(&c->mu, NULL);
-    long max_conn;
+    engine_config ec;
     ac_status st = config_find(config_path, &c->config_path, err);
     if (st == AC_OK)
         st = config_load(c, err);
     if (st == AC_OK)
-        st = read_engine_settings(c, &max_conn, err);
+        st = read_engine_settings(c, opts, &ec, err);
     if (st == AC_OK)
         st = load_plugins(c, err);
     if (st == AC_OK)
         st = load_providers(c, err);
-    if (st == AC_OK && !(c->eng = ac__engine_start(max_conn, err)))
+    if (st == AC_OK && !(c->eng = ac__engine_new(&ec, err)))
         st = err->code ? err->code : AC_ENOMEM;
     if (st != AC_OK) {
         if (err->code == AC_OK)
@@ -497,22 +589,66 @@ ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
     return AC_OK;
 }
 
+ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err)
+{
+    return ac_core_open_ex(out, config_path, NULL, err);
+}
+
 void ac_core_close(ac_core *core)
 {
     if (!core)
         return;
-    if (ac__on_engine_thread()) {
+    if (ac__in_engine_context()) {
         fprintf(stderr, "abstractcore: warning: ac_core_close called from a callback; ignored\n");
         return;
     }
     if (atomic_exchange(&core->closed, 1))
         return;
+    /* First the engine ends every request (in-process runs included:
+     * their relays are cancelled), then the workers finish the plugin
+     * calls in progress and are joined. */
     ac__engine_stop(core->eng);
     pthread_mutex_lock(&core->mu);
     workers *w = core->pool;
     pthread_mutex_unlock(&core->mu);
     ac__workers_stop(w);
     ac__core_unref(core);
+}
+
+/* ------------------------------------------------------------------ */
+/* Host mode: the application's loop drives the engine                 */
+/* ------------------------------------------------------------------ */
+
+int ac_core_backend_fd(ac_core *core)
+{
+    if (!core || atomic_load(&core->closed))
+        return -1;
+    return ac__engine_backend_fd(core->eng);
+}
+
+int ac_core_backend_timeout(ac_core *core)
+{
+    if (!core || atomic_load(&core->closed))
+        return -1;
+    return ac__engine_backend_timeout(core->eng);
+}
+
+ac_status ac_core_run_once(ac_core *core)
+{
+    if (!core)
+        return AC_EINVAL;
+    if (atomic_load(&core->closed))
+        return AC_ECANCELED;
+    if (ac__engine_mode(core->eng) != ENGINE_HOST)
+        return AC_EINVAL;
+    if (ac__in_engine_context())
+        return AC_EBUSY;
+    return ac__engine_run_once(core->eng);
+}
+
+int ac_core_host_mode(const ac_core *core)
+{
+    return core && ac__engine_mode(core->eng) == ENGINE_HOST;
 }
 
 const char *ac_core_config_path(const ac_core *core) { return core ? core->config_path : NULL; }

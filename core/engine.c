@@ -1,53 +1,68 @@
 /*
- * engine.c -- the engine thread: every transfer of every provider on one
- * libcurl multi handle.  See engine.h.
+ * engine.c -- the loop that drives every request.  See engine.h.
  *
- * Life of an attempt: attempt_start makes an easy handle and adds it to the
- * multi; on_header / on_write watch the status and feed bytes to the framer
- * (or buffer a whole body); transfer_done decides: success (finalize the
- * sink), retry (before any event reached the caller, on a retryable
- * failure, after a backoff that honours Retry-After), or failure.
+ * A round (run_once): take the submit and poke queues, serve the sockets
+ * epoll reports ready through curl_multi_socket_action, fire libcurl's
+ * timer when due, end the transfers libcurl reports done, then our own
+ * timers.  Life of an HTTP attempt: attempt_start makes a transfer
+ * (transfer.c) and adds its easy handle; its bytes go through the
+ * decoder into the request's kind; when libcurl reports it done,
+ * transfer_done asks the transfer what came of it and ends the request,
+ * or retries it (retry.h) while nothing has reached the caller.  An
+ * in-process run (relay.c) is started on the worker pool and its queued
+ * output drained here when the relay pokes.
  *
- * Timers: connect and total are libcurl's options; first-byte and idle are
- * checked here, by a scan that runs only when the earliest deadline is due,
- * so a thousand quiet streams cost nothing per loop.
+ * Timers: connect and total of HTTP transfers are libcurl's; first byte,
+ * idle, backoff and every timer of in-process runs are checked here, by a
+ * scan that runs only when the earliest deadline is due, so a thousand
+ * quiet streams cost nothing per round.
  */
 #include "engine.h"
 #include "alloc.h"
 #include "error.h"
+#include "relay.h"
+#include "retry.h"
+#include "transfer.h"
+#include "workers.h"
 
+#include <curl/curl.h>
+#include <errno.h>
 #include <limits.h>
-#include <stdlib.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
-
-#define ERROR_BODY_MAX (64 * 1024)
-#define RETRY_BASE_MS 500.0
-#define RETRY_MAX_MS 8000.0
-#define RETRY_AFTER_CAP_MS 60000L
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 typedef struct rq_list {
     ac_request *head;
 } rq_list;
 
-typedef struct rq_vec {
-    ac_request **v;
-    size_t n, cap;
-} rq_vec;
-
 struct engine {
+    engine_mode     mode;
     CURLM          *multi;
+    int             epfd;          /* the backend fd */
+    int             wakefd;        /* eventfd in epfd: the queues have news */
+    atomic_int      wake_pending;  /* coalesces writes to wakefd */
+
+    pthread_mutex_t mu;            /* the queues and the two flags below */
+    ac_request     *sub_head, *sub_tail;
+    ac_request     *poke_head, *poke_tail;
+    int             stopping;
+    int             dead;          /* takes no more requests */
+
+    pthread_mutex_t run_mu;        /* one round at a time */
     pthread_t       thread;
-    int             started;
-    pthread_mutex_t mu;
-    rq_vec          submitted;   /* under mu */
-    rq_vec          poked;       /* under mu */
-    int             stopping;    /* under mu */
-    int             dead;        /* under mu: no longer takes requests */
-    rq_list         active;      /* engine thread only */
-    rq_list         waiting;     /* engine thread only: retry backoff */
-    double          next_timer;  /* engine thread only */
+    int             thread_started;
+
+    /* Engine context only. */
+    rq_list         active;        /* an attempt is running */
+    rq_list         backoff;       /* waiting to retry */
+    double          curl_due;      /* libcurl's timer, -1: none */
+    double          next_timer;    /* our earliest deadline, INFINITY: none */
+    uint64_t        rng;
 };
 
 static void list_add(rq_list *l, ac_request *q)
@@ -70,43 +85,55 @@ static void list_del(rq_list *l, ac_request *q)
     q->next = q->prev = NULL;
 }
 
-static int vec_push(rq_vec *v, ac_request *q)
+static void set_state(ac_request *q, rq_state s)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        ac_request **nv = ac__realloc(v->v, cap * sizeof *nv);
-        if (!nv)
-            return -1;
-        v->v = nv;
-        v->cap = cap;
-    }
-    v->v[v->n++] = q;
-    return 0;
+    pthread_mutex_lock(&q->mu);
+    q->state = s;
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void arm(engine *e, double due)
+{
+    if (due > 0 && due < e->next_timer)
+        e->next_timer = due;
+}
+
+static void wake(engine *e)
+{
+    if (atomic_exchange(&e->wake_pending, 1))
+        return;
+    uint64_t one = 1;
+    /* EAGAIN: the counter is full, so the fd is readable anyway. */
+    while (write(e->wakefd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
 }
 
 /* ------------------------------------------------------------------ */
-/* Ending an attempt                                                   */
+/* Ending an attempt, ending a request                                 */
 /* ------------------------------------------------------------------ */
 
-static void transfer_end(engine *e, ac_request *q)
+static void attempt_end(engine *e, ac_request *q)
 {
-    if (q->easy) {
-        curl_multi_remove_handle(e->multi, q->easy);
-        curl_easy_cleanup(q->easy);
-        q->easy = NULL;
+    if (q->local) {
+        if (q->xfer) {
+            ac__relay_cancel(q->xfer);
+            ac__relay_unref(q->xfer);
+        }
+    } else if (q->xfer) {
+        transfer *t = q->xfer;
+        curl_multi_remove_handle(e->multi, t->easy);
+        ac__transfer_free(t);
     }
-    ac__framer_free(q->fr);
-    q->fr = NULL;
+    q->xfer = NULL;
     if (q->state == RQ_ACTIVE)
         list_del(&e->active, q);
-    else if (q->state == RQ_WAITING)
-        list_del(&e->waiting, q);
+    else if (q->state == RQ_BACKOFF)
+        list_del(&e->backoff, q);
 }
 
 static void finish(engine *e, ac_request *q, ac_status st, const ac_error *err)
 {
-    transfer_end(e, q);
-    q->state = RQ_DONE;
+    attempt_end(e, q);
     ac__request_finish(q, st, err);
 }
 
@@ -114,40 +141,48 @@ static void finish_canceled(engine *e, ac_request *q, const char *why)
 {
     ac_error err;
     ac__error_set(&err, AC_ECANCELED, AC_STAGE_CANCELLED, "%s", why);
-    ac__error_set_provider(&err, q->llm->inst->name);
     finish(e, q, AC_ECANCELED, &err);
 }
 
-static double backoff_ms(const ac_request *q)
+static void finish_timeout(engine *e, ac_request *q, const char *fmt, long ms)
 {
-    if (q->retry_after_ms >= 0)
-        return (double)(q->retry_after_ms > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS
-                                                              : q->retry_after_ms);
-    double d = RETRY_BASE_MS;
-    for (int i = 1; i < q->attempt && d < RETRY_MAX_MS; i++)
-        d *= 2;
-    if (d > RETRY_MAX_MS)
-        d = RETRY_MAX_MS;
-    /* Jitter of up to a quarter, so a burst of failures does not come back
-     * all at once. */
-    return d * (0.75 + 0.25 * ((double)rand() / RAND_MAX));
+    ac_error err;
+    ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, fmt, ms);
+    finish(e, q, AC_ETIMEDOUT, &err);
+}
+
+static void attempt_start(engine *e, ac_request *q);
+static double active_due(const ac_request *q, const char **what, long *ms);
+
+/* Arm the timer of q's next deadline (after anything that moves one:
+ * a start, the first byte, a resume, output of an in-process run). */
+static void rearm(engine *e, const ac_request *q)
+{
+    const char *what;
+    long ms;
+    arm(e, active_due(q, &what, &ms));
+}
+
+void ac__engine_rearm(engine *e, ac_request *q)
+{
+    AC__ASSERT_ENGINE();
+    if (e && q->state == RQ_ACTIVE)
+        rearm(e, q);
 }
 
 static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
 {
-    ac__error_set_provider(err, q->llm->inst->name);
     double now = ac__now_ms();
-    if (err->retryable && !atomic_load(&q->cancel) && q->sink.delivered == 0 &&
-        q->attempt <= q->lim.max_retries) {
-        double delay = backoff_ms(q);
+    if (err->retryable && !q->local && !atomic_load(&q->cancel) &&
+        q->kind->delivered(q) == 0 && q->attempt <= q->lim.max_retries) {
+        double delay = ac__retry_delay_ms(&e->rng, q->attempt, err->retry_after_ms);
         if (q->lim.total_ms <= 0 || now + delay < q->t_start + (double)q->lim.total_ms) {
-            transfer_end(e, q);
-            ac__sink_reset(&q->sink);
-            q->state = RQ_WAITING;
+            attempt_end(e, q);
+            q->kind->restart(q);
+            set_state(q, RQ_BACKOFF);
             q->retry_at = now + delay;
-            list_add(&e->waiting, q);
-            if (q->retry_at < e->next_timer)
-                e->next_timer = q->retry_at;
+            list_add(&e->backoff, q);
+            arm(e, q->retry_at);
             return;
         }
     }
@@ -162,191 +197,7 @@ static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
 }
 
 /* ------------------------------------------------------------------ */
-/* Callbacks from libcurl                                              */
-/* ------------------------------------------------------------------ */
-
-/* A server's delay in ms as a long.  Converting a double the long cannot
- * hold is undefined (x86 gives LONG_MIN: "Retry-After: 1e30" read as not
- * given), so clamp first; d is >= 0 here. */
-static long ms_to_long(double d)
-{
-    return d >= (double)LONG_MAX ? LONG_MAX : (long)d;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    ac_request *q = ud;
-    size_t len = size * n;
-    char line[256];
-    size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
-    memcpy(line, p, l);
-    line[l] = '\0';
-    line[strcspn(line, "\r\n")] = '\0';
-    if (strncmp(line, "HTTP/", 5) == 0) {
-        /* A new response (after 100 Continue): forget earlier headers. */
-        q->retry_after_ms = -1;
-        q->should_retry = -1;
-        return len;
-    }
-    char *colon = strchr(line, ':');
-    if (!colon)
-        return len;
-    *colon = '\0';
-    const char *v = colon + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (strcasecmp(line, "retry-after-ms") == 0) {
-        char *end;
-        double ms = strtod(v, &end);
-        if (end != v && ms >= 0)
-            q->retry_after_ms = ms_to_long(ms);
-    } else if (strcasecmp(line, "retry-after") == 0 && q->retry_after_ms < 0) {
-        char *end;
-        double s = strtod(v, &end);
-        if (end != v && s >= 0 && *end == '\0') {
-            q->retry_after_ms = ms_to_long(s * 1000.0);
-        } else {
-            time_t t = curl_getdate(v, NULL);
-            if (t != (time_t)-1) {
-                double d = difftime(t, time(NULL));
-                q->retry_after_ms = d > 0 ? ms_to_long(d * 1000.0) : 0;
-            }
-        }
-    } else if (strcasecmp(line, "x-should-retry") == 0) {
-        q->should_retry = strcasecmp(v, "true") == 0 ? 1 : strcasecmp(v, "false") == 0 ? 0 : -1;
-    }
-    return len;
-}
-
-static ac_status on_frame(void *ctx, const ac_frame *f, ac_error *err)
-{
-    ac_request *q = ctx;
-    const ac_provider *vt = q->llm->vt;
-    ac_status st = vt->parse_event(q->llm->state, f, &q->sink, err);
-    if (st != AC_OK && err->message[0] == '\0')
-        ac__error_set(err, st, st == AC_ETOOBIG ? AC_STAGE_HTTP : AC_STAGE_PROTOCOL,
-                  "%s while parsing a stream event",
-                  st == AC_ETOOBIG ? "response exceeded max_response_bytes" : ac_strerror(st));
-    return st;
-}
-
-static void first_byte(ac_request *q)
-{
-    long code = 0;
-    curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &code);
-    q->http_status = (int)code;
-    q->got_first_byte = 1;
-    if (code < 200 || code > 299) {
-        q->error_body = 1;
-        return;
-    }
-    if (q->http.framing != AC_FRAMING_NONE) {
-        /* An early failure on a stream request may come back as plain JSON
-         * with a 2xx status from a proxy: parse it as a whole body. */
-        char *ct = NULL;
-        curl_easy_getinfo(q->easy, CURLINFO_CONTENT_TYPE, &ct);
-        if (ct && strncasecmp(ct, "application/json", 16) == 0)
-            q->whole_body = 1;
-    }
-}
-
-static size_t on_write(char *p, size_t size, size_t n, void *ud)
-{
-    ac_request *q = ud;
-    size_t len = size * n;
-    if (atomic_load(&q->cancel))
-        return 0;
-    if (!q->got_first_byte)
-        first_byte(q);
-    q->t_last_byte = ac__now_ms();
-    if (q->error_body) {
-        size_t room = ERROR_BODY_MAX > q->errbody.len ? ERROR_BODY_MAX - q->errbody.len : 0;
-        if (room && ac__buf_append(&q->errbody, p, len < room ? len : room) == -1)
-            return 0;
-        return len;
-    }
-    if (q->hook_backpressure && q->hook_backpressure(q->hook_ctx)) {
-        atomic_store(&q->paused, 1);
-        return CURL_WRITEFUNC_PAUSE;
-    }
-    if (q->fr && !q->whole_body) {
-        ac_status st = ac__framer_feed(q->fr, p, len, on_frame, q, &q->pending_err);
-        if (st != AC_OK) {
-            q->has_pending_err = 1;
-            if (q->pending_err.code == AC_OK)
-                ac__error_set(&q->pending_err, st, AC_STAGE_FRAMING, "%s", ac_strerror(st));
-            return 0;
-        }
-        return len;
-    }
-    int rc = ac__buf_append(&q->body, p, len);
-    if (rc) {
-        q->has_pending_err = 1;
-        if (rc == -2)
-            ac__error_set(&q->pending_err, AC_ETOOBIG, AC_STAGE_HTTP,
-                      "response exceeded max_response_bytes (%zu bytes)", q->lim.max_response_bytes);
-        else
-            ac__error_set(&q->pending_err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory");
-        return 0;
-    }
-    return len;
-}
-
-/* The AC_CURL_VERBOSE trace, as libcurl's own but with secrets blanked:
- * libcurl prints every request header, and a trace is what people paste
- * into bug reports.  The values of the headers that carry keys, and the
- * query of the request line (where a key may ride), read "[redacted]".
- * Bodies and TLS data are not printed. */
-static int secret_header(const char *line, size_t n)
-{
-    static const char *const names[] = {"authorization", "proxy-authorization", "x-api-key",
-                                        "api-key", "x-goog-api-key", "cookie"};
-    const char *colon = memchr(line, ':', n);
-    if (!colon)
-        return 0;
-    size_t k = (size_t)(colon - line);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == k && strncasecmp(line, names[i], k) == 0)
-            return 1;
-    return 0;
-}
-
-static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
-{
-    (void)h, (void)ud;
-    const char *tag = type == CURLINFO_TEXT ? "* " : type == CURLINFO_HEADER_IN ? "< "
-                    : type == CURLINFO_HEADER_OUT ? "> " : NULL;
-    if (!tag)
-        return 0;
-    for (size_t i = 0; i < size;) {
-        size_t end = i;
-        while (end < size && data[end] != '\n')
-            end++;
-        size_t n = end - i;
-        const char *line = data + i;
-        if (n && line[n - 1] == '\r')
-            n--;
-        const char *q = type == CURLINFO_HEADER_OUT ? memchr(line, '?', n) : NULL;
-        if (n == 0) {
-            /* the blank line after the headers */
-        } else if (type != CURLINFO_TEXT && secret_header(line, n)) {
-            const char *colon = memchr(line, ':', n);
-            fprintf(stderr, "%s%.*s: [redacted]\n", tag, (int)(colon - line), line);
-        } else if (q && !memchr(line, ':', (size_t)(q - line))) {
-            /* "POST /path?query HTTP/1.1" */
-            const char *sp = memchr(q, ' ', n - (size_t)(q - line));
-            fprintf(stderr, "%s%.*s?[redacted]%.*s\n", tag, (int)(q - line), line,
-                    sp ? (int)(n - (size_t)(sp - line)) : 0, sp ? sp : "");
-        } else {
-            fprintf(stderr, "%s%.*s\n", tag, (int)n, line);
-        }
-        i = end + 1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Starting an attempt                                                 */
+/* Starting                                                            */
 /* ------------------------------------------------------------------ */
 
 static void attempt_start(engine *e, ac_request *q)
@@ -357,273 +208,199 @@ static void attempt_start(engine *e, ac_request *q)
     q->attempt++;
     if (q->attempt == 1)
         q->t_start = now;
-    q->t_attempt = q->t_last_byte = now;
-    q->got_first_byte = q->error_body = q->whole_body = q->has_pending_err = 0;
-    q->http_status = 0;
-    q->retry_after_ms = -1;
-    q->should_retry = -1;
-    ac_error_clear(&q->pending_err);
-    ac__buf_reset(&q->body);
-    ac__buf_reset(&q->errbody);
-    q->body.limit = q->lim.max_response_bytes;
-
     long total = 0;
     if (q->lim.total_ms > 0) {
         total = (long)((double)q->lim.total_ms - (now - q->t_start));
         if (total <= 0) {
-            ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, "total timeout (%ld ms) reached",
-                      q->lim.total_ms);
-            finish(e, q, AC_ETIMEDOUT, &err);
+            finish_timeout(e, q, "total timeout (%ld ms) reached", q->lim.total_ms);
             return;
         }
     }
-    if (q->http.framing != AC_FRAMING_NONE) {
-        q->fr = ac__framer_new(q->http.framing, q->lim.max_response_bytes);
-        if (!q->fr)
-            goto oom;
+    transfer *t = ac__transfer_new(q, total, &err);
+    if (!t) {
+        finish(e, q, err.code, &err);
+        return;
     }
-    CURL *h = q->easy = curl_easy_init();
-    if (!h)
-        goto oom;
-    curl_easy_setopt(h, CURLOPT_URL, q->http.url);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, q);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, q->http.headers);
-    if (strcmp(q->http.method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->http.body ? q->http.body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->http.body_len);
-        if (strcmp(q->http.method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->http.method);
+    if (curl_multi_add_handle(e->multi, t->easy) != CURLM_OK) {
+        ac__transfer_free(t);
+        ac__error_set(&err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory starting the transfer");
+        finish(e, q, AC_ENOMEM, &err);
+        return;
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, q);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, q);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "abstractcore/" AC_VERSION_STRING);
-    if (q->lim.connect_ms > 0)
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->lim.connect_ms);
-    if (total > 0)
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total);
-    if (getenv("AC_CURL_VERBOSE")) {
-        /* Through on_debug, which keeps keys out of the trace. */
-        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
-        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-    }
-    if (curl_multi_add_handle(e->multi, h) != CURLM_OK)
-        goto oom;
-    q->state = RQ_ACTIVE;
+    q->xfer = t;
+    set_state(q, RQ_ACTIVE);
     list_add(&e->active, q);
-    double first = q->lim.first_byte_ms > 0 ? now + (double)q->lim.first_byte_ms : 0;
-    if (first && first < e->next_timer)
-        e->next_timer = first;
-    return;
-oom:
-    ac__error_set(&err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory starting the transfer");
-    finish(e, q, AC_ENOMEM, &err);
+    rearm(e, q);
 }
 
-/* ------------------------------------------------------------------ */
-/* A transfer ended                                                    */
-/* ------------------------------------------------------------------ */
-
-static int status_retryable(int status)
-{
-    return status == 408 || status == 409 || status == 429 || status >= 500;
-}
-
-static void http_error(engine *e, ac_request *q)
+/* An in-process run: a relay, handed to the worker pool.  Its connect
+ * timer is the wait for a free worker; first byte, idle and total are
+ * watched by scan_timers as for HTTP. */
+static void local_start(engine *e, ac_request *q)
 {
     ac_error err;
     ac_error_clear(&err);
-    ac__error_set(&err, AC_EHTTP, AC_STAGE_HTTP, "HTTP %d", q->http_status);
-    err.http_status = q->http_status;
-    err.retryable = q->should_retry >= 0 ? q->should_retry : status_retryable(q->http_status);
-    err.retry_after_ms = q->retry_after_ms;
-    const ac_provider *vt = q->llm->vt;
-    if (vt->parse_error) {
-        vt->parse_error(q->llm->state, q->http_status, q->errbody.data ? q->errbody.data : "",
-                        q->errbody.len, &err);
-        /* The plugin may only refine the report, not make it a success. */
-        err.code = err.code == AC_OK ? AC_EHTTP : err.code;
-        err.http_status = q->http_status;
-        err.retry_after_ms = q->retry_after_ms;
-        if (q->should_retry >= 0)
-            err.retryable = q->should_retry;
-    }
-    fail_or_retry(e, q, &err);
-}
-
-/* The URL as error messages show it: scheme, host, port and path, without
- * user:password or the query, where a key may ride (a base_url with
- * credentials, a backend that takes ?key=).  Parsed by libcurl's URL API. */
-static void url_for_message(const char *url, char *out, size_t n)
-{
-    snprintf(out, n, "the server");
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        curl_url_get(u, CURLUPART_PORT, &port, 0);
-        curl_url_get(u, CURLUPART_PATH, &path, 0);
-        snprintf(out, n, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
-                 path ? path : "");
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_url_cleanup(u);
-}
-
-static void curl_failure(engine *e, ac_request *q, CURLcode rc)
-{
-    ac_error err;
-    ac_error_clear(&err);
-    char host[256];
-    url_for_message(q->http.url, host, sizeof host);
-    switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-        ac__error_set(&err, AC_ECONNECT, AC_STAGE_CONNECT, "cannot connect to %s: %s", host,
-                  curl_easy_strerror(rc));
-        err.retryable = 1;
-        break;
-    case CURLE_OPERATION_TIMEDOUT: {
-        double connect = 0;
-        curl_easy_getinfo(q->easy, CURLINFO_CONNECT_TIME, &connect);
-        if (connect <= 0 && !q->got_first_byte)
-            ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
-                      "connect timeout (%ld ms) reaching %s", q->lim.connect_ms, host);
+    double now = ac__now_ms();
+    q->attempt = 1;
+    q->t_start = now;
+    relay *r = ac__relay_new(q);
+    workers *w = r ? ac__core_workers(q->llm->core) : NULL;
+    ac_status st = !r ? AC_ENOMEM : !w ? AC_ENOMEM : ac__workers_submit(w, r);
+    if (st != AC_OK) {
+        ac__relay_unref(r);
+        if (st == AC_ECANCELED)
+            ac__error_set(&err, st, AC_STAGE_CANCELLED, "the core was closed");
         else
-            ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, "total timeout (%ld ms) reached",
-                      q->lim.total_ms);
-        err.retryable = connect <= 0;
-        break;
+            ac__error_set(&err, st, AC_STAGE_REQUEST, "out of memory starting the in-process run");
+        finish(e, q, st, &err);
+        return;
     }
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-        ac__error_set(&err, AC_ETLS, AC_STAGE_TLS, "TLS with %s failed: %s", host,
-                  curl_easy_strerror(rc));
-        break;
-    case CURLE_OUT_OF_MEMORY:
-        ac__error_set(&err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory in libcurl");
-        break;
-    default:
-        ac__error_set(&err, AC_EHTTP, AC_STAGE_HTTP, "%s %s: %s%s", q->http.method, host,
-                  curl_easy_strerror(rc),
-                  q->got_first_byte ? " (connection lost mid-response)" : "");
-        /* A connection that broke is worth another try, if nothing of the
-         * reply reached the caller yet (fail_or_retry checks that). */
-        err.retryable = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
-                        rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
-                        rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
-        break;
-    }
-    fail_or_retry(e, q, &err);
+    q->xfer = r;
+    set_state(q, RQ_ACTIVE);
+    list_add(&e->active, q);
+    rearm(e, q);
 }
 
-static void transfer_done(engine *e, ac_request *q, CURLcode rc)
+static void start_submitted(engine *e, ac_request *q, int stopping)
 {
+    if (stopping)
+        finish_canceled(e, q, "the core was closed");
+    else if (q->prestatus != AC_OK)
+        finish(e, q, q->prestatus, &q->preerr);
+    else if (atomic_load(&q->cancel))
+        finish_canceled(e, q, "cancelled before it started");
+    else if (q->local)
+        local_start(e, q);
+    else
+        attempt_start(e, q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress                                                            */
+/* ------------------------------------------------------------------ */
+
+static void transfer_done(engine *e, transfer *t, CURLcode rc)
+{
+    ac_request *q = t->q;
     if (atomic_load(&q->cancel)) {
         finish_canceled(e, q, "cancelled");
         return;
     }
-    if (q->has_pending_err) {
-        ac_error err = q->pending_err;
+    ac_error err;
+    ac_status st = ac__transfer_result(t, rc, &err);
+    if (st == AC_OK)
+        finish(e, q, AC_OK, NULL);
+    else
         fail_or_retry(e, q, &err);
-        return;
-    }
-    if (rc != CURLE_OK) {
-        curl_failure(e, q, rc);
-        return;
-    }
-    if (!q->got_first_byte)
-        first_byte(q);
-    if (q->error_body) {
-        http_error(e, q);
-        return;
-    }
+}
+
+/* Apply what an in-process run has queued; end the request when the run
+ * has ended. */
+static void local_drain(engine *e, ac_request *q)
+{
+    ac_status st = AC_OK;
     ac_error err;
     ac_error_clear(&err);
-    const ac_provider *vt = q->llm->vt;
-    ac_status st;
-    if (q->kind == RQ_MODELS) {
-        st = vt->parse_models(q->llm->state, q->body.data ? q->body.data : "", q->body.len,
-                              &q->models, &err);
-        if (st != AC_OK) {
-            if (err.code == AC_OK)
-                ac__error_set(&err, st, AC_STAGE_PROTOCOL, "cannot parse the model list");
-            fail_or_retry(e, q, &err);
-            return;
-        }
-        finish(e, q, AC_OK, NULL);
+    if (!ac__relay_drain(q->xfer, q->sink, &st, &err)) {
+        rearm(e, q);
         return;
     }
-    int streamed = q->fr && !q->whole_body;
-    if (streamed) {
-        st = ac__framer_finish(q->fr, on_frame, q, &err);
-    } else {
-        st = vt->parse_response(q->llm->state, q->http_status, q->body.data ? q->body.data : "",
-                                q->body.len, &q->sink, &err);
-        if (st == AC_OK && q->body.data) {
-            q->sink.resp->raw_json = ac__buf_steal(&q->body);
-            q->body.limit = q->lim.max_response_bytes;
-        }
-    }
-    if (st != AC_OK) {
-        if (err.code == AC_OK)
-            ac__error_set(&err, st, AC_STAGE_PROTOCOL, "%s", ac_strerror(st));
-        fail_or_retry(e, q, &err);
+    if (atomic_load(&q->cancel)) {
+        finish_canceled(e, q, "cancelled");
         return;
     }
-    st = ac__sink_finalize(&q->sink, streamed, &err);
-    if (st != AC_OK) {
-        ac__error_set_provider(&err, q->llm->inst->name);
-        finish(e, q, st, &err);
-        return;
-    }
-    finish(e, q, AC_OK, NULL);
+    if (st == AC_OK)
+        st = q->kind->end(q, 0, &err);
+    else if (err.code == AC_OK)
+        ac__error_set(&err, st, AC_STAGE_PROTOCOL, "the in-process backend failed: %s",
+                      ac_strerror(st));
+    finish(e, q, st, st == AC_OK ? NULL : &err);
 }
 
-/* ------------------------------------------------------------------ */
-/* Timers and pokes                                                    */
-/* ------------------------------------------------------------------ */
-
-/* A paused transfer whose reader has drained the queue goes on. */
-static void resume_if_drained(ac_request *q)
+/* A paused transfer whose reader has drained its queue goes on. */
+static void resume_if_drained(engine *e, ac_request *q)
 {
-    if (q->state == RQ_ACTIVE && atomic_load(&q->paused) &&
-        !(q->hook_backpressure && q->hook_backpressure(q->hook_ctx))) {
-        atomic_store(&q->paused, 0);
-        q->t_last_byte = ac__now_ms();
-        curl_easy_pause(q->easy, CURLPAUSE_CONT);
+    if (!atomic_load(&q->paused) || (q->hook_backpressure && q->hook_backpressure(q->hook_ctx)))
+        return;
+    atomic_store(&q->paused, 0);
+    if (q->local) {
+        local_drain(e, q);
+    } else {
+        transfer *t = q->xfer;
+        t->t_last_byte = ac__now_ms();
+        rearm(e, q);
+        curl_easy_pause(t->easy, CURLPAUSE_CONT);
     }
 }
 
-/* Besides the timers, the scan looks at the cancel flag and at paused
- * transfers: a poke that ac__engine_poke could not queue (out of memory) is
- * made up for here, within a second, instead of a cancel that never
- * happens or a stream paused for good. */
+static void handle_poke(engine *e, ac_request *q)
+{
+    if (q->state != RQ_ACTIVE && q->state != RQ_BACKOFF)
+        return;
+    if (atomic_load(&q->cancel)) {
+        finish_canceled(e, q, "cancelled");
+        return;
+    }
+    if (q->state != RQ_ACTIVE)
+        return;
+    if (atomic_load(&q->paused))
+        resume_if_drained(e, q);
+    else if (q->local)
+        local_drain(e, q);
+}
+
+/* The deadline of an active request's next timer, 0 for none; *what
+ * names the timer that fires first.  Timers do not run while the reader
+ * holds the transfer paused. */
+static double active_due(const ac_request *q, const char **what, long *ms)
+{
+    const limits *l = &q->lim;
+    double due = 0;
+#define CONSIDER(when, fmt, lim)                                          \
+    do {                                                                  \
+        double w_ = (when);                                               \
+        if ((lim) > 0 && (due == 0 || w_ < due)) {                        \
+            due = w_;                                                     \
+            *what = (fmt);                                                \
+            *ms = (lim);                                                  \
+        }                                                                 \
+    } while (0)
+    if (q->local) {
+        const relay *r = q->xfer;
+        double started = ac__relay_started(r);
+        if (!started)
+            CONSIDER(q->t_start + (double)l->connect_ms,
+                     "no worker was free within connect_timeout_ms (%ld ms)", l->connect_ms);
+        else if (!ac__relay_got_event(r))
+            CONSIDER(started + (double)l->first_byte_ms,
+                     "no output within first_byte_timeout_ms (%ld ms)", l->first_byte_ms);
+        else if (!atomic_load(&q->paused))
+            CONSIDER(ac__relay_last_event(r) + (double)l->idle_ms,
+                     "no output for idle_timeout_ms (%ld ms) in the middle of the response",
+                     l->idle_ms);
+        CONSIDER(q->t_start + (double)l->total_ms, "total timeout (%ld ms) reached", l->total_ms);
+    } else {
+        const transfer *t = q->xfer;
+        if (!t->got_first_byte)
+            CONSIDER(t->t_begin + (double)l->first_byte_ms,
+                     "no response within first_byte_timeout_ms (%ld ms)", l->first_byte_ms);
+        else if (!atomic_load(&q->paused))
+            CONSIDER(t->t_last_byte + (double)l->idle_ms,
+                     "no data for idle_timeout_ms (%ld ms) in the middle of the response",
+                     l->idle_ms);
+    }
+#undef CONSIDER
+    return due;
+}
+
 static void scan_timers(engine *e, double now)
 {
-    double next = now + 1000.0;
-    for (ac_request *q = e->waiting.head, *nx; q; q = nx) {
+    double next = INFINITY;
+    for (ac_request *q = e->backoff.head, *nx; q; q = nx) {
         nx = q->next;
-        if (atomic_load(&q->cancel)) {
-            finish_canceled(e, q, "cancelled");
-        } else if (q->retry_at <= now) {
-            list_del(&e->waiting, q);
-            q->state = RQ_QUEUED;
+        if (q->retry_at <= now) {
+            list_del(&e->backoff, q);
+            set_state(q, RQ_QUEUED);
             attempt_start(e, q);
         } else if (q->retry_at < next) {
             next = q->retry_at;
@@ -631,170 +408,286 @@ static void scan_timers(engine *e, double now)
     }
     for (ac_request *q = e->active.head, *nx; q; q = nx) {
         nx = q->next;
-        if (atomic_load(&q->cancel)) {
-            finish_canceled(e, q, "cancelled");
+        const char *what = NULL;
+        long ms = 0;
+        double due = active_due(q, &what, &ms);
+        if (due == 0)
+            continue;
+        if (due > now) {
+            if (due < next)
+                next = due;
             continue;
         }
-        resume_if_drained(q);
-        if (atomic_load(&q->paused))
-            continue;
         ac_error err;
-        ac_error_clear(&err);
-        if (!q->got_first_byte && q->lim.first_byte_ms > 0) {
-            double due = q->t_attempt + (double)q->lim.first_byte_ms;
-            if (due <= now) {
-                ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
-                          "no response within first_byte_timeout_ms (%ld ms)", q->lim.first_byte_ms);
-                err.retryable = 1;
-                fail_or_retry(e, q, &err);
-                continue;
-            }
-            if (due < next)
-                next = due;
-        } else if (q->got_first_byte && q->lim.idle_ms > 0) {
-            double due = q->t_last_byte + (double)q->lim.idle_ms;
-            if (due <= now) {
-                ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT,
-                          "no data for idle_timeout_ms (%ld ms) in the middle of the response",
-                          q->lim.idle_ms);
-                err.retryable = 1;
-                fail_or_retry(e, q, &err);
-                continue;
-            }
-            if (due < next)
-                next = due;
-        }
+        ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, what, ms);
+        /* An HTTP first-byte or idle timeout may be retried (the request
+         * never produced anything the caller saw); local runs are not. */
+        err.retryable = !q->local;
+        if (q->local)
+            finish(e, q, AC_ETIMEDOUT, &err);
+        else
+            fail_or_retry(e, q, &err);
     }
     e->next_timer = next;
 }
 
-static void handle_poke(engine *e, ac_request *q)
+/* ------------------------------------------------------------------ */
+/* libcurl's socket and timer callbacks                                */
+/* ------------------------------------------------------------------ */
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    if (q->state == RQ_DONE)
-        return;
-    if (atomic_load(&q->cancel)) {
-        if (q->state == RQ_ACTIVE || q->state == RQ_WAITING)
-            finish_canceled(e, q, "cancelled");
-        return;
+    (void)easy;
+    engine *e = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(e->epfd, EPOLL_CTL_DEL, s, NULL);
+        return 0;
     }
-    resume_if_drained(q);
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    ev.data.fd = s;
+    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(e->epfd, op, s, &ev) != 0) {
+        /* A descriptor number reused, or removed behind our back: the
+         * other operation is the right one. */
+        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(e->epfd, op, s, &ev) != 0)
+            return -1;
+    }
+    if (!socketp)
+        curl_multi_assign(e->multi, s, e);
+    return 0;
 }
 
-static void start_submitted(engine *e, ac_request *q, int stopping)
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
 {
-    if (stopping) {
-        finish_canceled(e, q, "the core was closed");
-    } else if (q->prestatus != AC_OK) {
-        q->state = RQ_DONE;
-        ac__request_finish(q, q->prestatus, &q->preerr);
-    } else if (atomic_load(&q->cancel)) {
-        finish_canceled(e, q, "cancelled before it started");
-    } else {
-        attempt_start(e, q);
+    (void)m;
+    engine *e = userp;
+    e->curl_due = timeout_ms < 0 ? -1 : ac__now_ms() + (double)timeout_ms;
+    return 0;
+}
+
+static void read_messages(engine *e)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        transfer *t = NULL;
+        CURLcode rc = m->data.result;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (t)
+            transfer_done(e, t, rc);
     }
+}
+
+static void curl_timer_if_due(engine *e)
+{
+    int running;
+    if (e->curl_due >= 0 && ac__now_ms() >= e->curl_due) {
+        e->curl_due = -1;
+        curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        read_messages(e);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* A round                                                             */
+/* ------------------------------------------------------------------ */
+
+static void cancel_everything(engine *e)
+{
+    while (e->active.head)
+        finish_canceled(e, e->active.head, "the core was closed");
+    while (e->backoff.head)
+        finish_canceled(e, e->backoff.head, "the core was closed");
+}
+
+/* Engine context.  Returns 1 when stopping and nothing is left. */
+static int round_once(engine *e)
+{
+    atomic_store(&e->wake_pending, 0);
+    uint64_t count;
+    while (read(e->wakefd, &count, sizeof count) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_lock(&e->mu);
+    ac_request *sub = e->sub_head, *pok = e->poke_head;
+    e->sub_head = e->sub_tail = e->poke_head = e->poke_tail = NULL;
+    for (ac_request *q = pok; q; q = q->pnext)
+        q->poked = 0;
+    int stopping = e->stopping;
+    pthread_mutex_unlock(&e->mu);
+
+    while (sub) {
+        ac_request *q = sub;
+        sub = q->qnext;
+        q->qnext = NULL;
+        start_submitted(e, q, stopping);
+    }
+    while (pok) {
+        ac_request *q = pok;
+        pok = q->pnext;
+        q->pnext = NULL;
+        handle_poke(e, q);
+        ac__request_unref(q);
+    }
+    if (stopping) {
+        cancel_everything(e);
+        pthread_mutex_lock(&e->mu);
+        int empty = !e->sub_head && !e->poke_head;
+        if (empty)
+            e->dead = 1;
+        pthread_mutex_unlock(&e->mu);
+        return empty;
+    }
+
+    struct epoll_event ev[128];
+    int n = epoll_wait(e->epfd, ev, 128, 0);
+    int running;
+    for (int i = 0; i < n; i++) {
+        int fd = ev[i].data.fd;
+        if (fd == e->wakefd)
+            continue;
+        int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(e->multi, fd, flags, &running);
+    }
+    read_messages(e);
+    curl_timer_if_due(e);
+    double now = ac__now_ms();
+    if (now >= e->next_timer) {
+        scan_timers(e, now);
+        /* A retry started by the scan asks libcurl's timer for "now". */
+        curl_timer_if_due(e);
+    }
+    return 0;
+}
+
+ac_status ac__engine_run_once(engine *e)
+{
+    if (pthread_mutex_trylock(&e->run_mu) != 0)
+        return AC_EBUSY;
+    pthread_mutex_lock(&e->mu);
+    int dead = e->dead;
+    pthread_mutex_unlock(&e->mu);
+    if (dead) {
+        pthread_mutex_unlock(&e->run_mu);
+        return AC_ECANCELED;
+    }
+    int outer = !ac__in_engine_context();
+    if (outer)
+        ac__enter_engine_context();
+    round_once(e);
+    if (outer)
+        ac__leave_engine_context();
+    pthread_mutex_unlock(&e->run_mu);
+    return AC_OK;
+}
+
+int ac__engine_backend_fd(const engine *e) { return e->epfd; }
+
+int ac__engine_backend_timeout(engine *e)
+{
+    double due = e->next_timer;
+    if (e->curl_due >= 0 && e->curl_due < due)
+        due = e->curl_due;
+    if (isinf(due))
+        return -1;
+    double ms = ceil(due - ac__now_ms());
+    return ms <= 0 ? 0 : ms >= (double)INT_MAX ? INT_MAX : (int)ms;
 }
 
 static void *engine_main(void *arg)
 {
     engine *e = arg;
-    ac__mark_engine_thread();
-    rq_vec sub = {0}, pok = {0};
+    ac__enter_engine_context();
     for (;;) {
-        pthread_mutex_lock(&e->mu);
-        rq_vec t = e->submitted;
-        e->submitted = sub;
-        sub = t;
-        t = e->poked;
-        e->poked = pok;
-        pok = t;
-        int stopping = e->stopping;
-        if (stopping && sub.n == 0 && !e->active.head && !e->waiting.head) {
-            e->dead = 1;
-            pthread_mutex_unlock(&e->mu);
+        struct pollfd p = {.fd = e->epfd, .events = POLLIN};
+        poll(&p, 1, ac__engine_backend_timeout(e));
+        pthread_mutex_lock(&e->run_mu);
+        int over = round_once(e);
+        pthread_mutex_unlock(&e->run_mu);
+        if (over)
             break;
-        }
-        pthread_mutex_unlock(&e->mu);
-
-        for (size_t i = 0; i < sub.n; i++)
-            start_submitted(e, sub.v[i], stopping);
-        sub.n = 0;
-        for (size_t i = 0; i < pok.n; i++) {
-            handle_poke(e, pok.v[i]);
-            ac__request_unref(pok.v[i]);
-        }
-        pok.n = 0;
-        if (stopping) {
-            while (e->active.head)
-                finish_canceled(e, e->active.head, "the core was closed");
-            while (e->waiting.head)
-                finish_canceled(e, e->waiting.head, "the core was closed");
-            continue;
-        }
-
-        int running = 0;
-        curl_multi_perform(e->multi, &running);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            ac_request *q = NULL;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-            CURLcode rc = m->data.result;
-            if (q)
-                transfer_done(e, q, rc);
-        }
-        double now = ac__now_ms();
-        if (now >= e->next_timer)
-            scan_timers(e, now);
-        double wait = e->next_timer - ac__now_ms();
-        int timeout = wait <= 0 ? 0 : wait > 1000 ? 1000 : (int)wait + 1;
-        curl_multi_poll(e->multi, NULL, 0, timeout, NULL);
     }
-    /* Anything poked after the last round holds a reference. */
-    for (size_t i = 0; i < pok.n; i++)
-        ac__request_unref(pok.v[i]);
-    ac__free(sub.v);
-    ac__free(pok.v);
     return NULL;
 }
 
 /* ------------------------------------------------------------------ */
-/* The API of the engine                                               */
+/* The engine's API                                                    */
 /* ------------------------------------------------------------------ */
 
-engine *ac__engine_start(long max_connections, ac_error *err)
+engine *ac__engine_new(const engine_config *cfg, ac_error *err)
 {
     engine *e = ac__calloc(1, sizeof *e);
     if (!e) {
         ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return NULL;
     }
+    e->mode = cfg->mode;
+    e->epfd = e->wakefd = -1;
+    e->curl_due = -1;
+    e->next_timer = INFINITY;
+    ac__rng_seed(&e->rng, (uint64_t)(ac__now_ms() * 1000.0) ^ (uint64_t)(uintptr_t)e);
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->run_mu, NULL);
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    e->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e->epfd < 0 || e->wakefd < 0) {
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "cannot make the engine's event set: %s",
+                      strerror(errno));
+        goto fail;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = e->wakefd;
+    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->wakefd, &ev) != 0) {
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "cannot watch the engine's wakeup: %s",
+                      strerror(errno));
+        goto fail;
+    }
     e->multi = curl_multi_init();
     if (!e->multi) {
         ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "curl_multi_init failed");
         goto fail;
     }
-    if (max_connections > 0) {
-        curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
-        curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, max_connections);
-    }
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    e->next_timer = ac__now_ms() + 1000.0;
-    if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
-        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "cannot start the engine thread");
-        goto fail;
+    if (cfg->max_connections > 0)
+        curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, cfg->max_connections);
+    if (cfg->max_host_connections > 0)
+        curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->max_host_connections);
+    if (cfg->max_idle_connections > 0)
+        curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, cfg->max_idle_connections);
+    if (e->mode == ENGINE_THREAD) {
+        if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "cannot start the engine thread");
+            goto fail;
+        }
+        e->thread_started = 1;
     }
-    e->started = 1;
     return e;
 fail:
     if (e->multi)
         curl_multi_cleanup(e->multi);
+    if (e->epfd >= 0)
+        close(e->epfd);
+    if (e->wakefd >= 0)
+        close(e->wakefd);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->run_mu);
     ac__free(e);
     return NULL;
 }
+
+engine_mode ac__engine_mode(const engine *e) { return e->mode; }
 
 ac_status ac__engine_submit(engine *e, ac_request *q)
 {
@@ -803,46 +696,66 @@ ac_status ac__engine_submit(engine *e, ac_request *q)
         pthread_mutex_unlock(&e->mu);
         return AC_ECANCELED;
     }
-    if (vec_push(&e->submitted, q) != 0) {
-        pthread_mutex_unlock(&e->mu);
-        return AC_ENOMEM;
-    }
     ac__request_ref(q);
-    q->state = RQ_QUEUED;
+    q->t_queued = ac__now_ms();
+    set_state(q, RQ_QUEUED);
+    q->qnext = NULL;
+    if (e->sub_tail)
+        e->sub_tail->qnext = q;
+    else
+        e->sub_head = q;
+    e->sub_tail = q;
     pthread_mutex_unlock(&e->mu);
-    curl_multi_wakeup(e->multi);
+    wake(e);
     return AC_OK;
 }
 
 void ac__engine_poke(engine *e, ac_request *q)
 {
+    if (!e)
+        return;
     pthread_mutex_lock(&e->mu);
-    if (e->dead) {
+    if (e->dead || q->poked) {
         pthread_mutex_unlock(&e->mu);
         return;
     }
+    q->poked = 1;
     ac__request_ref(q);
-    if (vec_push(&e->poked, q) != 0) {
-        /* Out of memory: the cancel flag is still seen by on_write and at
-         * the end of the transfer. */
-        pthread_mutex_unlock(&e->mu);
-        ac__request_unref(q);
-        return;
-    }
+    q->pnext = NULL;
+    if (e->poke_tail)
+        e->poke_tail->pnext = q;
+    else
+        e->poke_head = q;
+    e->poke_tail = q;
     pthread_mutex_unlock(&e->mu);
-    curl_multi_wakeup(e->multi);
+    wake(e);
 }
 
 void ac__engine_stop(engine *e)
 {
-    if (!e || !e->started)
+    if (!e)
         return;
     pthread_mutex_lock(&e->mu);
+    int already = e->stopping;
     e->stopping = 1;
     pthread_mutex_unlock(&e->mu);
-    curl_multi_wakeup(e->multi);
-    pthread_join(e->thread, NULL);
-    e->started = 0;
+    if (e->mode == ENGINE_THREAD) {
+        if (e->thread_started) {
+            wake(e);
+            pthread_join(e->thread, NULL);
+            e->thread_started = 0;
+        }
+        return;
+    }
+    if (already)
+        return;
+    /* Host mode: the application's thread ends everything, here. */
+    pthread_mutex_lock(&e->run_mu);
+    ac__enter_engine_context();
+    while (!round_once(e))
+        ;
+    ac__leave_engine_context();
+    pthread_mutex_unlock(&e->run_mu);
 }
 
 void ac__engine_free(engine *e)
@@ -850,9 +763,16 @@ void ac__engine_free(engine *e)
     if (!e)
         return;
     ac__engine_stop(e);
+    /* Requests still queued to a dead engine hold references: drop them
+     * (only pokes can be left; submits are refused once dead). */
+    for (ac_request *q = e->poke_head, *nx; q; q = nx) {
+        nx = q->pnext;
+        ac__request_unref(q);
+    }
     curl_multi_cleanup(e->multi);
-    ac__free(e->submitted.v);
-    ac__free(e->poked.v);
+    close(e->epfd);
+    close(e->wakefd);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->run_mu);
     ac__free(e);
 }

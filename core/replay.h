@@ -1,7 +1,8 @@
 /*
  * replay.h -- feed recorded response bytes through a provider's parser
- * exactly as the engine does (framing, plugin, accumulation), without a
- * network.  For parser tests and for debugging a plugin against a capture.
+ * on the engine's own decoding path (decoder.h: status, framing, plugin,
+ * accumulation, the end of a request), without a network.  For parser
+ * tests and for debugging a plugin against a capture.
  */
 #ifndef AC_REPLAY_H
 #define AC_REPLAY_H
@@ -14,7 +15,8 @@
  *   piece:   feed the bytes in pieces of this many bytes (0: all at once),
  *            to exercise events split across reads.
  *   cb:      may be NULL; on_event sees every event as a caller would
- *            (q is NULL); on_done is not called.
+ *            (q is a request that lives only during the call); on_done
+ *            is not called.
  * Returns the outcome a caller of ac_generate would see: AC_OK, or the
  * error (filled in err).  *out always receives the response built so far
  * (possibly partial; free with ac_response_free) unless out of memory.

@@ -1,115 +1,183 @@
 /*
- * request.h -- one request's life (struct ac_request).
+ * request.h -- one request's life: the part every kind of request shares.
  *
- * A request is created on the caller's thread, built (the plugin turns it
- * into HTTP), submitted to the engine, and finished exactly once on the
- * engine thread (ac__request_finish: status, then the internal hook, then the
- * caller's on_done, then waiters wake).  Two references keep it alive: the
- * caller's handle and the engine's while it runs; whichever lets go last
- * frees it.
+ * A request is three things, kept apart:
  *
- * Fields under "engine" are touched only by the engine thread; the outcome
- * fields only under `mu`.
+ *   - struct ac_request (here): what the caller owns and sees -- the
+ *     handle, its callbacks, its limits, its one state, and its outcome
+ *     (status, error, response), published exactly once;
+ *   - the kind (chat.c, models.c, ...): what is asked and how the answer
+ *     is read.  A kind embeds struct ac_request as its first member (as
+ *     libuv's handles embed uv_handle_t) and fills an rq_kind table, so
+ *     adding a kind adds a file, not branches in the engine;
+ *   - the attempt (transfer.c for HTTP, relay.c for in-process plugins):
+ *     engine-private, one per try, freed when the try ends.
+ *
+ * States (rq_state, printable with ac__rq_state_name) move forward only:
+ *
+ *   NEW -> QUEUED -> ACTIVE <-> BACKOFF -> COMPLETE -> DONE
+ *
+ * COMPLETE: the outcome is published (ac_request_status and the response
+ * are final) and on_done is running; DONE: on_done has returned and
+ * waiters are woken.  Nothing changes the outcome after COMPLETE.
+ *
+ * Threads: a request is created and built on the caller's thread, then
+ * owned by the engine context (the engine thread, or the application's
+ * thread inside ac_core_run_once in host mode), which alone runs its
+ * attempts and ends it.  `state`, `status`, `err` and `resp` are written
+ * under `mu` and read under it from any thread.  Two references keep a
+ * request alive: the caller's handle and the engine's while it runs.
  */
 #ifndef AC_REQUEST_H
 #define AC_REQUEST_H
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include "buf.h"
 #include "core.h"
-#include "framing.h"
 #include "http.h"
-#include "params.h"
-#include "sink.h"
 
-typedef enum rq_kind { RQ_GENERATE = 0, RQ_MODELS } rq_kind;
-typedef enum rq_state { RQ_NEW = 0, RQ_QUEUED, RQ_ACTIVE, RQ_WAITING, RQ_DONE } rq_state;
+typedef enum rq_state {
+    RQ_NEW = 0,   /* created; being built, or a session turn waiting */
+    RQ_QUEUED,    /* handed to the engine, not started */
+    RQ_ACTIVE,    /* an attempt is running */
+    RQ_BACKOFF,   /* waiting to retry */
+    RQ_COMPLETE,  /* outcome published; on_done running */
+    RQ_DONE,      /* on_done returned */
+    RQ_STATE_LAST
+} rq_state;
+
+const char *ac__rq_state_name(rq_state s);
+
+typedef struct rq_kind rq_kind;
+typedef struct ac__decoder ac__decoder;
 
 struct ac_request {
-    atomic_int        refs;
-    rq_kind           kind;
-    ac_llm           *llm;          /* a reference */
-    ac_callbacks      cb;
-    void             *user;
-    ac_gen_params    *params;       /* owned copy */
-    ac_message       *msgs;         /* owned */
-    size_t            n_msgs;
-    ac_gen_request    greq;
-    ac_http_request   http;
-    limits            lim;
-    int               stream;
-    ac_status         prestatus;    /* failed before it could start */
-    ac_error          preerr;
+    atomic_int          refs;
+    const rq_kind      *kind;
+    ac_llm             *llm;          /* a reference */
+    ac_callbacks        cb;
+    void               *user;
+    limits              lim;
+    int                 stream;       /* the caller asked for events as they come */
+    int                 local;        /* an in-process plugin runs it (run_local) */
+    ac_http_request     http;         /* built by the kind (HTTP requests) */
+    ac_status           prestatus;    /* it could not be built: reported by the engine */
+    ac_error            preerr;
 
-    /* outcome, under mu */
-    pthread_mutex_t   mu;
-    pthread_cond_t    cv;
-    int               finished;     /* status final (before on_done) */
-    int               done;         /* on_done returned */
-    ac_status         status;
-    ac_error          err;
-    ac_response      *resp;
-    struct ac_model_list models;
+    /* Outcome, under mu. */
+    pthread_mutex_t     mu;
+    pthread_cond_t      cv;
+    rq_state            state;
+    ac_status           status;
+    ac_error            err;
+    ac_response        *resp;         /* chat kinds; NULL for others */
+    ac_sink            *sink;         /* chat kinds: where the plugin's output
+                                         goes (engine context) */
 
-    atomic_int        cancel;
-    volatile int      local_cancel; /* the flag run_local polls */
-    int               local;        /* runs on the worker pool */
-    atomic_int        paused;       /* transfer paused by backpressure */
+    atomic_int          cancel;       /* asked to stop (any thread) */
+    atomic_int          paused;       /* its transfer is paused by backpressure */
 
-    /* internal hooks (sessions, pull streams); run on the engine thread */
-    /* Its failure (the session could not record the turn) turns a success
-     * into that failure before on_done sees it. */
-    ac_status       (*hook_done)(ac_request *q, void *ctx);
-    int             (*hook_backpressure)(void *ctx);  /* 1: pause */
-    void             *hook_ctx;
+    /* Internal hooks, run in the engine context.  hook_done may turn a
+     * success into a failure (the session could not record the turn); it
+     * runs before the outcome is published.  hook_backpressure returns 1
+     * to pause the transfer (a pull stream whose reader is behind). */
+    ac_status         (*hook_done)(ac_request *q, ac_status st, void *ctx);
+    int               (*hook_backpressure)(void *ctx);
+    void               *hook_ctx;
 
-    /* engine */
-    rq_state          state;
-    ac_sink           sink;
-    framer           *fr;
-    buf               body;
-    buf               errbody;
-    CURL             *easy;
-    int               attempt;
-    int               http_status;
-    int               got_first_byte;
-    int               error_body;
-    int               whole_body;   /* stream asked, JSON answered */
-    int               has_pending_err;
-    ac_error          pending_err;
-    long              retry_after_ms;
-    int               should_retry; /* -1 no header, 0, 1 */
-    double            t_start, t_attempt, t_last_byte, retry_at;
-    ac_request       *next, *prev;  /* engine's active/waiting list */
+    /* Engine context only. */
+    int                 attempt;      /* tries started, 1-based */
+    double              t_start;      /* first try, ms (ac__now_ms) */
+    double              t_queued;     /* handed to the engine */
+    double              retry_at;     /* BACKOFF: when to try again */
+    void               *xfer;         /* the running attempt: struct transfer
+                                         or struct relay */
+    ac_request         *next, *prev;  /* engine's active / backoff lists */
+
+    /* The engine's queues, under the engine's lock. */
+    ac_request         *qnext;        /* submit queue */
+    ac_request         *pnext;        /* poke queue */
+    int                 poked;        /* on the poke queue */
 };
 
-/* A new request on llm (takes a reference on it).  params and cb may be
- * NULL.  NULL on no memory. */
-ac_request *ac__request_new(ac_llm *llm, rq_kind kind, const ac_gen_params *params,
-                        const ac_callbacks *cb, void *user);
-/* Build messages and HTTP: system prompt, then history (may be NULL), then
- * the prompt (may be NULL).  On failure records prestatus (the engine will
- * report it through on_done) and returns it. */
-ac_status ac__request_build(ac_request *q, const char *system, const ac_message *history,
-                        size_t n_history, const char *prompt);
-/* Hand to the engine, or to the worker pool for an in-process plugin
- * (which then holds a reference).  AC_OK when taken; otherwise nothing
- * happened and no callback fired: AC_ECANCELED (the core was closed) or
- * AC_ENOMEM.  The caller either drops the request without callbacks (it
- * never reached the user) or ends it with ac__request_fail_unsubmitted. */
-ac_status ac__request_submit(ac_request *q);
-/* Fill err for a status of ac__request_submit. */
-void      ac__request_submit_error(ac_request *q, ac_status st, ac_error *err);
-/* End a request ac__request_submit did not take, on this thread, once. */
-void      ac__request_fail_unsubmitted(ac_request *q, ac_status st);
-/* Engine thread: the one and only end of a request. */
-void      ac__request_finish(ac_request *q, ac_status status, const ac_error *err);
-void      ac__request_ref(ac_request *q);
-void      ac__request_unref(ac_request *q);
+/*
+ * What a kind provides.  Every member runs in the engine context unless
+ * said otherwise.  `frame`, `body` and `end` are the decoder's target (see
+ * decoder.h): replay.c drives them exactly as the engine does.
+ */
+struct rq_kind {
+    const char *name;                 /* "chat", "models" */
+    size_t      size;                 /* sizeof the kind's struct */
+    /* One framed stream event.  NULL: the kind never streams. */
+    ac_status (*frame)(ac_request *q, const ac_frame *f, ac_error *err);
+    /* A whole 2xx body; may take it with ac__decoder_take_body. */
+    ac_status (*body)(ac_request *q, ac__decoder *d, int http_status,
+                      const char *body, size_t len, ac_error *err);
+    /* The response ended well: finish it (a stream must have said how it
+     * finished).  streamed: it came as framed events. */
+    ac_status (*end)(ac_request *q, int streamed, ac_error *err);
+    /* Events the caller has seen: after the first, no retry. */
+    size_t    (*delivered)(const ac_request *q);
+    /* Start over for another try. */
+    void      (*restart)(ac_request *q);
+    /* The request failed: tell the caller (an ERROR event). */
+    void      (*fail)(ac_request *q, const ac_error *err);
+    /* Any thread, once, when the last reference goes: free the kind's
+     * own fields (not the struct). */
+    void      (*release)(ac_request *q);
+    /* In-process plugins: run the request on a worker thread, emitting
+     * into `sink` (a relay, see relay.h).  NULL: the kind needs HTTP. */
+    ac_status (*run_local)(ac_request *q, ac_sink *sink, const volatile int *cancel,
+                           ac_error *err);
+};
+
+/* Make a request of `kind` on llm (takes a reference on it): limits are
+ * the llm's, then params' overrides (params may be NULL).  NULL on no
+ * memory.  The kind fills its own fields after this. */
+ac_request *ac__request_new(const rq_kind *kind, ac_llm *llm, const ac_gen_params *params,
+                            const ac_callbacks *cb, void *user);
+/* Record that q cannot be built; the engine reports it through on_done.
+ * Returns the status. */
+ac_status   ac__request_prefail(ac_request *q, ac_status st, ac_stage stage, const char *msg);
+/* Hand q to the engine (which then holds a reference).  AC_OK when
+ * taken; otherwise nothing happened and no callback fired: AC_ECANCELED
+ * (the core was closed).  Any thread. */
+ac_status   ac__request_submit(ac_request *q);
+/* Fill err for a status ac__request_submit returned. */
+void        ac__request_submit_error(ac_request *q, ac_status st, ac_error *err);
+/* End a request ac__request_submit did not take, on this thread, once
+ * (a queued session turn whose core closed). */
+void        ac__request_fail_unsubmitted(ac_request *q, ac_status st);
+/* Engine context: the one and only end of a request -- the ERROR event
+ * on failure, hook_done, publish, on_done, wake the waiters, drop the
+ * engine's reference. */
+void        ac__request_finish(ac_request *q, ac_status st, const ac_error *err);
+void        ac__request_ref(ac_request *q);
+void        ac__request_unref(ac_request *q);
+/* The request's state, read under its lock. */
+rq_state    ac__request_state(const ac_request *q);
 /* Wait for q, then take its response (or copy its error); frees q. */
 ac_response *ac__request_wait_result(ac_request *q, ac_error *err);
-/* 1 on the engine thread of any core. */
-int       ac__on_engine_thread(void);
-void      ac__mark_engine_thread(void);
+/* A blocking wait from here would deadlock or stall the host's loop:
+ * fill err and return 1 (AC_EBUSY, saying why and naming `what`). */
+int         ac__refuse_blocking(const ac_llm *llm, const char *what, ac_error *err);
+
+/* The engine context: the engine thread, or the application's thread
+ * while it runs ac_core_run_once (and replay's caller while it replays).
+ * Callbacks run there; blocking calls made there fail with AC_EBUSY. */
+int         ac__in_engine_context(void);
+void        ac__enter_engine_context(void);
+void        ac__leave_engine_context(void);
+
+/* Tests: 1 while the stream's request is paused because its reader is
+ * behind (stream.c). */
+int         ac__stream_paused(const ac_stream *s);
+
+/* Debug builds: an invariant that is a bug in the library if false. */
+#ifdef NDEBUG
+#define AC__ASSERT(x) ((void)0)
+#else
+#include <assert.h>
+#define AC__ASSERT(x) assert(x)
+#endif
+#define AC__ASSERT_ENGINE() AC__ASSERT(ac__in_engine_context())
 #endif

@@ -14,7 +14,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "message.h"
-#include "request.h"
+#include "chat.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -135,7 +135,7 @@ static ac_status turn_submit(turn *t)
     ac_session *s = t->s;
     ac_request *q = t->q; /* t is freed by turn_done, maybe before submit returns */
     pthread_mutex_lock(&s->mu);
-    ac__request_build(q, s->system, s->hist, s->n, t->prompt);
+    ac__chat_build(q, s->system, s->hist, s->n, t->prompt);
     s->current = q;
     ac__request_ref(q);
     pthread_mutex_unlock(&s->mu);
@@ -164,14 +164,14 @@ static void turn_dispatch(turn *t)
     ac__request_unref(q); /* the turn's reference; the engine has its own */
 }
 
-static ac_status turn_done(ac_request *q, void *ctx)
+static ac_status turn_done(ac_request *q, ac_status status, void *ctx)
 {
     turn *t = ctx;
     ac_session *s = t->s;
     turn *next = NULL;
     ac_status st = AC_OK;
     pthread_mutex_lock(&s->mu);
-    if (q->status == AC_OK && q->resp) {
+    if (status == AC_OK && q->resp) {
         /* Both messages or neither: the history never holds half a turn. */
         ac_message user, reply;
         memset(&user, 0, sizeof user);
@@ -213,23 +213,32 @@ static ac_status turn_done(ac_request *q, void *ctx)
 }
 
 ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen_params *params,
-                                 const ac_callbacks *cb, void *user)
+                                 const ac_callbacks *cb, void *user, ac_error *err)
 {
-    if (!s || !ac__utf8_valid(prompt))
+    if (!s) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "session is NULL");
         return NULL;
+    }
     pthread_mutex_lock(&s->mu);
     ac_llm *llm = s->llm;
     ac__llm_ref(llm);
     pthread_mutex_unlock(&s->mu);
-    turn *t = ac__calloc(1, sizeof *t);
+    turn *t = NULL;
     ac_request *q = NULL;
-    if (!t || atomic_load(&llm->core->closed))
-        goto fail;
-    if (prompt && !(t->prompt = ac__strdup(prompt)))
-        goto fail;
-    q = ac__request_new(llm, RQ_GENERATE, params, cb, user);
+    if (!ac__utf8_valid(prompt)) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+        goto fail_named;
+    }
+    if (atomic_load(&llm->core->closed)) {
+        ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        goto fail_named;
+    }
+    t = ac__calloc(1, sizeof *t);
+    if (!t || (prompt && !(t->prompt = ac__strdup(prompt))))
+        goto oom;
+    q = ac__chat_new(llm, params, cb, user);
     if (!q)
-        goto fail;
+        goto oom;
     ac__llm_unref(llm);
     llm = NULL;
     session_ref(s);
@@ -260,6 +269,7 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
     /* Not taken (the core closed meanwhile): fail like ac_agenerate, with
      * no callback on this thread, and hand the session to the next turn
      * that queued behind this one (it ends through its on_done). */
+    ac__request_submit_error(q, st, err);
     turn *next;
     pthread_mutex_lock(&s->mu);
     next = s->queue_head;
@@ -279,9 +289,11 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
     ac__request_unref(q); /* the turn's */
     ac__request_unref(q); /* the caller's: it never saw the handle */
     return NULL;
-fail:
-    if (llm)
-        ac__llm_unref(llm);
+oom:
+    ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory starting the turn");
+fail_named:
+    ac__error_set_provider(err, llm->inst->name);
+    ac__llm_unref(llm);
     if (t)
         ac__free(t->prompt);
     ac__free(t);
@@ -295,30 +307,16 @@ ac_response *ac_session_generate(ac_session *s, const char *prompt, const ac_gen
         ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "session is NULL");
         return NULL;
     }
-    if (ac__on_engine_thread()) {
-        ac__error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
-                  "ac_session_generate called from a callback; use ac_session_agenerate");
+    pthread_mutex_lock(&s->mu);
+    ac_llm *llm = s->llm;
+    ac__llm_ref(llm);
+    pthread_mutex_unlock(&s->mu);
+    int busy = ac__refuse_blocking(llm, "ac_session_generate", err);
+    ac__llm_unref(llm);
+    if (busy)
         return NULL;
-    }
-    if (!ac__utf8_valid(prompt)) {
-        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
-        return NULL;
-    }
-    ac_request *q = ac_session_agenerate(s, prompt, params, NULL, NULL);
-    if (!q) {
-        /* The header promises AC_ECANCELED for a closed core. */
-        pthread_mutex_lock(&s->mu);
-        int closed = atomic_load(&s->llm->core->closed);
-        const char *provider = s->llm->inst->name;
-        if (closed)
-            ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
-        else
-            ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory starting the turn");
-        ac__error_set_provider(err, provider);
-        pthread_mutex_unlock(&s->mu);
-        return NULL;
-    }
-    return ac__request_wait_result(q, err);
+    ac_request *q = ac_session_agenerate(s, prompt, params, NULL, NULL, err);
+    return q ? ac__request_wait_result(q, err) : NULL;
 }
 
 void ac_session_free(ac_session *s)
@@ -427,36 +425,61 @@ void ac_session_clear(ac_session *s)
 /* Save and load                                                       */
 /* ------------------------------------------------------------------ */
 
-static json_object *message_to_json(const ac_message *m)
+/* Building the saved file with json-c, whose every constructor and add can
+ * fail for want of memory: each failure is counted in *ok, and a save
+ * with any failure writes nothing (a file missing a message would load
+ * as a different conversation). */
+static void jadd(json_object *o, const char *key, json_object *v, int *ok)
+{
+    if (!v || json_object_object_add(o, key, v) != 0) {
+        json_object_put(v);
+        *ok = 0;
+    }
+}
+
+static void jpush(json_object *a, json_object *v, int *ok)
+{
+    if (!v || !a || json_object_array_add(a, v) != 0) {
+        json_object_put(v);
+        *ok = 0;
+    }
+}
+
+static json_object *jstring(const char *s) { return json_object_new_string(s ? s : ""); }
+
+static json_object *message_to_json(const ac_message *m, int *ok)
 {
     json_object *o = json_object_new_object();
-    if (!o)
+    if (!o) {
+        *ok = 0;
         return NULL;
-    json_object_object_add(o, "role", json_object_new_string(ac_role_name(m->role)));
-    json_object_object_add(o, "content", json_object_new_string(m->content ? m->content : ""));
+    }
+    jadd(o, "role", jstring(ac_role_name(m->role)), ok);
+    jadd(o, "content", jstring(m->content), ok);
     if (m->n_tool_calls) {
         json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < m->n_tool_calls; i++) {
             json_object *c = json_object_new_object();
-            if (!c)
-                continue;
-            json_object_object_add(c, "id", json_object_new_string(m->tool_calls[i].id));
-            json_object_object_add(c, "name", json_object_new_string(m->tool_calls[i].name));
-            json_object *args = json_tokener_parse(m->tool_calls[i].arguments);
-            json_object_object_add(c, "arguments", args ? args : json_object_new_object());
-            json_object_array_add(a, c);
+            if (c) {
+                jadd(c, "id", jstring(m->tool_calls[i].id), ok);
+                jadd(c, "name", jstring(m->tool_calls[i].name), ok);
+                /* Stored arguments are always a JSON object (the sink
+                 * checked them): failing to parse means no memory. */
+                jadd(c, "arguments", json_tokener_parse(m->tool_calls[i].arguments), ok);
+            }
+            jpush(a, c, ok);
         }
-        json_object_object_add(o, "tool_calls", a);
+        jadd(o, "tool_calls", a, ok);
     }
     if (m->tool_call_id)
-        json_object_object_add(o, "tool_call_id", json_object_new_string(m->tool_call_id));
+        jadd(o, "tool_call_id", jstring(m->tool_call_id), ok);
     if (m->name)
-        json_object_object_add(o, "name", json_object_new_string(m->name));
+        jadd(o, "name", jstring(m->name), ok);
     if (m->n_images) {
         json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < m->n_images; i++)
-            json_object_array_add(a, json_object_new_string(m->images[i]));
-        json_object_object_add(o, "images", a);
+            jpush(a, jstring(m->images[i]), ok);
+        jadd(o, "images", a, ok);
     }
     return o;
 }
@@ -467,6 +490,7 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
         ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
         return AC_EINVAL;
     }
+    int ok = 1;
     json_object *root = json_object_new_object();
     json_object *msgs = json_object_new_array();
     if (!root || !msgs) {
@@ -476,18 +500,19 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
         return AC_ENOMEM;
     }
     pthread_mutex_lock(&s->mu);
-    json_object_object_add(root, "format", json_object_new_string("abstractcore-session"));
-    json_object_object_add(root, "version", json_object_new_int(1));
+    jadd(root, "format", jstring("abstractcore-session"), &ok);
+    jadd(root, "version", json_object_new_int(1), &ok);
     if (s->system)
-        json_object_object_add(root, "system", json_object_new_string(s->system));
-    json_object_object_add(root, "provider", json_object_new_string(s->llm->inst->name));
-    json_object_object_add(root, "model", json_object_new_string(s->llm->model));
-    for (size_t i = 0; i < s->n; i++)
-        json_object_array_add(msgs, message_to_json(&s->hist[i]));
+        jadd(root, "system", jstring(s->system), &ok);
+    jadd(root, "provider", jstring(s->llm->inst->name), &ok);
+    jadd(root, "model", jstring(s->llm->model), &ok);
+    for (size_t i = 0; i < s->n && ok; i++)
+        jpush(msgs, message_to_json(&s->hist[i], &ok), &ok);
     pthread_mutex_unlock(&s->mu);
-    json_object_object_add(root, "messages", msgs);
-    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+    jadd(root, "messages", msgs, &ok);
+    const char *text = ok ? json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE)
+                          : NULL;
     ac_status st = AC_OK;
     char *tmp = text ? ac__asprintf("%s.tmp.XXXXXX", path) : NULL;
     int fd = tmp ? mkstemp(tmp) : -1; /* only once there is text to write */

@@ -5,6 +5,7 @@
 #include "sink.h"
 #include "alloc.h"
 #include "error.h"
+#include "relay.h"
 
 #include <json-c/json.h>
 #include <string.h>
@@ -70,6 +71,8 @@ static ac_status sink_room(const ac_sink *k, size_t n)
 
 ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n)
 {
+    if (k->relay)
+        return s && n ? ac__relay_emit(k->relay, RELAY_TEXT, 0, s, n, NULL, NULL, 0, 0, 0) : AC_OK;
     if (!s || !n)
         return AC_OK;
     if (sink_room(k, n) != AC_OK)
@@ -86,6 +89,9 @@ ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n)
 
 ac_status ac__sink_emit_reasoning(ac_sink *k, const char *s, size_t n)
 {
+    if (k->relay)
+        return s && n ? ac__relay_emit(k->relay, RELAY_REASONING, 0, s, n, NULL, NULL, 0, 0, 0)
+                      : AC_OK;
     if (!s || !n)
         return AC_OK;
     if (sink_room(k, n) != AC_OK)
@@ -114,6 +120,9 @@ static tool_call_acc *call_find(ac_response *r, int key, size_t *idx)
 ac_status ac__sink_emit_tool_call(ac_sink *k, int key, const char *id, const char *name,
                               const char *args, size_t n, int complete)
 {
+    if (k->relay)
+        return ac__relay_emit(k->relay, RELAY_TOOL_CALL, key, id, id ? strlen(id) : 0, name,
+                              args, args ? n : 0, complete, 0);
     ac_response *r = k->resp;
     size_t idx;
     tool_call_acc *tc = call_find(r, key, &idx);
@@ -227,6 +236,8 @@ static void call_end(ac_sink *k, size_t idx)
 
 ac_status ac__sink_emit_tool_call_end(ac_sink *k, int key)
 {
+    if (k->relay)
+        return ac__relay_emit(k->relay, RELAY_TOOL_CALL_END, key, NULL, 0, NULL, NULL, 0, 0, 0);
     size_t idx;
     if (call_find(k->resp, key, &idx))
         call_end(k, idx);
@@ -235,6 +246,8 @@ ac_status ac__sink_emit_tool_call_end(ac_sink *k, int key)
 
 ac_status ac__sink_emit_usage(ac_sink *k, long in, long out)
 {
+    if (k->relay)
+        return ac__relay_emit(k->relay, RELAY_USAGE, 0, NULL, 0, NULL, NULL, 0, in, out);
     if (in >= 0)
         k->resp->input_tokens = in;
     if (out >= 0)
@@ -244,6 +257,9 @@ ac_status ac__sink_emit_usage(ac_sink *k, long in, long out)
 
 ac_status ac__sink_emit_finish(ac_sink *k, const char *normalized, const char *raw)
 {
+    if (k->relay)
+        return ac__relay_emit(k->relay, RELAY_FINISH, 0, normalized,
+                              normalized ? strlen(normalized) : 0, raw, NULL, 0, 0, 0);
     if (!normalized || !*normalized)
         normalized = "stop";
     if (ac__response_set_str(&k->resp->finish, normalized) ||
@@ -255,6 +271,9 @@ ac_status ac__sink_emit_finish(ac_sink *k, const char *normalized, const char *r
 
 ac_status ac__sink_emit_model(ac_sink *k, const char *model)
 {
+    if (k->relay)
+        return ac__relay_emit(k->relay, RELAY_MODEL, 0, model, model ? strlen(model) : 0, NULL,
+                              NULL, 0, 0, 0);
     if (!model || !*model)
         return AC_OK;
     return ac__response_set_str(&k->resp->model, model) ? AC_ENOMEM : AC_OK;

@@ -14,7 +14,12 @@
  *   - text, reasoning and every tool call's id, name and arguments together
  *     stay within max_response_bytes (AC_ETOOBIG past it), so a server
  *     cannot grow a response past the cap by spreading it over calls.
- * Used by one thread at a time (the engine thread, or replay's caller).
+ * Used by one thread at a time (the engine context).
+ *
+ * A sink in relay mode (relay != NULL) is the one an in-process plugin
+ * writes into on its worker thread: it stores nothing and forwards every
+ * emit to the relay (relay.h), which the engine applies to the request's
+ * real sink.
  */
 #ifndef AC_SINK_H
 #define AC_SINK_H
@@ -35,6 +40,7 @@ struct ac_sink {
     size_t              held;        /* bytes of text, reasoning and tool
                                         calls in resp: all of them together
                                         are capped by the response limit */
+    struct relay       *relay;       /* relay mode: forward every emit */
 };
 
 void      ac__sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt,

@@ -1,20 +1,26 @@
 /*
- * stream.c -- the pull API (ac_stream_*): events copied into a queue by the
- * engine thread, read by the caller with a timeout.
+ * stream.c -- the pull API (ac_stream_*): events copied into a queue in
+ * the engine context, read by the caller with a timeout.
  *
- * Flow control: when the caller falls behind by more than QUEUE_HIGH bytes,
- * the transfer is paused (the write callback returns CURL_WRITEFUNC_PAUSE)
- * and resumed when the queue drains below QUEUE_LOW, so a slow reader never
- * makes memory grow without bound and the server sees TCP backpressure.
+ * Flow control: when the caller falls behind by more than QUEUE_HIGH
+ * bytes, the request is paused -- an HTTP transfer's write callback
+ * returns CURL_WRITEFUNC_PAUSE (the server sees TCP backpressure), an
+ * in-process run's relay stops being drained (its worker blocks) -- and
+ * resumed when the queue drains below QUEUE_LOW, so a slow reader never
+ * makes memory grow without bound.
+ *
+ * A queued event is one allocation: the node, then its strings; an error
+ * report is stored only with the ERROR event.
  *
  * The stream is shared by the caller and the request's callbacks, so it is
  * reference counted: the request's reference goes in its on_done.
  */
 #include "alloc.h"
+#include "chat.h"
 #include "engine.h"
 #include "error.h"
 #include "message.h"
-#include "request.h"
+#include "params.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,11 +30,11 @@
 #define QUEUE_LOW (64 * 1024)
 
 typedef struct ev_node {
-    ac_chunk        c;
-    ac_error        err;
-    char           *strs[6];
-    size_t          bytes;
     struct ev_node *next;
+    size_t          bytes;
+    ac_chunk        c;
+    ac_error       *err;     /* ERROR only, inside this allocation */
+    char            data[];  /* the chunk's strings, then the error */
 } ev_node;
 
 struct ac_stream {
@@ -44,70 +50,73 @@ struct ac_stream {
     int             oom;
 };
 
-static void node_free(ev_node *n)
-{
-    if (!n)
-        return;
-    for (size_t i = 0; i < 6; i++)
-        ac__free(n->strs[i]);
-    ac__free(n);
-}
-
 static void stream_unref(ac_stream *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     for (ev_node *n = s->head, *nx; n; n = nx) {
         nx = n->next;
-        node_free(n);
+        ac__free(n);
     }
-    node_free(s->current);
+    ac__free(s->current);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     ac__free(s);
 }
 
-static const char *keep(ev_node *n, int slot, const char *p, size_t len)
+static size_t slen(const char *p) { return p ? strlen(p) + 1 : 0; }
+
+static const char *keep(char **at, const char *p, size_t len)
 {
     if (!p)
         return NULL;
-    n->strs[slot] = ac__strndup(p, len);
-    n->bytes += len;
-    return n->strs[slot];
+    char *d = *at;
+    memcpy(d, p, len);
+    d[len] = '\0';
+    *at += len + 1;
+    return d;
+}
+
+/* One allocation per event: the node, its strings, its error report. */
+static ev_node *node_copy(const ac_chunk *c)
+{
+    size_t need = (c->text ? c->len + 1 : 0) + (c->data ? c->data_len + 1 : 0) +
+                  slen(c->tool_call_id) + slen(c->tool_name) + slen(c->finish_reason) +
+                  slen(c->raw_finish_reason);
+    size_t errat = (need + _Alignof(ac_error) - 1) / _Alignof(ac_error) * _Alignof(ac_error);
+    size_t total = sizeof(ev_node) + (c->error ? errat + sizeof(ac_error) : need);
+    ev_node *n = ac__malloc(total);
+    if (!n)
+        return NULL;
+    n->next = NULL;
+    n->bytes = total;
+    n->c = *c;
+    char *at = n->data;
+    n->c.text = keep(&at, c->text, c->len);
+    n->c.data = keep(&at, c->data, c->data_len);
+    n->c.tool_call_id = keep(&at, c->tool_call_id, slen(c->tool_call_id) - !!c->tool_call_id);
+    n->c.tool_name = keep(&at, c->tool_name, slen(c->tool_name) - !!c->tool_name);
+    n->c.finish_reason = keep(&at, c->finish_reason, slen(c->finish_reason) - !!c->finish_reason);
+    n->c.raw_finish_reason = keep(&at, c->raw_finish_reason,
+                                  slen(c->raw_finish_reason) - !!c->raw_finish_reason);
+    n->err = NULL;
+    if (c->error) {
+        n->err = (ac_error *)(void *)(n->data + errat);
+        *n->err = *c->error;
+        n->c.error = n->err;
+    }
+    return n;
 }
 
 static void stream_on_event(ac_request *q, const ac_chunk *c, void *user)
 {
     (void)q;
     ac_stream *s = user;
-    ev_node *n = ac__calloc(1, sizeof *n);
+    ev_node *n = node_copy(c);
     if (!n) {
         s->oom = 1;
         return;
     }
-    n->c = *c;
-    n->c.text = keep(n, 0, c->text, c->len);
-    n->c.data = keep(n, 1, c->data, c->data_len);
-    n->c.tool_call_id = c->tool_call_id ? keep(n, 2, c->tool_call_id, strlen(c->tool_call_id)) : NULL;
-    n->c.tool_name = c->tool_name ? keep(n, 3, c->tool_name, strlen(c->tool_name)) : NULL;
-    n->c.finish_reason = c->finish_reason ? keep(n, 4, c->finish_reason, strlen(c->finish_reason)) : NULL;
-    n->c.raw_finish_reason = c->raw_finish_reason
-                                 ? keep(n, 5, c->raw_finish_reason, strlen(c->raw_finish_reason)) : NULL;
-    if (c->error) {
-        n->err = *c->error;
-        n->c.error = &n->err;
-    }
-    /* Any copy that failed: drop the event rather than hand out NULL where
-     * the caller is promised a string. */
-    if ((c->text && !n->c.text) || (c->data && !n->c.data) ||
-        (c->tool_call_id && !n->c.tool_call_id) || (c->tool_name && !n->c.tool_name) ||
-        (c->finish_reason && !n->c.finish_reason) ||
-        (c->raw_finish_reason && !n->c.raw_finish_reason)) {
-        node_free(n);
-        s->oom = 1;
-        return;
-    }
-    n->bytes += sizeof *n;
     pthread_mutex_lock(&s->mu);
     if (s->tail)
         s->tail->next = n;
@@ -131,11 +140,11 @@ static void stream_on_done(ac_request *q, ac_status st, void *user)
     stream_unref(s);
 }
 
-/* Engine thread, from the write callback (and before resuming).  When
- * full, the request is marked paused here, under the queue's lock: the
- * reader checks `paused` under the same lock after taking an event, so it
- * cannot drain the queue between our check and the mark and never see it
- * (a lost wakeup that would leave the transfer paused for good). */
+/* Engine context.  When full, the request is marked paused here, under
+ * the queue's lock: the reader checks `paused` under the same lock after
+ * taking an event, so it cannot drain the queue between our check and the
+ * mark and never see it (a lost wakeup that would leave the request
+ * paused for good). */
 static int stream_backpressure(void *ctx)
 {
     ac_stream *s = ctx;
@@ -177,7 +186,7 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *
     pthread_condattr_destroy(&a);
     ac_callbacks cb = {.version = AC_CALLBACKS_VERSION, .on_event = stream_on_event,
                        .on_done = stream_on_done};
-    ac_request *q = ac__request_new(llm, RQ_GENERATE, params, &cb, s);
+    ac_request *q = ac__chat_new(llm, params, &cb, s);
     if (!q) {
         atomic_store(&s->refs, 1);
         stream_unref(s);
@@ -188,7 +197,7 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt, const ac_gen_params *
     q->hook_backpressure = stream_backpressure;
     q->hook_ctx = s;
     s->q = q;
-    ac__request_build(q, q->params->system, NULL, 0, prompt);
+    ac__chat_build(q, ac__chat_params(q)->system, NULL, 0, prompt);
     ac_status st = ac__request_submit(q);
     if (st != AC_OK) {
         /* Not taken (the core closed meanwhile): no callback ran, so the
@@ -208,10 +217,8 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
 {
     if (!s || !out)
         return AC_EINVAL;
-    if (ac__on_engine_thread())
-        return AC_EBUSY;
     struct timespec dl;
-    if (timeout_ms >= 0) {
+    if (timeout_ms > 0) {
         clock_gettime(CLOCK_MONOTONIC, &dl);
         dl.tv_sec += timeout_ms / 1000;
         dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -221,9 +228,17 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
         }
     }
     pthread_mutex_lock(&s->mu);
-    node_free(s->current);
+    ac__free(s->current);
     s->current = NULL;
     while (!s->head && !s->ended) {
+        if (timeout_ms == 0) {
+            pthread_mutex_unlock(&s->mu);
+            return AC_EAGAIN;
+        }
+        if (ac__refuse_blocking(s->q->llm, "ac_stream_next", NULL)) {
+            pthread_mutex_unlock(&s->mu);
+            return AC_EBUSY;
+        }
         if (timeout_ms < 0) {
             pthread_cond_wait(&s->cv, &s->mu);
         } else if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) {
@@ -237,8 +252,10 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
         ac_status st = s->end_status == AC_OK ? AC_EOF : s->end_status;
         pthread_mutex_unlock(&s->mu);
         /* on_done has run; let the request be done too, so its response
-         * can be taken right after the end of the stream. */
-        ac_request_wait(s->q, -1);
+         * can be taken right after the end of the stream.  (Not from the
+         * engine context, where on_done itself is still running.) */
+        if (!ac__in_engine_context() && ac__engine_mode(s->q->llm->core->eng) != ENGINE_HOST)
+            ac_request_wait(s->q, -1);
         return st;
     }
     ev_node *n = s->head;
@@ -264,4 +281,10 @@ void ac_stream_close(ac_stream *s)
     /* The request keeps its own reference on s until its on_done. */
     ac__request_unref(q);
     stream_unref(s);
+}
+
+/* Tests: 1 while the request is paused because this reader is behind. */
+int ac__stream_paused(const ac_stream *s)
+{
+    return s && atomic_load(&s->q->paused);
 }

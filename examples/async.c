@@ -93,13 +93,10 @@ int main(int argc, char **argv)
     ac_gen_params_set_temperature(params, 0.7);
 
     /* Returns at once; params and cb are copied, so they could be freed now. */
-    q = ac_agenerate(llm, prompt, params, &cb, &final);
-    if (!q) {
-        /* Bad arguments (e.g. a prompt that is not UTF-8) or no memory;
-         * no callback will fire. */
-        fputs("async: the request could not be started\n", stderr);
-        goto done;
-    }
+    q = ac_agenerate(llm, prompt, params, &cb, &final, &err);
+    if (!q) /* err says why (a prompt that is not UTF-8, no memory, the
+             * core closed); no callback will fire. */
+        goto fail;
 
     /* The main thread is free to do other work; here it just waits. */
     if (ac_request_wait(q, 60000) == AC_ETIMEDOUT) {

@@ -70,11 +70,9 @@ int main(int argc, char **argv)
     ac_gen_params_set_stream(params, 1);
 
     /* No callbacks: the request runs in the background. */
-    q = ac_agenerate(llm, prompt, params, NULL, NULL);
-    if (!q) {
-        fputs("cancel: the request could not be started\n", stderr);
-        goto done;
-    }
+    q = ac_agenerate(llm, prompt, params, NULL, NULL, &err);
+    if (!q)
+        goto fail;
     if (ac_request_wait(q, CANCEL_AFTER_MS) == AC_ETIMEDOUT) {
         ac_request_cancel(q);
         ac_request_wait(q, -1);            /* returns once on_done has run */

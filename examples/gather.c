@@ -71,8 +71,11 @@ int main(int argc, char **argv)
     /* No callbacks: the requests run in the background and the results
      * are read after the wait.  A request that could not even start is
      * NULL, and ac_gather skips NULL entries. */
-    for (size_t i = 0; i < n; i++)
-        reqs[i] = ac_agenerate(llm, prompts[i], NULL, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+        reqs[i] = ac_agenerate(llm, prompts[i], NULL, NULL, NULL, &err);
+        if (!reqs[i])
+            fprintf(stderr, "gather: %zu: not started: %s\n", i, err.message);
+    }
 
     /* AC_ETIMEDOUT if some are still running after 60 s: those report
      * AC_EPENDING below, and ac_request_free cancels them. */
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
     rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (!reqs[i]) {
-            fprintf(stderr, "gather: %zu: not started (bad prompt or no memory)\n", i);
+            /* said above, when it could not start */
             rc = 1;
         } else if ((st = ac_request_status(reqs[i], &err)) == AC_OK) {
             printf("%zu: %s\n", i, ac_response_content(ac_request_response(reqs[i])));

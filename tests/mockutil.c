@@ -83,3 +83,32 @@ json_object *mu_last_body(const mock_server *m)
     free(b);
     return o;
 }
+
+typedef struct count_wait {
+    const mock_server *m;
+    size_t             n;
+} count_wait;
+
+static int have_requests(void *ctx)
+{
+    count_wait *w = ctx;
+    return mock_server_request_count(w->m) >= w->n;
+}
+
+static int have_disconnects(void *ctx)
+{
+    count_wait *w = ctx;
+    return mock_server_disconnects(w->m) >= w->n;
+}
+
+int mu_wait_requests(const mock_server *m, size_t n, int timeout_ms)
+{
+    count_wait w = {m, n};
+    return tu_wait_until(have_requests, &w, timeout_ms);
+}
+
+int mu_wait_disconnects(const mock_server *m, size_t n, int timeout_ms)
+{
+    count_wait w = {m, n};
+    return tu_wait_until(have_disconnects, &w, timeout_ms);
+}

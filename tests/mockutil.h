@@ -34,6 +34,13 @@ ac_llm *mu_llm_at(mu_env *e, const char *base_url,
  * Returns 0, or -1 with a line on stderr.  Stop with mu_stop. */
 int mu_start_plain(mu_env *e, const char *script);
 
+/* Wait (at most timeout_ms) until the mock has received at least n
+ * requests; 1 if it has. */
+int mu_wait_requests(const mock_server *m, size_t n, int timeout_ms);
+/* Wait (at most timeout_ms) until the mock has seen at least n clients go
+ * away mid-response; 1 if it has. */
+int mu_wait_disconnects(const mock_server *m, size_t n, int timeout_ms);
+
 /* The body of the last request the mock received, parsed; NULL when
  * there was none or it is not JSON.  Free with json_object_put. */
 struct json_object *mu_last_body(const mock_server *m);

@@ -1545,7 +1545,7 @@ static void test_mock_stream(void)
     seen s;
     memset(&s, 0, sizeof s);
     ac_callbacks cb = { .on_event = on_event };
-    ac_request *q = ac_agenerate(l, "Hi", p, &cb, &s);
+    ac_request *q = ac_agenerate(l, "Hi", p, &cb, &s, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     ac_error err;
@@ -1654,7 +1654,7 @@ static void test_mock_errors(void)
     l = mock_llm("m-serr");
     CU_ASSERT_PTR_NOT_NULL_FATAL(l);
     ac_gen_params_set_stream(p, 1);
-    ac_request *q = ac_agenerate(l, "Hi", p, NULL, NULL);
+    ac_request *q = ac_agenerate(l, "Hi", p, NULL, NULL, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_EPROTOCOL);

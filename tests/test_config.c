@@ -99,7 +99,7 @@ static void test_type_errors(void)
     CU_ASSERT_EQUAL(open_text("abstractcore = { plugin_path = 5; };\n", &core, &err), AC_ECONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "plugin_path"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, ":1"));
-    CU_ASSERT_EQUAL(open_text("abstractcore = {\n engine = { max_connections = 0; };\n};\n",
+    CU_ASSERT_EQUAL(open_text("abstractcore = {\n engine = { max_connections = -1; };\n};\n",
                               &core, &err), AC_ECONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "max_connections"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, ":2"));

@@ -6,6 +6,7 @@
  * flight.  Everything asserted is what a caller would observe.
  */
 #include "mockutil.h"
+#include "request.h"
 #include "testutil.h"
 
 #include <CUnit/Basic.h>
@@ -27,7 +28,7 @@ static const char *SCRIPT =
     "  { model = \"default\"; reply = \"Hello from the mock.\"; chunks = 4; usage = [5, 4]; },\n"
     "  { model = \"echo\"; echo = true; chunks = 3; },\n"
     "  { model = \"slow\"; reply = \"one two three four five six seven eight nine ten\"; chunks = 10; delay_ms = 100; },\n"
-    "  { model = \"hang\"; reply = \"first\"; hang = true; },\n"
+    "  { model = \"hang\"; reply = \"first\"; chunks = 1; hang = true; },\n"
     "  { model = \"late\"; first_byte_delay_ms = 3000; reply = \"late\"; },\n"
     "  { model = \"tools\"; reply = \"\"; tool_calls = ( { id = \"call_1\"; name = \"get_weather\"; arguments = \"{\\\"city\\\":\\\"Paris\\\"}\"; },\n"
     "                                  { id = \"call_2\"; name = \"get_time\"; arguments = \"{}\"; } ); },\n"
@@ -39,6 +40,7 @@ static const char *SCRIPT =
     "  { model = \"garbage\"; raw = \"data: {not json\\n\\n\"; content_type = \"text/event-stream\"; },\n"
     "  { model = \"badutf8\"; raw = \"data: {\\\"choices\\\":[{\\\"index\\\":0,\\\"delta\\\":{\\\"content\\\":\\\"ok \\xff\\xfe\\\"}}]}\\n\\n\"; content_type = \"text/event-stream\"; },\n"
     "  { model = \"big\"; reply_len = 200000; chunks = 50; },\n"
+    "  { model = \"huge\"; reply_len = 4000000; chunks = 2000; },\n"
     "  { model = \"keepalive\"; reply = \"kept alive\"; chunks = 3; delay_ms = 150; keepalive_comments = true; }\n"
     ");\n";
 
@@ -137,7 +139,7 @@ static void test_async_events_in_order(void)
     mu_start(&e, SCRIPT, "default", NULL);
     rec r;
     rec_init(&r);
-    ac_request *q = ac_agenerate(e.llm, "Hi", NULL, &CB, &r);
+    ac_request *q = ac_agenerate(e.llm, "Hi", NULL, &CB, &r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     CU_ASSERT_EQUAL(atomic_load(&r.done_calls), 1);
@@ -174,7 +176,7 @@ static void test_gather_100_concurrent(void)
     char prompt[N][32];
     for (int i = 0; i < N; i++) {
         snprintf(prompt[i], sizeof prompt[i], "prompt number %d", i);
-        q[i] = ac_agenerate(e.llm, prompt[i], NULL, NULL, NULL);
+        q[i] = ac_agenerate(e.llm, prompt[i], NULL, NULL, NULL, NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
     }
     CU_ASSERT_EQUAL(ac_gather(q, N, 30000), AC_OK);
@@ -197,8 +199,8 @@ static void test_gather_across_providers(void)
     mu_env e;
     mu_start(&e, SCRIPT, "default", NULL);
     ac_llm *echo = mu_llm(&e, "echo");
-    ac_request *q[2] = {ac_agenerate(e.llm, "a", NULL, NULL, NULL),
-                        ac_agenerate(echo, "second", NULL, NULL, NULL)};
+    ac_request *q[2] = {ac_agenerate(e.llm, "a", NULL, NULL, NULL, NULL),
+                        ac_agenerate(echo, "second", NULL, NULL, NULL, NULL)};
     CU_ASSERT_EQUAL(ac_gather(q, 2, 10000), AC_OK);
     CU_ASSERT_STRING_EQUAL(ac_response_content(ac_request_response(q[0])), "Hello from the mock.");
     CU_ASSERT_STRING_EQUAL(ac_response_content(ac_request_response(q[1])), "second");
@@ -233,25 +235,27 @@ static void test_pull_stream(void)
     mu_stop(&e);
 }
 
+static int stream_paused(void *s) { return ac__stream_paused(s); }
+
 static void test_pull_stream_slow_reader_gets_everything(void)
 {
-    /* 200 kB through a reader that reads slowly: nothing lost. */
+    /* 4 MB through a reader that reads nothing until the transfer is
+     * paused (the queue is full: the server sees backpressure), then
+     * everything: nothing lost, nothing out of order. */
     mu_env e;
-    mu_start(&e, SCRIPT, "big", NULL);
+    mu_start(&e, SCRIPT, "huge", NULL);
     ac_error err;
-    ac_stream *s = ac_stream_open(e.llm, "big", NULL, &err);
+    ac_stream *s = ac_stream_open(e.llm, "huge", NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT(tu_wait_until(stream_paused, s, 10000));
     const ac_chunk *c;
     size_t total = 0;
-    int i = 0;
     ac_status st;
-    while ((st = ac_stream_next(s, &c, 10000)) == AC_OK) {
+    while ((st = ac_stream_next(s, &c, 10000)) == AC_OK)
         total += c->len;
-        if (i++ < 5)
-            usleep(50000);
-    }
     CU_ASSERT_EQUAL(st, AC_EOF);
-    CU_ASSERT_EQUAL(total, 200000);
+    CU_ASSERT_EQUAL(total, 4000000);
+    CU_ASSERT_EQUAL(ac__stream_paused(s), 0);
     ac_stream_close(s);
     mu_stop(&e);
 }
@@ -262,7 +266,7 @@ static void test_cancel_mid_stream(void)
     mu_start(&e, SCRIPT, "slow", NULL);
     rec r;
     rec_init(&r);
-    ac_request *q = ac_agenerate(e.llm, "count", NULL, &CB, &r);
+    ac_request *q = ac_agenerate(e.llm, "count", NULL, &CB, &r, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     double t0 = mono_ms();
     while (!atomic_load(&r.first_text) && mono_ms() - t0 < 5000)
@@ -297,7 +301,7 @@ static void test_cancel_from_callback_and_free_in_flight(void)
     rec r;
     rec_init(&r);
     r.cancel_in_callback = 1;
-    ac_request *q = ac_agenerate(e.llm, "x", NULL, &CB, &r);
+    ac_request *q = ac_agenerate(e.llm, "x", NULL, &CB, &r, NULL);
     CU_ASSERT_EQUAL(ac_request_wait(q, 5000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, NULL), AC_ECANCELED);
     ac_request_free(q);
@@ -305,7 +309,7 @@ static void test_cancel_from_callback_and_free_in_flight(void)
     /* Freeing a running request cancels it; on_done still fires once. */
     rec r2;
     rec_init(&r2);
-    q = ac_agenerate(e.llm, "x", NULL, &CB, &r2);
+    q = ac_agenerate(e.llm, "x", NULL, &CB, &r2, NULL);
     ac_request_free(q);
     double t0 = mono_ms();
     while (atomic_load(&r2.done_calls) == 0 && mono_ms() - t0 < 5000)
@@ -466,7 +470,7 @@ static void test_tool_calls_stream_and_not(void)
 
     rec rr;
     rec_init(&rr);
-    ac_request *q = ac_agenerate(e.llm, "weather?", p, &CB, &rr);
+    ac_request *q = ac_agenerate(e.llm, "weather?", p, &CB, &rr, NULL);
     CU_ASSERT_EQUAL(ac_request_wait(q, 5000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, NULL), AC_OK);
     check_tool_calls(ac_request_response(q));
@@ -545,7 +549,7 @@ static void test_dropped_mid_stream_keeps_partial(void)
     mu_start(&e, SCRIPT, "drop", NULL);
     rec r;
     rec_init(&r);
-    ac_request *q = ac_agenerate(e.llm, "x", NULL, &CB, &r);
+    ac_request *q = ac_agenerate(e.llm, "x", NULL, &CB, &r, NULL);
     CU_ASSERT_EQUAL(ac_request_wait(q, 5000), AC_OK);
     ac_error err;
     ac_status st = ac_request_status(q, &err);
@@ -621,6 +625,8 @@ static void test_oversized_response(void)
     mu_stop(&e);
 }
 
+static int got_first_text(void *r) { return atomic_load(&((rec *)r)->first_text); }
+
 static void test_close_core_with_requests_in_flight(void)
 {
     mu_env e;
@@ -630,18 +636,24 @@ static void test_close_core_with_requests_in_flight(void)
     ac_request *q[N];
     for (int i = 0; i < N; i++) {
         rec_init(&r[i]);
-        q[i] = ac_agenerate(e.llm, "x", NULL, &CB, &r[i]);
+        q[i] = ac_agenerate(e.llm, "x", NULL, &CB, &r[i], NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
     }
-    usleep(100000);
+    /* Every one mid-stream: its first text arrived, the rest never will. */
+    for (int i = 0; i < N; i++)
+        CU_ASSERT(tu_wait_until(got_first_text, &r[i], 10000));
     ac_core_close(e.core);
     for (int i = 0; i < N; i++) {
         CU_ASSERT_EQUAL(atomic_load(&r[i].done_calls), 1);
         CU_ASSERT_EQUAL(r[i].done_status, AC_ECANCELED);
         CU_ASSERT(ac_request_done(q[i]));
+        TU_ASSERT_STR(ac_response_content(ac_request_response(q[i])), "first");
         ac_request_free(q[i]);
     }
+    /* The server saw every connection close. */
+    CU_ASSERT(mu_wait_disconnects(e.mock, N, 10000));
     /* New requests on a closed core fail at once, with no callback. */
-    CU_ASSERT_PTR_NULL(ac_agenerate(e.llm, "x", NULL, &CB, &r[0]));
+    CU_ASSERT_PTR_NULL(ac_agenerate(e.llm, "x", NULL, &CB, &r[0], NULL));
     e.core = NULL;
     mu_stop(&e);
 }
@@ -694,7 +706,7 @@ static void test_bad_arguments(void)
     CU_ASSERT_EQUAL(err.code, AC_EINVAL);
     CU_ASSERT_PTR_NULL(ac_generate(e.llm, NULL, NULL, &err));
     CU_ASSERT_EQUAL(err.code, AC_EINVAL);
-    CU_ASSERT_PTR_NULL(ac_agenerate(e.llm, NULL, NULL, NULL, NULL));
+    CU_ASSERT_PTR_NULL(ac_agenerate(e.llm, NULL, NULL, NULL, NULL, NULL));
     CU_ASSERT_PTR_NULL(ac_generate(e.llm, "bad \xff byte", NULL, &err));
     CU_ASSERT_EQUAL(err.code, AC_EINVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "UTF-8"));

@@ -772,7 +772,7 @@ static void test_e2e_stream(void)
     seen s;
     memset(&s, 0, sizeof s);
     ac_callbacks cb = { .on_event = on_event, .on_done = on_done };
-    ac_request *q = ac_agenerate(e.llm, "Hello", NULL, &cb, &s);
+    ac_request *q = ac_agenerate(e.llm, "Hello", NULL, &cb, &s, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_OK);

@@ -77,7 +77,7 @@ static void gather_all(int stream)
     char prompt[6][64];
     for (int i = 0; i < 6; i++) {
         snprintf(prompt[i], sizeof prompt[i], "hello %s, in one word", NAMES[i]);
-        q[i] = ac_agenerate(e.llm[i], prompt[i], p, NULL, NULL);
+        q[i] = ac_agenerate(e.llm[i], prompt[i], p, NULL, NULL, NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
     }
     CU_ASSERT_EQUAL(ac_gather(q, 6, 20000), AC_OK);

@@ -19,6 +19,7 @@ static const char *SCRIPT =
     "scenarios = (\n"
     "  { model = \"echo\"; echo = true; chunks = 2; usage = [3, 2]; },\n"
     "  { model = \"e500\"; status = 500; },\n"
+    "  { model = \"hang\"; reply = \"first\"; chunks = 1; hang = true; },\n"
     "  { model = \"tools\"; reply = \"\"; tool_calls = ( { id = \"call_9\"; name = \"get_weather\"; arguments = \"{\\\"city\\\":\\\"Oslo\\\"}\"; } ); }\n"
     ");\n";
 
@@ -92,7 +93,7 @@ static void *issue_turns(void *arg)
     for (int i = 0; i < 5; i++) {
         char p[32];
         snprintf(p, sizeof p, "turn %d", is->base + i);
-        is->q[i] = ac_session_agenerate(is->s, p, NULL, NULL, NULL);
+        is->q[i] = ac_session_agenerate(is->s, p, NULL, NULL, NULL, NULL);
     }
     return NULL;
 }
@@ -107,7 +108,7 @@ static void test_turns_serialized_in_call_order(void)
     for (int i = 0; i < 10; i++) {
         char p[32];
         snprintf(p, sizeof p, "msg %d", i);
-        q[i] = ac_session_agenerate(s, p, NULL, NULL, NULL);
+        q[i] = ac_session_agenerate(s, p, NULL, NULL, NULL, NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
     }
     CU_ASSERT_EQUAL(ac_gather(q, 10, 20000), AC_OK);
@@ -178,9 +179,9 @@ static void test_failed_turn_leaves_history(void)
     CU_ASSERT_EQUAL(err.http_status, 500);
     CU_ASSERT_EQUAL(ac_session_message_count(s), 2);
     /* Queued turns after a failing one still run, on the history as is. */
-    ac_request *q1 = ac_session_agenerate(s, "fails too", NULL, NULL, NULL);
+    ac_request *q1 = ac_session_agenerate(s, "fails too", NULL, NULL, NULL, NULL);
     ac_session_set_llm(s, e.llm);
-    ac_request *q2 = ac_session_agenerate(s, "works", NULL, NULL, NULL);
+    ac_request *q2 = ac_session_agenerate(s, "works", NULL, NULL, NULL, NULL);
     ac_request *qs[2] = {q1, q2};
     CU_ASSERT_EQUAL(ac_gather(qs, 2, 10000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q1, NULL), AC_EHTTP);
@@ -297,21 +298,36 @@ static void test_save_load_round_trip(void)
     mu_stop(&e);
 }
 
+/* Free a session with one turn running and two queued: all three end
+ * cancelled (on_done once each), and the queued ones are never sent. */
+static atomic_int free_done_calls;
+static void count_done(ac_request *q, ac_status st, void *u)
+{
+    (void)q, (void)st, (void)u;
+    atomic_fetch_add(&free_done_calls, 1);
+}
+
 static void test_free_with_turns_queued(void)
 {
     mu_env e;
-    mu_start(&e, SCRIPT, "echo", NULL);
+    mu_start(&e, SCRIPT, "hang", NULL);
     ac_session *s = ac_session_new(e.llm, NULL);
+    ac_callbacks cb = {.on_done = count_done};
     ac_request *q[3];
-    for (int i = 0; i < 3; i++)
-        q[i] = ac_session_agenerate(s, "x", NULL, NULL, NULL);
+    atomic_store(&free_done_calls, 0);
+    for (int i = 0; i < 3; i++) {
+        q[i] = ac_session_agenerate(s, "x", NULL, &cb, NULL, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
+    }
+    CU_ASSERT(mu_wait_requests(e.mock, 1, 10000)); /* the first turn is running */
     ac_session_free(s);
     CU_ASSERT_EQUAL(ac_gather(q, 3, 10000), AC_OK);
     for (int i = 0; i < 3; i++) {
-        ac_status st = ac_request_status(q[i], NULL);
-        CU_ASSERT(st == AC_OK || st == AC_ECANCELED);
+        CU_ASSERT_EQUAL(ac_request_status(q[i], NULL), AC_ECANCELED);
         ac_request_free(q[i]);
     }
+    CU_ASSERT_EQUAL(atomic_load(&free_done_calls), 3);
+    CU_ASSERT_EQUAL(mock_server_request_count(e.mock), 1);
     CU_ASSERT_EQUAL(ac_request_status(NULL, NULL), AC_EINVAL);
     mu_stop(&e);
 }

@@ -2,6 +2,7 @@
  * testutil.c -- shared helpers for the CUnit suites.  See testutil.h.
  */
 #include "testutil.h"
+#include "alloc.h"
 
 #include <CUnit/Basic.h>
 #include <dirent.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 char *tu_read_file(const char *path, size_t *len)
@@ -137,8 +139,22 @@ int tu_add_suite(const char *name, int (*init)(void), int (*clean)(void),
     return 0;
 }
 
+/* Runs last: every block the library allocated is freed by now (every
+ * core closed, every handle freed), on every path the tests took. */
+static void test_no_live_allocations(void)
+{
+    long live = ac__alloc_live();
+    if (live != 0)
+        fprintf(stderr, "%ld library allocation(s) still live after every test\n", live);
+    CU_ASSERT_EQUAL(live, 0);
+}
+
 int tu_run_suites(void)
 {
+    static const tu_test leaks[] = {
+        {"no library allocation outlives the tests", test_no_live_allocations},
+    };
+    TU_ADD_SUITE("leaks", NULL, NULL, leaks);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
@@ -146,6 +162,22 @@ int tu_run_suites(void)
     CU_cleanup_registry();
     (void)failed;
     return fails ? 1 : (CU_get_error() ? 2 : 0);
+}
+
+int tu_wait_until(int (*cond)(void *ctx), void *ctx, int timeout_ms)
+{
+    struct timespec t0, now, ms = {0, 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (cond(ctx))
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double spent = (double)(now.tv_sec - t0.tv_sec) * 1e3 +
+                       (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
+        if (spent >= timeout_ms)
+            return cond(ctx);
+        nanosleep(&ms, NULL);
+    }
 }
 
 void tu_append(char *buf, size_t cap, const char *s, size_t n)

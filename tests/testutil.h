@@ -46,6 +46,12 @@ int tu_add_suite(const char *name, int (*init)(void), int (*clean)(void),
     tu_add_suite((name), (init), (clean), (tests),                         \
                  sizeof (tests) / sizeof (tests)[0])
 
+/* Wait until cond(ctx) is true, checking every millisecond, at most
+ * timeout_ms; returns 1 if it became true, 0 if the time ran out.  For
+ * waiting on an observable state, never as a guess at how long
+ * something takes. */
+int tu_wait_until(int (*cond)(void *ctx), void *ctx, int timeout_ms);
+
 /* Append at most n bytes of s to the NUL-terminated buf of size cap,
  * truncating at cap; buf stays terminated. */
 void tu_append(char *buf, size_t cap, const char *s, size_t n);

@@ -166,15 +166,72 @@ typedef struct ac_models     ac_models;
 ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err);
 
 /**
+ * ac_core_open with overrides of the file's `abstractcore` settings, for
+ * programs that open a core without a file (or must override it).  opts
+ * may be NULL; keys:
+ *   "default_provider"             a provider name
+ *   "engine.mode"                  "thread" (default) or "host" (below)
+ *   "engine.max_connections"       connections in all, 0 = no limit (default)
+ *   "engine.max_host_connections"  connections per host, 0 = no limit (default)
+ *   "engine.max_idle_connections"  idle connections kept for reuse,
+ *                                  0 = libcurl's default
+ *   "engine.workers"               threads for in-process models (default 4)
+ *   "engine.max_response_bytes"    default cap on a response (16 MiB)
+ * An unknown key or a bad value fails with AC_EINVAL / AC_ECONFIG naming
+ * it.  opts is only read during the call.
+ */
+ac_status ac_core_open_ex(ac_core **out, const char *config_path, const ac_options *opts,
+                          ac_error *err);
+
+/**
  * Close a core.  Requests still in flight are cancelled: each one's on_done
- * fires (with AC_ECANCELED) before this returns, then the engine thread is
- * joined.  Handles made from this core (llms, sessions, requests, streams)
- * stay valid to read and to free; new requests on them fail with
- * AC_ECANCELED.  Plugins are unloaded when the last of those is freed.
- * NULL is a no-op.  Must not be called from a callback (it would wait on
- * itself); there it does nothing but log a warning.
+ * fires (with AC_ECANCELED) before this returns -- on the engine thread,
+ * or in host mode on the calling thread -- then the engine thread and the
+ * workers of in-process models are joined.  Handles made from this core
+ * (llms, sessions, requests, streams) stay valid to read and to free; new
+ * requests on them fail with AC_ECANCELED.  Plugins are unloaded when the
+ * last of those is freed.  NULL is a no-op.  Must not be called from a
+ * callback (it would wait on itself); there it does nothing but log a
+ * warning.  In host mode, call it from the loop's thread, not during
+ * ac_core_run_once.
  */
 void ac_core_close(ac_core *core);
+
+/* ------------------------------------------------------------------ */
+/* Host mode: the application's own event loop drives the engine        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With `engine = { mode = "host"; };` in the config (or the option
+ * "engine.mode" = "host" of ac_core_open_ex) no engine thread is started.
+ * The application's loop (libuv, libevent, GLib, its own poll/epoll)
+ * watches the backend fd for reading and the backend timeout, and calls
+ * ac_core_run_once when either fires; every callback (on_event, on_done)
+ * then runs inside ac_core_run_once, on the loop's thread, as libuv's
+ * uv_backend_fd / uv_backend_timeout work.  Requests may still be started
+ * and cancelled from any thread.  Calls that would block waiting for the
+ * engine (ac_generate, ac_request_wait and ac_gather with a timeout,
+ * ac_stream_next with a timeout, ac_list_models, ac_session_generate)
+ * fail at once with AC_EBUSY and say why; polls (timeout 0) work.
+ * examples/loop_*.c show adapters for libuv, libevent, GLib and poll().
+ */
+
+/** The fd to watch for reading (an epoll descriptor on Linux): it becomes
+ *  readable when ac_core_run_once has work.  -1 for NULL or a closed
+ *  core.  Stable for the core's life.  Thread: any. */
+int       ac_core_backend_fd(ac_core *core);
+/** Milliseconds until ac_core_run_once must be called even if the fd
+ *  stays quiet (a timeout, a retry), 0 for now, -1 for no timer.  Ask
+ *  again after every ac_core_run_once.  Thread: the loop's. */
+int       ac_core_backend_timeout(ac_core *core);
+/** Do whatever is due, never blocking: start requests, move bytes, fire
+ *  timers, run callbacks.  AC_OK; AC_EINVAL (NULL, or the core is not in
+ *  host mode); AC_EBUSY (another thread is inside it, or called from a
+ *  callback); AC_ECANCELED (the core was closed).  Thread: one loop
+ *  thread at a time. */
+ac_status ac_core_run_once(ac_core *core);
+/** 1 if the core runs in host mode, else 0. */
+int       ac_core_host_mode(const ac_core *core);
 
 /** The file the configuration came from, or NULL when built-in defaults
  *  were used.  Borrowed; valid until the core is freed. */
@@ -372,9 +429,10 @@ const char *ac_event_type_name(ac_event_type type);
  *   the same events, all at the end.  The chunk is valid only during the
  *   call.
  * on_done: exactly once per request that ac_agenerate returned: on
- *   success, error, cancel, and core close.  After it returns the request's
- *   status and response are final.  If ac_agenerate returned NULL, no
- *   callback is ever called.
+ *   success, error, cancel, and core close.  The outcome is final before
+ *   it runs: ac_request_status gives the same status, and the response
+ *   may be read or taken (ac_request_take_response) inside it.  If
+ *   ac_agenerate returned NULL, no callback is ever called.
  *
  * `version` is AC_CALLBACKS_VERSION (0 is read as 1, so designated
  * initializers that omit it work).  `on_chunk` is another name for
@@ -405,23 +463,25 @@ ac_response *ac_generate(ac_llm *llm, const char *prompt,
 /**
  * Start a request and return at once.  cb and params may be NULL.
  * Returns a request handle the caller owns (free with ac_request_free), or
- * NULL if the request could not even be started (bad arguments, out of
- * memory, the core closed -- also by another thread during this call);
- * then no callback fires.  Every other failure, including a request that
- * cannot be built, is reported through on_done and ac_request_status.
- * The callbacks never run on the calling thread inside this call (they may
- * run on the engine thread before it returns).
+ * NULL if the request could not even be started, with err (may be NULL)
+ * saying why: AC_EINVAL (NULL llm or prompt, prompt not UTF-8), AC_ENOMEM,
+ * AC_ECANCELED (the core was closed -- also by another thread during this
+ * call); then no callback fires.  Every other failure, including a request
+ * that cannot be built, is reported through on_done and
+ * ac_request_status.  The callbacks never run on the calling thread inside
+ * this call (they may run on the engine thread before it returns).
  * Thread: any, including callbacks.
  */
 ac_request *ac_agenerate(ac_llm *llm, const char *prompt,
                          const ac_gen_params *params,
-                         const ac_callbacks *cb, void *user);
+                         const ac_callbacks *cb, void *user, ac_error *err);
 
 /**
  * Wait until the request is done (on_done has returned), or timeout_ms
  * passes (-1: forever, 0: poll).  Returns AC_OK when it is done (whatever
  * its outcome: see ac_request_status), AC_ETIMEDOUT if the wait timed out,
- * AC_EBUSY on the engine thread, AC_EINVAL for NULL.  Thread: any.
+ * AC_EBUSY where waiting would deadlock (in a callback) or stall the loop
+ * (host mode; a poll still works), AC_EINVAL for NULL.  Thread: any.
  */
 ac_status ac_request_wait(ac_request *q, int timeout_ms);
 
@@ -453,13 +513,15 @@ int ac_request_done(const ac_request *q);
 /**
  * The response: complete after success, partial (text so far) after an
  * error or cancel, NULL while the request runs.  Borrowed: valid until
- * ac_request_free.  Thread: any, once done.
+ * ac_request_free (or ac_request_take_response).  Thread: any, from
+ * on_done on.
  */
 const ac_response *ac_request_response(const ac_request *q);
 
 /**
- * Take ownership of the response out of a done request (so it outlives the
- * request); free it with ac_response_free.  NULL if not done.  After this
+ * Take ownership of the response out of a finished request (so it
+ * outlives the request); free it with ac_response_free.  Works from
+ * on_done on.  NULL while the request runs, or once taken: after this
  * ac_request_response returns NULL.
  */
 ac_response *ac_request_take_response(ac_request *q);
@@ -495,8 +557,9 @@ ac_stream *ac_stream_open(ac_llm *llm, const char *prompt,
  * timeout_ms (-1 forever, 0 poll); the stream goes on, call again.  Any
  * other code: the request failed; an AC_EVENT_ERROR event was delivered
  * first, and ac_request_status(ac_stream_request(s), &err) has the full
- * report.  Thread: one reader at a
- * time; not from the engine thread (AC_EBUSY).
+ * report.  AC_EBUSY: waiting here would deadlock (in a callback) or stall
+ * the loop (host mode); poll with timeout 0 there.  Thread: one reader at
+ * a time.
  */
 ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms);
 
@@ -605,7 +668,8 @@ ac_response *ac_session_generate(ac_session *s, const char *prompt,
  */
 ac_request *ac_session_agenerate(ac_session *s, const char *prompt,
                                  const ac_gen_params *params,
-                                 const ac_callbacks *cb, void *user);
+                                 const ac_callbacks *cb, void *user,
+                                 ac_error *err);
 
 /** Append a tool result (for a tool call the model made) to the history.
  *  name may be NULL (looked up from the call).  Copied. */

@@ -1,0 +1,286 @@
+/*
+ * chat.c -- the chat kind (see chat.h) and the public ac_generate /
+ * ac_agenerate.
+ */
+#include "chat.h"
+#include "alloc.h"
+#include "decoder.h"
+#include "error.h"
+#include "message.h"
+#include "params.h"
+
+#include <string.h>
+
+typedef struct chat_request {
+    ac_request      base;
+    ac_gen_params  *params;     /* owned copy */
+    ac_message     *msgs;       /* owned */
+    size_t          n_msgs;
+    ac_gen_request  greq;
+    ac_sink         sink;
+} chat_request;
+
+#define CHAT(q) ((chat_request *)(q))
+
+/* ------------------------------------------------------------------ */
+/* The kind                                                            */
+/* ------------------------------------------------------------------ */
+
+static ac_status chat_frame(ac_request *q, const ac_frame *f, ac_error *err)
+{
+    return q->llm->vt->parse_event(q->llm->state, f, &CHAT(q)->sink, err);
+}
+
+static ac_status chat_body(ac_request *q, decoder *d, int status, const char *body, size_t len,
+                           ac_error *err)
+{
+    ac_status st = q->llm->vt->parse_response(q->llm->state, status, body, len,
+                                              &CHAT(q)->sink, err);
+    if (st == AC_OK && len) {
+        ac__free(q->resp->raw_json);
+        q->resp->raw_json = ac__decoder_take_body(d);
+        if (!q->resp->raw_json) {
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory keeping the body");
+            return AC_ENOMEM;
+        }
+    }
+    return st;
+}
+
+static ac_status chat_end(ac_request *q, int streamed, ac_error *err)
+{
+    ac_status st = ac__sink_finalize(&CHAT(q)->sink, streamed, err);
+    if (st != AC_OK)
+        ac__error_set_provider(err, q->llm->inst->name);
+    ac__sink_cleanup(&CHAT(q)->sink); /* the plugin's per-response state */
+    return st;
+}
+
+static size_t chat_delivered(const ac_request *q) { return CHAT(q)->sink.delivered; }
+static void   chat_restart(ac_request *q) { ac__sink_reset(&CHAT(q)->sink); }
+
+static void chat_fail(ac_request *q, const ac_error *err)
+{
+    ac__sink_fail(&CHAT(q)->sink, err);
+    ac__sink_cleanup(&CHAT(q)->sink);
+}
+
+static void chat_release(ac_request *q)
+{
+    chat_request *c = CHAT(q);
+    ac__sink_cleanup(&c->sink);
+    ac__msgs_free(c->msgs, c->n_msgs);
+    ac_gen_params_free(c->params);
+}
+
+static ac_status chat_run_local(ac_request *q, ac_sink *sink, const volatile int *cancel,
+                                ac_error *err)
+{
+    return q->llm->vt->run_local(q->llm->state, &CHAT(q)->greq, sink, cancel, err);
+}
+
+const rq_kind ac__chat_kind = {
+    .name = "chat",
+    .size = sizeof(chat_request),
+    .frame = chat_frame,
+    .body = chat_body,
+    .end = chat_end,
+    .delivered = chat_delivered,
+    .restart = chat_restart,
+    .fail = chat_fail,
+    .release = chat_release,
+    .run_local = chat_run_local,
+};
+
+static void on_sink_event(void *ctx, const ac_chunk *c)
+{
+    ac_request *q = ctx;
+    if (q->cb.on_event)
+        q->cb.on_event(q, c, q->user);
+}
+
+ac_request *ac__chat_new(ac_llm *llm, const ac_gen_params *params, const ac_callbacks *cb,
+                         void *user)
+{
+    ac_request *q = ac__request_new(&ac__chat_kind, llm, params, cb, user);
+    if (!q)
+        return NULL;
+    chat_request *c = CHAT(q);
+    c->params = ac__params_copy(params);
+    q->resp = ac__response_new(llm->inst->name, llm->model, llm->lim.max_response_bytes);
+    if (!c->params || !q->resp) {
+        ac__request_unref(q);
+        return NULL;
+    }
+    q->stream = c->params->stream >= 0 ? c->params->stream : (cb && cb->on_event != NULL);
+    /* Decided here, once: ac_request_cancel reads it from any thread,
+     * while a queued session turn is built in the engine context. */
+    q->local = !llm->vt->build_request && llm->vt->run_local;
+    ac__sink_init(&c->sink, q->resp, llm->vt, llm->state, on_sink_event, q);
+    q->sink = &c->sink;
+    return q;
+}
+
+const ac_gen_params *ac__chat_params(const ac_request *q) { return CHAT(q)->params; }
+
+/* ------------------------------------------------------------------ */
+/* Building                                                            */
+/* ------------------------------------------------------------------ */
+
+static ac_status build_messages(chat_request *c, const char *system, const ac_message *history,
+                                size_t n_history, const char *prompt)
+{
+    ac_request *q = &c->base;
+    size_t n = (system ? 1 : 0) + n_history + (prompt ? 1 : 0);
+    if (n == 0)
+        return ac__request_prefail(q, AC_EINVAL, AC_STAGE_REQUEST,
+                                   "nothing to send: no prompt and no history");
+    c->msgs = ac__calloc(n, sizeof *c->msgs);
+    if (!c->msgs)
+        return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+    size_t k = 0;
+    ac_status st = AC_OK;
+    if (system && (st = ac__msg_init(&c->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
+        goto fail;
+    for (size_t i = 0; i < n_history; i++)
+        if ((st = ac__msg_copy(&c->msgs[k++], &history[i])) != AC_OK)
+            goto fail;
+    if (prompt && (st = ac__msg_init(&c->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
+        goto fail;
+    c->n_msgs = k;
+    return AC_OK;
+fail:
+    c->n_msgs = k;
+    return ac__request_prefail(q, st, AC_STAGE_REQUEST, "out of memory");
+}
+
+static void fill_gen_request(chat_request *c)
+{
+    const ac_gen_params *p = c->params;
+    ac_gen_request *g = &c->greq;
+    g->struct_size = sizeof *g;
+    g->model = c->base.llm->model;
+    g->messages = c->msgs;
+    g->n_messages = c->n_msgs;
+    g->stream = c->base.stream;
+    g->has_max_tokens = p->has_max_tokens;
+    g->max_tokens = p->max_tokens;
+    g->has_temperature = p->has_temperature;
+    g->temperature = p->temperature;
+    g->has_top_p = p->has_top_p;
+    g->top_p = p->top_p;
+    g->has_seed = p->has_seed;
+    g->seed = p->seed;
+    g->stop = (const char *const *)p->stop;
+    g->n_stop = p->n_stop;
+    g->tools = p->tools;
+    g->n_tools = p->n_tools;
+    g->tool_choice = p->tool_choice;
+    g->json_schema = p->json_schema;
+    g->json_schema_name = p->json_schema ? p->json_schema_name : NULL;
+}
+
+static ac_status plugin_fail(ac_request *q, const char *msg)
+{
+    ac__error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s", msg);
+    return AC_EPLUGIN;
+}
+
+ac_status ac__chat_build(ac_request *q, const char *system, const ac_message *history,
+                         size_t n_history, const char *prompt)
+{
+    chat_request *c = CHAT(q);
+    const ac_provider *vt = q->llm->vt;
+    if (!vt->build_request && !q->local)
+        return ac__request_prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
+                                   "the plugin can neither build HTTP requests nor run locally");
+    if (q->stream && !vt->parse_event && !q->local)
+        q->stream = 0; /* the backend cannot stream: events come at the end */
+    ac_status st = build_messages(c, system, history, n_history, prompt);
+    if (st != AC_OK)
+        return st;
+    fill_gen_request(c);
+    if (q->local)
+        return AC_OK; /* run_local takes the request as it is */
+    st = vt->build_request(q->llm->state, &c->greq, &q->http, &q->preerr);
+    if (st == AC_OK && !q->http.url)
+        st = plugin_fail(q, "the plugin built a request without a URL");
+    /* A framing the engine has no framer for would otherwise fail later
+     * as "out of memory starting the stream". */
+    if (st == AC_OK && q->stream && q->http.framing != AC_FRAMING_NONE &&
+        q->http.framing != AC_FRAMING_SSE && q->http.framing != AC_FRAMING_NDJSON) {
+        char m[96];
+        snprintf(m, sizeof m, "the plugin asked for an unknown framing (%d)",
+                 (int)q->http.framing);
+        st = plugin_fail(q, m);
+    }
+    if (st != AC_OK)
+        return ac__request_prefail(q, st, AC_STAGE_REQUEST,
+                                   "the plugin could not build the request");
+    if (!q->stream)
+        q->http.framing = AC_FRAMING_NONE;
+    /* libcurl sends "Expect: 100-continue" before a large body and waits
+     * up to a second for a server that may never answer it: a long
+     * history would pay that on every turn. */
+    struct curl_slist *h = curl_slist_append(q->http.headers, "Expect:");
+    if (!h)
+        return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+    q->http.headers = h;
+    return AC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                          */
+/* ------------------------------------------------------------------ */
+
+static int check_prompt(ac_llm *llm, const char *prompt, ac_error *err)
+{
+    if (!llm || !prompt) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", llm ? "prompt" : "llm");
+        return -1;
+    }
+    if (!ac__utf8_valid(prompt)) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the prompt is not valid UTF-8");
+        ac__error_set_provider(err, llm->inst->name);
+        return -1;
+    }
+    if (atomic_load(&llm->core->closed)) {
+        ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
+        ac__error_set_provider(err, llm->inst->name);
+        return -1;
+    }
+    return 0;
+}
+
+ac_request *ac_agenerate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
+                         const ac_callbacks *cb, void *user, ac_error *err)
+{
+    if (check_prompt(llm, prompt, err))
+        return NULL;
+    ac_request *q = ac__chat_new(llm, params, cb, user);
+    if (!q) {
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        ac__error_set_provider(err, llm->inst->name);
+        return NULL;
+    }
+    ac__chat_build(q, CHAT(q)->params->system, NULL, 0, prompt);
+    /* Not taken (the core closed since the check above): fail here,
+     * before the caller has the handle, rather than run its callbacks on
+     * this thread inside this call. */
+    ac_status st = ac__request_submit(q);
+    if (st != AC_OK) {
+        ac__request_submit_error(q, st, err);
+        ac__request_unref(q);
+        return NULL;
+    }
+    return q;
+}
+
+ac_response *ac_generate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
+                         ac_error *err)
+{
+    if (ac__refuse_blocking(llm, "ac_generate", err))
+        return NULL;
+    ac_request *q = ac_agenerate(llm, prompt, params, NULL, NULL, err);
+    return q ? ac__request_wait_result(q, err) : NULL;
+}

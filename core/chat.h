@@ -1,0 +1,26 @@
+/*
+ * chat.h -- the chat kind of request: messages in, a reply (text,
+ * reasoning, tool calls, usage, finish) out, as events and as an
+ * ac_response.  ac_generate, ac_agenerate, pull streams and session turns
+ * are all chat requests.
+ */
+#ifndef AC_CHAT_H
+#define AC_CHAT_H
+#include "request.h"
+#include "sink.h"
+
+/* A chat request on llm.  params and cb may be NULL; stream defaults to
+ * params' choice, else to whether cb has on_event.  NULL on no memory. */
+ac_request *ac__chat_new(ac_llm *llm, const ac_gen_params *params, const ac_callbacks *cb,
+                         void *user);
+/* Build the messages (system prompt, then history, then the prompt; each
+ * may be NULL / 0) and the plugin's HTTP request.  On failure records
+ * prestatus (the engine reports it through on_done) and returns it.  The
+ * caller's thread, or the engine context for a queued session turn. */
+ac_status   ac__chat_build(ac_request *q, const char *system, const ac_message *history,
+                           size_t n_history, const char *prompt);
+/* The request's own copy of its parameters. */
+const ac_gen_params *ac__chat_params(const ac_request *q);
+/* The chat kind's table (replay.c drives it). */
+extern const rq_kind ac__chat_kind;
+#endif
