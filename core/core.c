@@ -495,15 +495,23 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
     c->defaults.total_ms = 600000;
     c->defaults.max_retries = 2;
     c->defaults.max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
-    for (size_t i = 0; opts && i < opts->n; i++)
-        if (strncmp(opts->keys[i], "engine.", 7) != 0 &&
-            strcmp(opts->keys[i], "default_provider") != 0) {
+    static const char *const known[] = {
+        "default_provider", "engine.mode", "engine.max_connections",
+        "engine.max_host_connections", "engine.max_idle_connections", "engine.workers",
+        "engine.max_response_bytes",
+    };
+    for (size_t i = 0; opts && i < opts->n; i++) {
+        int ok = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            ok |= strcmp(opts->keys[i], known[k]) == 0;
+        if (!ok) {
             ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "unknown core option '%s' (known: "
                           "default_provider, engine.mode, engine.max_connections, "
                           "engine.max_host_connections, engine.max_idle_connections, "
                           "engine.workers, engine.max_response_bytes)", opts->keys[i]);
             return AC_EINVAL;
         }
+    }
     config_setting_t *top = config_lookup(&c->cfg, "abstractcore");
     if (top && !config_setting_is_group(top))
         return bad_type(c, top, "abstractcore", "a group { ... }", err);

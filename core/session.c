@@ -15,6 +15,7 @@
 #include "error.h"
 #include "message.h"
 #include "chat.h"
+#include "jsonw.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -425,63 +426,49 @@ void ac_session_clear(ac_session *s)
 /* Save and load                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Building the saved file with json-c, whose every constructor and add can
- * fail for want of memory: each failure is counted in *ok, and a save
- * with any failure writes nothing (a file missing a message would load
- * as a different conversation). */
-static void jadd(json_object *o, const char *key, json_object *v, int *ok)
+/* The saved file is written with jsonw, whose every append is checked:
+ * a save that runs out of memory writes nothing, rather than a file
+ * missing a message that would load as a different conversation. */
+static void message_write(jsonw *w, const ac_message *m)
 {
-    if (!v || json_object_object_add(o, key, v) != 0) {
-        json_object_put(v);
-        *ok = 0;
-    }
-}
-
-static void jpush(json_object *a, json_object *v, int *ok)
-{
-    if (!v || !a || json_object_array_add(a, v) != 0) {
-        json_object_put(v);
-        *ok = 0;
-    }
-}
-
-static json_object *jstring(const char *s) { return json_object_new_string(s ? s : ""); }
-
-static json_object *message_to_json(const ac_message *m, int *ok)
-{
-    json_object *o = json_object_new_object();
-    if (!o) {
-        *ok = 0;
-        return NULL;
-    }
-    jadd(o, "role", jstring(ac_role_name(m->role)), ok);
-    jadd(o, "content", jstring(m->content), ok);
+    ac__jw_object(w);
+    ac__jw_key(w, "role");
+    ac__jw_string(w, ac_role_name(m->role));
+    ac__jw_key(w, "content");
+    ac__jw_string(w, m->content);
     if (m->n_tool_calls) {
-        json_object *a = json_object_new_array();
-        for (size_t i = 0; a && i < m->n_tool_calls; i++) {
-            json_object *c = json_object_new_object();
-            if (c) {
-                jadd(c, "id", jstring(m->tool_calls[i].id), ok);
-                jadd(c, "name", jstring(m->tool_calls[i].name), ok);
-                /* Stored arguments are always a JSON object (the sink
-                 * checked them): failing to parse means no memory. */
-                jadd(c, "arguments", json_tokener_parse(m->tool_calls[i].arguments), ok);
-            }
-            jpush(a, c, ok);
+        ac__jw_key(w, "tool_calls");
+        ac__jw_array(w);
+        for (size_t i = 0; i < m->n_tool_calls; i++) {
+            ac__jw_object(w);
+            ac__jw_key(w, "id");
+            ac__jw_string(w, m->tool_calls[i].id);
+            ac__jw_key(w, "name");
+            ac__jw_string(w, m->tool_calls[i].name);
+            /* Stored arguments are always a JSON object (the sink
+             * checked them): written as they are. */
+            ac__jw_key(w, "arguments");
+            ac__jw_raw(w, m->tool_calls[i].arguments);
+            ac__jw_end(w);
         }
-        jadd(o, "tool_calls", a, ok);
+        ac__jw_end(w);
     }
-    if (m->tool_call_id)
-        jadd(o, "tool_call_id", jstring(m->tool_call_id), ok);
-    if (m->name)
-        jadd(o, "name", jstring(m->name), ok);
+    if (m->tool_call_id) {
+        ac__jw_key(w, "tool_call_id");
+        ac__jw_string(w, m->tool_call_id);
+    }
+    if (m->name) {
+        ac__jw_key(w, "name");
+        ac__jw_string(w, m->name);
+    }
     if (m->n_images) {
-        json_object *a = json_object_new_array();
-        for (size_t i = 0; a && i < m->n_images; i++)
-            jpush(a, jstring(m->images[i]), ok);
-        jadd(o, "images", a, ok);
+        ac__jw_key(w, "images");
+        ac__jw_array(w);
+        for (size_t i = 0; i < m->n_images; i++)
+            ac__jw_string(w, m->images[i]);
+        ac__jw_end(w);
     }
-    return o;
+    ac__jw_end(w);
 }
 
 ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
@@ -490,29 +477,30 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
         ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
         return AC_EINVAL;
     }
-    int ok = 1;
-    json_object *root = json_object_new_object();
-    json_object *msgs = json_object_new_array();
-    if (!root || !msgs) {
-        json_object_put(root);
-        json_object_put(msgs);
-        ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
-        return AC_ENOMEM;
-    }
+    jsonw w;
+    ac__jw_init(&w, 1);
     pthread_mutex_lock(&s->mu);
-    jadd(root, "format", jstring("abstractcore-session"), &ok);
-    jadd(root, "version", json_object_new_int(1), &ok);
-    if (s->system)
-        jadd(root, "system", jstring(s->system), &ok);
-    jadd(root, "provider", jstring(s->llm->inst->name), &ok);
-    jadd(root, "model", jstring(s->llm->model), &ok);
-    for (size_t i = 0; i < s->n && ok; i++)
-        jpush(msgs, message_to_json(&s->hist[i], &ok), &ok);
+    ac__jw_object(&w);
+    ac__jw_key(&w, "format");
+    ac__jw_string(&w, "abstractcore-session");
+    ac__jw_key(&w, "version");
+    ac__jw_int(&w, 1);
+    if (s->system) {
+        ac__jw_key(&w, "system");
+        ac__jw_string(&w, s->system);
+    }
+    ac__jw_key(&w, "provider");
+    ac__jw_string(&w, s->llm->inst->name);
+    ac__jw_key(&w, "model");
+    ac__jw_string(&w, s->llm->model);
+    ac__jw_key(&w, "messages");
+    ac__jw_array(&w);
+    for (size_t i = 0; i < s->n; i++)
+        message_write(&w, &s->hist[i]);
+    ac__jw_end(&w);
+    ac__jw_end(&w);
     pthread_mutex_unlock(&s->mu);
-    jadd(root, "messages", msgs, &ok);
-    const char *text = ok ? json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE)
-                          : NULL;
+    char *text = ac__jw_finish(&w, NULL);
     ac_status st = AC_OK;
     char *tmp = text ? ac__asprintf("%s.tmp.XXXXXX", path) : NULL;
     int fd = tmp ? mkstemp(tmp) : -1; /* only once there is text to write */
@@ -525,12 +513,12 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
     } else {
         size_t len = strlen(text), off = 0;
         while (off < len) {
-            ssize_t w = write(fd, text + off, len - off);
-            if (w < 0 && errno == EINTR)
+            ssize_t wr = write(fd, text + off, len - off);
+            if (wr < 0 && errno == EINTR)
                 continue;
-            if (w <= 0)
+            if (wr <= 0)
                 break;
-            off += (size_t)w;
+            off += (size_t)wr;
         }
         int bad = off < len || write(fd, "\n", 1) != 1 || fsync(fd) != 0;
         int saved_errno = errno;
@@ -544,7 +532,7 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
         }
     }
     ac__free(tmp);
-    json_object_put(root);
+    ac__free(text);
     return st;
 }
 

@@ -27,7 +27,7 @@ top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 ME=test_examples
 . "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-EXAMPLES="sync async gather cancel stream session tools errors"
+EXAMPLES="sync async gather cancel stream session tools errors loop_poll"
 
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
@@ -291,5 +291,26 @@ E errors
 if [ $rc -eq 0 ] && out_is "$REPLY"; then
     pass "errors prints the reply when nothing fails"
 else fail "errors, success"; fi
+
+# ---------------------------------------------------------------------
+# host mode: the application's loop drives the core
+# ---------------------------------------------------------------------
+
+# 100 streams at once: every tenth cancelled after its first text, every
+# tenth sent to the 20 s model with a 300 ms total timeout.
+for loop in loop_poll loop_uv loop_event loop_glib; do
+    if [ ! -x "$EX/$loop" ]; then
+        echo "SKIP: $loop (its event loop library was not found by configure)"
+        continue
+    fi
+    E $loop -w slow -t 300
+    if [ $rc -eq 0 ] &&
+       out_has '^100 requests: 80 ok, 10 cancelled, 10 timed out, 0 failed$' &&
+       [ "$(grep -c "^[0-9]*: ok $REPLY\$" "$tmp/out")" -eq 80 ] &&
+       [ "$(grep -c '^[0-9]*3: cancelled after [1-9][0-9]* bytes$' "$tmp/out")" -eq 10 ] &&
+       [ "$(grep -c '^[0-9]*5: timed out$' "$tmp/out")" -eq 10 ]; then
+        pass "$loop drives 100 streams from its loop, with cancels and timeouts"
+    else fail "$loop"; fi
+done
 
 mockd_summary

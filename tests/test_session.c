@@ -4,6 +4,7 @@
  * turn, tool calls and tool results, save/load round trip.
  */
 #include "mockutil.h"
+#include "failmalloc.h"
 #include "testutil.h"
 
 #include <CUnit/Basic.h>
@@ -298,6 +299,92 @@ static void test_save_load_round_trip(void)
     mu_stop(&e);
 }
 
+/* Every allocation of a save failing in turn -- json-c's, libc's and
+ * ours: the save either fails with AC_ENOMEM and leaves the file as it
+ * was, or writes a file that loads back to the same conversation. */
+static const char *SAVED =
+    "{\"format\":\"abstractcore-session\",\"version\":1,\"system\":\"Be brief.\","
+    "\"provider\":\"mock\",\"model\":\"echo\",\"messages\":["
+    "{\"role\":\"user\",\"content\":\"Weather in Oslo?\"},"
+    "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"call_9\","
+    "\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\",\"days\":[1,2]}}]},"
+    "{\"role\":\"tool\",\"content\":\"sunny\",\"tool_call_id\":\"call_9\","
+    "\"name\":\"get_weather\"},"
+    "{\"role\":\"assistant\",\"content\":\"Sunny, both days.\"}]}";
+
+static int same_session(ac_session *a, ac_session *b)
+{
+    size_t n = ac_session_message_count(a);
+    int same = n == ac_session_message_count(b);
+    for (size_t i = 0; same && i < n; i++) {
+        char *x = ac_session_message_content(a, i), *y = ac_session_message_content(b, i);
+        same = x && y && strcmp(x, y) == 0 &&
+               ac_session_message_role(a, i) == ac_session_message_role(b, i);
+        ac_free(x);
+        ac_free(y);
+    }
+    return same;
+}
+
+static void test_save_whole_or_nothing(void)
+{
+    if (!fm_available()) {
+        fprintf(stderr, "(skipped: the allocator is not ours to fail here: valgrind or a "
+                "sanitizer)\n");
+        return;
+    }
+    mu_env e;
+    mu_start(&e, SCRIPT, "echo", NULL);
+    char *src = tu_write_temp(SAVED);
+    ac_error err;
+    ac_session *s = ac_session_load(e.llm, src, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char *dst = tu_write_temp("previous contents");
+    int ok = 0, oom = 0, wrong = 0;
+    for (long n = 0; n < 100000; n++) {
+        fm_fail_nth(n);
+        ac_status st = ac_session_save(s, dst, &err);
+        long failures = fm_failures();
+        fm_fail_after(-1);
+        if (st == AC_OK) {
+            ac_session *t = ac_session_load(e.llm, dst, &err);
+            if (!t || !same_session(s, t)) {
+                char *got = tu_read_file(dst, NULL);
+                fprintf(stderr, "allocation %ld failing, the save said AC_OK and wrote: %s\n",
+                        n, got ? got : "(nothing)");
+                free(got);
+                wrong++;
+            }
+            ac_session_free(t);
+            ok++;
+            if (failures == 0)
+                break; /* every allocation of a save was failed once */
+            FILE *f = fopen(dst, "w"); /* back to the old contents */
+            fputs("previous contents", f);
+            fclose(f);
+        } else {
+            CU_ASSERT_EQUAL(st, AC_ENOMEM);
+            char *now = tu_read_file(dst, NULL);
+            if (!now || strcmp(now, "previous contents") != 0) {
+                fprintf(stderr, "allocation %ld failing, the save failed but the file is: %s\n",
+                        n, now ? now : "(gone)");
+                wrong++;
+            }
+            free(now);
+            oom++;
+        }
+    }
+    CU_ASSERT(oom > 0);
+    CU_ASSERT(ok > 0);
+    CU_ASSERT_EQUAL(wrong, 0);
+    unlink(src);
+    unlink(dst);
+    free(src);
+    free(dst);
+    ac_session_free(s);
+    mu_stop(&e);
+}
+
 /* Free a session with one turn running and two queued: all three end
  * cancelled (on_done once each), and the queued ones are never sent. */
 static atomic_int free_done_calls;
@@ -343,5 +430,6 @@ int main(void)
     CU_add_test(s, "tool call and result round trip", test_tool_round_trip);
     CU_add_test(s, "save/load round trip and bad files", test_save_load_round_trip);
     CU_add_test(s, "free with turns queued", test_free_with_turns_queued);
+    CU_add_test(s, "save: the whole file or nothing", test_save_whole_or_nothing);
     return tu_run_suites();
 }
