@@ -522,6 +522,78 @@ static void test_refs(void)
     ac__schema_free(s);
 }
 
+/* $ref / $id cases of later releases of the suite's draft7 ref.json than
+ * Debian ships, and a few of our own: (schema, instance, valid). */
+static const struct { const char *schema, *inst; int valid; } ref_cases[] = {
+    /* refs with relative uris and definitions */
+    { "{\"$id\":\"http://example.com/d1.json\",\"properties\":{\"foo\":{\"$id\":\"d2.json\","
+      "\"definitions\":{\"inner\":{\"properties\":{\"bar\":{\"type\":\"string\"}}}},"
+      "\"allOf\":[{\"$ref\":\"#/definitions/inner\"}]}},\"allOf\":[{\"$ref\":\"d2.json\"}]}",
+      "{\"foo\":{\"bar\":\"a\"},\"bar\":\"a\"}", 1 },
+    { "{\"$id\":\"http://example.com/d1.json\",\"properties\":{\"foo\":{\"$id\":\"d2.json\","
+      "\"definitions\":{\"inner\":{\"properties\":{\"bar\":{\"type\":\"string\"}}}},"
+      "\"allOf\":[{\"$ref\":\"#/definitions/inner\"}]}},\"allOf\":[{\"$ref\":\"d2.json\"}]}",
+      "{\"foo\":{\"bar\":1},\"bar\":\"a\"}", 0 },
+    { "{\"$id\":\"http://example.com/d1.json\",\"properties\":{\"foo\":{\"$id\":\"d2.json\","
+      "\"definitions\":{\"inner\":{\"properties\":{\"bar\":{\"type\":\"string\"}}}},"
+      "\"allOf\":[{\"$ref\":\"#/definitions/inner\"}]}},\"allOf\":[{\"$ref\":\"d2.json\"}]}",
+      "{\"foo\":{\"bar\":\"a\"},\"bar\":1}", 0 },
+    /* URN base URIs */
+    { "{\"$id\":\"urn:uuid:deadbeef-1234-ffff-ffff-4321feebdaed\",\"minimum\":30,"
+      "\"properties\":{\"foo\":{\"$ref\":\"urn:uuid:deadbeef-1234-ffff-ffff-4321feebdaed\"}}}",
+      "{\"foo\":12}", 0 },
+    { "{\"$id\":\"urn:uuid:deadbeef-1234-0000-0000-4321feebdaed\",\"properties\":{\"foo\":"
+      "{\"$ref\":\"urn:uuid:deadbeef-1234-0000-0000-4321feebdaed#/definitions/bar\"}},"
+      "\"definitions\":{\"bar\":{\"type\":\"string\"}}}", "{\"foo\":12}", 0 },
+    { "{\"$id\":\"urn:uuid:deadbeef-1234-0000-0000-4321feebdaed\",\"properties\":{\"foo\":"
+      "{\"$ref\":\"urn:uuid:deadbeef-1234-0000-0000-4321feebdaed#something\"}},"
+      "\"definitions\":{\"bar\":{\"$id\":\"#something\",\"type\":\"string\"}}}",
+      "{\"foo\":\"x\"}", 1 },
+    /* file URIs, empty pointer tokens, quotes */
+    { "{\"$id\":\"file:///c:/folder/file.json\",\"definitions\":{\"foo\":{\"type\":\"number\"}},"
+      "\"allOf\":[{\"$ref\":\"#/definitions/foo\"}]}", "\"a\"", 0 },
+    { "{\"definitions\":{\"\":{\"definitions\":{\"\":{\"type\":\"number\"}}}},"
+      "\"allOf\":[{\"$ref\":\"#/definitions//definitions/\"}]}", "\"a\"", 0 },
+    { "{\"properties\":{\"foo\\\"bar\":{\"$ref\":\"#/definitions/foo%22bar\"}},"
+      "\"definitions\":{\"foo\\\"bar\":{\"type\":\"number\"}}}", "{\"foo\\\"bar\":\"1\"}", 0 },
+    /* $id resolved against the nearest parent's */
+    { "{\"$id\":\"http://example.com/a.json\",\"definitions\":{\"x\":{\"$id\":"
+      "\"http://example.com/b/c.json\",\"not\":{\"definitions\":{\"y\":{\"$id\":\"d.json\","
+      "\"type\":\"number\"}}}}},\"allOf\":[{\"$ref\":\"http://example.com/b/d.json\"}]}",
+      "\"a\"", 0 },
+    /* $ref ignores its sibling $id; an $id inside enum is data */
+    { "{\"$id\":\"http://localhost:1234/sibling_id/base/\",\"definitions\":{\"foo\":{\"$id\":"
+      "\"http://localhost:1234/sibling_id/foo.json\",\"type\":\"string\"},\"base_foo\":"
+      "{\"$id\":\"foo.json\",\"type\":\"number\"}},\"allOf\":[{\"$id\":"
+      "\"http://localhost:1234/sibling_id/\",\"$ref\":\"foo.json\"}]}", "\"a\"", 0 },
+    { "{\"definitions\":{\"a_string\":{\"type\":\"string\"}},"
+      "\"enum\":[{\"$ref\":\"#/definitions/a_string\"}]}", "\"this is a string\"", 0 },
+    /* ../ in references (a root $ref would make the root $id ignored) */
+    { "{\"$id\":\"http://x.org/a/b/c.json\",\"definitions\":{\"n\":{\"$id\":\"../n.json\","
+      "\"type\":\"null\"}},\"allOf\":[{\"$ref\":\"http://x.org/a/n.json\"}]}", "null", 1 },
+    { "{\"$id\":\"http://x.org/a/b/c.json\",\"definitions\":{\"n\":{\"$id\":\"./../../n.json\","
+      "\"type\":\"null\"}},\"allOf\":[{\"$ref\":\"/n.json\"}]}", "1", 0 },
+};
+
+static void test_ref_cases(void)
+{
+    for (size_t i = 0; i < sizeof ref_cases / sizeof *ref_cases; i++) {
+        ac_error err;
+        ac__schema *s = compile(ref_cases[i].schema, &err);
+        if (!s) {
+            printf("\n  case %zu: %s\n", i, err.message);
+            CU_FAIL("compile");
+            continue;
+        }
+        int r = check(s, ref_cases[i].inst, NULL);
+        if (r != ref_cases[i].valid) {
+            printf("\n  case %zu: want %d, got %d\n", i, ref_cases[i].valid, r);
+            CU_FAIL("verdict");
+        }
+        ac__schema_free(s);
+    }
+}
+
 static void test_cycles(void)
 {
     expect_refused("{\"$ref\":\"#\"}", AC_EINVAL,
@@ -640,6 +712,191 @@ static void test_numbers_and_strings(void)
     TU_ASSERT_STR(e.items[0].message, "/u: items 1999 and 2000 are equal, but items must be unique");
     ac__schema_errors_free(&e);
     ac__schema_free(s);
+}
+
+/* Format test vectors beyond Debian's suite (later suite releases and our
+ * own): (format, string, valid). */
+static const struct { const char *fmt, *str; int valid; } format_cases[] = {
+    { "time", "08:30:06Z", 1 },
+    { "time", "23:59:60Z", 1 },
+    { "time", "23:59:60+00:00", 1 },
+    { "time", "01:29:60+01:30", 1 },
+    { "time", "23:29:60+23:30", 1 },
+    { "time", "15:59:60-08:00", 1 },
+    { "time", "00:29:60-23:30", 1 },
+    { "time", "23:20:50.52Z", 1 },
+    { "time", "08:30:06+00:20", 1 },
+    { "time", "08:30:06z", 1 },
+    { "time", "008:030:006Z", 0 },
+    { "time", "8:3:6Z", 0 },
+    { "time", "22:59:60Z", 0 },
+    { "time", "23:58:60Z", 0 },
+    { "time", "23:59:60+01:00", 0 },
+    { "time", "23:59:60+00:30", 0 },
+    { "time", "23:59:60-01:00", 0 },
+    { "time", "23:59:60-00:30", 0 },
+    { "time", "08:30:06-8:000", 0 },
+    { "time", "24:00:00Z", 0 },
+    { "time", "00:60:00Z", 0 },
+    { "time", "00:00:61Z", 0 },
+    { "time", "01:02:03+24:00", 0 },
+    { "time", "01:02:03+00:60", 0 },
+    { "time", "01:02:03Z+00:30", 0 },
+    { "time", "08:30:06 PST", 0 },
+    { "time", "12:00:00", 0 },
+    { "time", "12:00:00.52", 0 },
+    { "time", "1\xe0""\xa7""\xa8"":00:00Z", 0 },
+    { "time", "08:30:06#00:20", 0 },
+    { "time", "ab:cd:ef", 0 },
+    { "time", "08:30:06.Z", 0 },
+    { "date-time", "1998-12-31T23:59:60Z", 1 },
+    { "date-time", "1998-12-31T15:59:60.123-08:00", 1 },
+    { "date-time", "2020-02-29t00:00:00z", 1 },
+    { "date-time", "1998-12-31T23:59:61Z", 0 },
+    { "date-time", "1998-12-31T23:58:60Z", 0 },
+    { "date-time", "1998-12-31T22:59:60Z", 0 },
+    { "date-time", "1990-12-31T15:59:59-24:00", 0 },
+    { "date-time", "2013-350T01:01:01", 0 },
+    { "date-time", "1963-06-1\xe0""\xa7""\xaa""T00:00:00Z", 0 },
+    { "date-time", "2021-02-29T00:00:00Z", 0 },
+    { "date-time", "1963-06-19 08:30:06Z", 0 },
+    { "date", "2020-02-29", 1 },
+    { "date", "2000-02-29", 1 },
+    { "date", "1963-06-19", 1 },
+    { "date", "2021-02-29", 0 },
+    { "date", "1900-02-29", 0 },
+    { "date", "2020-13-01", 0 },
+    { "date", "2020-00-01", 0 },
+    { "date", "2020-01-32", 0 },
+    { "date", "1998-1-20", 0 },
+    { "date", "1998-01-1\xe0""\xa7""\xaa""", 0 },
+    { "date", "2020-01-01T00:00:00Z", 0 },
+    { "email", "te~st@example.com", 1 },
+    { "email", "~test@example.com", 1 },
+    { "email", "test~@example.com", 1 },
+    { "email", "\"joe bloggs\"@example.com", 1 },
+    { "email", "\"joe..bloggs\"@example.com", 1 },
+    { "email", "\"joe@bloggs\"@example.com", 1 },
+    { "email", "joe.bloggs@[127.0.0.1]", 1 },
+    { "email", "joe.bloggs@[IPv6:::1]", 1 },
+    { "email", "te.s.t@example.com", 1 },
+    { "email", "2962", 0 },
+    { "email", ".test@example.com", 0 },
+    { "email", "test.@example.com", 0 },
+    { "email", "te..st@example.com", 0 },
+    { "email", "joe.bloggs@invalid=domain.com", 0 },
+    { "email", "joe.bloggs@[127.0.0.300]", 0 },
+    { "email", "@example.com", 0 },
+    { "email", "a@", 0 },
+    { "email", "a b@example.com", 0 },
+    { "ipv4", "192.168.0.1", 1 },
+    { "ipv4", "0.0.0.0", 1 },
+    { "ipv4", "255.255.255.255", 1 },
+    { "ipv4", "087.10.0.1", 0 },
+    { "ipv4", "1\xe0""\xa7""\xa8""7.0.0.1", 0 },
+    { "ipv4", "192.168.1.0/24", 0 },
+    { "ipv4", "127.0.0.0.1", 0 },
+    { "ipv4", "256.256.256.256", 0 },
+    { "ipv4", "127.0", 0 },
+    { "ipv4", "0x7f000001", 0 },
+    { "ipv4", "", 0 },
+    { "ipv4", " 1.1.1.1", 0 },
+    { "ipv6", "::1", 1 },
+    { "ipv6", "::", 1 },
+    { "ipv6", "1:1:1:1:1:1:1::", 1 },
+    { "ipv6", "::42:ff:1", 1 },
+    { "ipv6", "1:d6::42", 1 },
+    { "ipv6", "100:100:100:100:100:100:255.255.255.255", 1 },
+    { "ipv6", "::ffff:192.168.0.1", 1 },
+    { "ipv6", "1:2:3:4:5:6:7:8", 1 },
+    { "ipv6", "::abcd", 1 },
+    { "ipv6", "12345::", 0 },
+    { "ipv6", "::abcef", 0 },
+    { "ipv6", "1:1:1:1:1:1:1:1:1", 0 },
+    { "ipv6", "1::d6::42", 0 },
+    { "ipv6", "1:2:3:4:1.2.3.4", 0 },
+    { "ipv6", "fe80::a%eth1", 0 },
+    { "ipv6", " ::1", 0 },
+    { "ipv6", "::1 ", 0 },
+    { "ipv6", "1:", 0 },
+    { "ipv6", "1:::2", 0 },
+    { "ipv6", "::laptop", 0 },
+    { "ipv6", ":1:2:3:4:5:6:7", 0 },
+    { "ipv6", "1:2:3:4:5:6:7:", 0 },
+    { "hostname", "www.example.com", 1 },
+    { "hostname", "h", 1 },
+    { "hostname", "a-b.c1", 1 },
+    { "hostname", "xn--4gbwdl.xn--wgbh1c", 1 },
+    { "hostname", "-hostname", 0 },
+    { "hostname", "hostname-", 0 },
+    { "hostname", "_hostname", 0 },
+    { "hostname", "host_name", 0 },
+    { "hostname", "", 0 },
+    { "hostname", "a..b", 0 },
+    { "hostname", "a.", 0 },
+    { "hostname", "example.com:80", 0 },
+    { "relative-json-pointer", "1", 1 },
+    { "relative-json-pointer", "0/foo/bar", 1 },
+    { "relative-json-pointer", "0#", 1 },
+    { "relative-json-pointer", "120/foo/bar", 1 },
+    { "relative-json-pointer", "-1/foo/bar", 0 },
+    { "relative-json-pointer", "+1/foo/bar", 0 },
+    { "relative-json-pointer", "0##", 0 },
+    { "relative-json-pointer", "01/a", 0 },
+    { "relative-json-pointer", "01#", 0 },
+    { "relative-json-pointer", "", 0 },
+    { "relative-json-pointer", "/foo/bar", 0 },
+    { "uri", "http://a.b/c?d#e", 1 },
+    { "uri", "urn:isbn:0451450523", 1 },
+    { "uri", "http://[v1.fe80::a+en1]/", 1 },
+    { "uri", "http://a.b:8080/", 1 },
+    { "uri", "http://a.b:80a/", 0 },
+    { "uri", "http://[::1/", 0 },
+    { "uri", "http://a b/", 0 },
+    { "uri", "//a.b/", 0 },
+    { "uri", ":x", 0 },
+    { "uri", "http://a.b/%zz", 0 },
+    { "uri", "http://a.b/\xc3""\xa9""", 0 },
+    { "iri", "http://a.b/\xc3""\xa9""", 1 },
+    { "iri", "/\xc3""\xa9""", 0 },
+    { "uri-template", "/{x}", 1 },
+    { "uri-template", "{+path}/x{?a,b*}", 1 },
+    { "uri-template", "{var:30}", 1 },
+    { "uri-template", "{a.b}", 1 },
+    { "uri-template", "{x", 0 },
+    { "uri-template", "{}", 0 },
+    { "uri-template", "{a..b}", 0 },
+    { "uri-template", "{x:0}", 0 },
+    { "uri-template", "{x:10000}", 0 },
+    { "uri-template", "a b", 0 },
+    { "regex", "^\\d+$", 1 },
+    { "regex", "(?<y>a)\\k<y>", 1 },
+    { "regex", "[^]", 1 },
+    { "regex", "\\u{1F600}", 1 },
+    { "regex", "\\Z", 0 },
+    { "regex", "a{2}+", 0 },
+    { "regex", "(?P<x>a)", 0 },
+    { "regex", "\\", 0 },
+};
+
+static void test_format_cases(void)
+{
+    for (size_t i = 0; i < sizeof format_cases / sizeof *format_cases; i++) {
+        char t[100];
+        ac_error err;
+        snprintf(t, sizeof t, "{\"format\":\"%s\"}", format_cases[i].fmt);
+        ac__schema *s = compile(t, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        json_object *o = json_object_new_string(format_cases[i].str);
+        int r = ac__schema_validate(s, o, NULL, &err);
+        if (r != format_cases[i].valid) {
+            printf("\n  format %s \"%s\": want %d, got %d\n", format_cases[i].fmt,
+                   format_cases[i].str, format_cases[i].valid, r);
+            CU_FAIL("format");
+        }
+        json_object_put(o);
+        ac__schema_free(s);
+    }
 }
 
 /* Free a deep chain built below without json-c's recursion. */
@@ -919,8 +1176,10 @@ int main(void)
         { "error text for a model", test_error_text },
         { "the keyword rule: later drafts, unknown, annotations", test_keyword_rule },
         { "$ref: remote, missing, copies, meta-schema", test_refs },
+        { "$ref and $id cases of later suite releases", test_ref_cases },
         { "cycles refused, recursion through the instance allowed", test_cycles },
         { "ECMA 262 regexes", test_regex },
+        { "format vectors", test_format_cases },
         { "numbers and strings", test_numbers_and_strings },
         { "depth bombs", test_depth_bombs },
         { "every allocation failing in turn", test_alloc_failures },
