@@ -433,6 +433,20 @@ static void test_keyword_rule(void)
                    "schema /exclusiveMinimum: must be a number (the boolean form is draft 4)");
     expect_refused("{\"properties\":{\"a\":5}}", AC_EINVAL,
                    "schema /properties/a: a schema must be an object or a boolean, not int");
+    expect_refused("{\"required\":\"x\"}", AC_EINVAL,
+                   "schema /required: must be an array of strings");
+    expect_refused("{\"anyOf\":{}}", AC_EINVAL,
+                   "schema /anyOf: must be a non-empty array of schemas");
+    expect_refused("{\"allOf\":[]}", AC_EINVAL,
+                   "schema /allOf: must be a non-empty array of schemas");
+    expect_refused("{\"enum\":3}", AC_EINVAL, "schema /enum: must be an array");
+    expect_refused("{\"items\":[true,5]}", AC_EINVAL,
+                   "schema /items/1: a schema must be an object or a boolean, not int");
+    expect_refused("{\"dependencies\":{\"a\":[1]}}", AC_EINVAL,
+                   "schema /dependencies/a: must be a schema or an array of strings");
+    expect_refused("{\"pattern\":5}", AC_EINVAL, "schema /pattern: must be a string");
+    expect_refused("{\"multipleOf\":0}", AC_EINVAL, "schema /multipleOf: must be greater than 0");
+    expect_refused("{\"$ref\":5}", AC_EINVAL, "schema /$ref: must be a string");
     /* an unknown keyword holding $ref targets is a container, as in ref.json */
     ac_error err;
     ac__schema *s = compile("{\"my-defs\":{\"pos\":{\"minimum\":0}},"

@@ -211,9 +211,10 @@ static int unknown(scomp *c, snode *n, const char *k, json_object *v)
 static snode **schema_array(scomp *c, json_object *v, const char *base, const char *ptr,
                             const char *k, size_t *count, unsigned depth)
 {
-    size_t n = json_object_array_length(v);
-    if (!json_object_is_type(v, json_type_array) || n == 0)
+    /* json-c asserts on the length of a non-array: check the type first */
+    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
         return (snode **)fail(c, AC_EINVAL, ptr, "/%s: must be a non-empty array of schemas", k);
+    size_t n = json_object_array_length(v);
     snode **a = ac__sarena_alloc(&c->s->arena, n * sizeof *a);
     if (!a)
         return (snode **)nomem(c);
@@ -364,9 +365,9 @@ static int keyword(scomp *c, snode *n, const char *k, json_object *v, const char
             n->has |= SH_UNIQUE;
         return 0;
     case K_REQUIRED: {
-        size_t m = json_object_array_length(v);
         if (!json_object_is_type(v, json_type_array))
             goto bad_required;
+        size_t m = json_object_array_length(v);
         if (m && !(n->required = ac__sarena_alloc(ar, m * sizeof *n->required)))
             return nomem(c), -1;
         for (size_t i = 0; i < m; i++) {

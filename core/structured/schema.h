@@ -79,9 +79,11 @@
  * Termination: a schema whose $ref / allOf / anyOf / oneOf / not / if /
  *   then / else / dependencies chain leads back to itself without
  *   descending into the instance is refused at compile time ("schema cycle
- *   ...").  Schema nesting and instance nesting are bounded by
- *   opt->max_depth (default 512): past it the compile fails, and validate
- *   returns -1 with AC_EINVAL (never a stack overflow).
+ *   ...").  opt->max_depth (default 512) bounds the nesting of the schema
+ *   document (compile fails past it) and the nesting of subschemas applied
+ *   during validation, each $ref, allOf branch or array item counting one
+ *   (validate returns -1 with AC_EINVAL past it): never a stack overflow,
+ *   whatever the input.
  *
  * Thread-safety: compile and free are for one thread; a compiled schema is
  * immutable and may be validated from many threads at once.
@@ -115,8 +117,9 @@ typedef struct ac__schema_options {
     unsigned    flags;       /* AC__SCHEMA_* */
 } ac__schema_options;
 
-/* One validation error.  The three strings live in one block owned by the
- * list.  Pointers are RFC 6901 (not URI-escaped). */
+/* One validation error.  The strings live in one block owned by the list.
+ * Pointers are RFC 6901 (not URI-escaped); an instance pointer longer than
+ * 4 KiB is cut and ends in "...". */
 typedef struct ac__schema_error {
     const char *instance_path; /* failing value: "" = root, "/items/3/name" */
     const char *keyword;       /* "required", "type", "anyOf", "false" (a false
