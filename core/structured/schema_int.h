@@ -171,6 +171,30 @@ typedef struct scomp {
     sidx **idxs; size_t nidx, capidx;
 } scomp;
 
+/* ---- validation (schema_validate.c, schema_errors.c) ---- */
+typedef struct vpath {
+    const struct vpath *up;
+    const char *key;        /* member name, or NULL for an array index */
+    size_t len, idx;
+} vpath;
+
+typedef struct vctx {
+    const ac__schema *s;
+    ac__schema_errors *out;
+    size_t cap;             /* errors kept in out */
+    ac_error *err;
+    int quiet;              /* > 0: the verdict only */
+    unsigned depth;
+    pcre2_match_data *md;
+} vctx;
+int ac__svnomem(vctx *c);                            /* -1, err AC_ENOMEM */
+int ac__svpath_text(const vpath *p, buf *b);         /* RFC 6901 pointer */
+/* Record that keyword kw of node n failed at p (kw "false": the node is
+ * false); counted always, kept while the list has room.  0, -1 OOM. */
+int ac__sreport(vctx *c, const vpath *p, const snode *n, const char *kw, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int ac__serrors_push(ac__schema_errors *e, const ac__schema_error *x);  /* 0, -1 */
+
 /* schema.c */
 snode *ac__schema_compile_node(scomp *c, struct json_object *j, const char *base,
                                const char *ptr, unsigned depth);

@@ -9,6 +9,7 @@
  * not, if, contains, the first pass of anyOf / oneOf, or once the error list
  * is full) stops at the first failure and builds no message, so the usual
  * valid case allocates nothing but a PCRE2 match block.
+ * The error list itself is schema_errors.c.
  * Thread-safe: the schema is only read; each call has its own context.
  */
 #include "schema_int.h"
@@ -21,117 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POINTER_MAX 4096   /* longer instance pointers are cut with "..." */
-
-typedef struct vpath {
-    const struct vpath *up;
-    const char *key;        /* member name, or NULL for an array index */
-    size_t len, idx;
-} vpath;
-
-typedef struct vctx {
-    const ac__schema *s;
-    ac__schema_errors *out;
-    size_t cap;             /* errors kept in out */
-    ac_error *err;
-    int quiet;              /* > 0: the verdict only */
-    unsigned depth;
-    pcre2_match_data *md;
-} vctx;
-
 static int full(const vctx *c) { return !c->out || c->out->count >= c->cap; }
 static int stop(const vctx *c) { return c->quiet || full(c); }
-
-static int nomem(vctx *c)
-{
-    ac__error_set(c->err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory validating JSON");
-    return -1;
-}
-
-/* The RFC 6901 pointer of p. */
-static int path_text(const vpath *p, buf *b)
-{
-    size_t n = 0;
-    for (const vpath *q = p; q && q->up; q = q->up)
-        n++;
-    if (!n)
-        return ac__buf_append(b, "", 0);
-    const vpath **v = ac__malloc(n * sizeof *v);
-    if (!v)
-        return -1;
-    size_t i = n;
-    for (const vpath *q = p; q && q->up; q = q->up)
-        v[--i] = q;
-    int rc = 0;
-    for (i = 0; i < n && !rc; i++) {
-        if (b->len > POINTER_MAX) {
-            rc = ac__buf_appends(b, "...");
-            break;
-        }
-        if (v[i]->key)
-            rc = ac__sptr_append(b, v[i]->key, v[i]->len);
-        else {
-            char t[24];
-            int tl = snprintf(t, sizeof t, "%zu", v[i]->idx);
-            rc = ac__sptr_append(b, t, (size_t)tl);
-        }
-    }
-    ac__free(v);
-    return rc;
-}
-
-/* Record one error (unless the list is full): keyword kw of node n failed
- * at instance path p.  kw "false" names the node itself. */
-static int report(vctx *c, const vpath *p, const snode *n, const char *kw, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int report(vctx *c, const vpath *p, const snode *n, const char *kw, const char *fmt, ...)
-{
-    if (!c->out)
-        return 0;
-    c->out->total++;
-    if (c->out->count >= c->cap)
-        return 0;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    buf ip = { 0 }, sp = { 0 }, all = { 0 };
-    int bad = path_text(p, &ip) || ac__buf_appends(&sp, n->ptr) ||
-              (strcmp(kw, "false") && ac__sptr_append(&sp, kw, strlen(kw)));
-    if (!bad) {
-        const char *shown = ip.len ? ip.data : "(root)";
-        size_t sl = strlen(shown) > 200 ? 200 : strlen(shown);
-        bad = ac__buf_append(&all, ip.data ? ip.data : "", ip.len + 1) ||
-              ac__buf_append(&all, sp.data, sp.len + 1) ||
-              ac__buf_append(&all, shown, sl) ||
-              ac__buf_appends(&all, sl < strlen(shown) ? "...: " : ": ") ||
-              ac__buf_appends(&all, msg);
-    }
-    ac__buf_free(&ip);
-    ac__buf_free(&sp);
-    ac__schema_errors *e = c->out;
-    if (!bad && e->count == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 8;
-        ac__schema_error *v = ac__realloc(e->items, cap * sizeof *v);
-        if (v) {
-            e->items = v;
-            e->cap = cap;
-        } else
-            bad = 1;
-    }
-    if (bad) {
-        ac__buf_free(&all);
-        return nomem(c);
-    }
-    ac__schema_error *x = &e->items[e->count++];
-    x->instance_path = all.data;
-    x->schema_path = x->instance_path + strlen(x->instance_path) + 1;
-    x->message = x->schema_path + strlen(x->schema_path) + 1;
-    x->keyword = kw;
-    all.data = NULL;
-    return 0;
-}
 
 /* A short rendering of v for a message, in a caller buffer. */
 static const char *show(buf *b, json_object *v, size_t max)
@@ -181,16 +73,16 @@ static int match(vctx *c, pcre2_code *re, const char *src, const char *s, size_t
                  const vpath *p)
 {
     if (!c->md && !(c->md = pcre2_match_data_create(1, c->s->gctx)))
-        return nomem(c);
+        return ac__svnomem(c);
     int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, c->md, c->s->mctx);
     if (rc >= 0)
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc == PCRE2_ERROR_NOMEMORY)
-        return nomem(c);
+        return ac__svnomem(c);
     buf ip = { 0 };
-    path_text(p, &ip);
+    ac__svpath_text(p, &ip);
     ac__error_set(c->err, AC_EINVAL, AC_STAGE_REQUEST,
                   "regex \"%.60s\" could not finish at %.200s (PCRE2 error %d, e.g. its "
                   "match limit)", src, ip.len ? ip.data : "(root)", rc);
@@ -215,7 +107,7 @@ static int branches_failed(vctx *c, const snode *n, const char *kw, snode **br, 
     enum { PER_BRANCH = 5 };
     ac__schema_errors *lists = ac__calloc(nb, sizeof *lists);
     if (!lists)
-        return nomem(c);
+        return ac__svnomem(c);
     ac__schema_errors *saved = c->out;
     size_t saved_cap = c->cap;
     int rc = 0;
@@ -227,7 +119,7 @@ static int branches_failed(vctx *c, const snode *n, const char *kw, snode **br, 
     }
     c->out = saved;
     c->cap = saved_cap;
-    if (rc < 0 || path_text(p, &ip))
+    if (rc < 0 || ac__svpath_text(p, &ip))
         goto out;
     const char *here = ip.data ? ip.data : "";
     size_t lone = nb, others = 0;
@@ -239,24 +131,15 @@ static int branches_failed(vctx *c, const snode *n, const char *kw, snode **br, 
     if (others == 1) {
         /* the alternative meant for this type: its errors say what to fix */
         const ac__schema_errors *l = &lists[lone];
-        c->out->total += l->total;
-        for (size_t k = 0; k < l->count && !full(c); k++) {
-            ac__schema_error *x = &c->out->items[c->out->count];
-            if (c->out->count == c->out->cap) {
-                size_t cap = c->out->cap ? c->out->cap * 2 : 8;
-                ac__schema_error *v = ac__realloc(c->out->items, cap * sizeof *v);
-                if (!v) {
-                    rc = nomem(c);
-                    goto out;
-                }
-                c->out->items = v;
-                c->out->cap = cap;
-                x = &c->out->items[c->out->count];
+        size_t moved = 0;
+        for (; moved < l->count && !full(c); moved++) {
+            if (ac__serrors_push(c->out, &l->items[moved])) {
+                rc = ac__svnomem(c);
+                goto out;
             }
-            *x = l->items[k];
-            l->items[k].instance_path = NULL;   /* moved */
-            c->out->count++;
+            l->items[moved].instance_path = NULL;   /* now c->out's */
         }
+        c->out->total += l->total - moved;          /* found, not kept */
         goto out;
     }
     for (size_t i = 0; i < nb && m.len < 600; i++) {
@@ -279,11 +162,11 @@ static int branches_failed(vctx *c, const snode *n, const char *kw, snode **br, 
         if (l->total > 2 && ac__buf_appends(&m, ", ..."))
             goto oom;
     }
-    rc = report(c, p, n, kw, "does not match any alternative of %s: %s%s", kw,
+    rc = ac__sreport(c, p, n, kw, "does not match any alternative of %s: %s%s", kw,
                 m.data ? m.data : "", m.len >= 600 ? " ..." : "");
     goto out;
 oom:
-    rc = nomem(c);
+    rc = ac__svnomem(c);
 out:
     for (size_t i = 0; i < nb; i++)
         ac__schema_errors_free(&lists[i]);
@@ -312,7 +195,7 @@ static int quietly(vctx *c, const snode *n, json_object *inst, const vpath *p)
     } while (0)
 #define REPORT(...)                                   \
     do {                                              \
-        if (!stop(c) && report(c, __VA_ARGS__) < 0)   \
+        if (!stop(c) && ac__sreport(c, __VA_ARGS__) < 0)   \
             return -1;                                \
         FAIL();                                       \
     } while (0)
@@ -354,7 +237,7 @@ static int v_string(vctx *c, const snode *n, json_object *inst, const vpath *p)
     if (n->min_len || n->max_len != SIZE_MAX) {
         size_t cp = ac__sutf8_len(s, len);
         if (cp < n->min_len) {
-            if (!stop(c) && report(c, p, n, "minLength", "%s is %zu character%s long, shorter "
+            if (!stop(c) && ac__sreport(c, p, n, "minLength", "%s is %zu character%s long, shorter "
                                    "than the minimum %zu", show(&b, inst, 60), cp,
                                    cp == 1 ? "" : "s", n->min_len) < 0)
                 goto fail;
@@ -363,7 +246,7 @@ static int v_string(vctx *c, const snode *n, json_object *inst, const vpath *p)
                 goto out;
         }
         if (cp > n->max_len) {
-            if (!stop(c) && report(c, p, n, "maxLength", "%s is %zu characters long, longer "
+            if (!stop(c) && ac__sreport(c, p, n, "maxLength", "%s is %zu characters long, longer "
                                    "than the maximum %zu", show(&b, inst, 60), cp, n->max_len) < 0)
                 goto fail;
             valid = 0;
@@ -376,7 +259,7 @@ static int v_string(vctx *c, const snode *n, json_object *inst, const vpath *p)
         if (r < 0)
             goto fail;
         if (!r) {
-            if (!stop(c) && report(c, p, n, "pattern", "%s does not match the pattern \"%.200s\"",
+            if (!stop(c) && ac__sreport(c, p, n, "pattern", "%s does not match the pattern \"%.200s\"",
                                    show(&b, inst, 60), n->pattern_src) < 0)
                 goto fail;
             valid = 0;
@@ -387,11 +270,11 @@ static int v_string(vctx *c, const snode *n, json_object *inst, const vpath *p)
     if (n->format) {
         int r = ac__sformat_check(c->s, n->format, s, len);
         if (r < 0) {
-            nomem(c);
+            ac__svnomem(c);
             goto fail;
         }
         if (!r) {
-            if (!stop(c) && report(c, p, n, "format", "%s is not a valid %s", show(&b, inst, 60),
+            if (!stop(c) && ac__sreport(c, p, n, "format", "%s is not a valid %s", show(&b, inst, 60),
                                    n->format_name) < 0)
                 goto fail;
             valid = 0;
@@ -434,7 +317,7 @@ static int find_duplicate(vctx *c, json_object *arr, size_t *fi, size_t *fj)
     }
     hidx *h = ac__malloc(n * sizeof *h);
     if (!h)
-        return nomem(c);
+        return ac__svnomem(c);
     for (size_t i = 0; i < n; i++)
         h[i] = (hidx){ ac__sjson_hash(json_object_array_get_idx(arr, i), d), i };
     qsort(h, n, sizeof *h, cmp_hidx);
@@ -460,7 +343,7 @@ static int find_duplicate(vctx *c, json_object *arr, size_t *fi, size_t *fj)
 static int too_deep(vctx *c, const vpath *p)
 {
     buf ip = { 0 };
-    path_text(p, &ip);
+    ac__svpath_text(p, &ip);
     ac__error_set(c->err, AC_EINVAL, AC_STAGE_REQUEST,
                   "instance nesting exceeds %u levels at %.200s", c->s->max_depth,
                   ip.len ? ip.data : "(root)");
@@ -566,7 +449,7 @@ static int v_object(vctx *c, const snode *n, json_object *inst, const vpath *p)
 #undef REPORT
 #define REPORT(...)                                             \
     do {                                                        \
-        if (!stop(c) && report(c, __VA_ARGS__) < 0)             \
+        if (!stop(c) && ac__sreport(c, __VA_ARGS__) < 0)             \
             goto fail;                                          \
         valid = 0;                                              \
         if (stop(c))                                            \
@@ -627,7 +510,7 @@ static int v_object(vctx *c, const snode *n, json_object *inst, const vpath *p)
             if (n->propnames) {
                 json_object *name = json_object_new_string_len(k, (int)kl);
                 if (!name) {
-                    nomem(c);
+                    ac__svnomem(c);
                     goto fail;
                 }
                 int r = quietly(c, n->propnames, name, &child);
@@ -645,7 +528,7 @@ static int v_object(vctx *c, const snode *n, json_object *inst, const vpath *p)
                         const char *why = one.count ? strstr(one.items[0].message, ": ") : NULL;
                         ac__buf_reset(&q);
                         ac__sjson_quote(&q, k, kl, 100);
-                        if (report(c, p, n, "propertyNames", "property name %s is not allowed%s%s",
+                        if (ac__sreport(c, p, n, "propertyNames", "property name %s is not allowed%s%s",
                                    q.data ? q.data : "", why ? ":" : "", why ? why + 1 : "") < 0)
                             r = -1;
                         else
@@ -691,7 +574,7 @@ done:
 
 #define REPORT(...)                                   \
     do {                                              \
-        if (!stop(c) && report(c, __VA_ARGS__) < 0)   \
+        if (!stop(c) && ac__sreport(c, __VA_ARGS__) < 0)   \
             goto fail;                                \
         valid = 0;                                    \
         if (stop(c))                                  \
@@ -822,7 +705,7 @@ static int v_body(vctx *c, const snode *n, json_object *inst, const vpath *p)
             REPORT(p, n, "not", "%s must not match the schema at %s", show(&b, inst, 60),
                    *n->not_->ptr ? n->not_->ptr : "(root)");
     }
-    if (n->if_) {
+    if (n->if_ && (n->then_ || n->else_)) {
         rc = quietly(c, n->if_, inst, p);
         if (rc < 0)
             goto fail;
@@ -869,36 +752,4 @@ int ac__schema_validate(const ac__schema *s, json_object *instance, ac__schema_e
     if (r > 0 && out && out->total != before)
         r = 0;
     return r;
-}
-
-char *ac__schema_errors_text(const ac__schema_errors *e, size_t max)
-{
-    buf b = { 0 };
-    int bad = 0;
-    if (!max)
-        max = 20;
-    size_t shown = 0;
-    for (size_t i = 0; e && i < e->count && shown < max && !bad; i++, shown++)
-        bad = ac__buf_appends(&b, e->items[i].message) || ac__buf_append(&b, "\n", 1);
-    if (!bad && e && e->total > shown) {
-        char t[64];
-        snprintf(t, sizeof t, "(and %zu more error%s)\n", e->total - shown,
-                 e->total - shown == 1 ? "" : "s");
-        bad = ac__buf_appends(&b, t);
-    }
-    if (bad) {
-        ac__buf_free(&b);
-        return NULL;
-    }
-    return ac__buf_steal(&b);
-}
-
-void ac__schema_errors_free(ac__schema_errors *e)
-{
-    if (!e)
-        return;
-    for (size_t i = 0; i < e->count; i++)
-        ac__free((char *)e->items[i].instance_path);
-    ac__free(e->items);
-    memset(e, 0, sizeof *e);
 }
