@@ -57,6 +57,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Run one suite file; counts into *pass / *fail; prints failures. */
+static int report_failures = 1;
+
 static void run_file(const char *path, const char *label, int *pass, int *fail)
 {
     json_object *groups = json_object_from_file(path);
@@ -76,7 +78,8 @@ static void run_file(const char *path, const char *label, int *pass, int *fail)
             const char *tdesc = tu_jstr(tc, "description");
             int want = json_object_get_boolean(tu_jget(tc, "valid"));
             if (!s) {
-                printf("  FAIL %s: \"%s\" / \"%s\": compile: %s\n", label, gdesc, tdesc,
+                if (report_failures)
+                    printf("  FAIL %s: \"%s\" / \"%s\": compile: %s\n", label, gdesc, tdesc,
                        err.message);
                 (*fail)++;
                 continue;
@@ -93,6 +96,8 @@ static void run_file(const char *path, const char *label, int *pass, int *fail)
                     (*fail)++;
                     (*pass)--;
                 }
+            } else if (!report_failures) {
+                (*fail)++;
             } else {
                 char *text = ac__schema_errors_text(&errs, 5);
                 printf("  FAIL %s: \"%s\" / \"%s\": want %s, got %d %s%s\n", label, gdesc,
@@ -169,9 +174,14 @@ static void test_required_suite(void)
     CU_ASSERT_TRUE(pass > 400);
 }
 
-/* Optional files this validator implements (see schema.h).  Not run:
- * content.json (contentMediaType / contentEncoding are annotations),
- * format/idn-email.json, format/idn-hostname.json (IDNA not implemented). */
+/* Optional files this validator implements (see schema.h), all of whose
+ * cases must pass: bignum, ecmascript-regex, zeroTerminatedFloats, and
+ * format/ date-time, date, email, hostname, ipv4, ipv6, iri-reference, iri,
+ * json-pointer, regex, relative-json-pointer, time, uri-reference,
+ * uri-template, uri.  Not implemented (run, counted, not asserted):
+ * content.json (contentMediaType / contentEncoding are annotations here),
+ * format/idn-email.json and format/idn-hostname.json (no IDNA; those
+ * formats are annotations). */
 static void test_optional_suite(void)
 {
     static const char *const opt[] = { "bignum.json", "ecmascript-regex.json",
@@ -186,6 +196,14 @@ static void test_optional_suite(void)
     int fails = run_dir("/optional", opt, &pass) + run_dir("/optional/format", fmt, &pass);
     printf("  optional draft7 files: %d cases passed, %d failed\n", pass, fails);
     CU_ASSERT_EQUAL(fails, 0);
+    static const char *const no_opt[] = { "content.json", NULL };
+    static const char *const no_fmt[] = { "idn-email.json", "idn-hostname.json", NULL };
+    int skipped_pass = 0;
+    report_failures = 0;
+    printf("  not implemented, for information (\"failed\" = not detected):\n");
+    run_dir("/optional", no_opt, &skipped_pass);
+    run_dir("/optional/format", no_fmt, &skipped_pass);
+    report_failures = 1;
 }
 
 /* ---- helpers for hand-written cases ---- */
