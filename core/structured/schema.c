@@ -434,7 +434,8 @@ static int keyword(scomp *c, snode *n, const char *k, json_object *v, const char
         }
         if (kind == K_PROPS) {
             n->nprops = i;
-            qsort(n->props, i, sizeof *n->props, cmp_prop);
+            if (i > 1)
+                qsort(n->props, i, sizeof *n->props, cmp_prop);
         } else if (kind == K_PATPROPS)
             n->npprops = i;
         else if (kind == K_DEPS)
