@@ -5,8 +5,10 @@
  * against the caller's schema and re-asked with the errors), for tool-call
  * arguments, and as the input of a schema-to-grammar converter.  A schema is
  * compiled once into an immutable tree; validating is then a walk of that
- * tree and the instance, allocating nothing on the success path (a regex
- * `pattern` needs one PCRE2 match block per call).
+ * tree and the instance that allocates little when the instance is valid
+ * (a PCRE2 match block once a regex is used, a json-c string per member
+ * name under propertyNames, a hash array for uniqueItems past 16 items)
+ * and builds messages only for errors it keeps.
  *
  * Relies on json-c, PCRE2 (8-bit, UTF mode) and core/alloc.h: every
  * allocation of ours and of PCRE2 goes through ac__malloc, so the
@@ -140,7 +142,7 @@ typedef struct ac__schema_errors {
 /*
  * Compile doc (a schema: object or boolean).  The schema keeps a deep copy,
  * so the caller may drop or change doc afterwards.  opt may be NULL.
- * Returns NULL and fills err: AC_EINVAL (bad, unknown or unsupported
+ * Returns NULL and fills err: AC_EINVAL (a bad or unknown
  * keyword, bad regex, unresolvable $ref, cycle, nesting), AC_EUNSUPPORTED
  * (later-draft keyword or $schema), AC_ENOMEM, or the resolver's error.
  * Messages name the schema pointer: "schema /properties/a/minLength: ...".
