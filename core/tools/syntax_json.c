@@ -134,11 +134,14 @@ json_object *ac__tp_json_strict(const char *s, size_t n)
     }
     json_object *o = json_tokener_parse_ex(t, s, (int)n);
     enum json_tokener_error je = json_tokener_get_error(t);
+    size_t end = json_tokener_get_parse_end(t);
     if (je == json_tokener_continue) {
+        /* Strict mode needs the end of input to finish a top-level
+         * number; all of s was read. */
         o = json_tokener_parse_ex(t, "", 1);
         je = json_tokener_get_error(t);
+        end = n;
     }
-    size_t end = json_tokener_get_parse_end(t);
     json_tokener_free(t);
     if (!o || je != json_tokener_success) {
         json_object_put(o);

@@ -106,6 +106,9 @@ struct ac__toolparser {
     const sx   *chain;           /* a chain syntax's call just ended */
     int         text_out;        /* text was emitted */
     int         sep;             /* dropped white space: 0, 1 ' ', 2 '\n', 3 '\n\n' */
+    size_t      run_nl;          /* the white space being dropped after a call, */
+    int         run_any;         /* counted across pieces: newlines, any */
+    int         head_gap;        /* HEAD: white space after the name */
     buf         ws_before;       /* white space before the open region */
     /* the open region (phase != PH_NONE) */
     const sx   *rx;
@@ -173,7 +176,7 @@ static void region_clear(ac__toolparser *p)
     p->head_name = p->head_id = NULL;
     p->rx = NULL;
     p->phase = PH_NONE;
-    p->depth = p->quote = p->esc = p->nostr = p->sniffed = p->plaus = 0;
+    p->depth = p->quote = p->esc = p->nostr = p->sniffed = p->plaus = p->head_gap = 0;
     p->value_at = (size_t)-1;
     /* Release a buffer a big call grew; a long response keeps little. */
     if (p->raw.cap > 65536)
@@ -562,7 +565,8 @@ static ac_status region_step(ac__toolparser *p, int final, const ac__toolparse_c
                 continue;
             }
             break;
-        case PH_HEAD:
+        case PH_HEAD: {
+            int ok_gap = 1;
             if (x->end == END_HEAD_FUNCTION ? c == '>' : c == '{') {
                 if (head_done(p))
                     return nomem(err);
@@ -585,11 +589,19 @@ static ac_status region_step(ac__toolparser *p, int final, const ac__toolparse_c
                 }
                 break;
             }
-            if (!head_char_ok(c) || p->raw.len - p->body_at >= TP_HEAD_MAX) {
+            /* White space may only come before "[ARGS]" or the value. */
+            if (is_ws(c) && p->raw.len > p->body_at)
+                p->head_gap = 1;
+            else if (!is_ws(c) && c != '[')
+                ok_gap = !p->head_gap;
+            if (c == '[')
+                p->head_gap = 0;
+            if (!ok_gap || !head_char_ok(c) || p->raw.len - p->body_at >= TP_HEAD_MAX) {
                 go = GO_BAD;                /* c goes back to text */
                 continue;
             }
             break;
+        }
         case PH_BODY:
             if (ac__buf_append(&p->raw, (const char *)&c, 1))
                 return nomem(err);
@@ -766,15 +778,21 @@ static ac_status text_step(ac__toolparser *p, int final, const ac__toolparse_cb 
     if (p->after_call || p->chain) {
         /* White space after a call is dropped (and ';' between chained
          * values, as Llama writes several). */
-        while (i < n && (is_ws((unsigned char)s[i]) || (p->chain && s[i] == ';')))
+        while (i < n && (is_ws((unsigned char)s[i]) || (p->chain && s[i] == ';'))) {
+            p->run_nl += s[i] == '\n';
+            p->run_any = 1;
             i++;
-        int k = ws_kind(s, i);
-        if (k > p->sep)
-            p->sep = k;
+        }
         if (i == n) {
             ac__buf_consume(&p->in, n);
             return AC_OK;
         }
+        /* The run ended: it counts as one stretch of white space. */
+        int k = p->run_nl >= 2 ? 3 : p->run_nl ? 2 : p->run_any;
+        if (k > p->sep)
+            p->sep = k;
+        p->run_nl = 0;
+        p->run_any = 0;
         if (p->chain && s[i] == '{') {
             const sx *x = p->chain;
             st = open_region(p, x, i, err);
