@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const KNOWN[] = {"get_weather", "search", "write_file", "get_time"};
 #define N_KNOWN (sizeof KNOWN / sizeof KNOWN[0])
@@ -888,6 +889,58 @@ static void test_round_trip(void)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Cost                                                                */
+/* ------------------------------------------------------------------ */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* One byte per feed must not rescan what is held: 1 MiB of text and a
+ * 1 MiB call, byte by byte, take about what they take whole.  The bound
+ * is loose enough for valgrind; the times are printed. */
+static void test_byte_at_a_time_is_linear(void)
+{
+    size_t n = 1u << 20;
+    char *in = malloc(2 * n + 256);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+    for (size_t i = 0; i < n; i++)
+        in[i] = "ab <c [d {e\n  f`"[i % 16];
+    size_t k = n;
+    k += (size_t)sprintf(in + k, "<tool_call>{\"name\": \"write_file\", \"arguments\": "
+                                 "{\"content\": \"");
+    memset(in + k, 'x', n - 200);
+    k += n - 200;
+    k += (size_t)sprintf(in + k, "\"}}</tool_call>");
+    for (int whole = 1; whole >= 0; whole--) {
+        out o = {.fail_at = -1};
+        ac__toolparser *p = ac__toolparse_new(AC__TF_AUTO, (const char *const *)KNOWN, N_KNOWN,
+                                              2u << 20);
+        double t0 = now();
+        ac_status st = AC_OK;
+        if (whole)
+            st = ac__toolparse_feed(p, in, k, &CB, &o, NULL);
+        for (size_t i = 0; !whole && i < k && !st; i++)
+            st = ac__toolparse_feed(p, in + i, 1, &CB, &o, NULL);
+        if (!st)
+            st = ac__toolparse_finish(p, &CB, &o, NULL);
+        double secs = now() - t0;
+        fprintf(stderr, "  [%s: %.1f MiB in %.3f s] ", whole ? "whole" : "1-byte pieces",
+                (double)k / (1 << 20), secs);
+        CU_ASSERT_EQUAL(st, AC_OK);
+        CU_ASSERT_EQUAL(ac__toolparse_calls(p), 1);
+        CU_ASSERT_TRUE(o.len > n);
+        CU_ASSERT_TRUE(secs < 20.0);
+        ac__toolparse_free(p);
+        free(o.s);
+    }
+    free(in);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -911,6 +964,7 @@ int main(void)
         { "size limits", test_size_limit },
         { "sticky failure and API edges", test_sticky_failure_and_api },
         { "callback error stops", test_callback_error_stops },
+        { "byte-at-a-time feeding is linear", test_byte_at_a_time_is_linear },
         { "every allocation failing in turn", test_alloc_failures },
         { "fuzz: any cut, no crash", test_fuzz },
         { "prompts and tool results", test_prompts },

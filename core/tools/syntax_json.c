@@ -2,7 +2,7 @@
  * syntax_json.c -- JSON tool-call bodies, argument objects, and the
  * XML-ish `<function=name>` form.
  *
- * Facts this follows (see docs/tool-syntaxes.md for the sources):
+ * Facts this follows (see core/tools/SYNTAXES.md for the sources):
  *   - Hermes / Qwen 2.5 / Qwen 3 put {"name": ..., "arguments": {...}}
  *     inside <tool_call> tags; Llama 3.1-3.3 answer {"name": ...,
  *     "parameters": {...}}; Mistral v3 sends an array of {"name",

@@ -146,7 +146,7 @@ ac__toolparser *ac__toolparse_new(ac__toolfam fam, const char *const *known,
             p->bare = 1;
     }
     p->bare_ok = 1;
-    if (n_known) {
+    if (n_known && known) {
         p->known = ac__calloc(n_known, sizeof *p->known);
         if (!p->known) {
             ac__free(p);

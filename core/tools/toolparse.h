@@ -16,7 +16,7 @@
  *   - "bad" regions: a tag whose body is not a call, or (at finish) a
  *     tag or call left open, with the raw text, so the caller can show it
  *     and flag it -- nothing is dropped silently.
- * The syntaxes and where each fact comes from: docs/tool-syntaxes.md.
+ * The syntaxes and where each fact comes from: core/tools/SYNTAXES.md.
  *
  * Text around calls: white space just before a call and just after it
  * is dropped; when text resumes after a call, one separator stands for

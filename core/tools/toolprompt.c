@@ -2,7 +2,7 @@
  * toolprompt.c -- the system-prompt text offering tools to a model, and
  * tool results written as user text (see toolprompt.h).
  *
- * Where each text comes from (docs/tool-syntaxes.md has the links):
+ * Where each text comes from (core/tools/SYNTAXES.md has the links):
  *   HERMES  the Qwen 2.5 / Qwen 3 chat templates' "# Tools" block: tools
  *           as {"type": "function", "function": {...}} lines in <tools>,
  *           calls as JSON in <tool_call> tags; results in

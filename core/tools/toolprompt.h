@@ -4,7 +4,7 @@
  * result back for templates that have no tool role.
  *
  * The texts follow each family's chat template or model card (sources in
- * docs/tool-syntaxes.md); the call syntax each one asks for is one the
+ * core/tools/SYNTAXES.md); the call syntax each one asks for is one the
  * parser of that family accepts (toolparse.h).  Pure functions,
  * thread-safe; results are ac__malloc'd, the caller frees them.
  */
