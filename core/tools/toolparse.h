@@ -24,6 +24,19 @@
  * " " if spaces, nothing if nothing).  A reply without calls comes out
  * byte for byte as it went in, however it was cut.
  *
+ * Wiring into the sink (prompted tool mode), per response:
+ *   p = ac__toolparse_new(fam, tool_names, n_tools, max_response_bytes);
+ *   the plugin's text goes to ac__toolparse_feed instead of straight to
+ *   ac__sink_emit_text (reasoning does not go through the parser);
+ *   on_text -> ac__sink_emit_text(k, s, n);
+ *   on_call -> ac__sink_emit_tool_call(k, key, id, name, args, args_len, 1)
+ *              then ac__sink_emit_tool_call_end(k, key), key a number no
+ *              native call of the response uses (e.g. 1000000 + index);
+ *   on_bad  -> ac__sink_emit_text(k, raw, n) and a warning on the response
+ *              (the model meant a call the library could not read);
+ *   at the end of the body, before ac__sink_finalize: ac__toolparse_finish
+ *   with the same callbacks, then ac__toolparse_free.
+ *
  * Not thread-safe: one parser per response, used by one thread.  The
  * family helpers are pure and thread-safe.
  */
