@@ -591,6 +591,10 @@ int ac__engine_backend_fd(const engine *e) { return e->epfd; }
 
 int ac__engine_backend_timeout(engine *e)
 {
+    /* A deadline armed for a request that has ended since is stale: with
+     * nothing running, an idle core has no timer (a host's loop sleeps). */
+    if (!e->active.head && !e->backoff.head)
+        e->next_timer = INFINITY;
     double due = e->next_timer;
     if (e->curl_due >= 0 && e->curl_due < due)
         due = e->curl_due;
