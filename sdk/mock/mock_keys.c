@@ -424,8 +424,8 @@ static int keys_place(mock_scenario *s, const key_def *k, const config_setting_t
         return -1;
     }
     if (where == MOCK_KEY_STEP) {
-        mock_script_fail(e, keys_line(st), "a step cannot set '%s' (it answers its scenario's model)",
-                         k->name);
+        mock_script_fail(e, keys_line(st), "a step cannot set '%s' (%s)", k->name,
+                         model ? "it answers its scenario's model" : "steps do not nest");
         return -1;
     }
     if (!model) {

@@ -133,11 +133,13 @@ static int reply_scripted(mock_req *q, unsigned long long *seq)
 static int reply_instead(mock_req *q)
 {
     const mock_scenario *sc = q->sc;
+    q->status = 200;
     if (sc->html) {
         q->ctype = sc->content_type ? sc->content_type : "text/html";
         return mock_fault_html(200, &q->body_out) < 0 ? -1 : 1;
     }
     if (sc->garbage >= 0) {
+        q->ctype = sc->content_type;
         if (mock_buf_append(&q->body_out, "", 0) < 0)
             return -1;
         char *g = malloc((size_t)sc->garbage + 1);
