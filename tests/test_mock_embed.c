@@ -245,6 +245,22 @@ static void test_max_batch_and_counters(void)
     CU_ASSERT_EQUAL(mock_server_embed_max_batch(m), 5); /* refused ones count */
     CU_ASSERT_EQUAL(mock_server_embed_requests(NULL), 0);
     mock_server_stop(m);
+
+    /* a reply too big to build is refused, not built */
+    m = start("embedding_dim = 65536;");
+    char *big = malloc(300 * 4 + 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    size_t k = (size_t)sprintf(big, "{\"input\":[");
+    for (int i = 0; i < 300; i++)
+        k += (size_t)sprintf(big + k, "%s\"x\"", i ? "," : "");
+    sprintf(big + k, "]}");
+    o = post_json(m, "/v1/embeddings", big, &st);
+    CU_ASSERT_EQUAL(st, 413);
+    CU_ASSERT_PTR_NOT_NULL(strstr(jstr(jget(o, "error"), "message"), "more than the 16777216 numbers"));
+    json_object_put(o);
+    free(big);
+    CU_ASSERT_EQUAL(mock_server_embed_max_batch(m), 300);
+    mock_server_stop(m);
 }
 
 static void test_embed_faults(void)

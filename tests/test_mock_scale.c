@@ -282,7 +282,7 @@ static void test_inflight_peak(void)
    Needs two descriptors per connection (both ends are in this process). */
 static void test_over_4096(void)
 {
-    int n = 4500;
+    int n = 5000;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;

@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The most numbers one reply may hold (about 200 MB of JSON): a batch of
+   many tiny texts must not make the server build gigabytes. */
+#define EMBED_MAX_VALUES (16u * 1024 * 1024)
+
 static uint64_t embed_splitmix(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
@@ -200,6 +204,12 @@ long mock_embed_check(mock_proto p, const mock_embed_req *r, const mock_scenario
         snprintf(msg, msglen, "'dimensions' %ld is more than this model's %ld", r->dimensions,
                  sc->embedding_dim);
         return 400;
+    }
+    size_t dim = r->dimensions > 0 ? (size_t)r->dimensions : (size_t)sc->embedding_dim;
+    if (r->n > EMBED_MAX_VALUES / dim) {
+        snprintf(msg, msglen, "%zu texts of %zu dimensions: more than the %u numbers the mock "
+                 "server sends in one reply", r->n, dim, EMBED_MAX_VALUES);
+        return 413;
     }
     return 0;
 }

@@ -42,9 +42,9 @@ int mock_embed_parse(mock_proto p, bool legacy, const char *body, size_t len, mo
 void mock_embed_req_free(mock_embed_req *r);
 
 /* Whether the scenario serves r: 0, or the HTTP status of the refusal
-   (a batch over max_batch, dimensions over embedding_dim) with a message
-   in msg.  Status and message follow the real server: TEI and HF answer
-   413, OpenAI and Ollama 400. */
+   with a message in msg: a batch over max_batch (as the real server: TEI
+   and HF 413, OpenAI and Ollama 400), dimensions over embedding_dim (400),
+   or a reply of more than 16 Mi numbers (413). */
 long mock_embed_check(mock_proto p, const mock_embed_req *r, const mock_scenario *sc, char *msg,
                       size_t msglen);
 

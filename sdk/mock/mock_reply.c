@@ -239,8 +239,10 @@ static int reply_embed(mock_req *q)
     unsigned long long seq;
     int r;
 
-    if (q->too_big)
+    if (q->too_big) {
+        mock_server_count_embed(q->m, 0);
         return reply_error(q, 413, "request body too large for the mock server");
+    }
     r = mock_embed_parse(q->proto, q->embed_legacy, q->body.data, q->body.len, &er, err, sizeof err);
     mock_server_count_embed(q->m, r == 0 ? er.n : 0);
     if (r == -2)
