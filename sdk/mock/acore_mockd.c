@@ -4,9 +4,13 @@
  * For users testing their own applications offline, and for benchmarks
  * that want the server in another process.  It starts the same server the
  * tests run in-process (mock_server.h), prints one line with its URL once
- * it accepts connections, logs requests to stderr, and runs until SIGINT
- * or SIGTERM.  Exit status: 0 after a signal, 2 for bad flags or a bad
- * script, 1 when the server cannot start (port taken, out of memory).
+ * it accepts connections ("acore-mockd listening on URL", or with
+ * --url-only the bare URL, for a parent process to read), logs requests
+ * to stderr, and runs until SIGINT or SIGTERM.  It lifts its open-file
+ * limit to the hard limit first: every connection is a descriptor, and
+ * tens of thousands of streams are the point of --max-connections.
+ * Exit status: 0 after a signal, 2 for bad flags or a bad script, 1 when
+ * the server cannot start (port taken, out of memory).
  */
 #include <config.h>
 
@@ -26,16 +30,22 @@
 
 static const char mockd_usage[] =
     "Usage: acore-mockd [--port N] [--script FILE] [--reply TEXT] [--chunks N]\n"
-    "                   [--delay-ms N] [--quiet] [--help] [FILE]\n"
+    "                   [--delay-ms N] [--max-connections N] [--idle-timeout S]\n"
+    "                   [--url-only] [--quiet] [--help] [FILE]\n"
     "\n"
     "A scriptable mock LLM server on 127.0.0.1 speaking the OpenAI Chat\n"
-    "Completions, Anthropic Messages and Ollama /api/chat protocols.\n"
+    "Completions, Anthropic Messages and Ollama /api/chat protocols, and\n"
+    "embeddings (OpenAI, Ollama, TEI, Hugging Face).\n"
     "\n"
     "  --port N        listen on port N (default 0: a free port, printed)\n"
     "  --script FILE   scenarios in libconfig syntax (see acore-mockd(1))\n"
     "  --reply TEXT    default reply text\n"
     "  --chunks N      split replies into N stream chunks (default 8)\n"
     "  --delay-ms N    pause N ms between chunks (default 0)\n"
+    "  --max-connections N  serve up to N connections at once (default 65536)\n"
+    "  --idle-timeout S     close keep-alive connections idle S seconds\n"
+    "                       (default 30; 0: never)\n"
+    "  --url-only      print only the URL (http://127.0.0.1:PORT) once listening\n"
     "  --quiet         do not log requests to stderr\n"
     "  --help          show this help\n"
     "  FILE            same as --script FILE\n";
@@ -134,17 +144,19 @@ int main(int argc, char **argv)
         { "port", required_argument, NULL, 'p' },     { "script", required_argument, NULL, 's' },
         { "reply", required_argument, NULL, 'r' },    { "chunks", required_argument, NULL, 'c' },
         { "delay-ms", required_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, 'h' },           { "max-connections", required_argument, NULL, 'M' },
+        { "idle-timeout", required_argument, NULL, 'I' }, { "url-only", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 },
     };
-    long port = 0, chunks = -1, delay_ms = -1;
+    long port = 0, chunks = -1, delay_ms = -1, max_conns = 0, idle = 30;
     const char *script_path = NULL, *reply = NULL;
-    bool quiet = false;
+    bool quiet = false, url_only = false;
     int c, status = 1;
     char *script = NULL, *overrides = NULL;
     mock_server *m = NULL;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:s:r:c:d:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:s:r:c:d:qhM:I:U", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (mockd_number(optarg, 0, 65535, &port) < 0) {
@@ -165,6 +177,21 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'M':
+            if (mockd_number(optarg, 1, 1000000, &max_conns) < 0) {
+                fprintf(stderr, "acore-mockd: --max-connections wants a number 1-1000000, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'I':
+            if (mockd_number(optarg, 0, 86400, &idle) < 0) {
+                fprintf(stderr, "acore-mockd: --idle-timeout wants seconds 0-86400, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'U': url_only = true; break;
         case 's': script_path = optarg; break;
         case 'r': reply = optarg; break;
         case 'q': quiet = true; break;
@@ -210,8 +237,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    m = mock_server_start_ex(script, script_path, overrides, (int)port, quiet ? NULL : mockd_log,
-                             NULL, err, sizeof err);
+    mock_server_options o = {
+        .script_text = script, .script_name = script_path, .overrides_text = overrides,
+        .port = (int)port, .log = quiet ? NULL : mockd_log,
+        .max_connections = (unsigned)max_conns,
+        .idle_timeout_s = idle ? (int)idle : -1, /* 0 on the command line: never */
+    };
+    m = mock_server_start_opts(&o, err, sizeof err);
     if (!m) {
         fprintf(stderr, "acore-mockd: %s\n", err);
         /* A script error ("FILE:LINE: ...") is bad input, like a bad flag;
@@ -220,7 +252,10 @@ int main(int argc, char **argv)
         status = n && !strncmp(err, script_path, n) && err[n] == ':' ? 2 : 1;
         goto done;
     }
-    printf("acore-mockd listening on %s\n", mock_server_url(m));
+    if (url_only)
+        printf("%s\n", mock_server_url(m));
+    else
+        printf("acore-mockd listening on %s\n", mock_server_url(m));
     fflush(stdout);
 
     int sig;

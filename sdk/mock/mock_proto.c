@@ -108,23 +108,142 @@ bool mock_j_push(json_object *arr, json_object *v)
 
 /* ---- requests ---- */
 
-/* Text of a message "content": a string, or an array of parts/blocks of
-   which the {"type":"text","text"} ones count.  Appends to b. */
-static int proto_content_text(json_object *content, mock_buf *b)
+size_t mock_proto_words(const char *s, size_t len)
+{
+    size_t n = 0;
+    bool in = false;
+    for (size_t i = 0; i < len; i++) {
+        bool space = strchr(" \t\n\r\f\v", s[i]) != NULL && s[i] != '\0';
+        if (!space && !in)
+            n++;
+        in = !space;
+    }
+    return n;
+}
+
+/* What reading the messages gathers (mock_request_info's counts). */
+typedef struct proto_walk {
+    mock_request_info *info;
+    mock_buf text;   /* all message text, for the byte count */
+    char *err;
+    size_t errlen;
+} proto_walk;
+
+static int proto_add_text(proto_walk *w, const char *s, size_t len)
+{
+    w->info->words += mock_proto_words(s, len);
+    return mock_buf_append(&w->text, s, len);
+}
+
+static const char *proto_str(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* Decoded size of standard base64 text (padding optional); -1 if it is
+   not base64. */
+static long long proto_b64_size(const char *s, size_t n)
+{
+    size_t pad = 0;
+    while (n && s[n - 1] == '=' && pad < 2) {
+        n--;
+        pad++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/'))
+            return -1;
+    }
+    if (n % 4 == 1 || (pad && (n + pad) % 4))
+        return -1;
+    return (long long)(n / 4 * 3 + (n % 4 == 2 ? 1 : n % 4 == 3 ? 2 : 0));
+}
+
+/* Count one image: base64 data (decoded size) or a URL (size 0, never
+   fetched).  -1 with a message for a 400 when the data is not base64. */
+static int proto_add_image(proto_walk *w, const char *data, bool is_url)
+{
+    mock_request_info *info = w->info;
+    long long size = 0;
+    if (is_url && !strncmp(data, "data:", 5)) {
+        const char *comma = strchr(data, ',');
+        if (!comma || comma - data < 12 || strncmp(comma - 7, ";base64", 7)) {
+            snprintf(w->err, w->errlen, "image %zu: a data: URL must be ;base64", info->nimages + 1);
+            return -1;
+        }
+        data = comma + 1;
+        is_url = false;
+    }
+    if (!is_url && (size = proto_b64_size(data, strlen(data))) < 0) {
+        snprintf(w->err, w->errlen, "image %zu: the data is not valid base64", info->nimages + 1);
+        return -1;
+    }
+    size_t *z = realloc(info->image_sizes, (info->nimages + 1) * sizeof *z);
+    if (!z)
+        return -2;
+    info->image_sizes = z;
+    z[info->nimages++] = (size_t)size;
+    return 0;
+}
+
+/* One part of an array content: text, or an image (OpenAI image_url,
+   Anthropic image block).  0, -1 (400, message in w->err), -2 OOM. */
+static int proto_part(proto_walk *w, json_object *part)
+{
+    json_object *v, *src;
+    if (!json_object_is_type(part, json_type_object))
+        return 0;
+    if (json_object_object_get_ex(part, "text", &v) && json_object_is_type(v, json_type_string))
+        return proto_add_text(w, json_object_get_string(v), (size_t)json_object_get_string_len(v)) < 0
+                   ? -2 : 0;
+    const char *type = proto_str(part, "type");
+    if (type && !strcmp(type, "image_url") && json_object_object_get_ex(part, "image_url", &v)) {
+        const char *url = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                    : proto_str(v, "url");
+        return url ? proto_add_image(w, url, true) : 0;
+    }
+    if (type && !strcmp(type, "image") && json_object_object_get_ex(part, "source", &src)) {
+        const char *st = proto_str(src, "type"), *data = proto_str(src, "data");
+        if (st && !strcmp(st, "base64") && data)
+            return proto_add_image(w, data, false);
+        return proto_add_image(w, "", true); /* a URL or file source */
+    }
+    return 0;
+}
+
+/* The text (and images) of a "content": a string, or an array of parts. */
+static int proto_content(proto_walk *w, json_object *content)
 {
     if (json_object_is_type(content, json_type_string))
-        return mock_buf_append(b, json_object_get_string(content),
-                               (size_t)json_object_get_string_len(content));
+        return proto_add_text(w, json_object_get_string(content),
+                              (size_t)json_object_get_string_len(content)) < 0 ? -2 : 0;
     if (!json_object_is_type(content, json_type_array))
         return 0;
     for (size_t i = 0; i < json_object_array_length(content); i++) {
-        json_object *part = json_object_array_get_idx(content, i), *text;
-        if (json_object_is_type(part, json_type_object) &&
-            json_object_object_get_ex(part, "text", &text) &&
-            json_object_is_type(text, json_type_string) &&
-            mock_buf_append(b, json_object_get_string(text),
-                            (size_t)json_object_get_string_len(text)) < 0)
-            return -1;
+        int rc = proto_part(w, json_object_array_get_idx(content, i));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Ollama: "images" beside the content, each a base64 string. */
+static int proto_ollama_images(proto_walk *w, json_object *m)
+{
+    json_object *imgs;
+    if (!json_object_object_get_ex(m, "images", &imgs) || !json_object_is_type(imgs, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(imgs); i++) {
+        json_object *x = json_object_array_get_idx(imgs, i);
+        if (json_object_is_type(x, json_type_string)) {
+            int rc = proto_add_image(w, json_object_get_string(x), false);
+            if (rc < 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -141,37 +260,31 @@ static bool proto_get_bool(json_object *o, const char *key, bool dflt)
    message with a tool_result block (Anthropic). */
 static bool proto_is_tool_result(json_object *m)
 {
-    json_object *role, *content;
-    if (!json_object_object_get_ex(m, "role", &role) || !json_object_is_type(role, json_type_string))
+    json_object *content;
+    const char *role = proto_str(m, "role");
+    if (!role)
         return false;
-    if (!strcmp(json_object_get_string(role), "tool"))
+    if (!strcmp(role, "tool"))
         return true;
-    if (strcmp(json_object_get_string(role), "user") ||
-        !json_object_object_get_ex(m, "content", &content) ||
+    if (strcmp(role, "user") || !json_object_object_get_ex(m, "content", &content) ||
         !json_object_is_type(content, json_type_array))
         return false;
     for (size_t i = 0; i < json_object_array_length(content); i++) {
-        json_object *b = json_object_array_get_idx(content, i), *type;
-        if (json_object_is_type(b, json_type_object) && json_object_object_get_ex(b, "type", &type) &&
-            json_object_is_type(type, json_type_string) &&
-            !strcmp(json_object_get_string(type), "tool_result"))
+        const char *type = proto_str(json_object_array_get_idx(content, i), "type");
+        if (type && !strcmp(type, "tool_result"))
             return true;
     }
     return false;
 }
 
-int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
-                             mock_request_info *info, char *err, size_t errlen)
+json_object *mock_proto_parse_object(const char *body, size_t len, char *err, size_t errlen,
+                                     bool *oom)
 {
-    json_tokener *tok = NULL;
-    json_object *root = NULL, *v;
-    mock_buf text = { 0 };
-    int rc = -2;
-
-    memset(info, 0, sizeof *info);
-    tok = json_tokener_new();
+    json_object *root = NULL;
+    json_tokener *tok = json_tokener_new();
+    *oom = tok == NULL;
     if (!tok)
-        goto done;
+        return NULL;
     root = len ? json_tokener_parse_ex(tok, body, (int)(len > 0x7fffffff ? 0x7fffffff : len))
                : NULL;
     enum json_tokener_error jerr = json_tokener_get_error(tok);
@@ -181,19 +294,68 @@ int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
                               ? "unexpected end of data"
                               : json_tokener_error_desc(jerr);
         snprintf(err, errlen, "request body is not valid JSON: %s", why);
-        rc = -1;
-        goto done;
+        goto bad;
     }
     for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
         if (!strchr(" \t\r\n", body[i])) {
             snprintf(err, errlen, "request body has data after the JSON value");
-            rc = -1;
-            goto done;
+            goto bad;
         }
     }
     if (!json_object_is_type(root, json_type_object)) {
         snprintf(err, errlen, "request body must be a JSON object");
-        rc = -1;
+        goto bad;
+    }
+    json_tokener_free(tok);
+    return root;
+bad:
+    json_object_put(root);
+    json_tokener_free(tok);
+    return NULL;
+}
+
+/* Walk the messages: text, the last user message, images, counts. */
+static int proto_messages(proto_walk *w, json_object *msgs)
+{
+    mock_request_info *info = w->info;
+    for (size_t i = 0; i < json_object_array_length(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i), *content;
+        if (!json_object_is_type(m, json_type_object))
+            continue;
+        const char *role = proto_str(m, "role");
+        info->ends_with_tool_result = proto_is_tool_result(m);
+        if (role && !strcmp(role, "assistant"))
+            info->assistant_msgs++;
+        int rc = proto_ollama_images(w, m);
+        if (rc < 0)
+            return rc;
+        if (!json_object_object_get_ex(m, "content", &content))
+            continue;
+        size_t before = w->text.len;
+        if ((rc = proto_content(w, content)) < 0)
+            return rc;
+        if (role && !strcmp(role, "user")) {
+            free(info->last_user);
+            info->last_user = strndup(w->text.data ? w->text.data + before : "",
+                                      w->text.len - before);
+            if (!info->last_user)
+                return -2;
+        }
+    }
+    return 0;
+}
+
+int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
+                             mock_request_info *info, char *err, size_t errlen)
+{
+    json_object *root, *v;
+    proto_walk w = { info, { 0 }, err, errlen };
+    bool oom;
+    int rc = -2;
+
+    memset(info, 0, sizeof *info);
+    if (!(root = mock_proto_parse_object(body, len, err, errlen, &oom))) {
+        rc = oom ? -2 : -1;
         goto done;
     }
     if (json_object_object_get_ex(root, "model", &v) && json_object_is_type(v, json_type_string) &&
@@ -206,42 +368,21 @@ int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
         info->include_usage = proto_get_bool(v, "include_usage", false);
 
     if (p == MOCK_PROTO_ANTHROPIC && json_object_object_get_ex(root, "system", &v) &&
-        proto_content_text(v, &text) < 0)
+        (rc = proto_content(&w, v)) < 0)
         goto done;
     json_object *msgs;
     if (json_object_object_get_ex(root, "messages", &msgs) &&
-        json_object_is_type(msgs, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(msgs); i++) {
-            json_object *m = json_object_array_get_idx(msgs, i), *role, *content;
-            if (!json_object_is_type(m, json_type_object))
-                continue;
-            info->ends_with_tool_result = proto_is_tool_result(m);
-            if (!json_object_object_get_ex(m, "content", &content))
-                continue;
-            size_t before = text.len;
-            if (proto_content_text(content, &text) < 0)
-                goto done;
-            if (json_object_object_get_ex(m, "role", &role) &&
-                json_object_is_type(role, json_type_string) &&
-                !strcmp(json_object_get_string(role), "user")) {
-                free(info->last_user);
-                info->last_user = strndup(text.data ? text.data + before : "", text.len - before);
-                if (!info->last_user)
-                    goto done;
-            }
-        }
-    }
-    info->prompt_bytes = text.len;
+        json_object_is_type(msgs, json_type_array) && (rc = proto_messages(&w, msgs)) < 0)
+        goto done;
+    info->prompt_bytes = w.text.len;
     rc = 0;
 done:
     if (rc == -2 && errlen)
         snprintf(err, errlen, "out of memory");
     if (rc != 0)
         mock_request_info_free(info);
-    mock_buf_free(&text);
+    mock_buf_free(&w.text);
     json_object_put(root);
-    if (tok)
-        json_tokener_free(tok);
     return rc;
 }
 
@@ -249,6 +390,7 @@ void mock_request_info_free(mock_request_info *info)
 {
     free(info->model);
     free(info->last_user);
+    free(info->image_sizes);
     memset(info, 0, sizeof *info);
 }
 
@@ -280,6 +422,18 @@ static const char *proto_anthropic_type(long status)
     }
 }
 
+static const char *proto_tei_type(long status)
+{
+    switch (status) {
+    case 413: return "validation";
+    case 422: return "tokenizer";
+    case 424: return "backend";
+    case 429: return "overloaded";
+    case 503: return "unhealthy";
+    default: return status >= 500 ? "backend" : "empty";
+    }
+}
+
 int mock_proto_error_body(mock_proto p, long status, const char *message, const char *type,
                           const char *request_id, mock_buf *out)
 {
@@ -295,6 +449,10 @@ int mock_proto_error_body(mock_proto p, long status, const char *message, const 
     }
     if (ok && p == MOCK_PROTO_OLLAMA) {
         ok = mock_j_str(root, "error", message);
+    } else if (ok && (p == MOCK_PROTO_TEI || p == MOCK_PROTO_HF)) {
+        /* text-embeddings-inference's ErrorResponse */
+        ok = mock_j_str(root, "error", message) &&
+             mock_j_str(root, "error_type", type ? type : proto_tei_type(status));
     } else if (ok && p == MOCK_PROTO_ANTHROPIC) {
         ok = mock_j_str(root, "type", "error") && (e = json_object_new_object()) &&
              mock_j_add(root, "error", e) &&

@@ -2,8 +2,9 @@
  * mock_proto.h -- what the mock server says, in each wire protocol.
  *
  * Pure functions of their input, no I/O, no locks: reading a request body
- * (mock_proto.c), the shapes of errors and model lists (mock_proto.c), and
- * the reply itself as a sequence of stream events or one body (mock_gen.c).
+ * (mock_proto.c), the shapes of errors and model lists (mock_proto.c), the
+ * reply itself as a sequence of stream events or one body (mock_gen.c,
+ * mock_gen_wire.c), and embeddings (mock_embed.c).
  * Every JSON text is built with json-c, so reply text is always escaped.
  * The shapes follow docs/protocols.md and the recorded fixtures.
  */
@@ -20,7 +21,9 @@
 typedef enum mock_proto {
     MOCK_PROTO_OPENAI = 0, /* /v1/chat/completions: SSE data: + [DONE] */
     MOCK_PROTO_ANTHROPIC,  /* /v1/messages: SSE event: + data: */
-    MOCK_PROTO_OLLAMA      /* /api/chat: NDJSON */
+    MOCK_PROTO_OLLAMA,     /* /api/chat: NDJSON */
+    MOCK_PROTO_TEI,        /* Text Embeddings Inference /embed (errors: error + error_type) */
+    MOCK_PROTO_HF          /* HF router feature-extraction (errors as TEI's) */
 } mock_proto;
 
 /* ---- a growable byte buffer ---- */
@@ -54,13 +57,26 @@ typedef struct mock_request_info {
     char *last_user;    /* text of the last user message; NULL if none */
     bool ends_with_tool_result; /* the last message answers a tool call */
     size_t prompt_bytes;/* bytes of message text, for a token estimate */
+    size_t words;       /* words of the system and message text (count_tokens) */
+    size_t assistant_msgs; /* messages with role "assistant": the step to answer with */
+    size_t nimages;     /* images in the messages, in order ... */
+    size_t *image_sizes;/* ... and their decoded sizes in bytes (0: a URL); malloc'd */
 } mock_request_info;
 
-/* Read a chat request body.  Returns 0, or -1 with a message for a 400
-   reply in err (a body that is not a JSON object), or -2 out of memory. */
+/* Read a chat (or count_tokens) request body.  Returns 0, or -1 with a
+   message for a 400 reply in err (a body that is not a JSON object, an
+   image that is not base64), or -2 out of memory. */
 int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
                              mock_request_info *info, char *err, size_t errlen);
 void mock_request_info_free(mock_request_info *info);
+
+/* Words of s: runs of bytes that are not ASCII white space. */
+size_t mock_proto_words(const char *s, size_t len);
+
+/* Parse a JSON object body: the root (new ref), or NULL with a message for
+   a 400 reply in err (*oom set when out of memory instead). */
+json_object *mock_proto_parse_object(const char *body, size_t len, char *err, size_t errlen,
+                                     bool *oom);
 
 /* ---- errors and lists ---- */
 

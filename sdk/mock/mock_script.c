@@ -4,113 +4,65 @@
  * The base scenario starts as the built-in defaults, then takes the
  * script's top-level settings, then the overrides (acore-mockd's flags).
  * Each entry of `scenarios` starts as a deep copy of that base and applies
- * its own settings, so a scenario only states what differs.  Every value
- * is checked here, with the line it came from, so that the server never
- * has to reject a scenario while answering a request.
+ * its own settings, so a scenario only states what differs; each of its
+ * `steps` starts as a copy of the scenario the same way.  Every value is
+ * checked here (mock_keys.c), with the line it came from, so that the
+ * server never has to reject a scenario while answering a request.
  */
 #include <config.h>
 
 #include "mock_script.h"
+#include "mock_keys.h"
 
 #include <libconfig.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SCRIPT_DEFAULT_REPLY "Hello from the AbstractCore mock server."
-#define SCRIPT_MAX_REPLY_LEN (64L * 1024 * 1024)
-#define SCRIPT_MAX_DELAY_MS (24L * 3600 * 1000)
-#define SCRIPT_MAX_CHUNKS 1000000L
+#define SCRIPT_DEFAULT_EMBEDDING_DIM 384
 
-/* Where errors go: "NAME:LINE: message". */
-typedef struct script_err {
-    const char *name;
-    char *buf;
-    size_t len;
-} script_err;
-
-static void script_fail(script_err *e, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void script_fail(script_err *e, int line, const char *fmt, ...)
+static char **script_str_at(mock_scenario *s, size_t i)
 {
-    if (!e->buf || e->len == 0)
-        return;
-    int n = snprintf(e->buf, e->len, "%s:%d: ", e->name, line);
-    if (n < 0 || (size_t)n >= e->len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
-    va_end(ap);
-}
-
-static char *script_strdup(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
-/* Replace *slot by a copy of v; -1 when out of memory (slot unchanged). */
-static int script_set_str(char **slot, const char *v)
-{
-    char *c = strdup(v);
-    if (!c)
-        return -1;
-    free(*slot);
-    *slot = c;
-    return 0;
+    return (char **)(void *)((char *)s + mock_keys_str[i]);
 }
 
 static void script_free_scenario(mock_scenario *s)
 {
     if (!s)
         return;
-    free(s->model);
-    free(s->reply);
-    free(s->finish_reason);
+    for (size_t i = 0; i < mock_keys_nstr; i++)
+        free(*script_str_at(s, i));
     for (size_t i = 0; i < s->ntools; i++) {
         free(s->tools[i].id);
         free(s->tools[i].name);
         free(s->tools[i].arguments);
     }
     free(s->tools);
-    free(s->error_body);
-    free(s->error_message);
-    free(s->error_type);
-    free(s->retry_after);
     for (size_t i = 0; i < s->nheaders; i++)
         free(s->headers[i]);
     free(s->headers);
-    free(s->stream_error);
-    free(s->after_tool_result);
-    free(s->raw);
-    free(s->content_type);
+    for (size_t i = 0; i < s->nsteps; i++)
+        script_free_scenario(&s->steps[i]);
+    free(s->steps);
     memset(s, 0, sizeof *s);
 }
 
-/* Deep copy; on failure dst is left zeroed and -1 returned. */
+/* Deep copy, without src's steps (only scenarios have steps, and a step
+   is made from a scenario); on failure dst is left zeroed and -1 returned. */
 static int script_copy_scenario(mock_scenario *dst, const mock_scenario *src)
 {
     *dst = *src;
-    dst->model = NULL;
-    dst->reply = dst->finish_reason = dst->error_body = dst->error_message = NULL;
-    dst->error_type = dst->retry_after = dst->stream_error = dst->after_tool_result = NULL;
-    dst->raw = dst->content_type = NULL;
+    for (size_t i = 0; i < mock_keys_nstr; i++)
+        *script_str_at(dst, i) = NULL;
     dst->tools = NULL;
     dst->headers = NULL;
-    dst->ntools = dst->nheaders = 0;
+    dst->steps = NULL;
+    dst->ntools = dst->nheaders = dst->nsteps = 0;
 
-    struct { char **d; const char *s; } strs[] = {
-        { &dst->model, src->model },           { &dst->reply, src->reply },
-        { &dst->finish_reason, src->finish_reason }, { &dst->error_body, src->error_body },
-        { &dst->error_message, src->error_message }, { &dst->error_type, src->error_type },
-        { &dst->retry_after, src->retry_after }, { &dst->stream_error, src->stream_error },
-        { &dst->raw, src->raw },               { &dst->content_type, src->content_type },
-        { &dst->after_tool_result, src->after_tool_result },
-    };
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-        if (strs[i].s && !(*strs[i].d = strdup(strs[i].s)))
+    for (size_t i = 0; i < mock_keys_nstr; i++) {
+        const char *v = *script_str_at((mock_scenario *)src, i);
+        if (v && !(*script_str_at(dst, i) = strdup(v)))
             goto fail;
     }
     if (src->ntools) {
@@ -119,9 +71,9 @@ static int script_copy_scenario(mock_scenario *dst, const mock_scenario *src)
             goto fail;
         for (size_t i = 0; i < src->ntools; i++) {
             dst->ntools = i + 1;
-            dst->tools[i].id = script_strdup(src->tools[i].id);
-            dst->tools[i].name = script_strdup(src->tools[i].name);
-            dst->tools[i].arguments = script_strdup(src->tools[i].arguments);
+            dst->tools[i].id = strdup(src->tools[i].id);
+            dst->tools[i].name = strdup(src->tools[i].name);
+            dst->tools[i].arguments = strdup(src->tools[i].arguments);
             if (!dst->tools[i].id || !dst->tools[i].name || !dst->tools[i].arguments)
                 goto fail;
         }
@@ -152,312 +104,29 @@ static int script_defaults(mock_scenario *s)
     s->chunks = 8;
     s->status = 200;
     s->drop_after_chunks = -1;
+    s->close_after_bytes = -1;
+    s->stall_after_chunks = -1;
+    s->should_retry = -1;
+    s->garbage = -1;
+    s->huge_event_bytes = -1;
+    s->embedding_dim = SCRIPT_DEFAULT_EMBEDDING_DIM;
     return 0;
 }
 
-/* ---- typed readers: each reports its own error with the line ---- */
-
-static int script_line(const config_setting_t *st)
-{
-    return (int)config_setting_source_line(st);
-}
-
-static int script_get_long(const config_setting_t *st, long lo, long hi, long *out, script_err *e)
-{
-    int t = config_setting_type(st);
-    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
-        script_fail(e, script_line(st), "'%s' must be an integer", config_setting_name(st));
-        return -1;
-    }
-    long long v = config_setting_get_int64(st);
-    if (v < lo || v > hi) {
-        script_fail(e, script_line(st), "'%s' must be between %ld and %ld", config_setting_name(st),
-                    lo, hi);
-        return -1;
-    }
-    *out = (long)v;
-    return 0;
-}
-
-static const char *script_get_string(const config_setting_t *st, script_err *e)
-{
-    if (config_setting_type(st) != CONFIG_TYPE_STRING) {
-        script_fail(e, script_line(st), "'%s' must be a string", config_setting_name(st));
-        return NULL;
-    }
-    return config_setting_get_string(st);
-}
-
-static int script_get_bool(const config_setting_t *st, bool *out, script_err *e)
-{
-    if (config_setting_type(st) != CONFIG_TYPE_BOOL) {
-        script_fail(e, script_line(st), "'%s' must be true or false", config_setting_name(st));
-        return -1;
-    }
-    *out = config_setting_get_bool(st) != 0;
-    return 0;
-}
-
-/* A header line must be "Name: value", with no CR/LF (header injection). */
-static int script_valid_header(const char *h)
-{
-    const char *colon = strchr(h, ':');
-    if (!colon || colon == h || strpbrk(h, "\r\n"))
-        return 0;
-    for (const char *p = h; p < colon; p++) {
-        if (*p == ' ' || *p == '\t')
-            return 0;
-    }
-    return 1;
-}
-
-static int script_read_tools(mock_scenario *s, const config_setting_t *st, script_err *e)
-{
-    if (!config_setting_is_list(st) && !config_setting_is_array(st)) {
-        script_fail(e, script_line(st), "'tool_calls' must be a list of groups: ( { name = ...; } )");
-        return -1;
-    }
-    int n = config_setting_length(st);
-    mock_tool_call *tools = n > 0 ? calloc((size_t)n, sizeof *tools) : NULL;
-    if (n > 0 && !tools) {
-        script_fail(e, script_line(st), "out of memory");
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(st, (unsigned)i);
-        if (!config_setting_is_group(g)) {
-            script_fail(e, script_line(g), "each tool call must be a group { name = ...; }");
-            goto fail;
-        }
-        const char *id = NULL, *name = NULL, *args = NULL;
-        for (int k = 0; k < config_setting_length(g); k++) {
-            const config_setting_t *f = config_setting_get_elem(g, (unsigned)k);
-            const char *key = config_setting_name(f);
-            const char **slot = !strcmp(key, "id") ? &id : !strcmp(key, "name") ? &name
-                                : !strcmp(key, "arguments") ? &args : NULL;
-            if (!slot) {
-                script_fail(e, script_line(f), "unknown tool call key '%s' (id, name, arguments)", key);
-                goto fail;
-            }
-            if (!(*slot = script_get_string(f, e)))
-                goto fail;
-        }
-        if (!name || !*name) {
-            script_fail(e, script_line(g), "a tool call needs a non-empty 'name'");
-            goto fail;
-        }
-        char gen[32];
-        snprintf(gen, sizeof gen, "call_mock_%d", i + 1);
-        tools[i].id = strdup(id ? id : gen);
-        tools[i].name = strdup(name);
-        tools[i].arguments = strdup(args ? args : "{}");
-        if (!tools[i].id || !tools[i].name || !tools[i].arguments) {
-            script_fail(e, script_line(g), "out of memory");
-            goto fail;
-        }
-    }
-    for (size_t i = 0; i < s->ntools; i++) {
-        free(s->tools[i].id);
-        free(s->tools[i].name);
-        free(s->tools[i].arguments);
-    }
-    free(s->tools);
-    s->tools = tools;
-    s->ntools = (size_t)n;
-    return 0;
-fail:
-    /* calloc'd: entries not reached yet are NULL. */
-    for (int i = 0; i < n; i++) {
-        free(tools[i].id);
-        free(tools[i].name);
-        free(tools[i].arguments);
-    }
-    free(tools);
-    return -1;
-}
-
-static int script_read_headers(mock_scenario *s, const config_setting_t *st, script_err *e)
-{
-    if (!config_setting_is_array(st) && !config_setting_is_list(st)) {
-        script_fail(e, script_line(st), "'headers' must be an array of \"Name: value\" strings");
-        return -1;
-    }
-    int n = config_setting_length(st);
-    char **hs = n > 0 ? calloc((size_t)n, sizeof *hs) : NULL;
-    if (n > 0 && !hs) {
-        script_fail(e, script_line(st), "out of memory");
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *h = config_setting_get_elem(st, (unsigned)i);
-        const char *v = config_setting_type(h) == CONFIG_TYPE_STRING ? config_setting_get_string(h)
-                                                                      : NULL;
-        if (!v || !script_valid_header(v)) {
-            script_fail(e, script_line(st), "header %d must be a string \"Name: value\"", i + 1);
-            goto fail;
-        }
-        if (!(hs[i] = strdup(v))) {
-            script_fail(e, script_line(st), "out of memory");
-            goto fail;
-        }
-    }
-    for (size_t i = 0; i < s->nheaders; i++)
-        free(s->headers[i]);
-    free(s->headers);
-    s->headers = hs;
-    s->nheaders = (size_t)n;
-    return 0;
-fail:
-    for (int i = 0; i < n; i++)
-        free(hs[i]);
-    free(hs);
-    return -1;
-}
-
-static int script_read_usage(mock_scenario *s, const config_setting_t *st, script_err *e)
-{
-    if ((!config_setting_is_array(st) && !config_setting_is_list(st)) ||
-        config_setting_length(st) != 2) {
-        script_fail(e, script_line(st), "'usage' must be [input_tokens, output_tokens]");
-        return -1;
-    }
-    long v[2];
-    for (unsigned i = 0; i < 2; i++) {
-        const config_setting_t *x = config_setting_get_elem(st, i);
-        int t = config_setting_type(x);
-        long long n = (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) ? config_setting_get_int64(x) : -1;
-        if (n < 0 || n > 1000000000LL) {
-            script_fail(e, script_line(st), "'usage' must hold two non-negative integers");
-            return -1;
-        }
-        v[i] = (long)n;
-    }
-    s->has_usage = true;
-    s->usage_in = v[0];
-    s->usage_out = v[1];
-    return 0;
-}
-
-/* Apply one setting to s.  `top` is true for top-level/override settings. */
-static int script_apply(mock_scenario *s, const config_setting_t *st, bool top, script_err *e)
-{
-    const char *key = config_setting_name(st);
-    int line = script_line(st);
-    const char *str = NULL;
-    char **str_slot = NULL;
-
-    if (!strcmp(key, "model")) {
-        if (top) {
-            script_fail(e, line, "'model' belongs inside a scenario of the 'scenarios' list");
-            return -1;
-        }
-        str_slot = &s->model;
-    } else if (!strcmp(key, "reply")) {
-        str_slot = &s->reply;
-        s->reply_len = -1; /* a reply given here beats an inherited reply_len */
-    } else if (!strcmp(key, "finish_reason")) {
-        str_slot = &s->finish_reason;
-    } else if (!strcmp(key, "error_body")) {
-        str_slot = &s->error_body;
-    } else if (!strcmp(key, "error_message")) {
-        str_slot = &s->error_message;
-    } else if (!strcmp(key, "error_type")) {
-        str_slot = &s->error_type;
-    } else if (!strcmp(key, "stream_error")) {
-        str_slot = &s->stream_error;
-    } else if (!strcmp(key, "after_tool_result")) {
-        str_slot = &s->after_tool_result;
-    } else if (!strcmp(key, "raw")) {
-        str_slot = &s->raw;
-    } else if (!strcmp(key, "content_type")) {
-        str_slot = &s->content_type;
-        if (config_setting_type(st) == CONFIG_TYPE_STRING &&
-            strpbrk(config_setting_get_string(st), "\r\n")) {
-            script_fail(e, line, "'content_type' must be one line");
-            return -1;
-        }
-    } else if (!strcmp(key, "retry_after")) {
-        int t = config_setting_type(st);
-        char num[32];
-        if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-            snprintf(num, sizeof num, "%lld", config_setting_get_int64(st));
-            str = num;
-        } else if (!(str = script_get_string(st, e))) {
-            return -1;
-        }
-        if (!*str || strpbrk(str, "\r\n")) {
-            script_fail(e, line, "'retry_after' must be a non-empty single line");
-            return -1;
-        }
-        if (script_set_str(&s->retry_after, str) < 0)
-            goto oom;
-        return 0;
-    } else if (!strcmp(key, "reply_len")) {
-        return script_get_long(st, 0, SCRIPT_MAX_REPLY_LEN, &s->reply_len, e);
-    } else if (!strcmp(key, "chunks")) {
-        return script_get_long(st, 1, SCRIPT_MAX_CHUNKS, &s->chunks, e);
-    } else if (!strcmp(key, "delay_ms")) {
-        return script_get_long(st, 0, SCRIPT_MAX_DELAY_MS, &s->delay_ms, e);
-    } else if (!strcmp(key, "first_byte_delay_ms")) {
-        return script_get_long(st, 0, SCRIPT_MAX_DELAY_MS, &s->first_byte_delay_ms, e);
-    } else if (!strcmp(key, "status")) {
-        return script_get_long(st, 200, 599, &s->status, e);
-    } else if (!strcmp(key, "fail_times")) {
-        return script_get_long(st, 0, 1000000000L, &s->fail_times, e);
-    } else if (!strcmp(key, "drop_after_chunks")) {
-        return script_get_long(st, 0, SCRIPT_MAX_CHUNKS, &s->drop_after_chunks, e);
-    } else if (!strcmp(key, "usage")) {
-        return script_read_usage(s, st, e);
-    } else if (!strcmp(key, "tool_calls")) {
-        return script_read_tools(s, st, e);
-    } else if (!strcmp(key, "headers")) {
-        return script_read_headers(s, st, e);
-    } else if (!strcmp(key, "echo")) {
-        return script_get_bool(st, &s->echo, e);
-    } else if (!strcmp(key, "keepalive_comments")) {
-        return script_get_bool(st, &s->keepalive_comments, e);
-    } else if (!strcmp(key, "hang")) {
-        return script_get_bool(st, &s->hang, e);
-    } else if (!strcmp(key, "quirk")) {
-        if (!(str = script_get_string(st, e)))
-            return -1;
-        if (!strcmp(str, "none"))
-            s->quirk = MOCK_QUIRK_NONE;
-        else if (!strcmp(str, "lmstudio"))
-            s->quirk = MOCK_QUIRK_LMSTUDIO;
-        else if (!strcmp(str, "tgi"))
-            s->quirk = MOCK_QUIRK_TGI;
-        else if (!strcmp(str, "mlx"))
-            s->quirk = MOCK_QUIRK_MLX;
-        else {
-            script_fail(e, line, "unknown quirk \"%s\" (none, lmstudio, tgi, mlx)", str);
-            return -1;
-        }
-        return 0;
-    } else {
-        script_fail(e, line, "unknown key '%s'", key);
-        return -1;
-    }
-
-    if (!(str = script_get_string(st, e)))
-        return -1;
-    if (script_set_str(str_slot, str) < 0)
-        goto oom;
-    return 0;
-oom:
-    script_fail(e, line, "out of memory");
-    return -1;
-}
-
-/* Turn reply_len into filler text, once every setting is in. */
-static int script_finish(mock_scenario *s, script_err *e)
+/* Turn reply_len into filler text and check settings that go together,
+   once every setting of the group is in. */
+static int script_finish(mock_scenario *s, mock_script_err *e)
 {
     static const char filler[] = "The quick brown fox jumps over the lazy dog. ";
+    if (s->stall_after_chunks >= 0 && s->stall_ms == 0) {
+        mock_script_fail(e, s->line, "'stall_after_chunks' needs 'stall_ms' (how long to stall)");
+        return -1;
+    }
     if (s->reply_len < 0)
         return 0;
     char *r = malloc((size_t)s->reply_len + 1);
     if (!r) {
-        script_fail(e, s->line, "out of memory for reply_len %ld", s->reply_len);
+        mock_script_fail(e, s->line, "out of memory for reply_len %ld", s->reply_len);
         return -1;
     }
     for (long i = 0; i < s->reply_len; i++)
@@ -465,37 +134,132 @@ static int script_finish(mock_scenario *s, script_err *e)
     r[s->reply_len] = '\0';
     free(s->reply);
     s->reply = r;
+    s->reply_len = -1;
     return 0;
 }
 
-/* Apply every top-level setting of root except `scenarios`. */
-static int script_apply_top(mock_scenario *base, const config_setting_t *root, script_err *e)
+/* Apply every setting of group g except `steps` (and, for the top level,
+   `scenarios`). */
+static int script_apply_group(mock_scenario *s, const config_setting_t *g,
+                              enum mock_key_where where, mock_script_err *e)
 {
-    for (int i = 0; i < config_setting_length(root); i++) {
-        const config_setting_t *st = config_setting_get_elem(root, (unsigned)i);
-        if (!strcmp(config_setting_name(st), "scenarios"))
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
+        if (where == MOCK_KEY_TOP && !strcmp(config_setting_name(st), "scenarios"))
             continue;
-        if (script_apply(base, st, true, e) < 0)
+        if (mock_keys_apply(s, st, where, e) < 0)
             return -1;
     }
     return 0;
 }
 
-static int script_parse(config_t *cfg, const char *text, script_err *e)
+/* sc's `steps` list (already checked to be a list): each a copy of sc
+   (before sc's reply_len became text) plus its own settings. */
+static int script_build_steps(mock_scenario *sc, const config_setting_t *list, mock_script_err *e)
+{
+    int n = config_setting_length(list);
+    if (n == 0)
+        return 0;
+    mock_scenario *steps = calloc((size_t)n, sizeof *steps);
+    if (!steps) {
+        mock_script_fail(e, (int)config_setting_source_line(list), "out of memory");
+        return -1;
+    }
+    size_t done = 0;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        int line = (int)config_setting_source_line(g);
+        if (!config_setting_is_group(g)) {
+            mock_script_fail(e, line, "each step must be a group { ... }");
+            goto fail;
+        }
+        if (script_copy_scenario(&steps[i], sc) < 0) {
+            mock_script_fail(e, line, "out of memory");
+            goto fail;
+        }
+        done = (size_t)i + 1;
+        steps[i].line = line;
+        if (script_apply_group(&steps[i], g, MOCK_KEY_STEP, e) < 0 || script_finish(&steps[i], e) < 0)
+            goto fail;
+    }
+    sc->steps = steps;
+    sc->nsteps = (size_t)n;
+    return 0;
+fail:
+    for (size_t i = 0; i < done; i++)
+        script_free_scenario(&steps[i]);
+    free(steps);
+    return -1;
+}
+
+static int script_parse(config_t *cfg, const char *text, mock_script_err *e)
 {
     config_init(cfg);
     if (config_read_string(cfg, text) != CONFIG_TRUE) {
-        script_fail(e, config_error_line(cfg), "%s", config_error_text(cfg));
+        mock_script_fail(e, config_error_line(cfg), "%s", config_error_text(cfg));
         config_destroy(cfg);
         return -1;
     }
     return 0;
 }
 
+/* The `scenarios` list into s->sc; each scenario copies the base. */
+static int script_load_scenarios(mock_script *s, const config_setting_t *list, mock_script_err *e)
+{
+    if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+        mock_script_fail(e, (int)config_setting_source_line(list),
+                         "'scenarios' must be a list: ( { ... }, { ... } )");
+        return -1;
+    }
+    int n = config_setting_length(list);
+    s->sc = n > 0 ? calloc((size_t)n, sizeof *s->sc) : NULL;
+    if (n > 0 && !s->sc) {
+        mock_script_fail(e, (int)config_setting_source_line(list), "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        int line = (int)config_setting_source_line(g);
+        if (!config_setting_is_group(g)) {
+            mock_script_fail(e, line, "each scenario must be a group { ... }");
+            return -1;
+        }
+        if (script_copy_scenario(&s->sc[i], &s->base) < 0) {
+            mock_script_fail(e, line, "out of memory");
+            return -1;
+        }
+        s->nsc = (size_t)i + 1;
+        s->sc[i].line = line;
+        if (script_apply_group(&s->sc[i], g, MOCK_KEY_SCENARIO, e) < 0)
+            return -1;
+        /* Steps copy the scenario before its reply_len is turned into
+           text, so that a step can still replace the reply. */
+        const config_setting_t *steps = config_setting_get_member(g, "steps");
+        if (steps && script_build_steps(&s->sc[i], steps, e) < 0)
+            return -1;
+        if (script_finish(&s->sc[i], e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Number the counters: the base, then each scenario and its steps. */
+static void script_number_slots(mock_script *s)
+{
+    size_t k = 0;
+    s->base.slot = k++;
+    for (size_t i = 0; i < s->nsc; i++) {
+        s->sc[i].slot = k++;
+        for (size_t j = 0; j < s->sc[i].nsteps; j++)
+            s->sc[i].steps[j].slot = k++;
+    }
+    s->nslots = k;
+}
+
 int mock_script_load(mock_script *out, const char *text, const char *name,
                      const char *overrides, char *errbuf, size_t errlen)
 {
-    script_err e = { name ? name : "script", errbuf, errlen };
+    mock_script_err e = { name ? name : "script", errbuf, errlen };
     config_t cfg, ovr;
     bool have_cfg = false, have_ovr = false;
     mock_script s;
@@ -505,60 +269,32 @@ int mock_script_load(mock_script *out, const char *text, const char *name,
     if (errbuf && errlen)
         errbuf[0] = '\0';
     if (script_defaults(&s.base) < 0) {
-        script_fail(&e, 0, "out of memory");
+        mock_script_fail(&e, 0, "out of memory");
         goto fail;
     }
     if (text && *text) {
         if (script_parse(&cfg, text, &e) < 0)
             goto fail;
         have_cfg = true;
-        if (script_apply_top(&s.base, config_root_setting(&cfg), &e) < 0)
+        if (script_apply_group(&s.base, config_root_setting(&cfg), MOCK_KEY_TOP, &e) < 0)
             goto fail;
     }
     if (overrides && *overrides) {
-        script_err oe = { "overrides", errbuf, errlen };
+        mock_script_err oe = { "overrides", errbuf, errlen };
         if (script_parse(&ovr, overrides, &oe) < 0)
             goto fail;
         have_ovr = true;
-        if (script_apply_top(&s.base, config_root_setting(&ovr), &oe) < 0)
+        if (script_apply_group(&s.base, config_root_setting(&ovr), MOCK_KEY_TOP, &oe) < 0)
             goto fail;
     }
     /* Scenarios copy the base before its reply_len is turned into text, so
        that a scenario can still replace the reply or change the length. */
     const config_setting_t *list = have_cfg ? config_lookup(&cfg, "scenarios") : NULL;
-    if (list) {
-        if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
-            script_fail(&e, script_line(list), "'scenarios' must be a list: ( { ... }, { ... } )");
-            goto fail;
-        }
-        int n = config_setting_length(list);
-        s.sc = n > 0 ? calloc((size_t)n, sizeof *s.sc) : NULL;
-        if (n > 0 && !s.sc) {
-            script_fail(&e, script_line(list), "out of memory");
-            goto fail;
-        }
-        for (int i = 0; i < n; i++) {
-            const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-            if (!config_setting_is_group(g)) {
-                script_fail(&e, script_line(g), "each scenario must be a group { ... }");
-                goto fail;
-            }
-            if (script_copy_scenario(&s.sc[i], &s.base) < 0) {
-                script_fail(&e, script_line(g), "out of memory");
-                goto fail;
-            }
-            s.nsc = (size_t)i + 1;
-            s.sc[i].line = script_line(g);
-            for (int k = 0; k < config_setting_length(g); k++) {
-                if (script_apply(&s.sc[i], config_setting_get_elem(g, (unsigned)k), false, &e) < 0)
-                    goto fail;
-            }
-            if (script_finish(&s.sc[i], &e) < 0)
-                goto fail;
-        }
-    }
+    if (list && script_load_scenarios(&s, list, &e) < 0)
+        goto fail;
     if (script_finish(&s.base, &e) < 0)
         goto fail;
+    script_number_slots(&s);
     if (have_cfg)
         config_destroy(&cfg);
     if (have_ovr)
@@ -585,18 +321,22 @@ void mock_script_free(mock_script *s)
     memset(s, 0, sizeof *s);
 }
 
-const mock_scenario *mock_script_find(const mock_script *s, const char *model, size_t *index)
+const mock_scenario *mock_script_find(const mock_script *s, const char *model)
 {
     size_t fallback = s->nsc;
     for (size_t i = 0; i < s->nsc; i++) {
         const char *m = s->sc[i].model;
-        if (model && m && !strcmp(m, model)) {
-            *index = i;
+        if (model && m && !strcmp(m, model))
             return &s->sc[i];
-        }
         if (fallback == s->nsc && (!m || !strcmp(m, "default")))
             fallback = i;
     }
-    *index = fallback;
     return fallback < s->nsc ? &s->sc[fallback] : &s->base;
+}
+
+const mock_scenario *mock_script_step(const mock_scenario *sc, size_t assistant_msgs)
+{
+    if (!sc->nsteps)
+        return sc;
+    return &sc->steps[assistant_msgs < sc->nsteps ? assistant_msgs : sc->nsteps - 1];
 }

@@ -21,6 +21,20 @@ typedef enum mock_quirk {
     MOCK_QUIRK_MLX       /* ": keepalive" comments; whole tool calls in one delta */
 } mock_quirk;
 
+/* What a scenario does to the connection instead of answering. */
+typedef enum mock_fault {
+    MOCK_FAULT_NONE = 0,
+    MOCK_FAULT_CLOSE, /* read the request, close without a byte of response */
+    MOCK_FAULT_RESET  /* the same, with a TCP reset (RST) instead of FIN */
+} mock_fault;
+
+/* A stream that never ends (endless = "content" | "empty"). */
+typedef enum mock_endless {
+    MOCK_ENDLESS_OFF = 0,
+    MOCK_ENDLESS_CONTENT, /* reply pieces, over and over */
+    MOCK_ENDLESS_EMPTY    /* events that carry nothing: empty choices, pings, comments */
+} mock_endless;
+
 typedef struct mock_tool_call {
     char *id;        /* never NULL after loading (generated if not given) */
     char *name;      /* never NULL */
@@ -58,12 +72,41 @@ typedef struct mock_scenario {
     bool keepalive_comments;
     bool hang;
     mock_quirk quirk;
+
+    /* faults (docs/mock-server.md, "Faults") */
+    mock_fault fault;
+    long close_after_bytes;  /* >= 0: close after N body bytes; -1 off */
+    long stall_after_chunks; /* >= 0: pause stall_ms once after N content chunks; -1 off */
+    long stall_ms;
+    char *retry_after_ms;    /* retry-after-ms header on error replies; may be NULL */
+    int should_retry;        /* -1 unset; 0/1: x-should-retry false/true on error replies */
+    long garbage;            /* >= 0: the body is N seeded pseudo-random bytes; -1 off */
+    long garbage_seed;
+    mock_endless endless;
+    long huge_event_bytes;   /* > 0: the reply is one content event of N bytes; -1 off */
+    bool invalid_utf8;       /* bytes that are not UTF-8 inside a content piece */
+    bool html;               /* an HTML error page instead of the reply */
+    bool gzip;               /* Content-Encoding: gzip, asked for or not */
+
+    /* embeddings (docs/mock-server.md, "Embeddings") */
+    long embedding_dim;      /* >= 1 */
+    long embedding_seed;
+    long max_batch;          /* > 0: refuse batches bigger than this; 0: no limit */
+
+    /* per-round scripting: the step answering a request is the number of
+       assistant messages in its history, clamped to the last.  Steps are
+       resolved copies of their scenario plus their own settings; only
+       scenarios have them. */
+    struct mock_scenario *steps;
+    size_t nsteps;
+    size_t slot;             /* this scenario's or step's per-server counters */
 } mock_scenario;
 
 typedef struct mock_script {
     mock_scenario base;   /* built-in defaults + top-level settings */
     mock_scenario *sc;    /* the `scenarios` list, in script order */
     size_t nsc;
+    size_t nslots;        /* counters a server keeps: base, scenarios, steps */
 } mock_script;
 
 /*
@@ -82,9 +125,13 @@ void mock_script_free(mock_script *s);
 /*
  * The scenario for a request's model (may be NULL): the first scenario
  * whose model equals it, else the first scenario with model "default" (or
- * no model), else the base.  *index receives the scenario's position, or
- * s->nsc for the base (a slot for per-scenario counters).
+ * no model), else the base.  Its `slot` numbers its per-server counters.
  */
-const mock_scenario *mock_script_find(const mock_script *s, const char *model, size_t *index);
+const mock_scenario *mock_script_find(const mock_script *s, const char *model);
+
+/* The step of sc answering a request whose history holds `assistant_msgs`
+   assistant messages: steps[min(assistant_msgs, nsteps - 1)], or sc itself
+   when it has no steps. */
+const mock_scenario *mock_script_step(const mock_scenario *sc, size_t assistant_msgs);
 
 #endif

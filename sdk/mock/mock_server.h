@@ -4,12 +4,14 @@
  * A real HTTP/1.1 server (libmicrohttpd) bound to 127.0.0.1 that speaks
  * the three wire protocols the plugins talk: OpenAI Chat Completions
  * (POST /v1/chat/completions, GET /v1/models), Anthropic Messages
- * (POST /v1/messages) and Ollama's native API (POST /api/chat,
- * GET /api/tags), streaming and not.  A libconfig "script" decides what it
- * answers: reply text, chunking, latency, errors and Retry-After, failures
- * that clear after N tries, dropped connections, in-stream errors,
- * malformed bytes, hanging streams.  docs/mock-server.md is the scenario
- * reference.
+ * (POST /v1/messages, /v1/messages/count_tokens) and Ollama's native API
+ * (POST /api/chat, GET /api/tags), streaming and not, plus embeddings
+ * (OpenAI, Ollama, Text Embeddings Inference, the Hugging Face router).
+ * A libconfig "script" decides what it answers: reply text, chunking,
+ * latency, errors and Retry-After, failures that clear after N tries,
+ * per-round replies, dropped and reset connections, stalls, in-stream
+ * errors, malformed, compressed or endless bodies, hanging streams.
+ * docs/mock-server.md is the scenario reference.
  *
  * The CUnit suites, the acore CLI's demo mode and the benchmarks start it
  * in-process; acore-mockd(1) is the same server as a program.
@@ -72,6 +74,26 @@ mock_server *mock_server_start_ex(const char *script_text, const char *script_na
                                   mock_log_fn log, void *log_user,
                                   char *errbuf, size_t errlen);
 
+/* Every knob at once; a zeroed struct is the defaults. */
+typedef struct mock_server_options {
+    const char *script_text;    /* as mock_server_start_ex() */
+    const char *script_name;
+    const char *overrides_text;
+    int port;
+    mock_log_fn log;
+    void *log_user;
+    /* Connections served at once; 0: 65536.  Past it, new connections
+       wait in the listen backlog until one closes. */
+    unsigned max_connections;
+    /* Close a keep-alive connection idle this many seconds; 0: 30;
+       negative: never.  A connection whose reply is waiting (delays,
+       stalls, a hanging stream) is not idle and is never closed by it. */
+    int idle_timeout_s;
+} mock_server_options;
+
+/* Start a server with options o (copied).  As mock_server_start(). */
+mock_server *mock_server_start_opts(const mock_server_options *o, char *errbuf, size_t errlen);
+
 /* The bound port (never 0 for a running server); 0 if m is NULL. */
 int mock_server_port(const mock_server *m);
 
@@ -110,6 +132,51 @@ char *mock_server_last_header(const mock_server *m, const char *name);
  * hang) is at once.  0 if m is NULL.
  */
 size_t mock_server_disconnects(const mock_server *m);
+
+/*
+ * Requests in flight: begun (their request line and headers have arrived)
+ * and not yet completely answered, whether waiting, streaming or being
+ * read.  The peak is the maximum of that since the start or the last
+ * mock_server_reset_peak(), which sets it to the current count.  A client
+ * that sends N requests at once to a server that delays its headers sees
+ * peak == N; a client that waits for each reply's headers sees 1.
+ * 0 if m is NULL.
+ */
+size_t mock_server_inflight(const mock_server *m);
+size_t mock_server_peak_inflight(const mock_server *m);
+void mock_server_reset_peak(mock_server *m);
+
+/* TCP connections open now, and accepted since the start.  An open one
+   closes when the client closes it, the idle timeout passes, or a fault
+   closes it.  0 if m is NULL. */
+size_t mock_server_connections(const mock_server *m);
+size_t mock_server_connections_total(const mock_server *m);
+
+/* Embedding requests received on any embeddings path (also those answered
+   with an error), the texts they carried, and the largest batch (texts in
+   one request, refused ones included).  0 if m is NULL. */
+size_t mock_server_embed_requests(const mock_server *m);
+size_t mock_server_embed_inputs(const mock_server *m);
+size_t mock_server_embed_max_batch(const mock_server *m);
+
+/*
+ * Images in the messages of the last request (OpenAI image_url parts,
+ * Anthropic image blocks, Ollama "images"): returns their number and
+ * writes the decoded size in bytes of the first `max` of them to sizes
+ * (0 for an image given as an http(s) URL, which is never fetched).  A
+ * request without messages carries none.  sizes may be NULL when max is
+ * 0.  0 if m is NULL.
+ */
+size_t mock_server_last_images(const mock_server *m, size_t *sizes, size_t max);
+
+/*
+ * The embedding the server sends for text (len bytes) with embedding_seed
+ * `seed` in `dim` dimensions, normalized, each value a float as on the
+ * wire: so a test can check a vector, or recompute what a client stored.
+ * docs/mock-server.md ("Embeddings") gives the recipe.  Thread-safe, no
+ * server needed.
+ */
+void mock_embedding(const char *text, size_t len, long seed, size_t dim, float *out);
 
 #ifdef __cplusplus
 }
