@@ -8,6 +8,7 @@
  */
 #include "core.h"
 #include "alloc.h"
+#include "call.h"
 #include "engine.h"
 #include "error.h"
 #include "workers.h"
@@ -248,16 +249,16 @@ static void instance_init(instance *in)
 {
     ac_error_clear(&in->err);
     ac__error_set_provider(&in->err, in->name);
-    ac_status st = in->pl->vt.init(in->settings, &in->state, &in->err);
-    if (st != AC_OK) {
-        if (in->err.code == AC_OK)
-            ac__error_set(&in->err, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start",
-                      in->pl->vt.name);
-        in->err.code = st;
+    ac_call call;
+    ac__call_init(&call, in->name, in->settings, NULL);
+    void *state = NULL;
+    ac_status st = in->pl->vt.init(in->settings, &state, &call);
+    if (ac__call_error(&call, st, "init", &in->err) != AC_OK) {
         in->status = st;
         in->state = NULL;
+    } else {
+        in->state = state;
     }
-    ac__error_set_provider(&in->err, in->name); /* the plugin's ac__error_set cleared it */
 }
 
 static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
@@ -267,7 +268,7 @@ static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
     if (!in)
         return NULL;
     in->name = ac__strdup(name);
-    in->settings = ac__settings_new(name, group, c->config_path, NULL);
+    in->settings = ac__settings_new(name, group, c->config_path, NULL, pl ? &pl->vt : NULL);
     if (!in->name || !in->settings) {
         instance_free(in);
         return NULL;
@@ -334,10 +335,18 @@ static ac_status load_providers(ac_core *c, ac_error *err)
         const plugin *pl = NULL;
         ac_error perr;
         ac_error_clear(&perr);
-        if (strchr(plug, '/'))
+        /* A plain name is looked up in the plugin path; only an absolute
+         * path names a file, so a relative path or ".." cannot make the
+         * program load something from wherever it happens to run. */
+        if (plug[0] == '/')
             pl = ac__plugins_load_file(&c->plugins, plug, &perr);
-        else
-            pl = ac__plugins_find(&c->plugins, plug);
+        else if (strchr(plug, '/') || strstr(plug, ".."))
+            ac__error_set(&perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin '%s' is neither a plugin "
+                          "name (looked up in the plugin path) nor an absolute path", plug);
+        else if (!(pl = ac__plugins_find(&c->plugins, plug)) &&
+                 ac__plugins_refusal(&c->plugins, plug))
+            ac__error_set(&perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "found but refused: %s",
+                          ac__plugins_refusal(&c->plugins, plug));
         instance *in = instance_new(c, name, pl, g);
         if (!in || instances_add(c, in)) {
             instance_free(in);
@@ -710,6 +719,11 @@ void ac__llm_unref(ac_llm *l)
 }
 
 void ac_llm_free(ac_llm *llm) { ac__llm_unref(llm); }
+const ac_settings *ac__llm_settings(const ac_llm *l)
+{
+    return l->own_settings ? l->own_settings : l->inst->settings;
+}
+
 const char *ac_llm_provider(const ac_llm *llm) { return llm ? llm->inst->name : ""; }
 const char *ac_llm_model(const ac_llm *llm) { return llm ? llm->model : ""; }
 
@@ -721,6 +735,11 @@ static instance *instance_for(ac_core *c, const char *name, ac_error *err)
     if (in)
         return in;
     const plugin *pl = ac__plugins_find(&c->plugins, name);
+    if (!pl && ac__plugins_refusal(&c->plugins, name)) {
+        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "no provider named '%s', and its plugin "
+                      "was found but refused: %s", name, ac__plugins_refusal(&c->plugins, name));
+        return NULL;
+    }
     if (!pl) {
         char known[256] = "";
         size_t off = 0;
@@ -788,21 +807,18 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
     const ac_settings *s = in->settings;
     if (opts && opts->n) {
         /* Overrides make a plugin state of this LLM's own. */
-        l->own_settings = ac__settings_new(in->name, in->settings->group, core->config_path, opts);
+        l->own_settings = ac__settings_new(in->name, in->settings->group, core->config_path, opts,
+                                           l->vt);
         if (!l->own_settings) {
             ac__free(l);
             ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
             return NULL;
         }
         ac_error e;
-        ac_error_clear(&e);
-        ac__error_set_provider(&e, in->name);
-        ac_status st = l->vt->init(l->own_settings, &l->own_state, &e);
-        if (st != AC_OK) {
-            if (e.code == AC_OK)
-                ac__error_set(&e, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start", l->vt->name);
-            e.code = st;
-            ac__error_set_provider(&e, in->name); /* the plugin's ac__error_set cleared it */
+        ac_call call;
+        ac__call_init(&call, in->name, l->own_settings, NULL);
+        ac_status st = l->vt->init(l->own_settings, &l->own_state, &call);
+        if (ac__call_error(&call, st, "init", &e) != AC_OK) {
             if (err)
                 *err = e;
             ac__settings_free(l->own_settings);

@@ -35,9 +35,4 @@ typedef struct oai_state {
     int   user_set;
 } oai_state;
 
-/* Fill an error without the host, for the calls that have no usable state
- * (and so no host table) to report through.  err may be NULL. */
-void oai_error_raw(ac_error *err, ac_status code, ac_stage stage,
-                   const char *msg);
-
 #endif /* AC_OPENAI_COMPAT_INTERNAL_H */
