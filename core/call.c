@@ -82,6 +82,12 @@ void ac__host_set_retryable(ac_call *c, int retryable)
         c->err.retryable = retryable ? 1 : 0;
 }
 
+void ac__host_set_http_status(ac_call *c, int http_status)
+{
+    if (c && http_status >= 100 && http_status <= 599)
+        c->err.http_status = http_status;
+}
+
 int ac__host_cancelled(ac_call *c)
 {
     return c && c->cancel && atomic_load(c->cancel) != 0;

@@ -50,6 +50,7 @@ void      ac__scrub_secrets(const ac_settings *s, char *text, size_t cap);
 ac_status ac__host_fail(ac_call *c, ac_status code, ac_stage stage, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void      ac__host_set_retryable(ac_call *c, int retryable);
+void      ac__host_set_http_status(ac_call *c, int http_status);
 int       ac__host_cancelled(ac_call *c);
 void      ac__host_log(ac_call *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

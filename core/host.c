@@ -163,6 +163,7 @@ static const ac_host_api host_table = {
     .abi_minor = AC_ABI_MINOR,
     .fail = ac__host_fail,
     .set_retryable = ac__host_set_retryable,
+    .set_http_status = ac__host_set_http_status,
     .cancelled = ac__host_cancelled,
     .log = ac__host_log,
     .malloc = ac__malloc,

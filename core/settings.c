@@ -451,7 +451,8 @@ static char *secret_find(const ac_settings *s, const char *default_env, ac_error
     return NULL;
 }
 
-char *ac__settings_secret(const ac_settings *s, const char *default_env, ac_call *call)
+ac_status ac__settings_secret(const ac_settings *s, const char *default_env, char **key,
+                              ac_call *call)
 {
     ac_error e;
     ac_error_clear(&e);
@@ -461,7 +462,8 @@ char *ac__settings_secret(const ac_settings *s, const char *default_env, ac_call
         k = NULL;
         ac__error_set(&e, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
     }
+    *key = k;
     if (!k && e.code != AC_OK)
-        ac__host_fail(call, e.code, e.stage, "%s", e.message);
-    return k;
+        return ac__host_fail(call, e.code, e.stage, "%s", e.message);
+    return AC_OK;
 }

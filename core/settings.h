@@ -50,7 +50,8 @@ int  ac__settings_list_count(const ac_settings *s, const char *key);
 const char *ac__settings_list_item(const ac_settings *s, const char *key, int i);
 const char *ac__settings_name(const ac_settings *s);
 int  ac__settings_type(const ac_settings *s, const char *key);
-char *ac__settings_secret(const ac_settings *s, const char *default_env, ac_call *call);
+ac_status ac__settings_secret(const ac_settings *s, const char *default_env, char **key,
+                              ac_call *call);
 /* The secrets known so far (count, then each; borrowed, valid while the
  * settings are). */
 size_t      ac__settings_secret_count(const ac_settings *s);

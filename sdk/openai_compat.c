@@ -128,17 +128,10 @@ static ac_status oai_read_key(oai_state *st, const ac_settings *s,
                               ac_call *call)
 {
     const ac_host_api *h = st->host;
-    int failed = 0;
-    char *key = h->secret(s, st->dialect.default_key_env, call);
-    if (!key) {
-        /* NULL: no key set (fine), or a configured one that names nothing
-         * usable (the call is failed then): tell them apart by asking
-         * what the settings say. */
-        const char *v;
-        failed = (h->setting_string(s, "api_key_env", &v) == 1 && *v) ||
-                 (h->setting_string(s, "api_key_file", &v) == 1 && *v);
-        return failed ? AC_ECONFIG : AC_OK;
-    }
+    char *key = NULL;
+    ac_status rc = h->secret(s, st->dialect.default_key_env, &key, call);
+    if (rc != AC_OK || !key)
+        return rc; /* failed (the call says why), or no key set */
     char *b = key;
     while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
         b++;

@@ -356,11 +356,8 @@ static ac_status oai_inband_error(const oai_state *st, json_object *root,
     char desc[AC_ERROR_MESSAGE_MAX];
 
     oai_describe(st, root, raw, len, &ei, desc, sizeof desc);
-    if (ei.status)
-        st->host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: HTTP %ld: %s", where,
-                       ei.status, desc);
-    else
-        st->host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: %s", where, desc);
+    st->host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: %s", where, desc);
+    st->host->set_http_status(call, (int)ei.status);
     /* Worth another attempt when the server says it is busy or loading
      * (the core retries only before the first content). */
     st->host->set_retryable(call, ei.status && !ei.quota && oai_status_retryable(ei.status));

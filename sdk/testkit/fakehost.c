@@ -62,6 +62,7 @@ struct ac_fake {
     char          *finish, *raw, *model;
     char         **models;    size_t n_models;
     ac_error       err;
+    char          *secrets[8];      /* handed out by h_secret: scrubbed */
     void          *slot;
     int            secret_calls;
     char           default_env[64];
@@ -222,6 +223,8 @@ void ac_fake_free(ac_fake *f)
     }
     free(f->tools);
     free(f->name);
+    for (size_t i = 0; i < 8; i++)
+        free(f->secrets[i]);
     if (fail_counter == &f->fail_after)
         fail_counter = NULL;
     free(f);
@@ -435,6 +438,22 @@ static char *h_strdup(const char *s)
     return d;
 }
 
+/* Every occurrence of secret in msg reads "[redacted]" (cut to fit). */
+static void scrub(char *msg, size_t cap, const char *secret)
+{
+    size_t n = strlen(secret), from = 0;
+    char *at;
+    if (n < 4)
+        return;
+    while ((at = strstr(msg + from, secret)) != NULL) {
+        size_t pos = (size_t)(at - msg);
+        char rest[sizeof ((ac_error *)0)->message];
+        snprintf(rest, sizeof rest, "%s", at + n);
+        snprintf(at, cap - pos, "[redacted]%s", rest);
+        from = pos + 10 < strlen(msg) ? pos + 10 : strlen(msg);
+    }
+}
+
 static ac_status h_fail(ac_call *c, ac_status code, ac_stage stage, const char *fmt, ...)
 {
     ac_fake *f = FAKE(c);
@@ -454,6 +473,9 @@ static ac_status h_fail(ac_call *c, ac_status code, ac_stage stage, const char *
     va_start(ap, fmt);
     vsnprintf(f->err.message, sizeof f->err.message, fmt, ap);
     va_end(ap);
+    /* As the core does: no key the instance uses in any message. */
+    for (size_t i = 0; i < 8 && f->secrets[i]; i++)
+        scrub(f->err.message, sizeof f->err.message, f->secrets[i]);
     return code;
 }
 
@@ -461,6 +483,12 @@ static void h_set_retryable(ac_call *c, int r)
 {
     if (c)
         FAKE(c)->err.retryable = r != 0;
+}
+
+static void h_set_http_status(ac_call *c, int status)
+{
+    if (c && status >= 100 && status <= 599)
+        FAKE(c)->err.http_status = status;
 }
 
 static int h_cancelled(ac_call *c) { return c && FAKE(c)->cancelled; }
@@ -555,8 +583,10 @@ static const char *fake_getenv(const ac_fake *f, const char *name)
 
 /* The documented order: api_key, api_key_file (not faked), api_key_env,
  * then the plugin's default variable. */
-static char *h_secret(const ac_settings *s, const char *default_env, ac_call *c)
+static ac_status h_secret(const ac_settings *s, const char *default_env, char **key,
+                          ac_call *c)
 {
+    *key = NULL;
     ac_fake *f = FAKE(s);
     const char *v;
     f->secret_calls++;
@@ -565,20 +595,23 @@ static char *h_secret(const ac_settings *s, const char *default_env, ac_call *c)
     if (h_setting_string(s, "api_key", &v) == 1 && *v) {
         found = v;
     } else if (h_setting_string(s, "api_key_env", &v) == 1 && *v) {
-        if (!(found = fake_getenv(f, v))) {
-            h_fail(c, AC_ECONFIG, AC_STAGE_CONFIG, "provider '%s': environment variable %s "
-                   "(api_key_env) is not set", f->name, v);
-            return NULL;
-        }
+        if (!(found = fake_getenv(f, v)))
+            return h_fail(c, AC_ECONFIG, AC_STAGE_CONFIG, "provider '%s': environment "
+                          "variable %s (api_key_env) is not set", f->name, v);
     } else if (default_env) {
         found = fake_getenv(f, default_env);
     }
     if (!found)
-        return NULL;
-    char *k = h_strdup(found);
-    if (!k)
-        h_fail(c, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
-    return k;
+        return AC_OK;
+    for (size_t i = 0; i < 8; i++)
+        if (!f->secrets[i] || strcmp(f->secrets[i], found) == 0) {
+            if (!f->secrets[i])
+                f->secrets[i] = dup(found);
+            break;
+        }
+    if (!(*key = h_strdup(found)))
+        return h_fail(c, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+    return AC_OK;
 }
 
 static struct json_object *h_json_parse(ac_call *c, const char *t, size_t len, const char *what)
@@ -756,6 +789,7 @@ static const ac_host_api fake_host = {
     .abi_minor = AC_ABI_MINOR,
     .fail = h_fail,
     .set_retryable = h_set_retryable,
+    .set_http_status = h_set_http_status,
     .cancelled = h_cancelled,
     .log = h_log,
     .malloc = h_malloc,

@@ -222,9 +222,12 @@ typedef struct ac_host_api {
      * parse_error it refines the core's HTTP error: the message, and the
      * code if it is not AC_OK. */
     ac_status (*fail)(ac_call *call, ac_status code, ac_stage stage, const char *fmt, ...);
-    /* parse_error only: whether the same request may succeed later (the
-     * core set it from the status and the server's headers). */
+    /* After host->fail: whether the same request may succeed later (in
+     * parse_error the core has set it from the status and the server's
+     * headers), and the HTTP status the failure stands for (an error
+     * event inside a 200 stream that names one, e.g. {"code": 503}). */
     void      (*set_retryable)(ac_call *call, int retryable);
+    void      (*set_http_status)(ac_call *call, int http_status);
     /* 1 once the request this call serves was cancelled or timed out:
      * run_local checks it between tokens and returns AC_ECANCELED. */
     int       (*cancelled)(ac_call *call);
@@ -260,12 +263,13 @@ typedef struct ac_host_api {
     const char *(*settings_name)(const ac_settings *s);
     /* The API key: the `api_key` setting, else the first line of the file
      * named by `api_key_file`, else the variable named by `api_key_env`,
-     * else the variable default_env (may be NULL).  A malloc'd copy (wipe
-     * and host->free it in fini), or NULL when none is set.  When a
-     * configured api_key_env or api_key_file names nothing usable, returns
-     * NULL and fails the call (AC_ECONFIG), naming the variable or file,
-     * never the key. */
-    char  *(*secret)(const ac_settings *s, const char *default_env, ac_call *call);
+     * else the variable default_env (may be NULL).  AC_OK with *key a
+     * malloc'd copy (wipe and host->free it in fini), or NULL when none is
+     * set.  Otherwise the call is failed and *key is NULL: AC_ECONFIG when
+     * a configured api_key_env or api_key_file names nothing usable
+     * (naming the variable or file, never the key), AC_ENOMEM. */
+    ac_status (*secret)(const ac_settings *s, const char *default_env, char **key,
+                        ac_call *call);
 
     /* ---- JSON ---- */
     /* Parse strictly (UTF-8 validated, nothing after the value).  A new
