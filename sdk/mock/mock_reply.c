@@ -59,6 +59,12 @@ enum req_route mock_reply_route(mock_req *q)
         { "/health", "GET", RT_ROOT, MOCK_PROTO_OPENAI },
     };
     q->proto = strncmp(q->url, "/api/", 5) ? MOCK_PROTO_OPENAI : MOCK_PROTO_OLLAMA;
+    if (q->m->script.base.any_path) {
+        /* A protocol the mock does not speak: the script's raw bytes
+         * answer whatever the request is. */
+        q->allow = "GET, HEAD, POST";
+        return RT_CHAT;
+    }
     for (size_t i = 0; i < sizeof tbl / sizeof tbl[0]; i++) {
         if (strcmp(q->url, tbl[i].path))
             continue;

@@ -87,6 +87,9 @@ typedef struct mock_scenario {
     bool invalid_utf8;       /* bytes that are not UTF-8 inside a content piece */
     bool html;               /* an HTML error page instead of the reply */
     bool gzip;               /* Content-Encoding: gzip, asked for or not */
+    bool any_path;           /* top level: every request is a chat request,
+                                whatever its path (a backend the mock does
+                                not know, answered with `raw`) */
 
     /* embeddings (docs/mock-server.md, "Embeddings") */
     long embedding_dim;      /* >= 1 */

@@ -416,8 +416,16 @@ typedef struct ac_provider {
     void      (*stream_free)(void *state, void *stream_state);
 } ac_provider;
 
+/** Marks the entry point exported even when a plugin is built with
+ *  -fvisibility=hidden (which keeps everything else it links private). */
+#if defined(__GNUC__) || defined(__clang__)
+#define AC_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define AC_PLUGIN_EXPORT
+#endif
+
 /** The one symbol a plugin exports (see the entry point rule above). */
-const ac_provider *ac_provider_entry(const ac_host_api *host);
+AC_PLUGIN_EXPORT const ac_provider *ac_provider_entry(const ac_host_api *host);
 typedef const ac_provider *(*ac_provider_entry_fn)(const ac_host_api *host);
 #define AC_PROVIDER_ENTRY_SYMBOL "ac_provider_entry"
 
