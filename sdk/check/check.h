@@ -1,12 +1,28 @@
 /*
  * check.h -- what the parts of acore-provider-check share.
  *
- * acore-provider-check loads a provider plugin through the real loader and
- * drives it, through the public API, against the mock LLM server through
- * every scenario the ABI's contract covers (scenarios.c).  The mock plays
- * the backend: in its own protocol when the plugin speaks one the mock
- * knows (OpenAI Chat Completions, Anthropic Messages, Ollama /api/chat),
- * else with the bytes a fixture file gives for each scenario (fixtures.c).
+ * acore-provider-check runs a provider plugin through the contract of
+ * provider.h in two phases:
+ *
+ *   1. On the SDK's fake host (check_unit.c): the descriptor, the entry
+ *      point rule, init / build_request / parse_response / parse_event /
+ *      stream_free under allocation failure, and that nothing leaks.  The
+ *      request bodies the plugin builds are kept for phase 2.
+ *   2. Through the real loader and engine (check_scenarios.c), against the
+ *      mock LLM server: text, streams, streams split at every byte, tools,
+ *      usage, every error class, retries, truncated and malformed replies,
+ *      cancel mid-stream, many requests at once, a key that never shows.
+ *
+ * The mock plays the backend in its own protocol when the plugin speaks
+ * one the mock knows (OpenAI Chat Completions, Anthropic Messages, Ollama
+ * /api/chat: the plugin's request path says which), else with the bytes a
+ * fixture file gives for each scenario (check_fixtures.c).  Every
+ * scenario is described by a `scene`: the mock script that plays it and
+ * what the caller must see.
+ *
+ * The program is single-threaded except for the core's engine thread and
+ * the mock's threads, which call back into nothing here but the request
+ * callbacks of check_run.c (which only record).
  */
 #ifndef AC_CHECK_H
 #define AC_CHECK_H
@@ -22,66 +38,164 @@ typedef enum check_proto {
     PROTO_FIXTURES = 0,  /* the plugin's own protocol, from --fixtures */
     PROTO_OPENAI,
     PROTO_ANTHROPIC,
-    PROTO_OLLAMA
+    PROTO_OLLAMA,
+    PROTO_LOCAL          /* run_local: no HTTP at all */
 } check_proto;
 
+/* A growing string (malloc'd).  Appends that run out of memory abort the
+ * checker: it is a test program, and a silent short string would pass. */
+typedef struct check_str {
+    char  *p;
+    size_t len, cap;
+} check_str;
+
+void check_str_add(check_str *s, const char *p, size_t n);
+void check_str_addf(check_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void check_str_free(check_str *s);
+
 typedef struct checker {
-    const char        *plugin;      /* absolute path of the .so */
-    const ac_provider *vt;          /* its descriptor (loaded with the fake host) */
-    void              *dl;
-    check_proto        proto;
-    const char        *proto_name;
-    ac_framing         framing;     /* how its streams are framed */
-    char               base_path[256];  /* the path of its default base_url */
-    char               req_path[256];   /* the path its chat requests go to */
-    config_t           fx;          /* the fixture file */
-    int                have_fx;
-    const char        *fx_path;
-    const char        *model;       /* the model asked for */
-    char               secret[64];  /* the key configured: never to be seen */
-    int                verbose;
-    int                passed, failed, skipped;
-    char               log_path[256];   /* stderr while scenarios run */
+    /* from the command line */
+    const char *plugin;          /* absolute path of the .so */
+    const char *fx_path;         /* --fixtures, or NULL */
+    const char *model;           /* the model asked for */
+    const char *only;            /* run the scenarios whose name starts so */
+    const char *sets;            /* --set lines, "key = value;\n" each */
+    int         verbose;
+
+    /* what phase 1 learnt */
+    char        name[64];        /* the descriptor's name */
+    unsigned    features;
+    int         can_stream;      /* parse_event is set */
+    int         can_list;        /* parse_models is set */
+    int         local;           /* run_local */
+    check_proto proto;
+    const char *proto_name;
+    char        base_suffix[64]; /* mock URL + this = the base_url to give */
+    char        req_path[256];   /* the chat request's path under base_url */
+    char        req_method[16];
+    check_str   stream_body;     /* the body of a streaming request */
+    ac_framing  framing;         /* how it frames streams */
+
+    /* the fixture file */
+    config_t    fx;
+    int         have_fx;
+
+    /* phase 2 */
+    char        dir[64];         /* temporary folder: config, stderr log */
+    char        secret[48];      /* the key configured: never to be seen */
+    ac_core    *core;
+    int         saved_stderr;    /* -1: stderr not redirected */
+
+    int         passed, failed, skipped;
 } checker;
 
-/* A scenario's verdict: NULL passed, else the rule broken (static or in
- * the checker's scratch buffer). */
+/* A scenario's verdict: NULL passed, else the rule broken (in a static
+ * buffer that the next check_fail overwrites). */
 typedef const char *verdict;
+verdict check_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- running ---- */
+/* Print and count one result.  A verdict of CHECK_SKIP + reason skips. */
+#define CHECK_SKIP "\001"
+void check_report(checker *c, const char *scenario, verdict v);
+/* Whether scenario `name` is selected by --only. */
+int  check_selected(const checker *c, const char *name);
 
-/* Start the mock with script, open a core whose provider "check" is the
- * plugin at the mock (extra provider settings appended), make an llm.
- * 0, or -1 with *why set. */
+/* ---- phase 1 (check_unit.c) ---- */
+
+/* The descriptor and unit scenarios on the fake host.  0, or -1 if the
+ * plugin cannot be loaded at all (reported). */
+int check_unit(checker *c);
+
+/* ---- a scene: one scenario's script and expectations ---- */
+
+typedef struct scene {
+    check_str   script;          /* the mock script */
+    const char *text;            /* the reply text the caller must get */
+    long        in, out;         /* usage to see, -1: not checked */
+    const char *finish;          /* normalized finish reason, NULL: any */
+    const char *message;         /* an error message must contain this */
+    int         status;          /* an HTTP error's status, 0: none */
+    int         retryable;       /* for status: 1 yes, 0 no, -1 not checked */
+    long        retry_after_ms;  /* for status: -1 not checked */
+    const char *tool_name;       /* a tool call to see */
+    const char *tool_args;
+    const char *const *model_ids;/* models to list, NULL-terminated */
+    int         piece_chunks;    /* how many pieces the stream has */
+} scene;
+
+void scene_free(scene *s);
+
+/* The scene for scenario `name` (text, stream, tools, tools_stream,
+ * stream_error, models, key_echo, error:N for the N-th error class), with
+ * `extra` mock keys appended.  1 found, 0 the plugin's protocol has no such
+ * scene (a fixture file without it). */
+int check_scene(checker *c, const char *name, const char *extra, scene *s);
+/* The HTTP error classes checked, for error:N; the count. */
+size_t check_error_count(checker *c);
+
+/* ---- phase 2 running (check_run.c) ---- */
+
+/* Open the core on a config naming only this plugin (phase 2 start).
+ * 0, or -1 reported. */
+int  check_core_open(checker *c);
+void check_core_close(checker *c);
+
+/* A mock playing one script, and an llm of the plugin pointed at it. */
 typedef struct run {
     mock_server *mock;
-    ac_core     *core;
     ac_llm      *llm;
 } run;
-int  check_run_start(checker *c, run *r, const char *script, const char *extra,
+/* 0, or -1 with *why set (a static message). */
+int  check_run_start(checker *c, run *r, const scene *s, const char *llm_opts,
                      const char **why);
 void check_run_stop(run *r);
 
-/* Printf into the verdict scratch buffer. */
-verdict check_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What a caller of one request saw, in order: every event as one line of
+ * the transcript, the text, usage, tool calls, finish, on_done count. */
+typedef struct seen {
+    check_str   events;          /* "text|...\n", "usage|7|5\n", ... */
+    check_str   text;
+    long        in, out;
+    int         n_text, n_usage, n_finish, n_error, n_done;
+    int         order_bad;       /* an event after FINISH or ERROR */
+    char        finish[32];
+    char        tool_name[128];
+    check_str   tool_args;
+    int         n_tool_end;
+    ac_status   status;
+    ac_error    err;
+    ac_response *resp;           /* taken in on_done; freed by seen_free */
+    ac_request  *q;
+    volatile int first_text;
+} seen;
 
-/* ---- the scenarios ---- */
+void seen_init(seen *w);
+void seen_free(seen *w);
+extern const ac_callbacks check_recorder;
+
+/* One request on r: streamed or not, with a tool when tool != NULL.
+ * Waits up to 30 s.  Fills w.  0, or -1 with *why (the wait timed out). */
+int check_request(checker *c, run *r, int stream, const char *tool, seen *w,
+                  const char **why);
+/* Scan text for the configured key: a verdict. */
+verdict check_no_secret(const checker *c, const char *what, const char *text, size_t len);
+
+/* POST the plugin's streaming request body to the mock and return the
+ * raw bytes of the answer (for the split scenario).  0 or -1. */
+int check_capture(checker *c, run *r, check_str *out);
+
+/* ---- the scenarios (check_scenarios.c) ---- */
 
 void check_all(checker *c);
 
-/* ---- the fixture file ---- */
+/* ---- the fixture file (check_fixtures.c) ---- */
 
 /* Read --fixtures: 0, or -1 with a message on stderr. */
-int  check_fixtures_load(checker *c, const char *path);
-/* The mock script that plays scenario `name` from the fixtures into buf
- * (any_path, raw, content_type, status, ...); extra keys appended; NULL
- * if the file has no such scenario. */
-const char *check_fixture_script(checker *c, const char *name, const char *extra,
-                                 char *buf, size_t cap);
-/* A string or integer member of a fixture scenario (NULL / -1 absent). */
-const char *check_fixture_str(checker *c, const char *name, const char *key);
-long        check_fixture_long(checker *c, const char *name, const char *key);
-/* The escaped form of s for a libconfig string (quotes, backslashes,
- * control bytes as \xNN) into buf. */
-const char *check_escape(const char *s, size_t n, char *buf, size_t cap);
+int  check_fixtures_load(checker *c);
+/* The fixture scene `name` into s (script with any_path).  1 / 0. */
+int  check_fixture_scene(checker *c, const char *name, const char *extra, scene *s);
+size_t check_fixture_errors(checker *c);
+/* The escaped form of n bytes of s as a libconfig string literal with
+ * its quotes (control and non-ASCII bytes as \xNN), appended to out. */
+void check_quote(check_str *out, const char *s, size_t n);
 #endif

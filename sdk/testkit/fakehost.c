@@ -423,9 +423,34 @@ static int should_fail(void)
     return 0;
 }
 
-static void *h_malloc(size_t n) { return should_fail() ? NULL : malloc(n ? n : 1); }
-static void *h_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n ? n : 1); }
-static void h_free(void *p) { free(p); }
+/* Blocks the plugin holds, for ac_fake_allocations (every fake, every
+ * thread: host->free takes no fake). */
+static _Atomic long live_blocks;
+
+static void *h_malloc(size_t n)
+{
+    void *p = should_fail() ? NULL : malloc(n ? n : 1);
+    if (p)
+        live_blocks++;
+    return p;
+}
+
+static void *h_realloc(void *p, size_t n)
+{
+    void *q = should_fail() ? NULL : realloc(p, n ? n : 1);
+    if (q && !p)
+        live_blocks++;
+    return q;
+}
+
+static void h_free(void *p)
+{
+    if (p)
+        live_blocks--;
+    free(p);
+}
+
+long ac_fake_allocations(void) { return live_blocks; }
 
 static char *h_strdup(const char *s)
 {

@@ -74,6 +74,11 @@ int  ac_fake_set_name(ac_fake *f, const char *name);
 int  ac_fake_setenv(ac_fake *f, const char *name, const char *value);
 /** The host's allocations fail once n more succeeded; -1: never. */
 void ac_fake_fail_after(ac_fake *f, long n);
+/** Blocks allocated through the fake host's malloc, realloc and strdup
+ *  and not yet freed through its free, over every fake in the process: a
+ *  plugin that frees everything it made brings it back to where it was
+ *  (after fini, after each failed init, after stream_free). */
+long ac_fake_allocations(void);
 /** host->cancelled(call) answers 1 from now on. */
 void ac_fake_cancel(ac_fake *f);
 
