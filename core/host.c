@@ -55,6 +55,11 @@ static json_object *json_parse_err(const char *text, size_t len, const char *wha
             ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: unexpected data after the JSON value "
                       "at byte %zu", what ? what : "JSON", end);
         }
+    } else if (je == json_tokener_success) {
+        /* The text was `null`: json-c's value for it is NULL, which a
+         * caller cannot tell from a failure, so it is one. */
+        ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: null where a JSON value was expected",
+                      what ? what : "JSON");
     } else {
         json_object_put(o);
         o = NULL;

@@ -311,8 +311,9 @@ static void test_stream_error_midstream(void)
         CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.stage, AC_STAGE_PROTOCOL);
         /* A runner failure: what Ollama answers 500 for before a stream,
-         * so worth another attempt.  (The line carries no status, and a
-         * plugin has no way to set one in ABI 2.) */
+         * so worth another attempt; the line carries no status, so the
+         * plugin gives the one Ollama would have sent. */
+        CU_ASSERT_EQUAL(err.http_status, 500);
         CU_ASSERT_EQUAL(err.retryable, 1);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message,
                                       "an error was encountered while running the model"));
@@ -504,6 +505,7 @@ static void test_malformed_stream(void)
         replay_all("{\"error\":\"model 'x' not found\"}\n", AC_FRAMING_NDJSON, 200,
                    &s, &r, &err);
         CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
+        CU_ASSERT_EQUAL(err.http_status, 404);
         CU_ASSERT_EQUAL(err.retryable, 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "error in stream: model 'x' not found"));
         ac_response_free(r);

@@ -633,11 +633,12 @@ static void test_fake_replies(void)
     CU_ASSERT_EQUAL(ac_fake_error(f)->retryable, 1);
     TU_ASSERT_STR(ac_fake_error(f)->message, "HTTP 503: server busy, please try again");
 
-    static const struct { const char *line; int retryable; } lines[] = {
-        { "{\"error\":\"model 'x' not found\"}", 0 },
-        { "{\"error\":\"invalid options\"}", 0 },
-        { "{\"error\":\"server busy\"}", 1 },
-        { "{\"error\":\"an error was encountered while running the model\"}", 1 },
+    /* The status Ollama would have answered before a stream began. */
+    static const struct { const char *line; int retryable, status; } lines[] = {
+        { "{\"error\":\"model 'x' not found\"}", 0, 404 },
+        { "{\"error\":\"invalid options\"}", 0, 400 },
+        { "{\"error\":\"server busy\"}", 1, 503 },
+        { "{\"error\":\"an error was encountered while running the model\"}", 1, 500 },
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         ac_fake_reset(f);
@@ -647,6 +648,7 @@ static void test_fake_replies(void)
         CU_ASSERT_EQUAL(ac_fake_error(f)->code, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(ac_fake_error(f)->stage, AC_STAGE_PROTOCOL);
         CU_ASSERT_EQUAL(ac_fake_error(f)->retryable, lines[i].retryable);
+        CU_ASSERT_EQUAL(ac_fake_error(f)->http_status, lines[i].status);
         CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(f)->message, "error in stream: "));
         vt->stream_free(state, *ac_fake_slot(f));
     }

@@ -269,35 +269,14 @@ bad:
                              "\"medium\", \"high\" or \"max\"");
 }
 
-/* A non-empty string setting is present. */
-static int ollama_setting_given(const ac_settings *s, const char *key)
-{
-    const char *v = NULL;
-    return ollama_host->setting_string(s, key, &v) == 1 && v && *v;
-}
-
-/*
- * The key is optional (a local server needs none; ollama.com does).
- * host->secret returns NULL both for "none set" and for a failure it has
- * reported on the call; the settings tell which: a given api_key fails
- * only for want of memory, a given api_key_file or api_key_env when it
- * names nothing usable, and with none of them only the default variable
- * can hold a key.
- */
+/* The key is optional: a local server needs none; ollama.com does. */
 static ac_status ollama_read_key(ollama_state *st, const ac_settings *s,
                                  ac_call *call)
 {
-    char *key = ollama_host->secret(s, OLLAMA_KEY_ENV, call);
-    const char *env;
-    if (!key) {
-        if (ollama_setting_given(s, "api_key"))
-            return AC_ENOMEM;
-        if (ollama_setting_given(s, "api_key_file") ||
-            ollama_setting_given(s, "api_key_env"))
-            return AC_ECONFIG;
-        env = getenv(OLLAMA_KEY_ENV);
-        return env && *env ? AC_ENOMEM : AC_OK;
-    }
+    char *key = NULL;
+    ac_status rc = ollama_host->secret(s, OLLAMA_KEY_ENV, &key, call);
+    if (rc != AC_OK || !key)
+        return rc; /* a failure is reported on the call */
     if (*key) {
         st->auth = ollama_concat("Bearer ", key);
         if (!st->auth) {

@@ -47,12 +47,16 @@ static void ollama_error_text(json_object *e, char *out, size_t cap)
  * started would say: "not found" (404) and bad requests (400) not;
  * "busy" (503) and anything else, a runner failure (500), yes.
  */
-static int ollama_retryable(const char *msg)
+static int ollama_guess_status(const char *msg)
 {
-    if (ollama_contains(msg, "not found") || ollama_contains(msg, "does not support") ||
-        ollama_contains(msg, "invalid") || ollama_contains(msg, "exceeds"))
-        return 0;
-    return 1;
+    if (ollama_contains(msg, "not found"))
+        return 404;
+    if (ollama_contains(msg, "does not support") || ollama_contains(msg, "invalid") ||
+        ollama_contains(msg, "exceeds"))
+        return 400;
+    if (ollama_contains(msg, "busy"))
+        return 503;
+    return 500;
 }
 
 /* An {"error":...} object in a 2xx reply: `where` is "stream" or
@@ -63,7 +67,9 @@ static ac_status ollama_error_in_body(json_object *e, const char *where,
     char text[OLLAMA_EXCERPT_MAX + 8];
     ollama_error_text(e, text, sizeof text);
     ollama_host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "error in %s: %s", where, text);
-    ollama_host->set_retryable(call, ollama_retryable(text));
+    int status = ollama_guess_status(text);
+    ollama_host->set_http_status(call, status);
+    ollama_host->set_retryable(call, status >= 500);
     return AC_EPROTOCOL;
 }
 

@@ -140,33 +140,43 @@ static void value(out *o, struct json_object *v, int depth)
     }
 }
 
-char *ac_sdk_json_text(const ac_host_api *host, ac_call *call, struct json_object *v,
-                       size_t *len)
+/* ac_sdk_json_text, with the code it failed the call with in *st. */
+static char *json_text(const ac_host_api *host, ac_call *call, struct json_object *v,
+                       size_t *len, ac_status *st)
 {
     out o = {.host = host};
     value(&o, v, 0);
     if (o.failed) {
         host->free(o.p);
         if (o.failed == 2)
-            host->fail(call, AC_EINVAL, AC_STAGE_REQUEST, "JSON nested deeper than %d levels",
-                       MAX_DEPTH);
+            *st = host->fail(call, AC_EINVAL, AC_STAGE_REQUEST,
+                             "JSON nested deeper than %d levels", MAX_DEPTH);
         else
-            host->fail(call, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory writing JSON");
+            *st = host->fail(call, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory writing JSON");
         return NULL;
     }
     if (len)
         *len = o.len;
+    *st = AC_OK;
     return o.p;
+}
+
+char *ac_sdk_json_text(const ac_host_api *host, ac_call *call, struct json_object *v,
+                       size_t *len)
+{
+    ac_status st;
+    return json_text(host, call, v, len, &st);
 }
 
 ac_status ac_sdk_json_body(const ac_host_api *host, ac_http_request *rq,
                            struct json_object *v, ac_call *call)
 {
     size_t n;
-    char *text = ac_sdk_json_text(host, call, v, &n);
+    ac_status st;
+    char *text = json_text(host, call, v, &n, &st);
     if (!text)
-        return AC_ENOMEM;
-    ac_status st = host->http_body(rq, text, n, call);
+        return st;
+    st = host->http_body(rq, text, n, call);
     host->free(text);
     return st;
 }

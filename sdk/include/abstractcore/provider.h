@@ -274,7 +274,8 @@ typedef struct ac_host_api {
     /* ---- JSON ---- */
     /* Parse strictly (UTF-8 validated, nothing after the value).  A new
      * reference (json_object_put it), or NULL with the call failed
-     * (AC_EJSON, naming `what`, e.g. "stream event"). */
+     * (AC_EJSON, naming `what`, e.g. "stream event"; a text that is just
+     * `null` fails too, as json-c has no value for it). */
     struct json_object *(*json_parse)(ac_call *call, const char *text, size_t len,
                                       const char *what);
 
