@@ -14,7 +14,7 @@
  * and in pieces of 1 and 7 bytes: lmstudio_* through lmstudio, hf_router_*
  * and tgi_* through huggingface, and llamacpp_* (local OpenAI-compatible
  * servers; nothing was recorded from mlx_lm.server) through lmstudio and
- * mlx, plus error bodies and streams in the shapes PROTOCOLS.md section 1
+ * mlx, plus error bodies and streams in the shapes docs/protocols.md section 1
  * and mlx_lm/server.py give.  Expected values were written from reading
  * the fixtures.
  *
@@ -336,7 +336,7 @@ static void test_tgi_stream_usage(void)
 
 static void test_tgi_error_bodies(void)
 {
-    /* {"error","error_type"} (PROTOCOLS.md 1, "Errors"): validation and
+    /* {"error","error_type"} (docs/protocols.md 1, "Errors"): validation and
      * generation failures are not worth repeating; overloaded is. */
     static const char v422[] =
         "{\"error\":\"Input validation error: `inputs` tokens + "

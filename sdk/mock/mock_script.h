@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Behaviours of particular OpenAI-compatible servers (PROTOCOLS.md §1). */
+/* Behaviours of particular OpenAI-compatible servers (docs/protocols.md §1). */
 typedef enum mock_quirk {
     MOCK_QUIRK_NONE = 0,
     MOCK_QUIRK_LMSTUDIO, /* non-stream tool-call replies omit "content" */
