@@ -298,10 +298,10 @@ static void test_stream_error_overloaded(void)
         CU_ASSERT_EQUAL(rc, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.stage, AC_STAGE_PROTOCOL);
-        /* A 200 stream: ABI 2 gives a plugin no way to report the status
-         * the error type stands for (529), so none is; the type is in the
-         * message and decides retryable. */
-        CU_ASSERT_EQUAL(err.http_status, 0);
+        /* A 200 stream: the plugin reports the status the error type
+         * stands for (529); the type is in the message and decides
+         * retryable. */
+        CU_ASSERT_EQUAL(err.http_status, 529);
         CU_ASSERT_EQUAL(err.retryable, 1);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "overloaded_error: Overloaded"));
         CU_ASSERT_TRUE(s.n >= 1 && s.types[s.n - 1] == AC_EVENT_ERROR);
@@ -640,34 +640,35 @@ static void test_structured_output_tool(void)
     ac_response_free(r);
 }
 
-/* Errors inside a 200 stream, by type: retryable as the type says (the
- * status each stands for -- 429, 400, 500, 500 -- is not reported: ABI 2
- * has no way to, and the stream's status was 200). */
+/* Errors inside a 200 stream, by type: retryable as the type says, and
+ * the status the type stands for (an unknown type: 500, like an unknown
+ * server failure). */
 static void test_stream_error_kinds(void)
 {
     static const struct {
         const char *text;
         int retryable;
         const char *msg;
+        int status;
     } cases[] = {
         { MSG_START(1) EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
-                          "\"message\":\"slow down\"}}"), 1, "rate_limit_error: slow down" },
+                          "\"message\":\"slow down\"}}"), 1, "rate_limit_error: slow down", 429 },
         { EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-             "\"message\":\"bad\"}}"), 0, "invalid_request_error: bad" },
+             "\"message\":\"bad\"}}"), 0, "invalid_request_error: bad", 400 },
         { EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"x\"}}"),
-          1, "api_error: x" },
+          1, "api_error: x", 500 },
         /* the SSE event name alone marks it when "type" is missing */
         { EV("error", "{\"error\":{\"type\":\"brand_new_error\",\"message\":\"?\"}}"),
-          1, "brand_new_error: ?" },
+          1, "brand_new_error: ?", 500 },
         /* control bytes in the message: one printable line */
         { EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
-             "\"a\\nb\\u0001c\"}}"), 1, "api_error: a b c" },
+             "\"a\\nb\\u0001c\"}}"), 1, "api_error: a b c", 500 },
     };
     for (size_t i = 0; i < N_OF(cases); i++) {
         ac_error err;
         ac_response *r = replay_text(cases[i].text, AC_EPROTOCOL, &err);
         CU_ASSERT_EQUAL(err.stage, AC_STAGE_PROTOCOL);
-        CU_ASSERT_EQUAL(err.http_status, 0);
+        CU_ASSERT_EQUAL(err.http_status, cases[i].status);
         CU_ASSERT_EQUAL(err.retryable, cases[i].retryable);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].msg));
         ac_response_free(r);
@@ -2136,7 +2137,7 @@ static void test_mock_errors(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_EPROTOCOL);
-    CU_ASSERT_EQUAL(err.http_status, 0); /* a 200 stream (see test_stream_error_overloaded) */
+    CU_ASSERT_EQUAL(err.http_status, 529); /* what overloaded_error stands for */
     CU_ASSERT_EQUAL(err.retryable, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "overloaded_error: Overloaded"));
     const ac_response *rr = ac_request_response(q);

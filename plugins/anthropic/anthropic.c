@@ -41,17 +41,18 @@ const ac_host_api *anth_host;
 static const struct {
     const char *type;
     int         retryable;
+    int         status;     /* what the type stands for in a stream */
 } error_kinds[] = {
-    { "invalid_request_error", 0 },  /* 400 */
-    { "authentication_error",  0 },  /* 401 */
-    { "billing_error",         0 },  /* 402 */
-    { "permission_error",      0 },  /* 403 */
-    { "not_found_error",       0 },  /* 404 */
-    { "request_too_large",     0 },  /* 413 */
-    { "rate_limit_error",      1 },  /* 429 */
-    { "api_error",             1 },  /* 500 */
-    { "timeout_error",         1 },  /* 504 */
-    { "overloaded_error",      1 },  /* 529 */
+    { "invalid_request_error", 0, 400 },
+    { "authentication_error",  0, 401 },
+    { "billing_error",         0, 402 },
+    { "permission_error",      0, 403 },
+    { "not_found_error",       0, 404 },
+    { "request_too_large",     0, 413 },
+    { "rate_limit_error",      1, 429 },
+    { "api_error",             1, 500 },
+    { "timeout_error",         1, 504 },
+    { "overloaded_error",      1, 529 },
 };
 
 /* Index into error_kinds, or -1 for an unknown (or NULL) type. */
@@ -99,10 +100,10 @@ ac_status anth_error_from_object(json_object *eo, const char *where, ac_call *ca
     fail_line(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: %s%s%s", where,
               type ? type : "error", msg ? ": " : "", msg ? msg : "");
     /* An unknown kind is treated as the SDK treats an unknown status
-     * >= 500: a server-side failure that a retry may fix.  (ABI 2 has no
-     * way to give the status the type stands for: http_status stays 0,
-     * and the type is in the message.) */
+     * >= 500: a server-side failure that a retry may fix.  Inside a 200
+     * stream the type is all there is: give the status it stands for. */
     anth_host->set_retryable(call, k >= 0 ? error_kinds[k].retryable : 1);
+    anth_host->set_http_status(call, k >= 0 ? error_kinds[k].status : 500);
     return AC_EPROTOCOL;
 }
 
@@ -225,33 +226,16 @@ static ac_status setting_copy(const ac_settings *s, const char *key,
     return AC_OK;
 }
 
-/* 1 when string setting `key` is set and not "". */
-static int setting_given(const ac_settings *s, const char *key)
-{
-    const char *v = NULL;
-    return anth_host->setting_string(s, key, &v) == 1 && v && *v;
-}
-
 /*
  * The API key into st->api_key.  It is required: api.anthropic.com
  * answers every request without one with 401, so init fails early with a
  * message that says what to set.
- *
- * host->secret returns NULL both when no key is configured and when a
- * configured one names nothing usable (it has failed the call then, naming
- * the variable or file); the settings tell the two apart.  A NULL for an
- * `api_key` given inline, or for a default variable that is set, can only
- * be out of memory.
  */
 static ac_status key_read(anth_state *st, const ac_settings *s, ac_call *call)
 {
-    st->api_key = anth_host->secret(s, "ANTHROPIC_API_KEY", call);
-    if (st->api_key)
-        return AC_OK;
-    if (setting_given(s, "api_key"))
-        return AC_ENOMEM;
-    if (setting_given(s, "api_key_file") || setting_given(s, "api_key_env"))
-        return AC_ECONFIG;
+    ac_status rc = anth_host->secret(s, "ANTHROPIC_API_KEY", &st->api_key, call);
+    if (rc != AC_OK || st->api_key)
+        return rc; /* a failure is reported on the call */
     return anth_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                            "provider '%s': no API key: set ANTHROPIC_API_KEY or "
                            "api_key_env", st->name);
