@@ -136,8 +136,13 @@ ac_status ac__call_error(ac_call *c, ac_status st, const char *fn, ac_error *err
     } else if (st == AC_OK) {
         return AC_OK;
     } else if (c->failed) {
+        /* The report's code wins over the one returned: a plugin that
+         * returns AC_EJSON after host->json_parse ran out of memory is
+         * out of memory. */
         *err = c->err;
-        err->code = st;
+        if (err->code == AC_OK)
+            err->code = st;
+        st = err->code;
     } else if (st == AC_ETOOBIG) {
         /* What the host's emits return is reported for the plugin. */
         ac__error_set(err, st, AC_STAGE_HTTP, "the response exceeded max_response_bytes");

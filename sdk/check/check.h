@@ -73,6 +73,7 @@ typedef struct checker {
     char        base_suffix[64]; /* mock URL + this = the base_url to give */
     char        req_path[256];   /* the chat request's path under base_url */
     char        req_method[16];
+    check_str   plain_body;      /* the body of a request that does not stream */
     check_str   stream_body;     /* the body of a streaming request */
     ac_framing  framing;         /* how it frames streams */
 
@@ -105,6 +106,10 @@ int  check_selected(const checker *c, const char *name);
 /* The descriptor and unit scenarios on the fake host.  0, or -1 if the
  * plugin cannot be loaded at all (reported). */
 int check_unit(checker *c);
+/* parse_response and parse_event on the fake host, on bytes the mock (or
+ * the fixture file) gives, every allocation failing in turn
+ * (check_parse.c). */
+verdict check_unit_parse(checker *c, const ac_provider *d);
 
 /* ---- a scene: one scenario's script and expectations ---- */
 
@@ -180,9 +185,11 @@ int check_request(checker *c, run *r, int stream, const char *tool, seen *w,
 /* Scan text for the configured key: a verdict. */
 verdict check_no_secret(const checker *c, const char *what, const char *text, size_t len);
 
-/* POST the plugin's streaming request body to the mock and return the
- * raw bytes of the answer (for the split scenario).  0 or -1. */
-int check_capture(checker *c, run *r, check_str *out);
+/* Send the plugin's request (body: c->plain_body or c->stream_body) to
+ * the mock at url and keep the raw bytes of the answer and its status.
+ * 0, or -1 with *why set. */
+int check_capture(checker *c, const char *mock_url, const check_str *body, check_str *out,
+                  long *status, const char **why);
 
 /* ---- the scenarios (check_scenarios.c) ---- */
 

@@ -226,6 +226,7 @@ int main(int argc, char **argv)
 out:
     if (c.have_fx)
         config_destroy(&c.fx);
+    check_str_free(&c.plain_body);
     check_str_free(&c.stream_body);
     check_str_free(&sets);
     return rc;

@@ -57,6 +57,10 @@ const ac_host_api *ac_fake_host(void);
  * dlopen the plugin at path (RTLD_NOW | RTLD_LOCAL; *dl receives the
  * handle: dlclose it when done) and call its entry with ac_fake_host().
  * Returns its descriptor, or NULL with a line on stderr.
+ *
+ * A plugin keeps the one host table its entry was given, so a process
+ * must not have the same file loaded by a core and by the fake at once:
+ * dlclose the fake's handle before a core loads the file, or load a copy.
  */
 const ac_provider *ac_fake_load(const char *path, void **dl);
 
