@@ -8,7 +8,8 @@
  * Before a file is loaded, it and its folder must be writable by no one
  * but their owner, and owned by root or by us: a plugin runs with the
  * program's rights, so whoever can replace it can run code as us (the
- * rule ssh applies to its keys).
+ * rule ssh applies to its keys).  Links are followed first: the file and
+ * folder checked (and loaded) are the real ones.
  */
 #include "plugin.h"
 #include "alloc.h"
@@ -16,6 +17,8 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,19 +114,22 @@ static int safe_owner(const char *path, const char *what, ac_error *err, const c
     return 1;
 }
 
-static int path_safe(const char *path, ac_error *err)
+/* Checks the file where it really is, and gives that path (PATH_MAX bytes
+ * at real) for dlopen: a link in a safe folder to a file in a folder
+ * others can write is as replaceable as that file, and what is loaded
+ * must be what was checked. */
+static int path_safe(const char *path, char *real, ac_error *err)
 {
-    if (!safe_owner(path, "the file", err, path))
+    if (!realpath(path, real))
+        return refuse(err, path, "cannot resolve the file %s: %s", path, strerror(errno)), 0;
+    if (!safe_owner(real, "the file", err, path))
         return 0;
-    char *dir = ac__strdup(path);
-    if (!dir)
-        return refuse(err, path, "out of memory"), 0;
-    char *slash = strrchr(dir, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", real);
+    char *slash = strrchr(dir, '/'); /* real is absolute: there is one */
     if (slash)
         *(slash == dir ? slash + 1 : slash) = '\0';
-    int ok = safe_owner(slash ? dir : ".", "its folder", err, path);
-    ac__free(dir);
-    return ok;
+    return safe_owner(dir, "its folder", err, path);
 }
 
 /* The smallest descriptor that has every REQUIRED member: up to init. */
@@ -171,9 +177,10 @@ static ac_status plugin_check(const ac_provider *d, const char *path, ac_error *
 
 const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
 {
-    if (!path_safe(path, err))
+    char real[PATH_MAX];
+    if (!path_safe(path, real, err))
         return NULL;
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *why = dlerror();
         refuse(err, path, "cannot load: %s", why ? why : "unknown error");

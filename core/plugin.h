@@ -2,7 +2,8 @@
  * plugin.h -- finding, loading and checking provider plugins.
  *
  * Every "*.so" in the plugin folders is checked for safe ownership (it and
- * its folder writable by their owner only, owned by root or by us), opened
+ * its folder, after following links, writable by their owner only, owned
+ * by root or by us), opened
  * with dlopen(RTLD_NOW | RTLD_LOCAL), asked for its descriptor through
  * ac_provider_entry, checked (ABI major equal, minor not newer, a
  * descriptor of at least the required size, required members present) and
