@@ -182,6 +182,19 @@ static int strv_add(char ***v, size_t *n, const char *s)
     return 0;
 }
 
+/* A plugin_path folder of the config: a relative one is relative to the
+ * config file's folder (as @include is), never to the working folder. */
+static ac_status add_config_dir(ac_core *c, char ***dirs, size_t *n, const char *d)
+{
+    const char *slash = c->config_path ? strrchr(c->config_path, '/') : NULL;
+    if (*d == '/' || !*d || !slash)
+        return strv_add(dirs, n, d) ? AC_ENOMEM : AC_OK;
+    char *full = ac__asprintf("%.*s/%s", (int)(slash - c->config_path), c->config_path, d);
+    int rc = full ? strv_add(dirs, n, full) : -1;
+    ac__free(full);
+    return rc ? AC_ENOMEM : AC_OK;
+}
+
 static ac_status load_plugins(ac_core *c, ac_error *err)
 {
     char **dirs = NULL;
@@ -194,11 +207,19 @@ static ac_status load_plugins(ac_core *c, ac_error *err)
             st = AC_ENOMEM;
             goto done;
         }
-        for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+        for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+            /* A relative folder would be whatever the working folder of
+             * the program holds: refused, as PATH's "." should be. */
+            if (*t && *t != '/') {
+                ac__plugins_note(&c->plugins, "ABSTRACTCORE_PLUGIN_PATH folder %s: not an "
+                                 "absolute path, skipped", t);
+                continue;
+            }
             if (*t && strv_add(&dirs, &n, t)) {
                 st = AC_ENOMEM;
                 break;
             }
+        }
         ac__free(copy);
         if (st != AC_OK)
             goto done;
@@ -206,15 +227,14 @@ static ac_status load_plugins(ac_core *c, ac_error *err)
     config_setting_t *pp = config_lookup(&c->cfg, "abstractcore.plugin_path");
     if (pp) {
         if (config_setting_type(pp) == CONFIG_TYPE_STRING) {
-            if (strv_add(&dirs, &n, config_setting_get_string(pp)))
-                st = AC_ENOMEM;
+            st = add_config_dir(c, &dirs, &n, config_setting_get_string(pp));
         } else if (config_setting_is_array(pp) || config_setting_is_list(pp)) {
             for (int i = 0; i < config_setting_length(pp) && st == AC_OK; i++) {
                 config_setting_t *e = config_setting_get_elem(pp, (unsigned)i);
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
                     st = bad_type(c, e, "plugin_path", "a list of folder names (strings)", err);
-                else if (strv_add(&dirs, &n, config_setting_get_string(e)))
-                    st = AC_ENOMEM;
+                else
+                    st = add_config_dir(c, &dirs, &n, config_setting_get_string(e));
             }
         } else {
             st = bad_type(c, pp, "plugin_path", "a list of folder names (strings)", err);

@@ -203,8 +203,8 @@ const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *
     }
     const ac_provider *d = entry(ac__host_api());
     if (!d) {
-        refuse(err, path, "its %s returned NULL (it cannot run in this process; its log lines, "
-               "if any, say why)", AC_PROVIDER_ENTRY_SYMBOL);
+        refuse(err, path, "its %s returned NULL (it cannot run in this process; its log line, "
+               "if any, says why)", AC_PROVIDER_ENTRY_SYMBOL);
         dlclose(dl);
         return NULL;
     }

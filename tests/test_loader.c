@@ -30,8 +30,8 @@
 #define TOO_SMALL_FMT "descriptor too small (%zu bytes; at least %zu): truncated or not a descriptor"
 #define TOO_SMALL_ARGS offsetof(ac_provider, init), offsetof(ac_provider, init) + sizeof(void *)
 #define NULL_ENTRY_WHY                                                                   \
-    "its ac_provider_entry returned NULL (it cannot run in this process; its log lines, " \
-    "if any, say why)"
+    "its ac_provider_entry returned NULL (it cannot run in this process; its log line, " \
+    "if any, says why)"
 #define RELATIVE_FMT                                                                     \
     "%s:%d: provider '%s': plugin '%s' is neither a plugin name (looked up in the plugin " \
     "path) nor an absolute path"
@@ -717,6 +717,38 @@ static void test_duplicate_name(void)
     fx_remove(&f);
 }
 
+/* A relative plugin_path folder is the config file's, whatever the working
+ * folder; a relative folder in $ABSTRACTCORE_PLUGIN_PATH is skipped. */
+static void test_relative_plugin_path(void)
+{
+    fx f;
+    fx_make(&f);
+    char so[256], want[512];
+    copy_plugin("localecho", f.plugins, NULL, 0755, so, sizeof so);
+    char cwd[1024];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+    CU_ASSERT_EQUAL_FATAL(chdir("/"), 0);
+    ac_core *core = open_ok(&f, "\"plugins\"", "providers = ( { name = \"echo\"; plugin = "
+                            "\"localecho\"; } );\n");
+    replies(core, "echo", "found beside the config", "found beside the config");
+    ac_core_close(core);
+
+    CU_ASSERT_EQUAL_FATAL(chdir(f.dir), 0);
+    CU_ASSERT_EQUAL(setenv("ABSTRACTCORE_PLUGIN_PATH", "plugins", 1), 0);
+    core = open_ok(&f, "", NULL);
+    char *report = report_of(core);
+    ASSERT_LINE(report, "ABSTRACTCORE_PLUGIN_PATH folder plugins: not an absolute path, "
+                        "skipped");
+    snprintf(want, sizeof want, "loaded localecho 1.0 (ABI %d.%d) from", AC_ABI_MAJOR,
+             AC_ABI_MINOR);
+    CU_ASSERT_PTR_NULL(strstr(report, want));
+    ac_free(report);
+    ac_core_close(core);
+    CU_ASSERT_EQUAL(unsetenv("ABSTRACTCORE_PLUGIN_PATH"), 0);
+    CU_ASSERT_EQUAL(chdir(cwd), 0);
+    fx_remove(&f);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -739,6 +771,7 @@ int main(void)
         {"relative plugin values", test_relative_plugin_values},
         {"found but refused, by name", test_found_but_refused_by_name},
         {"two files, one name", test_duplicate_name},
+        {"relative plugin_path folders", test_relative_plugin_path},
     };
     if (TU_ADD_SUITE("loader: entry and descriptor", NULL, NULL, entry) ||
         TU_ADD_SUITE("loader: unsafe files", NULL, NULL, files) ||

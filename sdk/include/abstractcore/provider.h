@@ -13,8 +13,9 @@
  * host table it hands over always has every member of the plugin's ABI
  * minor (so a plugin never needs AC_HOST_HAS for members of the version it
  * was built against).  Return NULL only if the plugin cannot run in this
- * process at all; the core then refuses it, naming the file.  Everything
- * that depends on configuration belongs in `init`.
+ * process at all (say why first with host->log, the one call an entry
+ * may make); the core then refuses it, naming the file.  Everything that
+ * depends on configuration belongs in `init`.
  *
  * WHAT A PLUGIN IS.  A plugin owns only its backend's wire format.  It
  * never opens a socket, starts a thread or sleeps: the core does transport,
