@@ -106,6 +106,11 @@ int  check_selected(const checker *c, const char *name);
 /* The descriptor and unit scenarios on the fake host.  0, or -1 if the
  * plugin cannot be loaded at all (reported). */
 int check_unit(checker *c);
+/* A fake host (testkit.h) with the instance's settings: name "check",
+ * base_url (if not NULL), the key, the --set settings; a request for the
+ * model with one user message.  NULL on no memory or a bad --set. */
+struct ac_fake;
+struct ac_fake *check_fake_new(const checker *c, const char *base);
 /* parse_response and parse_event on the fake host, on bytes the mock (or
  * the fixture file) gives, every allocation failing in turn
  * (check_parse.c). */
@@ -126,6 +131,7 @@ typedef struct scene {
     const char *tool_args;
     const char *const *model_ids;/* models to list, NULL-terminated */
     int         piece_chunks;    /* how many pieces the stream has */
+    size_t      body_len;        /* a fixture's body length, 0 native */
 } scene;
 
 void scene_free(scene *s);
@@ -182,6 +188,8 @@ extern const ac_callbacks check_recorder;
  * Waits up to 30 s.  Fills w.  0, or -1 with *why (the wait timed out). */
 int check_request(checker *c, run *r, int stream, const char *tool, seen *w,
                   const char **why);
+/* Make the random key every phase configures (c->secret). */
+void check_make_secret(checker *c);
 /* Scan text for the configured key: a verdict. */
 verdict check_no_secret(const checker *c, const char *what, const char *text, size_t len);
 

@@ -71,7 +71,7 @@ static int apply_sets(const checker *c, ac_fake *f)
     return rc;
 }
 
-static ac_fake *fake_new(const checker *c, const char *base)
+ac_fake *check_fake_new(const checker *c, const char *base)
 {
     ac_fake *f = ac_fake_new();
     if (!f || ac_fake_set_name(f, "check") || (base && ac_fake_set(f, "base_url", base)) ||
@@ -167,7 +167,7 @@ static verdict entry_again(void *dl, const ac_provider *first)
  * reported on the call and giving back what it took. */
 static verdict init_failing(const checker *c, const ac_provider *d)
 {
-    ac_fake *f = fake_new(c, FAKE_BASE);
+    ac_fake *f = check_fake_new(c, FAKE_BASE);
     if (!f)
         return check_fail("out of memory");
     long base = ac_fake_allocations();
@@ -276,7 +276,7 @@ static verdict build_failing(const ac_provider *d, void *state, ac_fake *f, cons
 
 static verdict requests(checker *c, const ac_provider *d)
 {
-    ac_fake *f = fake_new(c, FAKE_BASE);
+    ac_fake *f = check_fake_new(c, FAKE_BASE);
     if (!f)
         return check_fail("out of memory");
     void *state = NULL;
@@ -365,7 +365,7 @@ static verdict parts(const checker *c, const ac_provider *d)
     if (!d->build_request)
         return CHECK_SKIP "an in-process plugin (run_local)";
     for (int k = 0; k < 4; k++) {
-        ac_fake *f = fake_new(c, FAKE_BASE);
+        ac_fake *f = check_fake_new(c, FAKE_BASE);
         void *state = NULL;
         if (!f || parts_conversation(f, k) < 0) {
             ac_fake_free(f);
@@ -413,6 +413,9 @@ int check_unit(checker *c)
     check_report(c, "load", NULL);
     verdict v = descriptor(c, d);
     check_report(c, "descriptor", v);
+    printf("plugin: %s %s, ABI %u.%u (struct_size %zu), features 0x%x\n",
+           d->name ? d->name : "?", d->version ? d->version : "?", d->abi_major, d->abi_minor,
+           d->struct_size, d->features);
     if (v) {
         dlclose(dl);
         return -1;

@@ -78,9 +78,13 @@ static ac_status acme_init(const ac_settings *s, void **state, ac_call *call)
 {
     const char *base = NULL;
     /* base_url falls back to the descriptor's default_base_url. */
-    if (host->setting_string(s, "base_url", &base) < 0)
+    int got = host->setting_string(s, "base_url", &base);
+    if (got < 0)
         return host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                           "provider '%s': base_url must be a string", host->settings_name(s));
+    if (got == 0 || !*base)
+        return host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
+                          "provider '%s': base_url is not set", host->settings_name(s));
     acme *a = host->malloc(sizeof *a);
     if (!a)
         return host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
@@ -376,7 +380,7 @@ static const ac_provider acme_provider = {
     .parse_models = acme_parse_models,
 };
 
-const ac_provider *ac_provider_entry(const ac_host_api *h)
+AC_PLUGIN_EXPORT const ac_provider *ac_provider_entry(const ac_host_api *h)
 {
     host = h;
     return &acme_provider;

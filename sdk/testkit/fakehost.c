@@ -66,7 +66,11 @@ struct ac_fake {
     void          *slot;
     int            secret_calls;
     char           default_env[64];
+    const ac_provider *vt;          /* whose defaults settings fall back to */
 };
+
+/* The descriptor ac_fake_load returned last: new fakes take its defaults. */
+static const ac_provider *_Atomic last_loaded;
 
 /* The allocator the plugin gets fails on demand.  Its functions take no
  * fake, so the counter is the one the last ac_fake_fail_after on this
@@ -132,6 +136,7 @@ ac_fake *ac_fake_new(void)
         return NULL;
     f->name = dup("fake");
     f->fail_after = -1;
+    f->vt = last_loaded;
     f->req.struct_size = sizeof f->req;
     f->req.model = "";
     f->in = f->outt = -1;
@@ -535,6 +540,16 @@ static kv *setting(const ac_settings *s, const char *key)
 static int h_setting_string(const ac_settings *s, const char *key, const char **out)
 {
     kv *e = setting(s, key);
+    const ac_provider *d = CFAKE(s)->vt;
+    /* As the core: the descriptor's defaults stand in for these two. */
+    if (!e && d && !strcmp(key, "base_url") && d->default_base_url) {
+        *out = d->default_base_url;
+        return 1;
+    }
+    if (!e && d && !strcmp(key, "default_model") && d->default_model) {
+        *out = d->default_model;
+        return 1;
+    }
     if (!e)
         return 0;
     if (e->type != AC_SETTING_STRING)
@@ -866,8 +881,12 @@ const ac_provider *ac_fake_load(const char *path, void **dl)
     }
     /* POSIX: a function pointer may be copied out of dlsym's void *. */
     memcpy(&entry, &sym, sizeof entry);
-    return entry(&fake_host);
+    const ac_provider *d = entry(&fake_host);
+    last_loaded = d;
+    return d;
 }
+
+void ac_fake_set_provider(ac_fake *f, const ac_provider *d) { f->vt = d; }
 
 /* ------------------------------------------------------------------ */
 /* Reading what the plugin did                                          */

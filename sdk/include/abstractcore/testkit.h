@@ -73,6 +73,10 @@ int  ac_fake_set_int(ac_fake *f, const char *key, long long value);
 int  ac_fake_set_bool(ac_fake *f, const char *key, int value);
 int  ac_fake_set_double(ac_fake *f, const char *key, double value);
 int  ac_fake_set_name(ac_fake *f, const char *name);
+/** The descriptor whose default_base_url and default_model the settings
+ *  "base_url" and "default_model" fall back to, as the core's do (NULL:
+ *  none).  A new fake takes the one ac_fake_load returned last. */
+void ac_fake_set_provider(ac_fake *f, const ac_provider *d);
 /** A variable of the fake environment host->secret reads (the real
  *  environment is never read, so a developer's own keys are never used). */
 int  ac_fake_setenv(ac_fake *f, const char *name, const char *value);
