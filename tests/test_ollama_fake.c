@@ -360,7 +360,12 @@ static void test_fake_request_fields(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(f)->message, "JSON schema"));
     q->json_schema = NULL;
 
-    /* No model, and no default_model. */
+    /* No model, and no default_model (a descriptor without one). */
+    vt->fini(state);
+    ac_fake_set_provider(f, NULL);
+    ac_status irc;
+    state = fake_init(f, &irc);
+    CU_ASSERT_EQUAL_FATAL(irc, AC_OK);
     q->model = "";
     CU_ASSERT_EQUAL(fake_build(f, state), AC_EINVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(f)->message, "no model"));

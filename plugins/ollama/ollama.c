@@ -404,7 +404,9 @@ static const ac_provider ollama_provider = {
     /* Images travel as base64 in `images`; a JSON schema as `format`.
      * Documents go as labelled text, which is not AC_FEATURE_FILES. */
     .features = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
-    .default_base_url = OLLAMA_DEFAULT_BASE_URL,
+    /* No default_base_url: the core would hand it out as the setting, and
+     * OLLAMA_HOST comes between the two (init). */
+    .default_base_url = NULL,
     .default_model = OLLAMA_DEFAULT_MODEL,
     .init = ollama_init,
     .fini = ollama_fini,
