@@ -358,9 +358,12 @@ static ac_status load_providers(ac_core *c, ac_error *err)
         /* A plain name is looked up in the plugin path; only an absolute
          * path names a file, so a relative path or ".." cannot make the
          * program load something from wherever it happens to run. */
-        if (plug[0] == '/')
+        if (plug[0] == '/') {
+            size_t before = c->plugins.n;
             pl = ac__plugins_load_file(&c->plugins, plug, &perr);
-        else if (strchr(plug, '/') || strstr(plug, ".."))
+            if (pl && c->plugins.n > before)
+                ac__plugins_note_loaded(&c->plugins, pl);
+        } else if (strchr(plug, '/') || strstr(plug, ".."))
             ac__error_set(&perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin '%s' is neither a plugin "
                           "name (looked up in the plugin path) nor an absolute path", plug);
         else if (!(pl = ac__plugins_find(&c->plugins, plug)) &&

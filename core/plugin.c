@@ -236,6 +236,28 @@ const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *
     return p;
 }
 
+/* "plugin NAME: DESCRIPTION (features: tools, images)": what `acore
+ * plugins` shows a user choosing a backend. */
+void ac__plugins_note_loaded(plugin_set *ps, const plugin *p)
+{
+    ac__plugins_note(ps, "plugin %s: loaded %s %s (ABI %u.%u) from %s", p->vt.name, p->vt.name,
+                     p->vt.version, p->vt.abi_major, p->vt.abi_minor, p->path);
+    static const struct { unsigned bit; const char *name; } names[] = {
+        { AC_FEATURE_TOOLS, "tools" }, { AC_FEATURE_JSON_SCHEMA, "json_schema" },
+        { AC_FEATURE_IMAGES, "images" }, { AC_FEATURE_FILES, "files" },
+    };
+    char feats[128] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (p->vt.features & names[i].bit)
+            n += (size_t)snprintf(feats + n, sizeof feats - n, "%s%s", n ? ", " : "",
+                                  names[i].name);
+    const char *d = p->vt.description && *p->vt.description ? p->vt.description
+                                                             : "(no description)";
+    ac__plugins_note(ps, "plugin %s: %s (%s; features: %s)", p->vt.name, d,
+                     p->vt.run_local ? "in process" : "HTTP", n ? feats : "none");
+}
+
 static int has_so_suffix(const char *name)
 {
     size_t n = strlen(name);
@@ -288,9 +310,7 @@ ac_status ac__plugins_scan(plugin_set *ps, const char *const *dirs, size_t n, ac
             ac_error_clear(&e2);
             const plugin *p = ac__plugins_load_file(ps, path, &e2);
             if (p) {
-                ac__plugins_note(ps, "plugin %s: loaded %s %s (ABI %u.%u) from %s", p->vt.name,
-                                 p->vt.name, p->vt.version, p->vt.abi_major, p->vt.abi_minor,
-                                 path);
+                ac__plugins_note_loaded(ps, p);
             } else {
                 ac__plugins_note(ps, "refused: %s", e2.message);
                 refused_add(ps, path, e2.message);

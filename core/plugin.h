@@ -52,5 +52,8 @@ const plugin *ac__plugins_find(const plugin_set *ps, const char *name);
 const char   *ac__plugins_refusal(const plugin_set *ps, const char *name);
 /* Append a line to the report. */
 void ac__plugins_note(plugin_set *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Two report lines for a plugin just loaded: where from, and what it is
+ * (description, HTTP or in process, features). */
+void ac__plugins_note_loaded(plugin_set *ps, const plugin *p);
 void ac__plugins_unload(plugin_set *ps);
 #endif

@@ -681,6 +681,8 @@ static void test_duplicate_name(void)
     ASSERT_LINE(report, want);
     snprintf(want, sizeof want, "refused: plugin %s: name 'localecho' already loaded from %s", b, a);
     ASSERT_LINE(report, want);
+    ASSERT_LINE(report, "plugin localecho: echoes the prompt back, word by word (in process; "
+                        "features: none)");
     ASSERT_LINE(report, "provider first: ready (plugin localecho)");
     ASSERT_LINE(report, "provider echo: ready (plugin localecho)");
     ac_free(report);

@@ -57,6 +57,7 @@ static const ac_provider descriptor = {
     .abi_minor = AC_ABI_MINOR,
     .name = "localecho",
     .version = "1.0",
+    .description = "echoes the prompt back, word by word",
     .default_model = "echo-1",
     .init = le_init,
     .run_local = le_run,
