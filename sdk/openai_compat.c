@@ -1,6 +1,6 @@
 /*
  * openai_compat.c -- the OpenAI Chat Completions wire codec
- * (libabstractcore-openai), shared by every OpenAI-compatible plugin:
+ * (libabstractcore-provider), shared by every OpenAI-compatible plugin:
  * settings, state and the accessors.
  *
  * ac_oai_init reads a provider instance's settings (base URL, key,

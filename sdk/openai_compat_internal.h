@@ -1,6 +1,6 @@
 /*
  * openai_compat_internal.h -- what the files of the OpenAI-compatible
- * codec (libabstractcore-openai) share, and nothing they do not.
+ * codec (libabstractcore-provider) share, and nothing they do not.
  *
  * The codec is split by job: openai_compat.c reads the settings and owns
  * the state (init, fini, the accessors); openai_compat_request.c builds

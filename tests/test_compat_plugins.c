@@ -66,7 +66,7 @@ static const plugin_expect g_expect[] = {
       "http://localhost:1234/v1", "local-model", "LM_API_TOKEN" },
     { "huggingface", AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
       "https://router.huggingface.co/v1", "openai/gpt-oss-20b", "HF_TOKEN" },
-    { "mlx", AC_FEATURE_TOOLS | AC_FEATURE_IMAGES,
+    { "mlx", AC_FEATURE_TOOLS,
       "http://localhost:8080/v1", NULL, "" },
 };
 

@@ -3,7 +3,7 @@
  * server of Apple's MLX LM (http://localhost:8080/v1 by default).
  *
  * mlx_lm.server speaks OpenAI Chat Completions, so the protocol work is
- * the shared codec's (libabstractcore-openai,
+ * the shared codec's (libabstractcore-provider,
  * <abstractcore/openai_compat.h>).  What differs from OpenAI
  * (docs/protocols.md section 1, ml-explore/mlx-lm `mlx_lm/server.py`):
  *   - the local URL and no authentication: no key is looked for, and one
@@ -59,7 +59,7 @@ static const ac_provider mlx_provider = {
     .name             = "mlx",
     .version          = AC_VERSION_STRING,
     .description      = "mlx_lm.server on Apple silicon (OpenAI-compatible)",
-    .features         = AC_FEATURE_TOOLS | AC_FEATURE_IMAGES,
+    .features         = AC_FEATURE_TOOLS, /* text only: mlx_lm.server refuses images */
     .default_base_url = MLX_BASE_URL,
     .default_model    = NULL,           /* the server's own (see above) */
     .init                 = mlx_init,

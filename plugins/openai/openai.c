@@ -2,7 +2,7 @@
  * openai.c -- the `openai` provider plugin: OpenAI Chat Completions at
  * https://api.openai.com/v1 (or any base_url that speaks it).
  *
- * All the protocol work is in the shared codec (libabstractcore-openai,
+ * All the protocol work is in the shared codec (libabstractcore-provider,
  * <abstractcore/openai_compat.h>); this file only states how OpenAI
  * differs from the codec's defaults: its URL, its key variable, that the
  * key is required at its own URL (a proxy or local server at another
