@@ -223,6 +223,7 @@ int main(int argc, char **argv)
     if (c.skipped)
         printf("(%d skipped)\n", c.skipped);
     printf("%d passed, %d failed\n", c.passed, c.failed);
+    fflush(stdout); /* before a leak checker's exit hook, which skips stdio's */
     rc = c.failed ? 1 : 0;
 out:
     if (c.have_fx)
