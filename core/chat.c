@@ -4,6 +4,7 @@
  */
 #include "chat.h"
 #include "alloc.h"
+#include "call.h"
 #include "decoder.h"
 #include "error.h"
 #include "message.h"
@@ -14,13 +15,33 @@
 typedef struct chat_request {
     ac_request      base;
     ac_gen_params  *params;     /* owned copy */
-    ac_message     *msgs;       /* owned */
+    ac__msg        *msgs;       /* owned */
     size_t          n_msgs;
-    ac_gen_request  greq;
+    ac_gen_request  greq;       /* what the plugin sees */
     ac_sink         sink;
 } chat_request;
 
 #define CHAT(q) ((chat_request *)(q))
+
+/* The chat request a plugin's ac_gen_request belongs to. */
+static const chat_request *of_greq(const ac_gen_request *g)
+{
+    return (const chat_request *)(const void *)((const char *)g - offsetof(chat_request, greq));
+}
+
+const ac_message *ac__chat_message(const ac_gen_request *g, size_t i)
+{
+    const chat_request *c = g ? of_greq(g) : NULL;
+    return c && i < c->n_msgs ? &c->msgs[i].pub : NULL;
+}
+
+const ac_tool_def *ac__chat_tool(const ac_gen_request *g, size_t i)
+{
+    const chat_request *c = g ? of_greq(g) : NULL;
+    return c && i < c->params->n_tools ? &c->params->tools[i] : NULL;
+}
+
+static const ac_settings *settings_of(const ac_request *q) { return ac__llm_settings(q->llm); }
 
 /* ------------------------------------------------------------------ */
 /* The kind                                                            */
@@ -28,14 +49,20 @@ typedef struct chat_request {
 
 static ac_status chat_frame(ac_request *q, const ac_frame *f, ac_error *err)
 {
-    return q->llm->vt->parse_event(q->llm->state, f, &CHAT(q)->sink, err);
+    ac_call call;
+    ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
+    ac_status st = q->llm->vt->parse_event(q->llm->state, f, &CHAT(q)->sink, &call);
+    return ac__call_error(&call, st, "parse_event", err);
 }
 
 static ac_status chat_body(ac_request *q, decoder *d, int status, const char *body, size_t len,
                            ac_error *err)
 {
+    ac_call call;
+    ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
     ac_status st = q->llm->vt->parse_response(q->llm->state, status, body, len,
-                                              &CHAT(q)->sink, err);
+                                              &CHAT(q)->sink, &call);
+    st = ac__call_error(&call, st, "parse_response", err);
     if (st == AC_OK && len) {
         ac__free(q->resp->raw_json);
         q->resp->raw_json = ac__decoder_take_body(d);
@@ -73,10 +100,9 @@ static void chat_release(ac_request *q)
     ac_gen_params_free(c->params);
 }
 
-static ac_status chat_run_local(ac_request *q, ac_sink *sink, const volatile int *cancel,
-                                ac_error *err)
+static ac_status chat_run_local(ac_request *q, ac_sink *sink, ac_call *call)
 {
-    return q->llm->vt->run_local(q->llm->state, &CHAT(q)->greq, sink, cancel, err);
+    return q->llm->vt->run_local(q->llm->state, &CHAT(q)->greq, sink, call);
 }
 
 const rq_kind ac__chat_kind = {
@@ -127,7 +153,7 @@ const ac_gen_params *ac__chat_params(const ac_request *q) { return CHAT(q)->para
 /* Building                                                            */
 /* ------------------------------------------------------------------ */
 
-static ac_status build_messages(chat_request *c, const char *system, const ac_message *history,
+static ac_status build_messages(chat_request *c, const char *system, const ac__msg *history,
                                 size_t n_history, const char *prompt)
 {
     ac_request *q = &c->base;
@@ -140,12 +166,12 @@ static ac_status build_messages(chat_request *c, const char *system, const ac_me
         return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
     size_t k = 0;
     ac_status st = AC_OK;
-    if (system && (st = ac__msg_init(&c->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
+    if (system && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
         goto fail;
     for (size_t i = 0; i < n_history; i++)
         if ((st = ac__msg_copy(&c->msgs[k++], &history[i])) != AC_OK)
             goto fail;
-    if (prompt && (st = ac__msg_init(&c->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
+    if (prompt && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
         goto fail;
     c->n_msgs = k;
     return AC_OK;
@@ -160,7 +186,6 @@ static void fill_gen_request(chat_request *c)
     ac_gen_request *g = &c->greq;
     g->struct_size = sizeof *g;
     g->model = c->base.llm->model;
-    g->messages = c->msgs;
     g->n_messages = c->n_msgs;
     g->stream = c->base.stream;
     g->has_max_tokens = p->has_max_tokens;
@@ -173,7 +198,6 @@ static void fill_gen_request(chat_request *c)
     g->seed = p->seed;
     g->stop = (const char *const *)p->stop;
     g->n_stop = p->n_stop;
-    g->tools = p->tools;
     g->n_tools = p->n_tools;
     g->tool_choice = p->tool_choice;
     g->json_schema = p->json_schema;
@@ -186,7 +210,7 @@ static ac_status plugin_fail(ac_request *q, const char *msg)
     return AC_EPLUGIN;
 }
 
-ac_status ac__chat_build(ac_request *q, const char *system, const ac_message *history,
+ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *history,
                          size_t n_history, const char *prompt)
 {
     chat_request *c = CHAT(q);
@@ -202,7 +226,10 @@ ac_status ac__chat_build(ac_request *q, const char *system, const ac_message *hi
     fill_gen_request(c);
     if (q->local)
         return AC_OK; /* run_local takes the request as it is */
-    st = vt->build_request(q->llm->state, &c->greq, &q->http, &q->preerr);
+    ac_call call;
+    ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
+    st = vt->build_request(q->llm->state, &c->greq, &q->http, &call);
+    st = ac__call_error(&call, st, "build_request", &q->preerr);
     if (st == AC_OK && !q->http.url)
         st = plugin_fail(q, "the plugin built a request without a URL");
     /* A framing the engine has no framer for would otherwise fail later

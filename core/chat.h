@@ -8,6 +8,7 @@
 #define AC_CHAT_H
 #include "request.h"
 #include "sink.h"
+#include "message.h"
 
 /* A chat request on llm.  params and cb may be NULL; stream defaults to
  * params' choice, else to whether cb has on_event.  NULL on no memory. */
@@ -17,8 +18,12 @@ ac_request *ac__chat_new(ac_llm *llm, const ac_gen_params *params, const ac_call
  * may be NULL / 0) and the plugin's HTTP request.  On failure records
  * prestatus (the engine reports it through on_done) and returns it.  The
  * caller's thread, or the engine context for a queued session turn. */
-ac_status   ac__chat_build(ac_request *q, const char *system, const ac_message *history,
+ac_status   ac__chat_build(ac_request *q, const char *system, const ac__msg *history,
                            size_t n_history, const char *prompt);
+/* host->message and host->tool: message / tool i of the chat request a
+ * plugin's ac_gen_request belongs to (NULL out of range). */
+const ac_message  *ac__chat_message(const ac_gen_request *g, size_t i);
+const ac_tool_def *ac__chat_tool(const ac_gen_request *g, size_t i);
 /* The request's own copy of its parameters. */
 const ac_gen_params *ac__chat_params(const ac_request *q);
 /* The chat kind's table (replay.c drives it). */

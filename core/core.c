@@ -8,6 +8,7 @@
  */
 #include "core.h"
 #include "alloc.h"
+#include "call.h"
 #include "engine.h"
 #include "error.h"
 #include "workers.h"
@@ -181,6 +182,19 @@ static int strv_add(char ***v, size_t *n, const char *s)
     return 0;
 }
 
+/* A plugin_path folder of the config: a relative one is relative to the
+ * config file's folder (as @include is), never to the working folder. */
+static ac_status add_config_dir(ac_core *c, char ***dirs, size_t *n, const char *d)
+{
+    const char *slash = c->config_path ? strrchr(c->config_path, '/') : NULL;
+    if (*d == '/' || !*d || !slash)
+        return strv_add(dirs, n, d) ? AC_ENOMEM : AC_OK;
+    char *full = ac__asprintf("%.*s/%s", (int)(slash - c->config_path), c->config_path, d);
+    int rc = full ? strv_add(dirs, n, full) : -1;
+    ac__free(full);
+    return rc ? AC_ENOMEM : AC_OK;
+}
+
 static ac_status load_plugins(ac_core *c, ac_error *err)
 {
     char **dirs = NULL;
@@ -193,11 +207,19 @@ static ac_status load_plugins(ac_core *c, ac_error *err)
             st = AC_ENOMEM;
             goto done;
         }
-        for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+        for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+            /* A relative folder would be whatever the working folder of
+             * the program holds: refused, as PATH's "." should be. */
+            if (*t && *t != '/') {
+                ac__plugins_note(&c->plugins, "ABSTRACTCORE_PLUGIN_PATH folder %s: not an "
+                                 "absolute path, skipped", t);
+                continue;
+            }
             if (*t && strv_add(&dirs, &n, t)) {
                 st = AC_ENOMEM;
                 break;
             }
+        }
         ac__free(copy);
         if (st != AC_OK)
             goto done;
@@ -205,15 +227,14 @@ static ac_status load_plugins(ac_core *c, ac_error *err)
     config_setting_t *pp = config_lookup(&c->cfg, "abstractcore.plugin_path");
     if (pp) {
         if (config_setting_type(pp) == CONFIG_TYPE_STRING) {
-            if (strv_add(&dirs, &n, config_setting_get_string(pp)))
-                st = AC_ENOMEM;
+            st = add_config_dir(c, &dirs, &n, config_setting_get_string(pp));
         } else if (config_setting_is_array(pp) || config_setting_is_list(pp)) {
             for (int i = 0; i < config_setting_length(pp) && st == AC_OK; i++) {
                 config_setting_t *e = config_setting_get_elem(pp, (unsigned)i);
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
                     st = bad_type(c, e, "plugin_path", "a list of folder names (strings)", err);
-                else if (strv_add(&dirs, &n, config_setting_get_string(e)))
-                    st = AC_ENOMEM;
+                else
+                    st = add_config_dir(c, &dirs, &n, config_setting_get_string(e));
             }
         } else {
             st = bad_type(c, pp, "plugin_path", "a list of folder names (strings)", err);
@@ -248,16 +269,16 @@ static void instance_init(instance *in)
 {
     ac_error_clear(&in->err);
     ac__error_set_provider(&in->err, in->name);
-    ac_status st = in->pl->vt.init(in->settings, &in->state, &in->err);
-    if (st != AC_OK) {
-        if (in->err.code == AC_OK)
-            ac__error_set(&in->err, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start",
-                      in->pl->vt.name);
-        in->err.code = st;
+    ac_call call;
+    ac__call_init(&call, in->name, in->settings, NULL);
+    void *state = NULL;
+    ac_status st = in->pl->vt.init(in->settings, &state, &call);
+    if (ac__call_error(&call, st, "init", &in->err) != AC_OK) {
         in->status = st;
         in->state = NULL;
+    } else {
+        in->state = state;
     }
-    ac__error_set_provider(&in->err, in->name); /* the plugin's ac__error_set cleared it */
 }
 
 static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
@@ -267,7 +288,7 @@ static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
     if (!in)
         return NULL;
     in->name = ac__strdup(name);
-    in->settings = ac__settings_new(name, group, c->config_path, NULL);
+    in->settings = ac__settings_new(name, group, c->config_path, NULL, pl ? &pl->vt : NULL);
     if (!in->name || !in->settings) {
         instance_free(in);
         return NULL;
@@ -334,10 +355,21 @@ static ac_status load_providers(ac_core *c, ac_error *err)
         const plugin *pl = NULL;
         ac_error perr;
         ac_error_clear(&perr);
-        if (strchr(plug, '/'))
+        /* A plain name is looked up in the plugin path; only an absolute
+         * path names a file, so a relative path or ".." cannot make the
+         * program load something from wherever it happens to run. */
+        if (plug[0] == '/') {
+            size_t before = c->plugins.n;
             pl = ac__plugins_load_file(&c->plugins, plug, &perr);
-        else
-            pl = ac__plugins_find(&c->plugins, plug);
+            if (pl && c->plugins.n > before)
+                ac__plugins_note_loaded(&c->plugins, pl);
+        } else if (strchr(plug, '/') || strstr(plug, ".."))
+            ac__error_set(&perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin '%s' is neither a plugin "
+                          "name (looked up in the plugin path) nor an absolute path", plug);
+        else if (!(pl = ac__plugins_find(&c->plugins, plug)) &&
+                 ac__plugins_refusal(&c->plugins, plug))
+            ac__error_set(&perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "found but refused: %s",
+                          ac__plugins_refusal(&c->plugins, plug));
         instance *in = instance_new(c, name, pl, g);
         if (!in || instances_add(c, in)) {
             instance_free(in);
@@ -710,6 +742,11 @@ void ac__llm_unref(ac_llm *l)
 }
 
 void ac_llm_free(ac_llm *llm) { ac__llm_unref(llm); }
+const ac_settings *ac__llm_settings(const ac_llm *l)
+{
+    return l->own_settings ? l->own_settings : l->inst->settings;
+}
+
 const char *ac_llm_provider(const ac_llm *llm) { return llm ? llm->inst->name : ""; }
 const char *ac_llm_model(const ac_llm *llm) { return llm ? llm->model : ""; }
 
@@ -721,6 +758,11 @@ static instance *instance_for(ac_core *c, const char *name, ac_error *err)
     if (in)
         return in;
     const plugin *pl = ac__plugins_find(&c->plugins, name);
+    if (!pl && ac__plugins_refusal(&c->plugins, name)) {
+        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "no provider named '%s', and its plugin "
+                      "was found but refused: %s", name, ac__plugins_refusal(&c->plugins, name));
+        return NULL;
+    }
     if (!pl) {
         char known[256] = "";
         size_t off = 0;
@@ -788,21 +830,18 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
     const ac_settings *s = in->settings;
     if (opts && opts->n) {
         /* Overrides make a plugin state of this LLM's own. */
-        l->own_settings = ac__settings_new(in->name, in->settings->group, core->config_path, opts);
+        l->own_settings = ac__settings_new(in->name, in->settings->group, core->config_path, opts,
+                                           l->vt);
         if (!l->own_settings) {
             ac__free(l);
             ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
             return NULL;
         }
         ac_error e;
-        ac_error_clear(&e);
-        ac__error_set_provider(&e, in->name);
-        ac_status st = l->vt->init(l->own_settings, &l->own_state, &e);
-        if (st != AC_OK) {
-            if (e.code == AC_OK)
-                ac__error_set(&e, st, AC_STAGE_PLUGIN, "plugin '%s' refused to start", l->vt->name);
-            e.code = st;
-            ac__error_set_provider(&e, in->name); /* the plugin's ac__error_set cleared it */
+        ac_call call;
+        ac__call_init(&call, in->name, l->own_settings, NULL);
+        ac_status st = l->vt->init(l->own_settings, &l->own_state, &call);
+        if (ac__call_error(&call, st, "init", &e) != AC_OK) {
             if (err)
                 *err = e;
             ac__settings_free(l->own_settings);

@@ -69,6 +69,9 @@ struct ac_llm {
 void ac__core_ref(ac_core *c);
 void ac__core_unref(ac_core *c);
 void ac__llm_ref(ac_llm *l);
+/* The settings the llm's plugin state was made from (its own when it has
+ * option overrides). */
+const ac_settings *ac__llm_settings(const ac_llm *l);
 void ac__llm_unref(ac_llm *l);
 
 /* Read the engine's per-provider keys into lim, starting from base. */

@@ -3,6 +3,7 @@
  */
 #include "decoder.h"
 #include "alloc.h"
+#include "call.h"
 #include "error.h"
 
 #include <curl/curl.h>
@@ -208,9 +209,11 @@ static void http_error(decoder *d, ac_error *err)
     err->retry_after_ms = d->retry_after_ms;
     const ac_provider *vt = q->llm->vt;
     if (vt->parse_error) {
+        ac_call call;
+        ac__call_init_refine(&call, q->llm->inst->name, ac__llm_settings(q->llm), err);
         vt->parse_error(q->llm->state, d->http_status, d->body.data ? d->body.data : "",
-                        d->body.len, err);
-        err->code = err->code == AC_OK ? AC_EHTTP : err->code;
+                        d->body.len, &call);
+        ac__call_error(&call, AC_OK, "parse_error", err);
         err->http_status = d->http_status;
         err->retry_after_ms = d->retry_after_ms;
         if (d->should_retry >= 0)

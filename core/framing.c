@@ -1,7 +1,7 @@
 /*
  * framing.c -- splitting a response byte stream into SSE or NDJSON events.
  *
- * Implements framing.h, following PROTOCOLS.md section 0 (the WHATWG
+ * Implements framing.h, following docs/protocols.md section 0 (the WHATWG
  * event-stream rules as the Stainless SSE decoder of the OpenAI and
  * Anthropic SDKs applies them).  Bytes are scanned once, as they arrive:
  * a line that lies wholly inside one read is handled in place, and only a

@@ -1,11 +1,11 @@
 /*
  * framing.h -- splitting a response byte stream into events.
  *
- * Implemented once for every provider (PROTOCOLS.md section 0): SSE per the
- * WHATWG rules, and NDJSON (one JSON value per line).  Bytes go in as they
- * arrive from the socket, in pieces of any size; complete events come out
- * through a callback, each a NUL-terminated ac_frame valid only during the
- * call.  The framer never parses JSON.
+ * Implemented once for every provider (docs/protocols.md section 0): SSE
+ * per the WHATWG rules, and NDJSON (one JSON value per line).  Bytes go in
+ * as they arrive from the socket, in pieces of any size; complete events
+ * come out through a callback, each a NUL-terminated ac_frame valid only
+ * during the call.  The framer never parses JSON.
  *
  * Bounded: an event (or line) larger than max_event_bytes fails with
  * AC_ETOOBIG instead of growing without limit.
@@ -34,8 +34,8 @@ ac_status ac__framer_feed(framer *f, const char *p, size_t n,
 
 /* The stream reached EOF.  NDJSON: a last line without "\n" is still
  * dispatched.  SSE: an unterminated event is dispatched too if it has data
- * (real servers end without the final blank line; see PROTOCOLS.md 0.6 and
- * the anthropic_stream_text fixture).  */
+ * (real servers end without the final blank line; see docs/protocols.md 0.6
+ * and the anthropic_stream_text fixture).  */
 ac_status ac__framer_finish(framer *f, framer_cb cb, void *ctx, ac_error *err);
 
 /* Bytes fed so far, and events dispatched so far. */

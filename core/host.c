@@ -1,10 +1,14 @@
 /*
- * host.c -- the host table (ac_host_api) the core hands to every plugin:
- * logging, allocation, settings, secrets, strict JSON parsing, building the
- * HTTP request, and emitting into the sink.  The table is static and
- * append-only (SQLite's rule); its functions are thread-safe.
+ * host.c -- the host table (ac_host_api, ABI 2) the core hands to every
+ * plugin: reporting (call.c), allocation, settings and secrets
+ * (settings.c), strict JSON parsing, the generic request's messages, parts
+ * and tools (chat.c, message.c), building the HTTP request, and emitting
+ * into the sink (sink.c).  The table is static and append-only (SQLite's
+ * rule); its functions are thread-safe.
  */
 #include "alloc.h"
+#include "call.h"
+#include "chat.h"
 #include "error.h"
 #include "http.h"
 #include "plugin.h"
@@ -18,44 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- logging ---- */
-
-/* Read once, under pthread_once: plugins log from the engine thread, the
- * workers and callers' threads at the same time. */
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static int log_level = AC_LOG_WARN;
-
-static void log_level_read(void)
-{
-    const char *e = getenv("AC_LOG_LEVEL");
-    if (e && *e)
-        log_level = atoi(e);
-}
-
-static int log_threshold(void)
-{
-    pthread_once(&log_once, log_level_read);
-    return log_level;
-}
-
-static void host_log(int level, const char *provider, const char *fmt, ...)
-{
-    if (level > log_threshold())
-        return;
-    static const char *const names[] = {"error", "warning", "info", "debug"};
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "abstractcore: %s%s%s: %s\n", provider ? provider : "",
-            provider ? ": " : "", names[level < 0 ? 0 : level > 3 ? 3 : level], line);
-}
-
 /* ---- JSON ---- */
 
-static json_object *host_json_parse(const char *text, size_t len, const char *what,
-                                    ac_error *err)
+static json_object *json_parse_err(const char *text, size_t len, const char *what,
+                                   ac_error *err)
 {
     if (!text || len > (size_t)0x7fffffff) {
         ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: no JSON text", what ? what : "JSON");
@@ -85,6 +55,11 @@ static json_object *host_json_parse(const char *text, size_t len, const char *wh
             ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: unexpected data after the JSON value "
                       "at byte %zu", what ? what : "JSON", end);
         }
+    } else if (je == json_tokener_success) {
+        /* The text was `null`: json-c's value for it is NULL, which a
+         * caller cannot tell from a failure, so it is one. */
+        ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "%s: null where a JSON value was expected",
+                      what ? what : "JSON");
     } else {
         json_object_put(o);
         o = NULL;
@@ -95,12 +70,15 @@ static json_object *host_json_parse(const char *text, size_t len, const char *wh
     return o;
 }
 
-static void host_error_set(ac_error *err, ac_status code, ac_stage stage, const char *fmt, ...)
+static json_object *host_json_parse(ac_call *call, const char *text, size_t len,
+                                    const char *what)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    ac__error_vset(err, code, stage, fmt, ap);
-    va_end(ap);
+    ac_error err;
+    ac_error_clear(&err);
+    json_object *o = json_parse_err(text, len, what, &err);
+    if (!o)
+        ac__host_fail(call, err.code, err.stage, "%s", err.message);
+    return o;
 }
 
 /* ---- HTTP request ---- */
@@ -114,15 +92,21 @@ void ac__http_request_clear(ac_http_request *rq)
     memset(rq, 0, sizeof *rq);
 }
 
+static ac_status oom(ac_call *call)
+{
+    return ac__host_fail(call, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory building the request");
+}
+
 static ac_status host_http_set(ac_http_request *rq, const char *method, const char *url,
-                               ac_framing framing)
+                               ac_framing framing, ac_call *call)
 {
     if (!rq || !method || !url || strlen(method) >= sizeof rq->method ||
         (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
-        return AC_EINVAL;
+        return ac__host_fail(call, AC_EINVAL, AC_STAGE_REQUEST,
+                             "the plugin asked for a bad method or a URL that is not http(s)");
     char *u = ac__strdup(url);
     if (!u)
-        return AC_ENOMEM;
+        return oom(call);
     ac__free(rq->url);
     rq->url = u;
     snprintf(rq->method, sizeof rq->method, "%s", method);
@@ -130,29 +114,32 @@ static ac_status host_http_set(ac_http_request *rq, const char *method, const ch
     return AC_OK;
 }
 
-static ac_status host_http_header(ac_http_request *rq, const char *name, const char *value)
+static ac_status host_http_header(ac_http_request *rq, const char *name, const char *value,
+                                  ac_call *call)
 {
     if (!rq || !name || !*name || !value || strpbrk(name, ":\r\n") || strpbrk(value, "\r\n"))
-        return AC_EINVAL;
+        return ac__host_fail(call, AC_EINVAL, AC_STAGE_REQUEST,
+                             "the plugin gave a header name with ':' or a line break in a header");
     char *line = ac__asprintf("%s: %s", name, value);
     if (!line)
-        return AC_ENOMEM;
+        return oom(call);
     struct curl_slist *l = curl_slist_append(rq->headers, line);
     memset(line, 0, strlen(line)); /* it may carry a key */
     ac__free(line);
     if (!l)
-        return AC_ENOMEM;
+        return oom(call);
     rq->headers = l;
     return AC_OK;
 }
 
-static ac_status host_http_body(ac_http_request *rq, const char *body, size_t len)
+static ac_status host_http_body(ac_http_request *rq, const char *body, size_t len,
+                                ac_call *call)
 {
     if (!rq || (!body && len))
-        return AC_EINVAL;
+        return ac__host_fail(call, AC_EINVAL, AC_STAGE_REQUEST, "the plugin gave no body");
     char *b = ac__strndup(body ? body : "", len);
     if (!b)
-        return AC_ENOMEM;
+        return oom(call);
     ac__free(rq->body);
     rq->body = b;
     rq->body_len = len;
@@ -179,7 +166,11 @@ static const ac_host_api host_table = {
     .struct_size = sizeof(ac_host_api),
     .abi_major = AC_ABI_MAJOR,
     .abi_minor = AC_ABI_MINOR,
-    .log = host_log,
+    .fail = ac__host_fail,
+    .set_retryable = ac__host_set_retryable,
+    .set_http_status = ac__host_set_http_status,
+    .cancelled = ac__host_cancelled,
+    .log = ac__host_log,
     .malloc = ac__malloc,
     .realloc = ac__realloc,
     .free = ac__free,
@@ -190,10 +181,13 @@ static const ac_host_api host_table = {
     .setting_double = ac__settings_double,
     .setting_list_count = ac__settings_list_count,
     .setting_list_item = ac__settings_list_item,
+    .setting_type = ac__settings_type,
     .settings_name = ac__settings_name,
     .secret = ac__settings_secret,
     .json_parse = host_json_parse,
-    .error_set = host_error_set,
+    .message = ac__chat_message,
+    .message_part = ac__msg_part,
+    .tool = ac__chat_tool,
     .http_set = host_http_set,
     .http_header = host_http_header,
     .http_body = host_http_body,
@@ -204,9 +198,8 @@ static const ac_host_api host_table = {
     .emit_usage = ac__sink_emit_usage,
     .emit_finish = ac__sink_emit_finish,
     .emit_model = ac__sink_emit_model,
-    .models_add = host_models_add,
     .stream_slot = ac__sink_stream_slot,
-    .setting_type = ac__settings_type,
+    .models_add = host_models_add,
 };
 
 const ac_host_api *ac__host_api(void) { return &host_table; }

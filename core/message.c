@@ -1,46 +1,18 @@
 /*
- * message.c -- deep copies of messages.  See message.h.
+ * message.c -- owned messages of content parts.  See message.h.
  */
 #include "message.h"
 #include "alloc.h"
 
+#include <stddef.h>
 #include <string.h>
 
-ac_status ac__msg_init(ac_message *m, ac_role role, const char *content)
+void ac__msg_init(ac__msg *m, ac_role role)
 {
     memset(m, 0, sizeof *m);
-    m->role = role;
-    if (content && !(m->content = ac__strdup(content)))
-        return AC_ENOMEM;
-    return AC_OK;
-}
-
-void ac__msg_clear(ac_message *m)
-{
-    if (!m)
-        return;
-    ac__free((char *)m->content);
-    for (size_t i = 0; i < m->n_tool_calls; i++) {
-        ac__free((char *)m->tool_calls[i].id);
-        ac__free((char *)m->tool_calls[i].name);
-        ac__free((char *)m->tool_calls[i].arguments);
-    }
-    ac__free((ac_tool_call *)m->tool_calls);
-    ac__free((char *)m->tool_call_id);
-    ac__free((char *)m->name);
-    for (size_t i = 0; i < m->n_images; i++)
-        ac__free((char *)m->images[i]);
-    ac__free((char **)m->images);
-    memset(m, 0, sizeof *m);
-}
-
-void ac__msgs_free(ac_message *v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        ac__msg_clear(&v[i]);
-    ac__free(v);
+    m->pub.struct_size = sizeof m->pub;
+    m->pub.role = role;
+    m->pub.text = "";
 }
 
 static int dup_or_null(const char **dst, const char *src)
@@ -51,79 +23,217 @@ static int dup_or_null(const char **dst, const char *src)
     return (*dst = ac__strdup(src)) ? 0 : -1;
 }
 
-ac_status ac__msg_copy(ac_message *dst, const ac_message *src)
+static void part_clear(ac_part *p)
 {
-    memset(dst, 0, sizeof *dst);
-    dst->role = src->role;
-    if (dup_or_null(&dst->content, src->content) ||
-        dup_or_null(&dst->tool_call_id, src->tool_call_id) ||
-        dup_or_null(&dst->name, src->name))
+    ac__free((char *)p->text);
+    ac__free((char *)p->mime_type);
+    ac__free((char *)p->data_base64);
+    ac__free((char *)p->url);
+    ac__free((char *)p->name);
+    ac__free((char *)p->id);
+    ac__free((char *)p->arguments);
+    memset(p, 0, sizeof *p);
+}
+
+static int part_copy(ac_part *d, const ac_part *s)
+{
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+    d->type = s->type;
+    d->data_len = s->data_len;
+    d->is_error = s->is_error;
+    if (s->text) {
+        if (!(d->text = ac__strndup(s->text, s->text_len)))
+            goto fail;
+        d->text_len = s->text_len;
+    }
+    if (dup_or_null(&d->mime_type, s->mime_type) || dup_or_null(&d->data_base64, s->data_base64) ||
+        dup_or_null(&d->url, s->url) || dup_or_null(&d->name, s->name) ||
+        dup_or_null(&d->id, s->id) || dup_or_null(&d->arguments, s->arguments))
         goto fail;
-    if (src->n_tool_calls) {
-        ac_tool_call *c = ac__calloc(src->n_tool_calls, sizeof *c);
-        if (!c)
-            goto fail;
-        dst->tool_calls = c;
-        for (size_t i = 0; i < src->n_tool_calls; i++) {
-            dst->n_tool_calls = i + 1;
-            if (dup_or_null(&c[i].id, src->tool_calls[i].id ? src->tool_calls[i].id : "") ||
-                dup_or_null(&c[i].name, src->tool_calls[i].name ? src->tool_calls[i].name : "") ||
-                dup_or_null(&c[i].arguments,
-                            src->tool_calls[i].arguments ? src->tool_calls[i].arguments : "{}"))
-                goto fail;
+    return 0;
+fail:
+    part_clear(d);
+    return -1;
+}
+
+/* pub.text: every TEXT part joined, "" when there is none. */
+static ac_status rejoin(ac__msg *m)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < m->pub.n_parts; i++)
+        if (m->parts[i].type == AC_PART_TEXT) {
+            n += m->parts[i].text_len;
+            k++;
         }
+    char *old = (char *)m->pub.text;
+    if (k == 0) {
+        m->pub.text = "";
+        m->pub.text_len = 0;
+    } else if (k == 1) {
+        /* One text part: point at it, no copy. */
+        for (size_t i = 0; i < m->pub.n_parts; i++)
+            if (m->parts[i].type == AC_PART_TEXT) {
+                m->pub.text = m->parts[i].text;
+                m->pub.text_len = m->parts[i].text_len;
+            }
+    } else {
+        char *t = ac__malloc(n + 1);
+        if (!t)
+            return AC_ENOMEM;
+        size_t off = 0;
+        for (size_t i = 0; i < m->pub.n_parts; i++)
+            if (m->parts[i].type == AC_PART_TEXT) {
+                memcpy(t + off, m->parts[i].text, m->parts[i].text_len);
+                off += m->parts[i].text_len;
+            }
+        t[off] = '\0';
+        m->pub.text = t;
+        m->pub.text_len = off;
     }
-    if (src->n_images) {
-        const char **im = ac__calloc(src->n_images, sizeof *im);
-        if (!im)
+    /* A joined copy of our own is freed; a pointer into a part is not. */
+    int owned = old && *old;
+    for (size_t i = 0; owned && i < m->pub.n_parts; i++)
+        if (m->parts[i].text == old)
+            owned = 0;
+    if (owned && old != m->pub.text)
+        ac__free(old);
+    return AC_OK;
+}
+
+ac_status ac__msg_add(ac__msg *m, const ac_part *p)
+{
+    ac_part *v = ac__realloc(m->parts, (m->pub.n_parts + 1) * sizeof *v);
+    if (!v)
+        return AC_ENOMEM;
+    m->parts = v; /* pub.text points at a part's string, never into this array */
+    if (part_copy(&m->parts[m->pub.n_parts], p) != 0)
+        return AC_ENOMEM;
+    m->pub.n_parts++;
+    if (p->type == AC_PART_TEXT && rejoin(m) != AC_OK) {
+        part_clear(&m->parts[--m->pub.n_parts]);
+        return AC_ENOMEM;
+    }
+    return AC_OK;
+}
+
+ac_status ac__msg_text(ac__msg *m, ac_role role, const char *text)
+{
+    ac__msg_init(m, role);
+    if (!text)
+        return AC_OK;
+    ac_part p = {.struct_size = sizeof p, .type = AC_PART_TEXT, .text = text,
+                 .text_len = strlen(text)};
+    return ac__msg_add(m, &p);
+}
+
+ac_status ac__msg_tool_result(ac__msg *m, const char *call_id, const char *name,
+                              const char *content, int is_error)
+{
+    ac__msg_init(m, AC_ROLE_TOOL);
+    ac_part p = {.struct_size = sizeof p, .type = AC_PART_TOOL_RESULT, .text = content,
+                 .text_len = strlen(content), .name = name, .id = call_id,
+                 .is_error = is_error};
+    return ac__msg_add(m, &p);
+}
+
+ac_status ac__msg_set_name(ac__msg *m, const char *name)
+{
+    char *n = NULL;
+    if (name && !(n = ac__strdup(name)))
+        return AC_ENOMEM;
+    ac__free((char *)m->pub.name);
+    m->pub.name = n;
+    return AC_OK;
+}
+
+void ac__msg_clear(ac__msg *m)
+{
+    if (!m)
+        return;
+    /* The joined text is ours only when it points at no part. */
+    int own_text = m->pub.text && *m->pub.text;
+    for (size_t i = 0; i < m->pub.n_parts; i++)
+        if (m->parts[i].text == m->pub.text)
+            own_text = 0;
+    if (own_text)
+        ac__free((char *)m->pub.text);
+    for (size_t i = 0; i < m->pub.n_parts; i++)
+        part_clear(&m->parts[i]);
+    ac__free(m->parts);
+    ac__free((char *)m->pub.name);
+    memset(m, 0, sizeof *m);
+}
+
+void ac__msgs_free(ac__msg *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        ac__msg_clear(&v[i]);
+    ac__free(v);
+}
+
+ac_status ac__msg_copy(ac__msg *dst, const ac__msg *src)
+{
+    ac__msg_init(dst, src->pub.role);
+    if (ac__msg_set_name(dst, src->pub.name) != AC_OK)
+        goto fail;
+    for (size_t i = 0; i < src->pub.n_parts; i++)
+        if (ac__msg_add(dst, &src->parts[i]) != AC_OK)
             goto fail;
-        dst->images = im;
-        for (size_t i = 0; i < src->n_images; i++) {
-            dst->n_images = i + 1;
-            if (dup_or_null(&im[i], src->images[i]))
-                goto fail;
-        }
-    }
     return AC_OK;
 fail:
     ac__msg_clear(dst);
     return AC_ENOMEM;
 }
 
-ac_status ac__msg_from_response(ac_message *dst, const ac_response *r, size_t seq)
+const ac_part *ac__msg_part(const ac_message *m, size_t i)
 {
-    ac_message m = {.role = AC_ROLE_ASSISTANT, .content = ac_response_content(r)};
-    size_t n = ac_response_tool_call_count(r);
-    ac_tool_call *calls = NULL;
-    if (n) {
-        calls = ac__calloc(n, sizeof *calls);
-        if (!calls)
-            return AC_ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-            calls[i].id = ac_response_tool_call_id(r, i);
-            calls[i].name = ac_response_tool_call_name(r, i);
-            /* A truncated call is kept as "{}" so the history stays valid
-             * JSON for every backend. */
-            calls[i].arguments = ac_response_tool_call_truncated(r, i)
-                                     ? "{}" : ac_response_tool_call_arguments(r, i);
-        }
+    if (!m || i >= m->n_parts)
+        return NULL;
+    const ac__msg *o = (const ac__msg *)(const void *)((const char *)m - offsetof(ac__msg, pub));
+    return &o->parts[i];
+}
+
+const ac_part *ac__msg_find(const ac__msg *m, ac_part_type t)
+{
+    for (size_t i = 0; i < m->pub.n_parts; i++)
+        if (m->parts[i].type == t)
+            return &m->parts[i];
+    return NULL;
+}
+
+ac_status ac__msg_from_response(ac__msg *dst, const ac_response *r, size_t seq)
+{
+    ac__msg_init(dst, AC_ROLE_ASSISTANT);
+    const char *text = ac_response_content(r);
+    if (*text) {
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_TEXT, .text = text,
+                     .text_len = ac_response_content_len(r)};
+        if (ac__msg_add(dst, &p) != AC_OK)
+            goto fail;
     }
-    m.tool_calls = calls;
-    m.n_tool_calls = n;
-    ac_status st = ac__msg_copy(dst, &m);
-    ac__free(calls);
-    for (size_t i = 0; st == AC_OK && i < n; i++) {
-        if (dst->tool_calls[i].id && *dst->tool_calls[i].id)
-            continue;
-        char *id = ac__asprintf("call_%zu_%zu", seq, i);
-        if (!id) {
-            ac__msg_clear(dst);
-            return AC_ENOMEM;
-        }
-        ac__free((char *)dst->tool_calls[i].id);
-        ((ac_tool_call *)dst->tool_calls)[i].id = id;
+    for (size_t i = 0; i < ac_response_tool_call_count(r); i++) {
+        char *gen = NULL;
+        const char *id = ac_response_tool_call_id(r, i);
+        if (!*id && !(gen = ac__asprintf("call_%zu_%zu", seq, i)))
+            goto fail;
+        /* A truncated call is kept as "{}" so the history stays valid
+         * JSON for every backend. */
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_TOOL_CALL,
+                     .id = gen ? gen : id, .name = ac_response_tool_call_name(r, i),
+                     .arguments = ac_response_tool_call_truncated(r, i)
+                                      ? "{}" : ac_response_tool_call_arguments(r, i)};
+        ac_status st = ac__msg_add(dst, &p);
+        ac__free(gen);
+        if (st != AC_OK)
+            goto fail;
     }
-    return st;
+    return AC_OK;
+fail:
+    ac__msg_clear(dst);
+    return AC_ENOMEM;
 }
 
 int ac__utf8_valid(const char *str)

@@ -1,21 +1,44 @@
 /*
- * message.h -- owned ac_message values (history, request messages).
+ * message.h -- owned messages made of content parts (history, requests).
  *
- * An owned ac_message holds heap copies of all its strings; ac__msg_clear
- * frees them.  Not thread-safe by themselves: owners lock.
+ * An ac__msg is the public ac_message (provider.h) its plugin sees, plus
+ * its parts, every string of which it owns.  pub.text is kept equal to
+ * its TEXT parts joined, so backends that take one string per message
+ * need not join them.  Plugins reach the parts through host->message_part
+ * (ac__msg_part), never by indexing, so the part's size is not compiled
+ * into them.  Not thread-safe by themselves: owners lock.
  */
 #ifndef AC_MESSAGE_H
 #define AC_MESSAGE_H
 #include <abstractcore/provider.h>
 
-ac_status ac__msg_init(ac_message *m, ac_role role, const char *content);
-ac_status ac__msg_copy(ac_message *dst, const ac_message *src);
+typedef struct ac__msg {
+    ac_message pub;     /* role, n_parts, text (joined TEXT parts), name */
+    ac_part   *parts;   /* pub.n_parts of them */
+} ac__msg;
+
+/* An empty message of `role` (no parts). */
+void      ac__msg_init(ac__msg *m, ac_role role);
+/* A message of one TEXT part (text may be NULL: no part). */
+ac_status ac__msg_text(ac__msg *m, ac_role role, const char *text);
+/* Append a deep copy of part p (its struct_size is set here). */
+ac_status ac__msg_add(ac__msg *m, const ac_part *p);
+/* A TOOL message answering call_id (name may be NULL). */
+ac_status ac__msg_tool_result(ac__msg *m, const char *call_id, const char *name,
+                              const char *content, int is_error);
+/* Set the participant name (copied; NULL clears it). */
+ac_status ac__msg_set_name(ac__msg *m, const char *name);
+ac_status ac__msg_copy(ac__msg *dst, const ac__msg *src);
 /* The assistant turn of a response: its text and tool calls.  A call the
  * backend gave no id (Ollama) gets "call_<seq>_<i>", so the history stays
  * valid for backends that require ids (OpenAI, Anthropic). */
-ac_status ac__msg_from_response(ac_message *dst, const ac_response *r, size_t seq);
-void      ac__msg_clear(ac_message *m);
-void      ac__msgs_free(ac_message *v, size_t n);
+ac_status ac__msg_from_response(ac__msg *dst, const ac_response *r, size_t seq);
+void      ac__msg_clear(ac__msg *m);
+void      ac__msgs_free(ac__msg *v, size_t n);
+/* Part i of the message behind a public ac_message (NULL out of range). */
+const ac_part *ac__msg_part(const ac_message *m, size_t i);
+/* The first part of type t, or NULL. */
+const ac_part *ac__msg_find(const ac__msg *m, ac_part_type t);
 /* 1 if s (NUL-terminated) is well-formed UTF-8 (no overlongs, no
  * surrogates, nothing above U+10FFFF); NULL counts as valid. */
 int       ac__utf8_valid(const char *s);

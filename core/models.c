@@ -2,6 +2,7 @@
  * models.c -- the model-list kind of request and ac_list_models.
  */
 #include "alloc.h"
+#include "call.h"
 #include "decoder.h"
 #include "error.h"
 #include "request.h"
@@ -28,10 +29,10 @@ static ac_status models_body(ac_request *q, decoder *d, int status, const char *
                              ac_error *err)
 {
     (void)d, (void)status;
-    ac_status st = q->llm->vt->parse_models(q->llm->state, body, len, &MODELS(q)->list, err);
-    if (st != AC_OK && err->code == AC_OK)
-        ac__error_set(err, st, AC_STAGE_PROTOCOL, "cannot parse the model list");
-    return st;
+    ac_call call;
+    ac__call_init(&call, q->llm->inst->name, ac__llm_settings(q->llm), &q->cancel);
+    ac_status st = q->llm->vt->parse_models(q->llm->state, body, len, &MODELS(q)->list, &call);
+    return ac__call_error(&call, st, "parse_models", err);
 }
 
 static ac_status models_end(ac_request *q, int streamed, ac_error *err)
@@ -64,7 +65,10 @@ static void build(ac_request *q)
                             "this provider's plugin cannot list models");
         return;
     }
-    ac_status st = vt->build_models_request(q->llm->state, &q->http, &q->preerr);
+    ac_call call;
+    ac__call_init(&call, q->llm->inst->name, ac__llm_settings(q->llm), &q->cancel);
+    ac_status st = vt->build_models_request(q->llm->state, &q->http, &call);
+    st = ac__call_error(&call, st, "build_models_request", &q->preerr);
     if (st == AC_OK && !q->http.url) {
         st = AC_EPLUGIN;
         ac__error_set(&q->preerr, st, AC_STAGE_PLUGIN, "the plugin built a request without a URL");

@@ -146,6 +146,7 @@ ac_status ac_gen_params_add_tool(ac_gen_params *p, const char *name, const char 
         ac__free(j);
         return AC_ENOMEM;
     }
+    t->struct_size = sizeof *t;
     t->name = n;
     t->description = d;
     t->parameters_json = j;

@@ -4,6 +4,12 @@
  * Versioning follows GStreamer and OBS: abi_major must match, abi_minor may
  * not exceed ours, and the descriptor is copied by its own struct_size into
  * a zeroed one so members the plugin does not know read as NULL.
+ *
+ * Before a file is loaded, it and its folder must be writable by no one
+ * but their owner, and owned by root or by us: a plugin runs with the
+ * program's rights, so whoever can replace it can run code as us (the
+ * rule ssh applies to its keys).  Links are followed first: the file and
+ * folder checked (and loaded) are the real ones.
  */
 #include "plugin.h"
 #include "alloc.h"
@@ -11,11 +17,14 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void ac__plugins_note(plugin_set *ps, const char *fmt, ...)
 {
@@ -40,52 +49,141 @@ const plugin *ac__plugins_find(const plugin_set *ps, const char *name)
     return NULL;
 }
 
-/* Minimum descriptor: everything up to and including parse_event. */
-#define MIN_DESCRIPTOR_SIZE (offsetof(ac_provider, parse_event) + sizeof(void *))
+/* Remember why a file was refused, so a provider that names it learns
+ * why, instead of "not found". */
+static void refused_add(plugin_set *ps, const char *path, const char *why)
+{
+    char **v = ac__realloc(ps->refused, (ps->n_refused + 1) * 2 * sizeof *v);
+    if (!v)
+        return;
+    ps->refused = v;
+    char *p = ac__strdup(path), *w = ac__strdup(why);
+    if (!p || !w) {
+        ac__free(p);
+        ac__free(w);
+        return;
+    }
+    v[2 * ps->n_refused] = p;
+    v[2 * ps->n_refused + 1] = w;
+    ps->n_refused++;
+}
+
+const char *ac__plugins_refusal(const plugin_set *ps, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < ps->n_refused; i++) {
+        const char *path = ps->refused[2 * i];
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (strncmp(base, name, n) == 0 && strcmp(base + n, ".so") == 0)
+            return ps->refused[2 * i + 1];
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checks                                                              */
+/* ------------------------------------------------------------------ */
+
+static ac_status refuse(ac_error *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ac_status refuse(ac_error *err, const char *path, const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: %s", path, why);
+    return AC_EPLUGIN;
+}
+
+/* Writable by no one but its owner, owned by root or by us. */
+static int safe_owner(const char *path, const char *what, ac_error *err, const char *file)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return refuse(err, file, "cannot stat %s %s", what, path), 0;
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return refuse(err, file, "%s %s is writable by other users (mode %03o): "
+                      "chmod go-w it", what, path, (unsigned)(st.st_mode & 0777)), 0;
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        return refuse(err, file, "%s %s belongs to another user (uid %u), who could "
+                      "replace it", what, path, (unsigned)st.st_uid), 0;
+    return 1;
+}
+
+/* Checks the file where it really is, and gives that path (PATH_MAX bytes
+ * at real) for dlopen: a link in a safe folder to a file in a folder
+ * others can write is as replaceable as that file, and what is loaded
+ * must be what was checked. */
+static int path_safe(const char *path, char *real, ac_error *err)
+{
+    if (!realpath(path, real))
+        return refuse(err, path, "cannot resolve the file %s: %s", path, strerror(errno)), 0;
+    if (!safe_owner(real, "the file", err, path))
+        return 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", real);
+    char *slash = strrchr(dir, '/'); /* real is absolute: there is one */
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    return safe_owner(dir, "its folder", err, path);
+}
+
+/* The smallest descriptor that has every REQUIRED member: up to init. */
+#define MIN_DESCRIPTOR_SIZE (offsetof(ac_provider, init) + sizeof(void *))
+
+static int has(const ac_provider *d, size_t off)
+{
+    return d->struct_size >= off + sizeof(void *);
+}
 
 static ac_status plugin_check(const ac_provider *d, const char *path, ac_error *err)
 {
-    if (d->struct_size < MIN_DESCRIPTOR_SIZE)
-        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
-                         "plugin %s: descriptor too small (%zu bytes)", path, d->struct_size),
-               AC_EPLUGIN;
+    /* struct_size, abi_major and abi_minor are where every ABI put them. */
     if (d->abi_major != AC_ABI_MAJOR)
-        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
-                         "plugin %s: ABI major version %u, but this core speaks %u",
-                         path, d->abi_major, AC_ABI_MAJOR),
-               AC_EPLUGIN;
+        return refuse(err, path, "ABI major version %u, but this core speaks %u (rebuild the "
+                      "plugin against this core's SDK)", d->abi_major, AC_ABI_MAJOR);
     if (d->abi_minor > AC_ABI_MINOR)
-        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
-                         "plugin %s: needs ABI %u.%u, this core has %u.%u (upgrade abstractcore)",
-                         path, d->abi_major, d->abi_minor, AC_ABI_MAJOR, AC_ABI_MINOR),
-               AC_EPLUGIN;
-    if (!d->name || !*d->name || strlen(d->name) >= AC_ERROR_PROVIDER_MAX)
-        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: missing or bad name", path),
-               AC_EPLUGIN;
+        return refuse(err, path, "needs ABI %u.%u, this core has %u.%u (upgrade abstractcore)",
+                      d->abi_major, d->abi_minor, AC_ABI_MAJOR, AC_ABI_MINOR);
+    if (d->struct_size < MIN_DESCRIPTOR_SIZE)
+        return refuse(err, path, "descriptor too small (%zu bytes; at least %zu): truncated or "
+                      "not a descriptor", d->struct_size, (size_t)MIN_DESCRIPTOR_SIZE);
+    if (!d->name || !*d->name || strlen(d->name) >= AC_ERROR_PROVIDER_MAX ||
+        strcspn(d->name, "/ \t\n") != strlen(d->name))
+        return refuse(err, path, "missing or bad name");
+    if (!d->version)
+        return refuse(err, path, "no version string");
     if (!d->init)
-        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no init function", path),
-               AC_EPLUGIN;
-    int http = d->build_request && d->parse_response;
-    int local = (d->capabilities & AC_CAP_LOCAL) &&
-                d->struct_size >= offsetof(ac_provider, run_local) + sizeof(void *) && d->run_local;
+        return refuse(err, path, "no init function");
+    int http = has(d, offsetof(ac_provider, parse_response)) && d->build_request &&
+               d->parse_response;
+    int local = has(d, offsetof(ac_provider, run_local)) && d->run_local;
     if (!http && !local)
-        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
-                         "plugin %s: needs build_request and parse_response (or run_local)", path),
-               AC_EPLUGIN;
-    if ((d->capabilities & AC_CAP_STREAMING) && http && !d->parse_event)
-        return ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
-                         "plugin %s: claims streaming but has no parse_event", path),
-               AC_EPLUGIN;
+        return refuse(err, path, "needs build_request and parse_response (an HTTP backend) or "
+                      "run_local (an in-process one)");
+    if (has(d, offsetof(ac_provider, parse_models)) &&
+        !d->build_models_request != !d->parse_models)
+        return refuse(err, path, "sets one of build_models_request and parse_models, not both");
     return AC_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* Loading                                                             */
+/* ------------------------------------------------------------------ */
+
 const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *err)
 {
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    char real[PATH_MAX];
+    if (!path_safe(path, real, err))
+        return NULL;
+    void *dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *why = dlerror();
-        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: cannot load: %s", path,
-                  why ? why : "unknown error");
+        refuse(err, path, "cannot load: %s", why ? why : "unknown error");
         return NULL;
     }
     /* The same file again (two providers naming it, or one naming a plugin
@@ -99,15 +197,14 @@ const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *
     ac_provider_entry_fn entry;
     *(void **)&entry = dlsym(dl, AC_PROVIDER_ENTRY_SYMBOL);
     if (!entry) {
-        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: no %s symbol (not a plugin)",
-                  path, AC_PROVIDER_ENTRY_SYMBOL);
+        refuse(err, path, "no %s symbol (not a plugin)", AC_PROVIDER_ENTRY_SYMBOL);
         dlclose(dl);
         return NULL;
     }
     const ac_provider *d = entry(ac__host_api());
     if (!d) {
-        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: %s returned NULL", path,
-                  AC_PROVIDER_ENTRY_SYMBOL);
+        refuse(err, path, "its %s returned NULL (it cannot run in this process; its log line, "
+               "if any, says why)", AC_PROVIDER_ENTRY_SYMBOL);
         dlclose(dl);
         return NULL;
     }
@@ -117,8 +214,7 @@ const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *
     }
     const plugin *dup = ac__plugins_find(ps, d->name);
     if (dup) {
-        ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin %s: name '%s' already loaded from %s",
-                  path, d->name, dup->path);
+        refuse(err, path, "name '%s' already loaded from %s", d->name, dup->path);
         dlclose(dl);
         return NULL;
     }
@@ -138,6 +234,28 @@ const plugin *ac__plugins_load_file(plugin_set *ps, const char *path, ac_error *
     p->vt.struct_size = n;
     ps->items[ps->n++] = p;
     return p;
+}
+
+/* "plugin NAME: DESCRIPTION (features: tools, images)": what `acore
+ * plugins` shows a user choosing a backend. */
+void ac__plugins_note_loaded(plugin_set *ps, const plugin *p)
+{
+    ac__plugins_note(ps, "plugin %s: loaded %s %s (ABI %u.%u) from %s", p->vt.name, p->vt.name,
+                     p->vt.version, p->vt.abi_major, p->vt.abi_minor, p->path);
+    static const struct { unsigned bit; const char *name; } names[] = {
+        { AC_FEATURE_TOOLS, "tools" }, { AC_FEATURE_JSON_SCHEMA, "json_schema" },
+        { AC_FEATURE_IMAGES, "images" }, { AC_FEATURE_FILES, "files" },
+    };
+    char feats[128] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (p->vt.features & names[i].bit)
+            n += (size_t)snprintf(feats + n, sizeof feats - n, "%s%s", n ? ", " : "",
+                                  names[i].name);
+    const char *d = p->vt.description && *p->vt.description ? p->vt.description
+                                                             : "(no description)";
+    ac__plugins_note(ps, "plugin %s: %s (%s; features: %s)", p->vt.name, d,
+                     p->vt.run_local ? "in process" : "HTTP", n ? feats : "none");
 }
 
 static int has_so_suffix(const char *name)
@@ -191,12 +309,12 @@ ac_status ac__plugins_scan(plugin_set *ps, const char *const *dirs, size_t n, ac
             ac_error e2;
             ac_error_clear(&e2);
             const plugin *p = ac__plugins_load_file(ps, path, &e2);
-            if (p)
-                ac__plugins_note(ps, "plugin %s: loaded %s %s (ABI %u.%u) from %s", p->vt.name,
-                             p->vt.name, p->vt.version ? p->vt.version : "?",
-                             p->vt.abi_major, p->vt.abi_minor, path);
-            else
+            if (p) {
+                ac__plugins_note_loaded(ps, p);
+            } else {
                 ac__plugins_note(ps, "refused: %s", e2.message);
+                refused_add(ps, path, e2.message);
+            }
             ac__free(path);
         }
         ac__free(names);
@@ -216,7 +334,10 @@ void ac__plugins_unload(plugin_set *ps)
     }
     for (size_t i = 0; i < ps->n_report; i++)
         ac__free(ps->report[i]);
+    for (size_t i = 0; i < 2 * ps->n_refused; i++)
+        ac__free(ps->refused[i]);
     ac__free(ps->items);
     ac__free(ps->report);
+    ac__free(ps->refused);
     memset(ps, 0, sizeof *ps);
 }

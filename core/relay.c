@@ -4,6 +4,7 @@
  */
 #include "relay.h"
 #include "alloc.h"
+#include "call.h"
 #include "engine.h"
 #include "error.h"
 
@@ -29,7 +30,7 @@ struct relay {
     atomic_int      refs;
     ac_request     *q;          /* a reference */
     ac_sink         sink;       /* relay mode: what the plugin writes into */
-    volatile int    cancel_flag;/* the flag ABI 1 plugins poll */
+    atomic_int      cancel_flag;/* what host->cancelled reads */
     pthread_mutex_t mu;
     pthread_cond_t  cv;         /* the worker waits here for room */
     op             *head, *tail;
@@ -165,10 +166,14 @@ void ac__relay_run(relay *r)
     ac_error err;
     ac_error_clear(&err);
     ac_status st = ac__relay_emit(r, RELAY_START, 0, NULL, 0, NULL, NULL, 0, 0, 0);
-    if (st == AC_OK)
-        st = q->kind->run_local(q, &r->sink, &r->cancel_flag, &err);
-    else if (st == AC_ENOMEM)
+    if (st == AC_OK) {
+        ac_call call;
+        ac__call_init(&call, q->llm->inst->name, ac__llm_settings(q->llm), &r->cancel_flag);
+        st = q->kind->run_local(q, &r->sink, &call);
+        st = ac__call_error(&call, st, "run_local", &err);
+    } else if (st == AC_ENOMEM) {
         ac__error_set(&err, st, AC_STAGE_REQUEST, "out of memory starting the in-process run");
+    }
     /* The plugin's per-response state goes with the run. */
     ac__sink_cleanup(&r->sink);
     op *o = ac__calloc(1, sizeof *o);
@@ -205,10 +210,7 @@ void ac__relay_cancel(relay *r)
     pthread_mutex_lock(&r->mu);
     if (!r->cancelled)
         r->cancelled = 1;
-    /* Plain int in ABI 1 (const volatile int *); written atomically so
-     * that, with a plugin that loads it atomically too, there is no data
-     * race. */
-    __atomic_store_n(&r->cancel_flag, 1, __ATOMIC_SEQ_CST);
+    atomic_store(&r->cancel_flag, 1);
     op *o = r->head;
     r->head = r->tail = NULL;
     r->bytes = 0;

@@ -8,6 +8,7 @@
 #include "chat.h"
 #include "decoder.h"
 #include "error.h"
+#include <abstractcore/testkit.h>
 
 #include <string.h>
 
@@ -61,4 +62,18 @@ ac_status ac__replay_bytes(ac_llm *llm, ac_framing framing, int http_status,
         *out = ac_request_take_response(q);
     ac__request_unref(q);
     return st;
+}
+
+/* The test kit's public face (<abstractcore/testkit.h>). */
+ac_status ac_replay(ac_llm *llm, ac_framing framing, int http_status, const char *bytes,
+                    size_t len, size_t piece, const ac_callbacks *cb, void *user,
+                    ac_response **out, ac_error *err)
+{
+    if (ac__in_engine_context()) {
+        if (out)
+            *out = NULL;
+        ac__error_set(err, AC_EBUSY, AC_STAGE_REQUEST, "ac_replay called from a callback");
+        return AC_EBUSY;
+    }
+    return ac__replay_bytes(llm, framing, http_status, bytes, len, piece, cb, user, out, err);
 }

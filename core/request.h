@@ -126,8 +126,7 @@ struct rq_kind {
     void      (*release)(ac_request *q);
     /* In-process plugins: run the request on a worker thread, emitting
      * into `sink` (a relay, see relay.h).  NULL: the kind needs HTTP. */
-    ac_status (*run_local)(ac_request *q, ac_sink *sink, const volatile int *cancel,
-                           ac_error *err);
+    ac_status (*run_local)(ac_request *q, ac_sink *sink, ac_call *call);
 };
 
 /* Make a request of `kind` on llm (takes a reference on it): limits are

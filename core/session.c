@@ -38,7 +38,7 @@ struct ac_session {
     pthread_mutex_t mu;
     ac_llm         *llm;
     char           *system;
-    ac_message     *hist;
+    ac__msg        *hist;
     size_t          n, cap;
     turn           *queue_head, *queue_tail;
     ac_request     *current;  /* the running turn (a reference) */
@@ -81,11 +81,11 @@ static int role_parse(const char *s, ac_role *out)
 }
 
 /* Append (takes ownership of *m on success).  Called with mu held. */
-static ac_status hist_push(ac_session *s, ac_message *m)
+static ac_status hist_push(ac_session *s, ac__msg *m)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        ac_message *v = ac__realloc(s->hist, cap * sizeof *v);
+        ac__msg *v = ac__realloc(s->hist, cap * sizeof *v);
         if (!v)
             return AC_ENOMEM;
         s->hist = v;
@@ -174,10 +174,10 @@ static ac_status turn_done(ac_request *q, ac_status status, void *ctx)
     pthread_mutex_lock(&s->mu);
     if (status == AC_OK && q->resp) {
         /* Both messages or neither: the history never holds half a turn. */
-        ac_message user, reply;
-        memset(&user, 0, sizeof user);
-        memset(&reply, 0, sizeof reply);
-        int ok = (!t->prompt || ac__msg_init(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
+        ac__msg user, reply;
+        ac__msg_init(&user, AC_ROLE_USER);
+        ac__msg_init(&reply, AC_ROLE_ASSISTANT);
+        int ok = (!t->prompt || ac__msg_text(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
                  ac__msg_from_response(&reply, q->resp, s->n) == AC_OK;
         size_t before = s->n;
         if (ok && t->prompt && hist_push(s, &user) != AC_OK)
@@ -344,22 +344,20 @@ ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, co
     if (!s || !tool_call_id || !content || !ac__utf8_valid(content) || !ac__utf8_valid(tool_call_id) ||
         !ac__utf8_valid(name))
         return AC_EINVAL;
-    ac_message m;
-    ac_status st = ac__msg_init(&m, AC_ROLE_TOOL, content);
-    if (st != AC_OK)
-        return st;
+    ac__msg m;
     pthread_mutex_lock(&s->mu);
     /* Find the tool's name from the call, for backends that key results by
      * name (Ollama). */
     const char *found = name;
     for (size_t i = s->n; !found && i-- > 0;)
-        for (size_t j = 0; j < s->hist[i].n_tool_calls; j++)
-            if (strcmp(s->hist[i].tool_calls[j].id, tool_call_id) == 0) {
-                found = s->hist[i].tool_calls[j].name;
+        for (size_t j = 0; j < s->hist[i].pub.n_parts; j++) {
+            const ac_part *p = &s->hist[i].parts[j];
+            if (p->type == AC_PART_TOOL_CALL && p->id && strcmp(p->id, tool_call_id) == 0) {
+                found = p->name;
                 break;
             }
-    if (!(m.tool_call_id = ac__strdup(tool_call_id)) || (found && !(m.name = ac__strdup(found))))
-        st = AC_ENOMEM;
+        }
+    ac_status st = ac__msg_tool_result(&m, tool_call_id, found, content, 0);
     if (st == AC_OK)
         st = hist_push(s, &m);
     pthread_mutex_unlock(&s->mu);
@@ -384,7 +382,7 @@ ac_role ac_session_message_role(ac_session *s, size_t i)
         return r;
     pthread_mutex_lock(&s->mu);
     if (i < s->n)
-        r = s->hist[i].role;
+        r = s->hist[i].pub.role;
     pthread_mutex_unlock(&s->mu);
     return r;
 }
@@ -395,8 +393,11 @@ char *ac_session_message_content(ac_session *s, size_t i)
         return NULL;
     char *c = NULL;
     pthread_mutex_lock(&s->mu);
-    if (i < s->n)
-        c = strdup(s->hist[i].content ? s->hist[i].content : "");
+    if (i < s->n) {
+        /* A tool message's content is its result. */
+        const ac_part *res = ac__msg_find(&s->hist[i], AC_PART_TOOL_RESULT);
+        c = strdup(*s->hist[i].pub.text || !res ? s->hist[i].pub.text : res->text);
+    }
     pthread_mutex_unlock(&s->mu);
     return c;
 }
@@ -429,43 +430,71 @@ void ac_session_clear(ac_session *s)
 /* The saved file is written with jsonw, whose every append is checked:
  * a save that runs out of memory writes nothing, rather than a file
  * missing a message that would load as a different conversation. */
-static void message_write(jsonw *w, const ac_message *m)
+/* One message in the saved form (format version 1): role, content (its
+ * text, or a tool message's result), tool_calls, tool_call_id, name,
+ * images (data: URLs or http(s) URLs). */
+static void message_write(jsonw *w, const ac__msg *m)
 {
+    const ac_part *res = ac__msg_find(m, AC_PART_TOOL_RESULT);
     ac__jw_object(w);
     ac__jw_key(w, "role");
-    ac__jw_string(w, ac_role_name(m->role));
+    ac__jw_string(w, ac_role_name(m->pub.role));
     ac__jw_key(w, "content");
-    ac__jw_string(w, m->content);
-    if (m->n_tool_calls) {
+    ac__jw_string(w, *m->pub.text || !res ? m->pub.text : res->text);
+    int calls = 0, images = 0;
+    for (size_t i = 0; i < m->pub.n_parts; i++) {
+        calls += m->parts[i].type == AC_PART_TOOL_CALL;
+        images += m->parts[i].type == AC_PART_IMAGE;
+    }
+    if (calls) {
         ac__jw_key(w, "tool_calls");
         ac__jw_array(w);
-        for (size_t i = 0; i < m->n_tool_calls; i++) {
+        for (size_t i = 0; i < m->pub.n_parts; i++) {
+            const ac_part *p = &m->parts[i];
+            if (p->type != AC_PART_TOOL_CALL)
+                continue;
             ac__jw_object(w);
             ac__jw_key(w, "id");
-            ac__jw_string(w, m->tool_calls[i].id);
+            ac__jw_string(w, p->id);
             ac__jw_key(w, "name");
-            ac__jw_string(w, m->tool_calls[i].name);
+            ac__jw_string(w, p->name);
             /* Stored arguments are always a JSON object (the sink
              * checked them): written as they are. */
             ac__jw_key(w, "arguments");
-            ac__jw_raw(w, m->tool_calls[i].arguments);
+            ac__jw_raw(w, p->arguments ? p->arguments : "{}");
             ac__jw_end(w);
         }
         ac__jw_end(w);
     }
-    if (m->tool_call_id) {
+    if (res) {
         ac__jw_key(w, "tool_call_id");
-        ac__jw_string(w, m->tool_call_id);
+        ac__jw_string(w, res->id);
     }
-    if (m->name) {
+    if (res && res->name) {
         ac__jw_key(w, "name");
-        ac__jw_string(w, m->name);
+        ac__jw_string(w, res->name);
+    } else if (m->pub.name) {
+        ac__jw_key(w, "name");
+        ac__jw_string(w, m->pub.name);
     }
-    if (m->n_images) {
+    if (images) {
         ac__jw_key(w, "images");
         ac__jw_array(w);
-        for (size_t i = 0; i < m->n_images; i++)
-            ac__jw_string(w, m->images[i]);
+        for (size_t i = 0; i < m->pub.n_parts; i++) {
+            const ac_part *p = &m->parts[i];
+            if (p->type != AC_PART_IMAGE)
+                continue;
+            if (p->url) {
+                ac__jw_string(w, p->url);
+            } else {
+                char *u = ac__asprintf("data:%s;base64,%s", p->mime_type ? p->mime_type : "image/png",
+                                       p->data_base64 ? p->data_base64 : "");
+                if (!u)
+                    w->failed = 1;
+                ac__jw_string(w, u ? u : "");
+                ac__free(u);
+            }
+        }
         ac__jw_end(w);
     }
     ac__jw_end(w);
@@ -544,63 +573,139 @@ static const char *jstr(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
-static ac_status message_from_json(json_object *o, ac_message *m, const char *path, size_t i,
-                                   ac_error *err)
+/* A saved string, read exactly: a string with no NUL inside (json-c keeps
+ * "\u0000" and C strings would cut the value there).  1 ok, 0 absent,
+ * -1 present but not such a string. */
+static int saved_string(json_object *o, const char *key, const char **out)
 {
-    memset(m, 0, sizeof *m);
-    ac_role role;
-    if (!json_object_is_type(o, json_type_object) || role_parse(jstr(o, "role"), &role) ||
-        role == AC_ROLE_SYSTEM) {
-        ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu has no valid role", path, i);
+    json_object *v;
+    *out = NULL;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    const char *sv = json_object_get_string(v);
+    if ((size_t)json_object_get_string_len(v) != strlen(sv))
+        return -1;
+    *out = sv;
+    return 1;
+}
+
+static ac_status bad_value(ac_error *err, const char *path, size_t i, const char *what)
+{
+    ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: messages[%zu]%s", path, i, what);
+    return AC_EPROTOCOL;
+}
+
+/* An image as saved: a data: URL (split into its type and base64) or an
+ * http(s) URL. */
+static ac_status image_part(ac__msg *m, const char *u)
+{
+    ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE};
+    char *mime = NULL;
+    if (strncmp(u, "data:", 5) == 0) {
+        const char *semi = strstr(u, ";base64,");
+        if (!semi)
+            return AC_EPROTOCOL;
+        if (!(mime = ac__strndup(u + 5, (size_t)(semi - u - 5))))
+            return AC_ENOMEM;
+        p.mime_type = mime;
+        p.data_base64 = semi + 8;
+        p.data_len = strlen(p.data_base64) / 4 * 3;
+    } else if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+        p.url = u;
+    } else {
         return AC_EPROTOCOL;
     }
-    if (ac__msg_init(m, role, jstr(o, "content") ? jstr(o, "content") : "") != AC_OK)
-        goto oom;
-    const char *id = jstr(o, "tool_call_id"), *name = jstr(o, "name");
-    if ((id && !(m->tool_call_id = ac__strdup(id))) || (name && !(m->name = ac__strdup(name))))
+    ac_status st = ac__msg_add(m, &p);
+    ac__free(mime);
+    return st;
+}
+
+/* One saved message, strictly: a value that would load dropped or changed
+ * (a number as content, a NUL cutting a string, arguments that are not a
+ * JSON object) is refused with its place in the file. */
+static ac_status message_from_json(json_object *o, ac__msg *m, const char *path, size_t i,
+                                   ac_error *err)
+{
+    ac__msg_init(m, AC_ROLE_USER);
+    const char *role_s, *content, *id, *name;
+    ac_role role;
+    if (!json_object_is_type(o, json_type_object))
+        return bad_value(err, path, i, " is not an object");
+    if (saved_string(o, "role", &role_s) != 1 || role_parse(role_s, &role) ||
+        role == AC_ROLE_SYSTEM)
+        return bad_value(err, path, i, ".role is not user, assistant or tool");
+    if (saved_string(o, "content", &content) < 0)
+        return bad_value(err, path, i, ".content is not a string (or holds a NUL byte)");
+    if (saved_string(o, "tool_call_id", &id) < 0)
+        return bad_value(err, path, i, ".tool_call_id is not a string");
+    if (saved_string(o, "name", &name) < 0)
+        return bad_value(err, path, i, ".name is not a string");
+    if (!ac__utf8_valid(content) || !ac__utf8_valid(id) || !ac__utf8_valid(name))
+        return bad_value(err, path, i, " has text that is not UTF-8");
+    ac_status st;
+    if (role == AC_ROLE_TOOL) {
+        if (!id)
+            return bad_value(err, path, i, ": a tool message without tool_call_id");
+        st = ac__msg_tool_result(m, id, name, content ? content : "", 0);
+    } else {
+        st = ac__msg_text(m, role, content && *content ? content : NULL);
+        if (st == AC_OK && name)
+            st = ac__msg_set_name(m, name);
+    }
+    if (st != AC_OK)
         goto oom;
     json_object *calls;
     if (json_object_object_get_ex(o, "tool_calls", &calls)) {
-        if (!json_object_is_type(calls, json_type_array)) {
-            ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: message %zu: tool_calls is not a list",
-                      path, i);
+        if (!json_object_is_type(calls, json_type_array) || role != AC_ROLE_ASSISTANT) {
             ac__msg_clear(m);
-            return AC_EPROTOCOL;
+            return bad_value(err, path, i, ".tool_calls is not a list on an assistant message");
         }
-        size_t n = json_object_array_length(calls);
-        ac_tool_call *v = n ? ac__calloc(n, sizeof *v) : NULL;
-        if (n && !v)
-            goto oom;
-        m->tool_calls = v;
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; k < json_object_array_length(calls); k++) {
             json_object *c = json_object_array_get_idx(calls, k), *args = NULL;
-            m->n_tool_calls = k + 1;
-            if (!json_object_is_type(c, json_type_object) || !jstr(c, "name")) {
-                ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
-                          "%s: message %zu: tool call %zu has no name", path, i, k);
+            const char *cid = NULL, *cname = NULL;
+            char what[96];
+            int bad = !json_object_is_type(c, json_type_object) ||
+                      saved_string(c, "name", &cname) != 1 || !*cname ||
+                      saved_string(c, "id", &cid) < 0;
+            if (!bad && json_object_object_get_ex(c, "arguments", &args) &&
+                !json_object_is_type(args, json_type_object))
+                bad = 2;
+            if (bad) {
+                snprintf(what, sizeof what, ".tool_calls[%zu]%s", k,
+                         bad == 2 ? ".arguments is not a JSON object" : " has no name (or a bad id)");
                 ac__msg_clear(m);
-                return AC_EPROTOCOL;
+                return bad_value(err, path, i, what);
             }
-            json_object_object_get_ex(c, "arguments", &args);
             const char *at = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN)
                                   : "{}";
-            if (!(v[k].id = ac__strdup(jstr(c, "id") ? jstr(c, "id") : "")) ||
-                !(v[k].name = ac__strdup(jstr(c, "name"))) || !(v[k].arguments = ac__strdup(at)))
+            if (!at)
+                goto oom;
+            ac_part p = {.struct_size = sizeof p, .type = AC_PART_TOOL_CALL, .id = cid ? cid : "",
+                         .name = cname, .arguments = at};
+            if (ac__msg_add(m, &p) != AC_OK)
                 goto oom;
         }
     }
     json_object *imgs;
-    if (json_object_object_get_ex(o, "images", &imgs) && json_object_is_type(imgs, json_type_array)) {
-        size_t n = json_object_array_length(imgs);
-        const char **v = n ? ac__calloc(n, sizeof *v) : NULL;
-        if (n && !v)
-            goto oom;
-        m->images = v;
-        for (size_t k = 0; k < n; k++) {
-            const char *u = json_object_get_string(json_object_array_get_idx(imgs, k));
-            m->n_images = k + 1;
-            if (!(v[k] = ac__strdup(u ? u : "")))
+    if (json_object_object_get_ex(o, "images", &imgs)) {
+        if (!json_object_is_type(imgs, json_type_array)) {
+            ac__msg_clear(m);
+            return bad_value(err, path, i, ".images is not a list");
+        }
+        for (size_t k = 0; k < json_object_array_length(imgs); k++) {
+            json_object *u = json_object_array_get_idx(imgs, k);
+            st = json_object_is_type(u, json_type_string)
+                     ? image_part(m, json_object_get_string(u)) : AC_EPROTOCOL;
+            if (st == AC_ENOMEM)
                 goto oom;
+            if (st != AC_OK) {
+                char what[64];
+                snprintf(what, sizeof what, ".images[%zu] is not a data: or http(s) URL", k);
+                ac__msg_clear(m);
+                return bad_value(err, path, i, what);
+            }
         }
     }
     return AC_OK;
@@ -674,13 +779,19 @@ ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
                   "%s is not a saved abstractcore session (no format/messages)", path);
         goto done;
     }
-    s = ac_session_new(llm, jstr(root, "system"));
+    const char *system;
+    if (saved_string(root, "system", &system) < 0 || !ac__utf8_valid(system)) {
+        ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: system is not a string (or holds a "
+                      "NUL byte)", path);
+        goto done;
+    }
+    s = ac_session_new(llm, system);
     if (!s) {
         ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < json_object_array_length(msgs); i++) {
-        ac_message m;
+        ac__msg m;
         if (message_from_json(json_object_array_get_idx(msgs, i), &m, path, i, err) != AC_OK ||
             hist_push(s, &m) != AC_OK) {
             ac__msg_clear(&m);

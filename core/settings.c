@@ -8,6 +8,7 @@
  */
 #include "settings.h"
 #include "alloc.h"
+#include "call.h"
 #include "error.h"
 
 #include <errno.h>
@@ -90,20 +91,68 @@ int ac__options_copy(ac_options *dst, const ac_options *src)
 
 /* ---- settings ---- */
 
+static char *secret_find(const ac_settings *s, const char *default_env, ac_error *err);
+
+/* Remember a value as a secret of these settings (once).  -1 on no
+ * memory. */
+static int remember(const ac_settings *cs, const char *v)
+{
+    ac_settings *s = (ac_settings *)cs; /* the list is a cache of what was handed out */
+    if (!v || !*v)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    int known = 0;
+    for (size_t i = 0; i < s->n_secrets && !known; i++)
+        known = strcmp(s->secrets[i], v) == 0;
+    if (!known) {
+        char **nv = ac__realloc(s->secrets, (s->n_secrets + 1) * sizeof *nv);
+        char *copy = nv ? ac__strdup(v) : NULL;
+        if (nv)
+            s->secrets = nv;
+        if (copy)
+            s->secrets[s->n_secrets++] = copy;
+        else
+            rc = -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void wipe_free(char *p)
+{
+    if (p)
+        memset(p, 0, strlen(p));
+    ac__free(p);
+}
+
 ac_settings *ac__settings_new(const char *name, const config_setting_t *group,
-                          const char *file, const ac_options *overlay)
+                              const char *file, const ac_options *overlay,
+                              const ac_provider *plugin)
 {
     ac_settings *s = ac__calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    pthread_mutex_init(&s->mu, NULL);
     s->name = ac__strdup(name ? name : "");
-    if (!s->name || ac__options_copy(&s->overlay, overlay) != 0) {
-        ac__free(s->name);
-        ac__free(s);
-        return NULL;
-    }
     s->group = group;
     s->file = file;
+    s->plugin = plugin;
+    if (!s->name || ac__options_copy(&s->overlay, overlay) != 0) {
+        ac__settings_free(s);
+        return NULL;
+    }
+    /* The secrets the settings name: known before any plugin runs, so
+     * that even a plugin that reads api_key itself has it scrubbed. */
+    ac_error ignored;
+    ac_error_clear(&ignored);
+    char *k = secret_find(s, NULL, &ignored);
+    int rc = remember(s, k);
+    wipe_free(k);
+    if (rc) {
+        ac__settings_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -112,8 +161,31 @@ void ac__settings_free(ac_settings *s)
     if (!s)
         return;
     ac__options_clear(&s->overlay);
+    for (size_t i = 0; i < s->n_secrets; i++)
+        wipe_free(s->secrets[i]);
+    ac__free(s->secrets);
+    pthread_mutex_destroy(&s->mu);
     ac__free(s->name);
     ac__free(s);
+}
+
+size_t ac__settings_secret_count(const ac_settings *s)
+{
+    ac_settings *m = (ac_settings *)s;
+    pthread_mutex_lock(&m->mu);
+    size_t n = m->n_secrets;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+const char *ac__settings_secret_at(const ac_settings *s, size_t i)
+{
+    /* Entries are only appended, and freed with the settings. */
+    ac_settings *m = (ac_settings *)s;
+    pthread_mutex_lock(&m->mu);
+    const char *v = i < m->n_secrets ? m->secrets[i] : "";
+    pthread_mutex_unlock(&m->mu);
+    return v;
 }
 
 static const char *overlay_get(const ac_settings *s, const char *key)
@@ -152,6 +224,18 @@ static void wrong_type(const ac_settings *s, const char *key, const char *want)
             ac__settings_where(s, key), s->name, key, want);
 }
 
+/* The plugin's own default for a key the descriptor carries one for. */
+static const char *plugin_default(const ac_settings *s, const char *key)
+{
+    if (!s || !s->plugin || !key)
+        return NULL;
+    if (strcmp(key, "base_url") == 0)
+        return s->plugin->default_base_url;
+    if (strcmp(key, "default_model") == 0)
+        return s->plugin->default_model;
+    return NULL;
+}
+
 int ac__settings_string(const ac_settings *s, const char *key, const char **out)
 {
     const char *v = overlay_get(s, key);
@@ -160,8 +244,14 @@ int ac__settings_string(const ac_settings *s, const char *key, const char **out)
         return 1;
     }
     const config_setting_t *m = member(s, key);
-    if (!m)
+    if (!m) {
+        const char *d = plugin_default(s, key);
+        if (d && *d) {
+            *out = d;
+            return 1;
+        }
         return 0;
+    }
     if (config_setting_type(m) != CONFIG_TYPE_STRING) {
         wrong_type(s, key, "a string");
         return -1;
@@ -286,7 +376,7 @@ int ac__settings_type(const ac_settings *s, const char *key)
         return AC_SETTING_STRING;
     const config_setting_t *m = member(s, key);
     if (!m)
-        return AC_SETTING_ABSENT;
+        return plugin_default(s, key) ? AC_SETTING_STRING : AC_SETTING_ABSENT;
     switch (config_setting_type(m)) {
     case CONFIG_TYPE_STRING: return AC_SETTING_STRING;
     case CONFIG_TYPE_INT:
@@ -361,14 +451,19 @@ static char *secret_find(const ac_settings *s, const char *default_env, ac_error
     return NULL;
 }
 
-char *ac__settings_secret(const ac_settings *s, const char *default_env, ac_error *err)
+ac_status ac__settings_secret(const ac_settings *s, const char *default_env, char **key,
+                              ac_call *call)
 {
     ac_error e;
     ac_error_clear(&e);
     char *k = secret_find(s, default_env, &e);
-    if (!k && e.code != AC_OK && err) {
-        *err = e;
-        ac__error_set_provider(err, s ? s->name : NULL);
+    if (k && remember(s, k) != 0) {
+        wipe_free(k);
+        k = NULL;
+        ac__error_set(&e, AC_ENOMEM, AC_STAGE_CONFIG, "provider '%s': out of memory", s->name);
     }
-    return k;
+    *key = k;
+    if (!k && e.code != AC_OK)
+        return ac__host_fail(call, e.code, e.stage, "%s", e.message);
+    return AC_OK;
 }

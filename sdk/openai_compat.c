@@ -1,6 +1,6 @@
 /*
  * openai_compat.c -- the OpenAI Chat Completions wire codec
- * (libabstractcore-openai), shared by every OpenAI-compatible plugin:
+ * (libabstractcore-provider), shared by every OpenAI-compatible plugin:
  * settings, state and the accessors.
  *
  * ac_oai_init reads a provider instance's settings (base URL, key,
@@ -9,7 +9,7 @@
  * on, so the other functions may run on any thread at once.  Building
  * requests is in openai_compat_request.c; reading replies, errors and
  * model lists in openai_compat_parse.c (openai_compat_internal.h says
- * what they share).  The codec follows PROTOCOLS.md section 1 and the
+ * what they share).  The codec follows docs/protocols.md section 1 and the
  * quirks of the compatible servers listed there.
  *
  * Relies on the host table only (no core symbols) and json-c.  See
@@ -23,19 +23,6 @@
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
-
-/* Fill an error without the host (no host table to call yet). */
-void oai_error_raw(ac_error *err, ac_status code, ac_stage stage,
-                   const char *msg)
-{
-    if (!err)
-        return;
-    memset(err, 0, sizeof *err);
-    err->code = code;
-    err->stage = stage;
-    err->retry_after_ms = -1;
-    snprintf(err->message, sizeof err->message, "%s", msg);
-}
 
 static char *oai_strdup(const ac_host_api *h, const char *s)
 {
@@ -94,13 +81,13 @@ static void oai_state_free(oai_state *st)
 /* Read an optional string setting into *out (a copy; "" counts as
  * absent).  A value of another type is a configuration error. */
 static ac_status oai_setting(oai_state *st, const ac_settings *s,
-                             const char *key, char **out, ac_error *err)
+                             const char *key, char **out, ac_call *call)
 {
     const ac_host_api *h = st->host;
     const char *v = NULL;
     int rc = h->setting_string(s, key, &v);
     if (rc < 0) {
-        h->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+        h->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                      "provider '%s': setting '%s' must be a string",
                      st->name, key);
         return AC_ECONFIG;
@@ -109,7 +96,7 @@ static ac_status oai_setting(oai_state *st, const ac_settings *s,
         return AC_OK;
     *out = oai_strdup(h, v);
     if (!*out) {
-        h->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        h->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return AC_ENOMEM;
     }
     return AC_OK;
@@ -138,22 +125,13 @@ static int oai_same_url(const char *a, const char *b)
  * dropped; a key with control characters inside could smuggle a header
  * line, so it is refused (without quoting it). */
 static ac_status oai_read_key(oai_state *st, const ac_settings *s,
-                              ac_error *err)
+                              ac_call *call)
 {
     const ac_host_api *h = st->host;
-    ac_error kerr;
-    memset(&kerr, 0, sizeof kerr);
-    kerr.retry_after_ms = -1;
-
-    char *key = h->secret(s, st->dialect.default_key_env, &kerr);
-    if (!key) {
-        if (kerr.code != AC_OK) {
-            if (err)
-                *err = kerr;
-            return kerr.code;
-        }
-        return AC_OK;
-    }
+    char *key = NULL;
+    ac_status rc = h->secret(s, st->dialect.default_key_env, &key, call);
+    if (rc != AC_OK || !key)
+        return rc; /* failed (the call says why), or no key set */
     char *b = key;
     while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
         b++;
@@ -164,7 +142,7 @@ static ac_status oai_read_key(oai_state *st, const ac_settings *s,
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)b[i] < 0x20 || b[i] == 0x7F) {
             oai_wipe_free(h, key);
-            h->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+            h->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                          "provider '%s': the API key contains control "
                          "characters", st->name);
             return AC_ECONFIG;
@@ -180,54 +158,32 @@ static ac_status oai_read_key(oai_state *st, const ac_settings *s,
     st->api_key = key;
     st->auth_header = oai_concat(h, "Bearer ", key);
     if (!st->auth_header) {
-        h->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        h->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return AC_ENOMEM;
     }
     return AC_OK;
 }
 
-/* The host members this library calls; an older or broken host lacking
- * one is refused at init rather than crashing later. */
-static int oai_host_usable(const ac_host_api *h)
-{
-    return h && h->abi_major == AC_ABI_MAJOR &&
-           AC_HOST_HAS(h, malloc) && AC_HOST_HAS(h, free) &&
-           AC_HOST_HAS(h, setting_string) && AC_HOST_HAS(h, settings_name) &&
-           AC_HOST_HAS(h, secret) && AC_HOST_HAS(h, json_parse) &&
-           AC_HOST_HAS(h, error_set) && AC_HOST_HAS(h, http_set) &&
-           AC_HOST_HAS(h, http_header) && AC_HOST_HAS(h, http_body) &&
-           AC_HOST_HAS(h, emit_text) && AC_HOST_HAS(h, emit_reasoning) &&
-           AC_HOST_HAS(h, emit_tool_call) && AC_HOST_HAS(h, emit_usage) &&
-           AC_HOST_HAS(h, emit_finish) && AC_HOST_HAS(h, emit_model) &&
-           AC_HOST_HAS(h, models_add);
-}
-
 ac_status ac_oai_init(const ac_host_api *host, const ac_oai_dialect *dialect,
                       const ac_settings *settings, void **state,
-                      ac_error *err)
+                      ac_call *call)
 {
     oai_state *st = NULL;
     ac_status rc;
 
-    if (!state) {
-        oai_error_raw(err, AC_EINVAL, AC_STAGE_PLUGIN,
-                      "openai_compat: no state pointer");
-        return AC_EINVAL;
-    }
-    if (!oai_host_usable(host)) {
-        oai_error_raw(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
-                      "openai_compat: the host table is missing or too old");
+    /* The core guarantees a host table of this ABI: nothing to check but
+     * that the plugin passed it at all. */
+    if (!host || !state)
         return AC_EPLUGIN;
-    }
     if (!dialect || dialect->struct_size < sizeof(size_t)) {
-        host->error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN,
+        host->fail(call, AC_EPLUGIN, AC_STAGE_PLUGIN,
                         "openai_compat: the plugin passed no valid dialect");
         return AC_EPLUGIN;
     }
 
     st = host->malloc(sizeof *st);
     if (!st) {
-        host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         return AC_ENOMEM;
     }
     memset(st, 0, sizeof *st);
@@ -241,24 +197,24 @@ ac_status ac_oai_init(const ac_host_api *host, const ac_oai_dialect *dialect,
     const char *name = host->settings_name(settings);
     st->name = oai_strdup(host, name ? name : "?");
     if (!st->name) {
-        host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         rc = AC_ENOMEM;
         goto done;
     }
 
-    rc = oai_setting(st, settings, "base_url", &st->base_url, err);
+    rc = oai_setting(st, settings, "base_url", &st->base_url, call);
     if (rc != AC_OK)
         goto done;
     if (!st->base_url) {
         if (!st->dialect.default_base_url || !*st->dialect.default_base_url) {
-            host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+            host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                             "provider '%s': no base_url is set", st->name);
             rc = AC_ECONFIG;
             goto done;
         }
         st->base_url = oai_strdup(host, st->dialect.default_base_url);
         if (!st->base_url) {
-            host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+            host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
             rc = AC_ENOMEM;
             goto done;
         }
@@ -267,24 +223,24 @@ ac_status ac_oai_init(const ac_host_api *host, const ac_oai_dialect *dialect,
     st->chat_url = oai_concat(host, st->base_url, "/chat/completions");
     st->models_url = oai_concat(host, st->base_url, "/models");
     if (!st->chat_url || !st->models_url) {
-        host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
         rc = AC_ENOMEM;
         goto done;
     }
 
-    rc = oai_setting(st, settings, "default_model", &st->default_model, err);
+    rc = oai_setting(st, settings, "default_model", &st->default_model, call);
     if (rc != AC_OK)
         goto done;
     if (st->dialect.org_project_headers) {
-        rc = oai_setting(st, settings, "organization", &st->organization, err);
+        rc = oai_setting(st, settings, "organization", &st->organization, call);
         if (rc != AC_OK)
             goto done;
-        rc = oai_setting(st, settings, "project", &st->project, err);
+        rc = oai_setting(st, settings, "project", &st->project, call);
         if (rc != AC_OK)
             goto done;
     }
 
-    rc = oai_read_key(st, settings, err);
+    rc = oai_read_key(st, settings, call);
     if (rc != AC_OK)
         goto done;
     if (!st->api_key) {
@@ -294,7 +250,7 @@ ac_status ac_oai_init(const ac_host_api *host, const ac_oai_dialect *dialect,
              oai_same_url(st->base_url, st->dialect.default_base_url));
         if (required) {
             const char *env = st->dialect.default_key_env;
-            host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+            host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                             "provider '%s': no API key: set %s or api_key_env",
                             st->name, env && *env ? env : "api_key");
             rc = AC_ECONFIG;
@@ -303,7 +259,7 @@ ac_status ac_oai_init(const ac_host_api *host, const ac_oai_dialect *dialect,
     }
 
     if (st->dialect.init_extra) {
-        rc = st->dialect.init_extra(host, settings, &st->user, err);
+        rc = st->dialect.init_extra(host, settings, &st->user, call);
         if (rc != AC_OK)
             goto done;
         st->user_set = 1;

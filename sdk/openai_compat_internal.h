@@ -1,6 +1,6 @@
 /*
  * openai_compat_internal.h -- what the files of the OpenAI-compatible
- * codec (libabstractcore-openai) share, and nothing they do not.
+ * codec (libabstractcore-provider) share, and nothing they do not.
  *
  * The codec is split by job: openai_compat.c reads the settings and owns
  * the state (init, fini, the accessors); openai_compat_request.c builds
@@ -34,10 +34,5 @@ typedef struct oai_state {
     void *user;                     /* dialect init_extra's data */
     int   user_set;
 } oai_state;
-
-/* Fill an error without the host, for the calls that have no usable state
- * (and so no host table) to report through.  err may be NULL. */
-void oai_error_raw(ac_error *err, ac_status code, ac_stage stage,
-                   const char *msg);
 
 #endif /* AC_OPENAI_COMPAT_INTERNAL_H */

@@ -4,7 +4,7 @@
  * and the model list, turned into emits on the host's sink or a filled
  * ac_error.
  *
- * It follows PROTOCOLS.md section 1 and the compatible servers' quirks
+ * It follows docs/protocols.md section 1 and the compatible servers' quirks
  * listed there (and the checklist of section 5): [DONE] tested before
  * any JSON parsing, errors inside a 200 stream checked before a chunk is
  * read, choices:[] usage chunks, usage sent twice (HF router), tool-call
@@ -189,22 +189,6 @@ static void oai_printable(const char *src, size_t n, char *out, size_t cap,
     out[o] = '\0';
 }
 
-/* Blank our own key out of a message, should a server or proxy echo it.
- * Short keys are left alone: replacing them would mangle ordinary words. */
-static void oai_redact(const oai_state *st, char *msg)
-{
-    if (!st || !st->api_key)
-        return;
-    size_t klen = strlen(st->api_key);
-    if (klen < 6)
-        return;
-    char *p;
-    while ((p = strstr(msg, st->api_key)) != NULL) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + klen, strlen(p + klen) + 1);
-    }
-}
-
 static int oai_status_retryable(long status)
 {
     return status == 408 || status == 409 || status == 429 || status >= 500;
@@ -248,7 +232,7 @@ static const char *oai_finish(const char *raw, int tools, int refusal)
 /* ------------------------------------------------------------------ */
 
 /* Read the shapes of error body the compatible servers send
- * (PROTOCOLS.md 1, "Errors").  Returns 1 when root is one of them. */
+ * (docs/protocols.md 1, "Errors").  Returns 1 when root is one of them. */
 static int oai_errinfo_read(json_object *root, oai_errinfo *ei)
 {
     json_object *e = oai_get(root, "error");
@@ -293,7 +277,8 @@ static int oai_errinfo_read(json_object *root, oai_errinfo *ei)
     return 1;
 }
 
-/* "<message> (<code>)" as one printable line, with our key blanked. */
+/* "<message> (<code>)" as one printable line.  (The core removes our key
+ * from every message, should a server echo it.) */
 static void oai_errinfo_format(const oai_state *st, const oai_errinfo *ei,
                                char *buf, size_t cap)
 {
@@ -307,7 +292,6 @@ static void oai_errinfo_format(const oai_state *st, const oai_errinfo *ei,
     } else {
         snprintf(buf, cap, "%s", msg);
     }
-    oai_redact(st, buf);
 }
 
 /* Describe an error body: the server's words if it is a known shape,
@@ -323,84 +307,79 @@ static void oai_describe(const oai_state *st, json_object *root,
     oai_printable(raw, len, buf, cap, OAI_EXCERPT_MAX);
     if (!buf[0])
         snprintf(buf, cap, "(empty body)");
-    oai_redact(st, buf);
 }
 
-/* Parse a body or event into *root.  Through a scratch error, so the
- * caller's err is only written on failure: a valid "null" yields no object
- * and no error from the parser, and becomes AC_EPROTOCOL here. */
+/* Parse a body or event into *root.  A valid "null" yields no object and
+ * no error from the parser, and becomes AC_EPROTOCOL here. */
 static ac_status oai_parse(const oai_state *st, const char *text, size_t len,
                            const char *what, json_object **root,
-                           ac_error *err)
+                           ac_call *call)
 {
-    ac_error perr;
-    memset(&perr, 0, sizeof perr);
-    perr.retry_after_ms = -1;
-    *root = st->host->json_parse(text, len, what, &perr);
+    *root = st->host->json_parse(call, text, len, what);
     if (*root && json_object_is_type(*root, json_type_object))
         return AC_OK;
-    if (!*root && perr.code != AC_OK) {
-        if (err)
-            *err = perr;
-        return perr.code;
-    }
+    if (!*root && !(len == 4 && memcmp(text, "null", 4) == 0))
+        return AC_EJSON; /* the call says why */
     json_object_put(*root);
     *root = NULL;
-    st->host->error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+    st->host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
                         "%s is not a JSON object", what);
     return AC_EPROTOCOL;
 }
 
-/* Parse an error body without touching the caller's err. */
+/* Parse an error body, leniently and without reporting anything: it is
+ * only read for the server's words (an HTML page is quoted instead). */
 static json_object *oai_try_parse(const oai_state *st, const char *text,
                                   size_t len)
 {
-    ac_error scratch;
-    memset(&scratch, 0, sizeof scratch);
-    return st->host->json_parse(text, len, "error body", &scratch);
+    (void)st;
+    json_tokener *t = json_tokener_new();
+    json_object *o = t && len <= 0x7fffffff ? json_tokener_parse_ex(t, text, (int)len) : NULL;
+    /* The whole text, or nothing: "{} trailing" is not an object. */
+    size_t end = t ? json_tokener_get_parse_end(t) : 0;
+    while (o && end < len && strchr(" \t\r\n", text[end]))
+        end++;
+    if (o && end != len) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(t);
+    return o;
 }
 
 /* The error that ends a stream (or a 2xx body) that carries one. */
 static ac_status oai_inband_error(const oai_state *st, json_object *root,
                                   const char *raw, size_t len,
-                                  const char *where, ac_error *err)
+                                  const char *where, ac_call *call)
 {
     oai_errinfo ei;
     char desc[AC_ERROR_MESSAGE_MAX];
 
     oai_describe(st, root, raw, len, &ei, desc, sizeof desc);
-    st->host->error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: %s",
-                        where, desc);
-    if (err) {
-        err->code = AC_EPROTOCOL;
-        err->stage = AC_STAGE_PROTOCOL;
-        err->http_status = (int)ei.status;
-        /* Worth another attempt when the server says it is busy or
-         * loading (the core retries only before the first content). */
-        err->retryable = ei.status && !ei.quota &&
-                         oai_status_retryable(ei.status);
-        err->retry_after_ms = -1;
-    }
+    st->host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: %s", where, desc);
+    st->host->set_http_status(call, (int)ei.status);
+    /* Worth another attempt when the server says it is busy or loading
+     * (the core retries only before the first content). */
+    st->host->set_retryable(call, ei.status && !ei.quota && oai_status_retryable(ei.status));
     return AC_EPROTOCOL;
 }
 
 void ac_oai_parse_error(void *state, int http_status, const char *body,
-                        size_t len, ac_error *err)
+                        size_t len, ac_call *call)
 {
     const oai_state *st = state;
     oai_errinfo ei;
     char desc[AC_ERROR_MESSAGE_MAX - 16];
 
-    if (!st || !err || !body || len == 0)
+    if (!st || !body || len == 0)
         return;                     /* keep the core's message */
     json_object *root = oai_try_parse(st, body, len);
     oai_describe(st, root, body, len, &ei, desc, sizeof desc);
     json_object_put(root);
-    snprintf(err->message, sizeof err->message, "HTTP %d: %s",
-             http_status, desc);
+    st->host->fail(call, AC_EHTTP, AC_STAGE_HTTP, "HTTP %d: %s", http_status, desc);
     /* A quota is not a rate limit: waiting does not help. */
     if (ei.quota)
-        err->retryable = 0;
+        st->host->set_retryable(call, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -559,9 +538,8 @@ static int oai_args_whole(const oai_state *st, const char *args, size_t n,
 {
     if (complete || n == 0)
         return 1;
-    ac_error scratch;
-    memset(&scratch, 0, sizeof scratch);
-    json_object *o = st->host->json_parse(args, n, "tool arguments", &scratch);
+    /* A probe, not a report: json-c directly, so nothing is failed. */
+    json_object *o = oai_try_parse(st, args, n);
     int whole = o && json_object_is_type(o, json_type_object);
     json_object_put(o);
     return whole;
@@ -569,7 +547,7 @@ static int oai_args_whole(const oai_state *st, const char *args, size_t n,
 
 ac_status ac_oai_parse_response(void *state, int http_status,
                                 const char *body, size_t len, ac_sink *sink,
-                                ac_error *err)
+                                ac_call *call)
 {
     const oai_state *st = state;
     json_object *root = NULL;
@@ -578,18 +556,16 @@ ac_status ac_oai_parse_response(void *state, int http_status,
     size_t n_calls = 0;
 
     if (!st || !body) {
-        oai_error_raw(err, AC_EINVAL, AC_STAGE_PROTOCOL,
-                      "openai_compat: no state or body");
         return AC_EINVAL;
     }
     const ac_host_api *h = st->host;
-    rc = oai_parse(st, body, len, "response", &root, err);
+    rc = oai_parse(st, body, len, "response", &root, call);
     if (rc != AC_OK)
         return rc;
     json_object *e = oai_get(root, "error");
     if (e && !(json_object_is_type(e, json_type_boolean) &&
                !json_object_get_boolean(e))) {
-        rc = oai_inband_error(st, root, body, len, "error in response", err);
+        rc = oai_inband_error(st, root, body, len, "error in response", call);
         goto done;
     }
 
@@ -599,7 +575,7 @@ ac_status ac_oai_parse_response(void *state, int http_status,
 
     json_object *choice = oai_choice0(oai_get(root, "choices"));
     if (!choice) {
-        h->error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+        h->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
                      "response has no choices");
         rc = AC_EPROTOCOL;
         goto done;
@@ -651,7 +627,7 @@ done:
  * *out stays NULL for a host without stream slots (then the model is
  * emitted with every chunk and [DONE] finishes nothing). */
 static ac_status oai_stream_get(const oai_state *st, ac_sink *sink,
-                                oai_stream **out, ac_error *err)
+                                oai_stream **out, ac_call *call)
 {
     const ac_host_api *h = st->host;
     *out = NULL;
@@ -663,7 +639,7 @@ static ac_status oai_stream_get(const oai_state *st, ac_sink *sink,
     if (!*slot) {
         oai_stream *ss = h->malloc(sizeof *ss);
         if (!ss) {
-            h->error_set(err, AC_ENOMEM, AC_STAGE_PROTOCOL, "out of memory");
+            h->fail(call, AC_ENOMEM, AC_STAGE_PROTOCOL, "out of memory");
             return AC_ENOMEM;
         }
         memset(ss, 0, sizeof *ss);
@@ -695,7 +671,7 @@ static ac_status oai_stream_finish(const oai_state *st, oai_stream *ss,
 /*
  * The tool-call fragments of one delta.
  *
- * Fragments are joined by their `index` (PROTOCOLS.md 1), never by id or
+ * Fragments are joined by their `index` (docs/protocols.md 1), never by id or
  * position; a repeated id is not a new call (TGI sends "id":"0" on every
  * delta of a call, vLLM repeats id and name on the last one).  But
  * Ollama's OpenAI layer gives every call of a reply index 0 (ollama#15457,
@@ -710,7 +686,7 @@ static ac_status oai_stream_finish(const oai_state *st, oai_stream *ss,
  */
 static ac_status oai_stream_tools(const oai_state *st, oai_stream *ss,
                                   json_object *calls, ac_sink *sink,
-                                  ac_error *err)
+                                  ac_call *call)
 {
     const ac_host_api *h = st->host;
     size_t n = json_object_array_length(calls);
@@ -726,7 +702,7 @@ static ac_status oai_stream_tools(const oai_state *st, oai_stream *ss,
 
         if (!c || !json_object_is_type(c, json_type_object))
             continue;
-        /* Key on index, never on id or position (PROTOCOLS.md 1); a
+        /* Key on index, never on id or position (docs/protocols.md 1); a
          * server without index gets the position. */
         if (!oai_get_long(c, "index", &key) || key < 0 || key > INT_MAX)
             key = (long)i;
@@ -742,20 +718,20 @@ static ac_status oai_stream_tools(const oai_state *st, oai_stream *ss,
         int sink_key = (int)key;
         rc = AC_OK;
         if (ss) {
-            oai_call *call = oai_call_find(ss, key);
-            if (call && id && call->id && strcmp(id, call->id) != 0 &&
-                name && call->named && ss->next_key > INT_MIN + 1 &&
+            oai_call *oc = oai_call_find(ss, key);
+            if (oc && id && oc->id && strcmp(id, oc->id) != 0 &&
+                name && oc->named && ss->next_key > INT_MIN + 1 &&
                 oai_args_whole(st, args, alen, complete)) {
                 /* Another call at the same index (Ollama). */
-                rc = oai_call_add(st, ss, key, --ss->next_key, &call);
-            } else if (!call) {
-                rc = oai_call_add(st, ss, key, (int)key, &call);
+                rc = oai_call_add(st, ss, key, --ss->next_key, &oc);
+            } else if (!oc) {
+                rc = oai_call_add(st, ss, key, (int)key, &oc);
             }
             if (rc == AC_OK)
-                rc = oai_call_set_id(st, call, id);
+                rc = oai_call_set_id(st, oc, id);
             if (rc == AC_OK) {
-                call->named |= name != NULL;
-                sink_key = call->key;
+                oc->named |= name != NULL;
+                sink_key = oc->key;
             }
         }
         if (rc == AC_OK)
@@ -763,7 +739,7 @@ static ac_status oai_stream_tools(const oai_state *st, oai_stream *ss,
                                    complete);
         if (rc != AC_OK) {
             if (rc == AC_ENOMEM)
-                h->error_set(err, AC_ENOMEM, AC_STAGE_PROTOCOL,
+                h->fail(call, AC_ENOMEM, AC_STAGE_PROTOCOL,
                              "out of memory");
             return rc;
         }
@@ -777,7 +753,7 @@ static int oai_is_done(const ac_frame *ev)
 }
 
 ac_status ac_oai_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
-                             ac_error *err)
+                             ac_call *call)
 {
     const oai_state *st = state;
     json_object *root = NULL;
@@ -785,12 +761,10 @@ ac_status ac_oai_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
     ac_status rc;
 
     if (!st || !ev || !ev->data) {
-        oai_error_raw(err, AC_EINVAL, AC_STAGE_PROTOCOL,
-                      "openai_compat: no state or event");
         return AC_EINVAL;
     }
     const ac_host_api *h = st->host;
-    rc = oai_stream_get(st, sink, &ss, err);
+    rc = oai_stream_get(st, sink, &ss, call);
     if (rc != AC_OK)
         return rc;
     if (ss && ss->done)
@@ -801,10 +775,10 @@ ac_status ac_oai_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
     if (ev->event && strcmp(ev->event, "error") == 0) {
         root = oai_try_parse(st, ev->data, ev->data_len);
         rc = oai_inband_error(st, root, ev->data, ev->data_len,
-                              "error in stream", err);
+                              "error in stream", call);
         goto done;
     }
-    /* [DONE] is not JSON: test before parsing (PROTOCOLS.md 0.7). */
+    /* [DONE] is not JSON: test before parsing (docs/protocols.md 0.7). */
     if (oai_is_done(ev)) {
         if (ss) {
             ss->done = 1;
@@ -822,7 +796,7 @@ ac_status ac_oai_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
     if (i == ev->data_len)
         goto done;                  /* an empty data: line carries nothing */
 
-    rc = oai_parse(st, ev->data, ev->data_len, "stream event", &root, err);
+    rc = oai_parse(st, ev->data, ev->data_len, "stream event", &root, call);
     if (rc != AC_OK)
         goto done;
     /* A truthy top-level "error" inside a 200 stream (vLLM, TGI,
@@ -831,7 +805,7 @@ ac_status ac_oai_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
     if (e && !(json_object_is_type(e, json_type_boolean) &&
                !json_object_get_boolean(e))) {
         rc = oai_inband_error(st, root, ev->data, ev->data_len,
-                              "error in stream", err);
+                              "error in stream", call);
         goto done;
     }
 
@@ -856,7 +830,7 @@ ac_status ac_oai_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
             ss->refusal = 1;
         json_object *calls = oai_get(delta, "tool_calls");
         if (calls && json_object_is_type(calls, json_type_array)) {
-            rc = oai_stream_tools(st, ss, calls, sink, err);
+            rc = oai_stream_tools(st, ss, calls, sink, call);
             if (rc != AC_OK)
                 goto done;
         }
@@ -894,24 +868,22 @@ void ac_oai_stream_free(void *state, void *stream_state)
 /* ------------------------------------------------------------------ */
 
 ac_status ac_oai_parse_models(void *state, const char *body, size_t len,
-                              ac_model_list *out, ac_error *err)
+                              ac_model_list *out, ac_call *call)
 {
     const oai_state *st = state;
     json_object *root = NULL;
     ac_status rc = AC_OK;
 
     if (!st || !body || !out) {
-        oai_error_raw(err, AC_EINVAL, AC_STAGE_PROTOCOL,
-                      "openai_compat: no state or body");
         return AC_EINVAL;
     }
     const ac_host_api *h = st->host;
-    rc = oai_parse(st, body, len, "model list", &root, err);
+    rc = oai_parse(st, body, len, "model list", &root, call);
     if (rc != AC_OK)
         return rc;
     json_object *data = oai_get(root, "data");
     if (!data || !json_object_is_type(data, json_type_array)) {
-        h->error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+        h->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
                      "model list has no \"data\" array");
         rc = AC_EPROTOCOL;
         goto done;
@@ -924,7 +896,7 @@ ac_status ac_oai_parse_models(void *state, const char *body, size_t len,
             continue;
         rc = h->models_add(out, id);
         if (rc != AC_OK) {
-            h->error_set(err, rc, AC_STAGE_PROTOCOL,
+            h->fail(call, rc, AC_STAGE_PROTOCOL,
                          "could not add a model to the list");
             goto done;
         }

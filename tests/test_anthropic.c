@@ -11,30 +11,34 @@
  * cases no fixture holds: a tool call cut off by max_tokens, thinking, the
  * structured-output tool, malformed events.
  *
- * Requests: the plugin's build_request is called through the llm's
- * descriptor (tests link the core whole) and the body it builds is checked
- * against the recorded requests (system placement, max_tokens, tools, a
- * tool round trip in history).
+ * Requests: the plugin's init, build_request and model listing are
+ * driven through the SDK's fake host (<abstractcore/testkit.h>), with
+ * requests described part by part (text, images, files, tool calls and
+ * results), and the HTTP request they build is checked against the
+ * recorded requests (system placement, max_tokens, tools, a tool round
+ * trip in history) and the rules of request.c.
  *
  * End to end: ac_generate, ac_agenerate streaming, a session with a
- * tool round trip and errors against the project's mock server on
- * 127.0.0.1, checking the body the server received.  Nothing here talks
- * to anything but 127.0.0.1.
+ * tool round trip, a saved session with images, and errors against the
+ * project's mock server on 127.0.0.1, checking the body the server
+ * received.  Nothing here talks to anything but 127.0.0.1.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv, mkstemp */
 #include "core.h"
-#include "http.h"
 #include "alloc.h"
 #include "mock_server.h"
 #include "mockutil.h"
 #include "replay.h"
 #include "testutil.h"
 
+#include <abstractcore/testkit.h>
 #include <CUnit/Basic.h>
+#include <dlfcn.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -59,15 +63,19 @@ static ac_llm *llm_make(const char *key, const char *value)
     return l;
 }
 
+static int fake_suite_init(void);
+static int fake_suite_cleanup(void);
+
 static int suite_init(void)
 {
     core = tu_open_core(NULL);
     llm = llm_make(NULL, NULL);
-    return llm ? 0 : 1;
+    return llm && fake_suite_init() == 0 ? 0 : 1;
 }
 
 static int suite_cleanup(void)
 {
+    fake_suite_cleanup();
     ac_llm_free(llm);
     ac_core_close(core);
     return 0;
@@ -290,6 +298,9 @@ static void test_stream_error_overloaded(void)
         CU_ASSERT_EQUAL(rc, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.stage, AC_STAGE_PROTOCOL);
+        /* A 200 stream: the plugin reports the status the error type
+         * stands for (529); the type is in the message and decides
+         * retryable. */
         CU_ASSERT_EQUAL(err.http_status, 529);
         CU_ASSERT_EQUAL(err.retryable, 1);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "overloaded_error: Overloaded"));
@@ -398,7 +409,8 @@ static void test_error_529(void)
  * worth retrying.  (Bodies constructed in the fixtures' shape.) */
 /* A proxy in front of the API that quotes the key it was sent (a
  * constructed body; api.anthropic.com itself says only "invalid
- * x-api-key"): the key never reaches the message. */
+ * x-api-key"): the key never reaches the message (the core removes it
+ * from whatever the plugin reports), in HTTP errors and in a stream. */
 static void test_error_key_blanked(void)
 {
     static const char key[] = "sk-ant-api03-SECRET0123456789";
@@ -418,9 +430,19 @@ static void test_error_key_blanked(void)
         CU_ASSERT_EQUAL(rc, AC_EHTTP);
         CU_ASSERT_PTR_NULL(strstr(err.message, key));
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "HTTP 401: "));
-        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "***"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "[redacted]"));
         ac_response_free(r);
     }
+    static const char ev[] = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                             "\"api_error\",\"message\":\"bad key sk-ant-api03-SECRET0123456789\"}}\n\n";
+    ac_response *r;
+    ac_error err;
+    seen s;
+    CU_ASSERT_EQUAL(replay(l, AC_FRAMING_SSE, 200, ev, strlen(ev), 0, &r, &err, &s),
+                    AC_EPROTOCOL);
+    CU_ASSERT_PTR_NULL(strstr(err.message, key));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "api_error: bad key [redacted]"));
+    ac_response_free(r);
     ac_llm_free(l);
 }
 
@@ -522,7 +544,7 @@ static ac_response *replay_text(const char *text, ac_status want_rc, ac_error *e
 }
 
 /* max_tokens in the middle of a tool call, with no content_block_stop
- * (PROTOCOLS.md 5.15): the call is kept, marked truncated. */
+ * (docs/protocols.md 5.15): the call is kept, marked truncated. */
 static void test_tool_cut_by_max_tokens(void)
 {
     ac_error err;
@@ -618,32 +640,58 @@ static void test_structured_output_tool(void)
     ac_response_free(r);
 }
 
-/* Errors inside a 200 stream, by type. */
+/* Errors inside a 200 stream, by type: retryable as the type says, and
+ * the status the type stands for (an unknown type: 500, like an unknown
+ * server failure). */
 static void test_stream_error_kinds(void)
 {
     static const struct {
         const char *text;
-        int status, retryable;
+        int retryable;
         const char *msg;
+        int status;
     } cases[] = {
         { MSG_START(1) EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
-                          "\"message\":\"slow down\"}}"), 429, 1, "rate_limit_error: slow down" },
+                          "\"message\":\"slow down\"}}"), 1, "rate_limit_error: slow down", 429 },
         { EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-             "\"message\":\"bad\"}}"), 400, 0, "invalid_request_error: bad" },
+             "\"message\":\"bad\"}}"), 0, "invalid_request_error: bad", 400 },
         { EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"x\"}}"),
-          500, 1, "api_error: x" },
+          1, "api_error: x", 500 },
         /* the SSE event name alone marks it when "type" is missing */
         { EV("error", "{\"error\":{\"type\":\"brand_new_error\",\"message\":\"?\"}}"),
-          500, 1, "brand_new_error: ?" },
+          1, "brand_new_error: ?", 500 },
+        /* control bytes in the message: one printable line */
+        { EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
+             "\"a\\nb\\u0001c\"}}"), 1, "api_error: a b c", 500 },
     };
     for (size_t i = 0; i < N_OF(cases); i++) {
         ac_error err;
         ac_response *r = replay_text(cases[i].text, AC_EPROTOCOL, &err);
+        CU_ASSERT_EQUAL(err.stage, AC_STAGE_PROTOCOL);
         CU_ASSERT_EQUAL(err.http_status, cases[i].status);
         CU_ASSERT_EQUAL(err.retryable, cases[i].retryable);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].msg));
         ac_response_free(r);
     }
+    /* A message longer than a report holds, of two-byte characters: cut
+     * at a character boundary, marked "...". */
+    char text[2400];
+    int n = snprintf(text, sizeof text, "event: error\ndata: {\"type\":\"error\",\"error\":"
+                     "{\"type\":\"api_error\",\"message\":\"");
+    for (int i = 0; i < 1000; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "\xc3\xa9");
+    snprintf(text + n, sizeof text - (size_t)n, "\"}}\n\n");
+    ac_error err;
+    ac_response *r = replay_text(text, AC_EPROTOCOL, &err);
+    size_t ml = strlen(err.message);
+    CU_ASSERT_TRUE(ml > 400 && ml < sizeof err.message);
+    CU_ASSERT_TRUE(ml >= 3 && strcmp(err.message + ml - 3, "...") == 0);
+    /* before the "...", whole characters: every \xc3 has its \xa9 */
+    const char *at_msg = strstr(err.message, "api_error: ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at_msg);
+    for (const char *p = at_msg + 11; *p != '.'; p += 2)
+        CU_ASSERT_TRUE_FATAL((unsigned char)p[0] == 0xc3 && (unsigned char)p[1] == 0xa9);
+    ac_response_free(r);
 }
 
 /* Malformed events end the stream with an error, never a crash. */
@@ -775,27 +823,132 @@ static void test_alloc_failures(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Requests                                                             */
+/* Requests, through the fake host                                      */
 /* ------------------------------------------------------------------ */
 
-/* Build a request with the llm's plugin; returns the parsed body. */
-static json_object *build(ac_llm *l, const ac_gen_request *g, ac_http_request *http,
-                          ac_status *rc, ac_error *err)
+/*
+ * The real host's message() reads only requests the core made, so the
+ * plugin's build_request is driven here through the SDK's fake host
+ * (<abstractcore/testkit.h>): a request described part by part, the HTTP
+ * request the plugin built read back.  The fake loads a private copy of
+ * the .so: the core of the suites above dlopens the same file, and a
+ * plugin keeps one host pointer, which the fake's ac_fake_load would
+ * otherwise take from under the core.
+ */
+#define PLUGIN_SO TEST_BUILDDIR "/plugins/anthropic/.libs/anthropic.so"
+
+static const ac_provider *fvt;  /* the copy's descriptor */
+static void              *fdl;
+
+static int fake_suite_init(void)
 {
-    memset(http, 0, sizeof *http);
-    memset(err, 0, sizeof *err);
-    *rc = l->vt->build_request(l->state, g, http, err);
-    if (*rc != AC_OK || !http->body)
-        return NULL;
-    return json_tokener_parse(http->body);
+    size_t len;
+    char *bytes = tu_read_file(PLUGIN_SO, &len);
+    char tmp[] = "/tmp/ac-anthropic-test-XXXXXX";
+    int fd = bytes ? mkstemp(tmp) : -1;
+    int ok = fd >= 0 && write(fd, bytes, len) == (ssize_t)len;
+    if (fd >= 0)
+        close(fd);
+    free(bytes);
+    if (ok)
+        fvt = ac_fake_load(tmp, &fdl);
+    if (fd >= 0)
+        unlink(tmp); /* the mapping stays */
+    return fvt ? 0 : 1;
 }
 
-static int has_header(const ac_http_request *http, const char *line)
+static int fake_suite_cleanup(void)
 {
-    for (const struct curl_slist *h = http->headers; h; h = h->next)
-        if (strcmp(h->data, line) == 0)
-            return 1;
+    if (fdl)
+        dlclose(fdl);
     return 0;
+}
+
+/* One plugin instance on a fake host. */
+typedef struct fx {
+    ac_fake *f;
+    void    *st;
+} fx;
+
+/* A fake with api_key "test" and the recorded model; more settings may be
+ * given before fx_init. */
+static void fx_new(fx *x)
+{
+    x->f = ac_fake_new();
+    x->st = NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x->f);
+    CU_ASSERT_EQUAL_FATAL(ac_fake_set(x->f, "api_key", "test"), 0);
+    ac_fake_request(x->f)->model = "claude-sonnet-4-20250514";
+}
+
+static ac_status fx_init(fx *x)
+{
+    ac_status rc = fvt->init(ac_fake_settings(x->f), &x->st, ac_fake_call(x->f));
+    if (rc != AC_OK)
+        x->st = NULL;
+    return rc;
+}
+
+/* fx_new then fx_init, which must succeed. */
+static void fx_ready(fx *x)
+{
+    fx_new(x);
+    ac_status rc = fx_init(x);
+    if (rc != AC_OK)
+        fprintf(stderr, "init: %s\n", ac_fake_error(x->f)->message);
+    CU_ASSERT_EQUAL_FATAL(rc, AC_OK);
+}
+
+static void fx_free(fx *x)
+{
+    if (x->st)
+        fvt->fini(x->st);
+    ac_fake_free(x->f);
+    x->f = NULL;
+    x->st = NULL;
+}
+
+/* Build the request; returns the parsed body (put it), NULL on failure. */
+static json_object *fx_build(fx *x, ac_status *rc)
+{
+    ac_fake_reset(x->f);
+    *rc = fvt->build_request(x->st, ac_fake_request(x->f), ac_fake_http(x->f),
+                             ac_fake_call(x->f));
+    if (*rc != AC_OK)
+        return NULL;
+    return json_tokener_parse(ac_fake_body(x->f, NULL));
+}
+
+static void msg(fx *x, ac_role role, const char *text)
+{
+    CU_ASSERT_EQUAL_FATAL(ac_fake_add_message(x->f, role, text), 0);
+}
+
+static void part(fx *x, const ac_part *p)
+{
+    CU_ASSERT_EQUAL_FATAL(ac_fake_add_part(x->f, p), 0);
+}
+
+/* A tool call on the last (assistant) message. */
+static void tool_call(fx *x, const char *id, const char *name, const char *args)
+{
+    ac_part p = { .struct_size = sizeof p, .type = AC_PART_TOOL_CALL, .id = id,
+                  .name = name, .arguments = args };
+    part(x, &p);
+}
+
+/* A tool message answering call id. */
+static void tool_result(fx *x, const char *id, const char *text, int is_error)
+{
+    msg(x, AC_ROLE_TOOL, NULL);
+    ac_part p = { .struct_size = sizeof p, .type = AC_PART_TOOL_RESULT, .id = id,
+                  .text = text, .text_len = strlen(text), .is_error = is_error };
+    part(x, &p);
+}
+
+static void tool(fx *x, const char *name, const char *description, const char *schema)
+{
+    CU_ASSERT_EQUAL_FATAL(ac_fake_add_tool(x->f, name, description, schema), 0);
 }
 
 static json_object *path(json_object *o, const char *key)
@@ -813,13 +966,25 @@ static json_object *at(json_object *a, size_t i)
     return json_object_array_get_idx(a, i);
 }
 
-static void gen_init(ac_gen_request *g, const ac_message *m, size_t n)
+/* Header `name` is `want`. */
+static int header_is(const fx *x, const char *name, const char *value)
 {
-    memset(g, 0, sizeof *g);
-    g->struct_size = sizeof *g;
-    g->model = "claude-sonnet-4-20250514";
-    g->messages = m;
-    g->n_messages = n;
+    const char *v = ac_fake_header(x->f, name);
+    return v && strcmp(v, value) == 0;
+}
+
+/* The descriptor: ABI 2, features by what build_request understands. */
+static void test_descriptor(void)
+{
+    CU_ASSERT_EQUAL(fvt->abi_major, AC_ABI_MAJOR);
+    CU_ASSERT_EQUAL(fvt->abi_minor, AC_ABI_MINOR);
+    CU_ASSERT_STRING_EQUAL(fvt->name, "anthropic");
+    CU_ASSERT_TRUE(fvt->description && strstr(fvt->description, "Anthropic"));
+    CU_ASSERT_EQUAL(fvt->features,
+                    AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES);
+    CU_ASSERT_PTR_NOT_NULL(fvt->parse_event);
+    CU_ASSERT_PTR_NOT_NULL(fvt->build_models_request);
+    CU_ASSERT_PTR_NULL(fvt->run_local);
 }
 
 /* The recorded first turn of the weather conversation: same model,
@@ -830,36 +995,31 @@ static void test_request_tool_use(void)
     char *rec_text = tu_fixture("anthropic_messages_tool_use.request.json", &len);
     json_object *rec = json_tokener_parse(rec_text);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
-
     const char *schema = json_object_to_json_string(path(at(path(rec, "tools"), 0),
                                                          "input_schema"));
-    ac_message m[2] = {
-        { .role = AC_ROLE_SYSTEM, .content = "You are a helpful assistant" },
-        { .role = AC_ROLE_USER, .content = "What's the weather in Florence,Italy?" },
-    };
-    ac_tool_def tool = { "weather", "Get weather information for a location", schema };
-    ac_gen_request g;
-    gen_init(&g, m, 2);
-    g.has_max_tokens = 1;
-    g.max_tokens = 4000;
-    g.tools = &tool;
-    g.n_tools = 1;
-    g.tool_choice = "auto";
-    g.has_seed = 1; /* no seed on this API: dropped */
-    g.seed = 7;
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_SYSTEM, "You are a helpful assistant");
+    msg(&x, AC_ROLE_USER, "What's the weather in Florence,Italy?");
+    tool(&x, "weather", "Get weather information for a location", schema);
+    ac_gen_request *g = ac_fake_request(x.f);
+    g->has_max_tokens = 1;
+    g->max_tokens = 4000;
+    g->tool_choice = "auto";
+    g->has_seed = 1; /* no seed on this API: dropped */
+    g->seed = 7;
 
-    ac_http_request http;
     ac_status rc;
-    ac_error err;
-    json_object *b = build(llm, &g, &http, &rc, &err);
+    json_object *b = fx_build(&x, &rc);
     CU_ASSERT_EQUAL(rc, AC_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    CU_ASSERT_STRING_EQUAL(http.method, "POST");
-    CU_ASSERT_STRING_EQUAL(http.url, "https://api.anthropic.com/v1/messages");
-    CU_ASSERT_EQUAL(http.framing, AC_FRAMING_NONE);
-    CU_ASSERT_TRUE(has_header(&http, "x-api-key: test"));
-    CU_ASSERT_TRUE(has_header(&http, "anthropic-version: 2023-06-01"));
-    CU_ASSERT_TRUE(has_header(&http, "content-type: application/json"));
+    CU_ASSERT_STRING_EQUAL(ac_fake_method(x.f), "POST");
+    CU_ASSERT_STRING_EQUAL(ac_fake_url(x.f), "https://api.anthropic.com/v1/messages");
+    CU_ASSERT_EQUAL(ac_fake_framing(x.f), AC_FRAMING_NONE);
+    CU_ASSERT_TRUE(header_is(&x, "x-api-key", "test"));
+    CU_ASSERT_TRUE(header_is(&x, "anthropic-version", "2023-06-01"));
+    CU_ASSERT_TRUE(header_is(&x, "content-type", "application/json"));
+    CU_ASSERT_PTR_NULL(ac_fake_header(x.f, "anthropic-beta"));
 
     CU_ASSERT_TRUE(json_object_equal(path(b, "model"), path(rec, "model")));
     CU_ASSERT_TRUE(json_object_equal(path(b, "max_tokens"), path(rec, "max_tokens")));
@@ -876,7 +1036,7 @@ static void test_request_tool_use(void)
     CU_ASSERT_PTR_NULL(path(b, "seed"));
     CU_ASSERT_PTR_NULL(path(b, "stream"));
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
     json_object_put(rec);
     free(rec_text);
 }
@@ -890,35 +1050,26 @@ static void test_request_tool_result(void)
     json_object *rec = json_tokener_parse(rec_text);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
     json_object *rmsgs = path(rec, "messages");
-
     const char *schema = json_object_to_json_string(path(at(path(rec, "tools"), 0),
                                                          "input_schema"));
-    ac_tool_call call = { "toolu_01XLb9pzgfLa2EMyqWot6Ezt", "weather",
-                          "{\"location\":\"Florence,Italy\"}" };
-    ac_message m[4] = {
-        { .role = AC_ROLE_SYSTEM, .content = "You are a helpful assistant" },
-        { .role = AC_ROLE_USER, .content = "What's the weather in Florence,Italy?" },
-        { .role = AC_ROLE_ASSISTANT, .content = "I'll check the weather in Florence, Italy for you.",
-          .tool_calls = &call, .n_tool_calls = 1 },
-        { .role = AC_ROLE_TOOL, .content = "40 C", .tool_call_id = "toolu_01XLb9pzgfLa2EMyqWot6Ezt",
-          .name = "weather" },
-    };
-    ac_tool_def tool = { "weather", "Get weather information for a location", schema };
-    ac_gen_request g;
-    gen_init(&g, m, 4);
-    g.has_max_tokens = 1;
-    g.max_tokens = 4000;
-    g.tools = &tool;
-    g.n_tools = 1;
-    g.stream = 1;
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_SYSTEM, "You are a helpful assistant");
+    msg(&x, AC_ROLE_USER, "What's the weather in Florence,Italy?");
+    msg(&x, AC_ROLE_ASSISTANT, "I'll check the weather in Florence, Italy for you.");
+    tool_call(&x, "toolu_01XLb9pzgfLa2EMyqWot6Ezt", "weather", "{\"location\":\"Florence,Italy\"}");
+    tool_result(&x, "toolu_01XLb9pzgfLa2EMyqWot6Ezt", "40 C", 0);
+    tool(&x, "weather", "Get weather information for a location", schema);
+    ac_gen_request *g = ac_fake_request(x.f);
+    g->has_max_tokens = 1;
+    g->max_tokens = 4000;
+    g->stream = 1;
 
-    ac_http_request http;
     ac_status rc;
-    ac_error err;
-    json_object *b = build(llm, &g, &http, &rc, &err);
+    json_object *b = fx_build(&x, &rc);
     CU_ASSERT_EQUAL(rc, AC_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    CU_ASSERT_EQUAL(http.framing, AC_FRAMING_SSE);
+    CU_ASSERT_EQUAL(ac_fake_framing(x.f), AC_FRAMING_SSE);
     CU_ASSERT_TRUE(json_object_get_boolean(path(b, "stream")));
     CU_ASSERT_PTR_NULL(path(b, "tool_choice"));
     json_object *msgs = path(b, "messages");
@@ -934,8 +1085,9 @@ static void test_request_tool_result(void)
     CU_ASSERT_STRING_EQUAL(jstr(res, "type"), "tool_result");
     CU_ASSERT_STRING_EQUAL(jstr(res, "tool_use_id"), jstr(rres, "tool_use_id"));
     CU_ASSERT_STRING_EQUAL(jstr(res, "content"), jstr(at(path(rres, "content"), 0), "text"));
+    CU_ASSERT_PTR_NULL(path(res, "is_error"));
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
     json_object_put(rec);
     free(rec_text);
 }
@@ -947,25 +1099,22 @@ static void test_request_stream_live(void)
     char *rec_text = tu_fixture("anthropic_stream_tool_use_live.request.json", &len);
     json_object *rec = json_tokener_parse(rec_text);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
-    ac_message m[2] = {
-        { .role = AC_ROLE_SYSTEM, .content = "You are a helpful assistant" },
-        { .role = AC_ROLE_USER, .content = "What's the weather in Florence,Italy?" },
-    };
-    ac_gen_request g;
-    gen_init(&g, m, 2);
-    g.has_max_tokens = 1;
-    g.max_tokens = 4000;
-    g.stream = 1;
-    ac_http_request http;
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_SYSTEM, "You are a helpful assistant");
+    msg(&x, AC_ROLE_USER, "What's the weather in Florence,Italy?");
+    ac_gen_request *g = ac_fake_request(x.f);
+    g->has_max_tokens = 1;
+    g->max_tokens = 4000;
+    g->stream = 1;
     ac_status rc;
-    ac_error err;
-    json_object *b = build(llm, &g, &http, &rc, &err);
+    json_object *b = fx_build(&x, &rc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_TRUE(json_object_equal(path(b, "stream"), path(rec, "stream")));
     CU_ASSERT_TRUE(json_object_equal(path(b, "messages"), path(rec, "messages")));
-    CU_ASSERT_EQUAL(http.framing, AC_FRAMING_SSE);
+    CU_ASSERT_EQUAL(ac_fake_framing(x.f), AC_FRAMING_SSE);
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
     json_object_put(rec);
     free(rec_text);
 }
@@ -974,26 +1123,23 @@ static void test_request_stream_live(void)
  * (the API requires one); a model of "" uses the default. */
 static void test_request_defaults(void)
 {
-    ac_message m[3] = {
-        { .role = AC_ROLE_SYSTEM, .content = "One." },
-        { .role = AC_ROLE_USER, .content = "Say hi in Portuguese" },
-        { .role = AC_ROLE_SYSTEM, .content = "Two." },
-    };
-    ac_gen_request g;
-    gen_init(&g, m, 3);
-    g.model = "";
-    g.has_temperature = 1;
-    g.temperature = 0.7;
-    g.has_top_p = 1;
-    g.top_p = 0.9;
-    const char *stops[] = { "END", "\n\n" };
-    g.stop = stops;
-    g.n_stop = 2;
-    g.tool_choice = "required"; /* no tools: no tool_choice */
-    ac_http_request http;
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_SYSTEM, "One.");
+    msg(&x, AC_ROLE_USER, "Say hi in Portuguese");
+    msg(&x, AC_ROLE_SYSTEM, "Two.");
+    ac_gen_request *g = ac_fake_request(x.f);
+    g->model = "";
+    g->has_temperature = 1;
+    g->temperature = 0.7;
+    g->has_top_p = 1;
+    g->top_p = 0.9;
+    static const char *const stops[] = { "END", "\n\n" };
+    g->stop = stops;
+    g->n_stop = 2;
+    g->tool_choice = "required"; /* no tools: no tool_choice */
     ac_status rc;
-    ac_error err;
-    json_object *b = build(llm, &g, &http, &rc, &err);
+    json_object *b = fx_build(&x, &rc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(json_object_get_int(path(b, "max_tokens")), 4096);
     CU_ASSERT_STRING_EQUAL(json_object_get_string(path(b, "model")), "claude-haiku-4-5");
@@ -1003,8 +1149,9 @@ static void test_request_defaults(void)
     CU_ASSERT_STRING_EQUAL(jstr(at(sys, 0), "text"), "One.");
     CU_ASSERT_STRING_EQUAL(jstr(at(sys, 1), "text"), "Two.");
     CU_ASSERT_EQUAL(json_object_array_length(path(b, "messages")), 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(http.body, "\"temperature\":0.7,"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(http.body, "\"top_p\":0.9"));
+    const char *body = ac_fake_body(x.f, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"temperature\":0.7,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"top_p\":0.9"));
     /* "\n\n" is refused by the API ("stop_sequences: each stop sequence
      * must contain non-whitespace", BerriAI/litellm#3286): not sent. */
     CU_ASSERT_EQUAL(json_object_array_length(path(b, "stop_sequences")), 1);
@@ -1013,38 +1160,45 @@ static void test_request_defaults(void)
     CU_ASSERT_PTR_NULL(path(b, "tools"));
     CU_ASSERT_PTR_NULL(path(b, "tool_choice"));
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
+}
+
+/* The history of test_request_tools_and_json: a prompt with two images
+ * attached, two parallel calls (one cut off), their results, thanks. */
+static void tools_history(fx *x)
+{
+    msg(x, AC_ROLE_USER, "Look");
+    ac_part img = { .struct_size = sizeof img, .type = AC_PART_IMAGE,
+                    .mime_type = "image/png", .data_base64 = "iVBORw0KGgo=", .data_len = 8 };
+    part(x, &img);
+    ac_part url = { .struct_size = sizeof url, .type = AC_PART_IMAGE,
+                    .url = "https://example.com/x.jpg" };
+    part(x, &url);
+    msg(x, AC_ROLE_ASSISTANT, "");
+    tool_call(x, "t1", "a", "{}");
+    tool_call(x, "t2", "b", "{\"x\":1" /* cut off */);
+    tool_result(x, "t1", "r1", 0);
+    tool_result(x, "t2", "r2", 0);
+    msg(x, AC_ROLE_USER, "Thanks");
+    tool(x, "a", NULL, "{\"type\":\"object\"}");
+    tool(x, "b", "B", "{\"type\":\"object\",\"properties\":{}}");
 }
 
 /* tool_choice mapping, parallel tool results merged into one user
  * message, images, and structured output in both modes. */
 static void test_request_tools_and_json(void)
 {
-    ac_tool_call calls[2] = { { "t1", "a", "{}" }, { "t2", "b", "{\"x\":1" /* cut off */ } };
-    const char *imgs[] = { "data:image/png;base64,iVBORw0KGgo=", "https://example.com/x.jpg" };
-    ac_message m[5] = {
-        { .role = AC_ROLE_USER, .content = "Look", .images = imgs, .n_images = 2 },
-        { .role = AC_ROLE_ASSISTANT, .content = "", .tool_calls = calls, .n_tool_calls = 2 },
-        { .role = AC_ROLE_TOOL, .content = "r1", .tool_call_id = "t1" },
-        { .role = AC_ROLE_TOOL, .content = "r2", .tool_call_id = "t2" },
-        { .role = AC_ROLE_USER, .content = "Thanks" },
-    };
-    ac_tool_def tools[2] = { { "a", NULL, "{\"type\":\"object\"}" },
-                             { "b", "B", "{\"type\":\"object\",\"properties\":{}}" } };
     static const struct { const char *choice, *type, *name; } choices[] = {
         { "auto", "auto", NULL }, { "none", "none", NULL },
         { "required", "any", NULL }, { "b", "tool", "b" },
     };
     for (size_t c = 0; c < N_OF(choices); c++) {
-        ac_gen_request g;
-        gen_init(&g, m, 5);
-        g.tools = tools;
-        g.n_tools = 2;
-        g.tool_choice = choices[c].choice;
-        ac_http_request http;
+        fx x;
+        fx_ready(&x);
+        tools_history(&x);
+        ac_fake_request(x.f)->tool_choice = choices[c].choice;
         ac_status rc;
-        ac_error err;
-        json_object *b = build(llm, &g, &http, &rc, &err);
+        json_object *b = fx_build(&x, &rc);
         CU_ASSERT_PTR_NOT_NULL_FATAL(b);
         json_object *tc = path(b, "tool_choice");
         CU_ASSERT_STRING_EQUAL(jstr(tc, "type"), choices[c].type);
@@ -1053,10 +1207,13 @@ static void test_request_tools_and_json(void)
         if (c == 0) {
             json_object *msgs = path(b, "messages");
             CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 3);
+            /* the attached images go before the prompt's text */
             json_object *u = path(at(msgs, 0), "content");
+            CU_ASSERT_STRING_EQUAL(jstr(at(u, 0), "type"), "image");
             CU_ASSERT_STRING_EQUAL(jstr(path(at(u, 0), "source"), "type"), "base64");
             CU_ASSERT_STRING_EQUAL(jstr(path(at(u, 0), "source"), "media_type"), "image/png");
             CU_ASSERT_STRING_EQUAL(jstr(path(at(u, 0), "source"), "data"), "iVBORw0KGgo=");
+            CU_ASSERT_STRING_EQUAL(jstr(path(at(u, 1), "source"), "type"), "url");
             CU_ASSERT_STRING_EQUAL(jstr(path(at(u, 1), "source"), "url"),
                                    "https://example.com/x.jpg");
             CU_ASSERT_STRING_EQUAL(jstr(at(u, 2), "text"), "Look");
@@ -1073,50 +1230,262 @@ static void test_request_tools_and_json(void)
             CU_ASSERT_PTR_NULL(path(at(path(b, "tools"), 0), "description"));
         }
         json_object_put(b);
-        ac__http_request_clear(&http);
+        fx_free(&x);
     }
 
     /* Structured output, default (tool) mode: a forced extra tool. */
-    ac_gen_request g;
-    gen_init(&g, m + 4, 1);
-    g.json_schema = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}";
-    g.json_schema_name = "thing";
-    ac_http_request http;
+    static const char schema[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}";
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "Thanks");
+    ac_fake_request(x.f)->json_schema = schema;
+    ac_fake_request(x.f)->json_schema_name = "thing";
     ac_status rc;
-    ac_error err;
-    json_object *b = build(llm, &g, &http, &rc, &err);
+    json_object *b = fx_build(&x, &rc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_STRING_EQUAL(jstr(at(path(b, "tools"), 0), "name"), "ac_json_response");
+    CU_ASSERT_PTR_NOT_NULL(strstr(jstr(at(path(b, "tools"), 0), "description"), "'thing'"));
     CU_ASSERT_STRING_EQUAL(jstr(path(b, "tool_choice"), "name"), "ac_json_response");
     CU_ASSERT_STRING_EQUAL(jstr(path(b, "tool_choice"), "type"), "tool");
     CU_ASSERT_PTR_NULL(path(b, "output_config"));
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
 
     /* ... and the native form when configured. */
-    ac_llm *native = llm_make("structured_output", "output_config");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(native);
-    b = build(native, &g, &http, &rc, &err);
+    fx_new(&x);
+    CU_ASSERT_EQUAL(ac_fake_set(x.f, "structured_output", "output_config"), 0);
+    CU_ASSERT_EQUAL_FATAL(fx_init(&x), AC_OK);
+    msg(&x, AC_ROLE_USER, "Thanks");
+    ac_fake_request(x.f)->json_schema = schema;
+    ac_fake_request(x.f)->json_schema_name = "thing";
+    b = fx_build(&x, &rc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     json_object *fmt = path(path(b, "output_config"), "format");
     CU_ASSERT_STRING_EQUAL(jstr(fmt, "type"), "json_schema");
     CU_ASSERT_STRING_EQUAL(jstr(path(fmt, "schema"), "type"), "object");
     CU_ASSERT_PTR_NULL(path(b, "tools"));
     json_object_put(b);
-    ac__http_request_clear(&http);
-    ac_llm_free(native);
+    /* a schema that is not a JSON object is the caller's error */
+    ac_fake_request(x.f)->json_schema = "[1]";
+    CU_ASSERT_PTR_NULL(fx_build(&x, &rc));
+    CU_ASSERT_EQUAL(rc, AC_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "json_schema is not a JSON object"));
+    fx_free(&x);
 
-    /* A schema that is not a JSON object is the caller's error. */
-    tools[0].parameters_json = "[]";
-    gen_init(&g, m + 4, 1);
-    g.tools = tools;
-    g.n_tools = 1;
-    b = build(llm, &g, &http, &rc, &err);
+    /* Tool parameters that are not a JSON object: the caller's error too,
+     * naming the tool; nothing is built. */
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "Thanks");
+    tool(&x, "a", NULL, "[]");
+    b = fx_build(&x, &rc);
     CU_ASSERT_PTR_NULL(b);
     CU_ASSERT_EQUAL(rc, AC_EINVAL);
-    CU_ASSERT_EQUAL(err.stage, AC_STAGE_REQUEST);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "tool 'a'"));
-    ac__http_request_clear(&http);
+    CU_ASSERT_EQUAL(ac_fake_error(x.f)->code, AC_EINVAL);
+    CU_ASSERT_EQUAL(ac_fake_error(x.f)->stage, AC_STAGE_REQUEST);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "tool 'a'"));
+    CU_ASSERT_STRING_EQUAL(ac_fake_body(x.f, NULL), "");
+    fx_free(&x);
+}
+
+/* Image parts: base64 bytes (with their media type), an http(s) URL, a
+ * data: URL given as the URL; interleaved text keeps its place. */
+static void test_request_images(void)
+{
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "Image 1:");
+    ac_part jpg = { .struct_size = sizeof jpg, .type = AC_PART_IMAGE,
+                    .mime_type = "image/jpeg", .data_base64 = "/9j/4AAQ", .data_len = 6 };
+    part(&x, &jpg);
+    ac_part t2 = { .struct_size = sizeof t2, .type = AC_PART_TEXT, .text = "Image 2:",
+                   .text_len = 8 };
+    part(&x, &t2);
+    ac_part url = { .struct_size = sizeof url, .type = AC_PART_IMAGE,
+                    .url = "https://example.com/cat.png" };
+    part(&x, &url);
+    ac_part data = { .struct_size = sizeof data, .type = AC_PART_IMAGE,
+                     .url = "data:image/webp;base64,UklGRg==" };
+    part(&x, &data);
+    ac_part t3 = { .struct_size = sizeof t3, .type = AC_PART_TEXT, .text = "Compare them.",
+                   .text_len = 13 };
+    part(&x, &t3);
+    ac_status rc;
+    json_object *b = fx_build(&x, &rc);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    json_object *c = path(at(path(b, "messages"), 0), "content");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(c), 6);
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 0), "text"), "Image 1:");
+    json_object *s = path(at(c, 1), "source");
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 1), "type"), "image");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "type"), "base64");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "media_type"), "image/jpeg");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "data"), "/9j/4AAQ");
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 2), "text"), "Image 2:");
+    s = path(at(c, 3), "source");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "type"), "url");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "url"), "https://example.com/cat.png");
+    CU_ASSERT_PTR_NULL(path(s, "data"));
+    s = path(at(c, 4), "source");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "type"), "base64");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "media_type"), "image/webp");
+    CU_ASSERT_STRING_EQUAL(jstr(s, "data"), "UklGRg==");
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 5), "text"), "Compare them.");
+    json_object_put(b);
+    fx_free(&x);
+
+    /* An image alone is a whole prompt; one with neither data nor URL is
+     * refused. */
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, NULL);
+    part(&x, &url);
+    b = fx_build(&x, &rc);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_EQUAL(json_object_array_length(path(at(path(b, "messages"), 0), "content")), 1);
+    json_object_put(b);
+    ac_part none = { .struct_size = sizeof none, .type = AC_PART_IMAGE, .mime_type = "image/png" };
+    part(&x, &none);
+    CU_ASSERT_PTR_NULL(fx_build(&x, &rc));
+    CU_ASSERT_EQUAL(rc, AC_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "neither data nor a URL"));
+    fx_free(&x);
+}
+
+/* File parts: labelled text blocks, before the prompt they are attached
+ * to; in a system message, part of the system blocks. */
+static void test_request_files(void)
+{
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_SYSTEM, "Answer from the notes.");
+    ac_part style = { .struct_size = sizeof style, .type = AC_PART_FILE, .name = "style.md",
+                      .mime_type = "text/markdown", .text = "Be brief.", .text_len = 9 };
+    part(&x, &style);
+    msg(&x, AC_ROLE_USER, "Summarize.");
+    ac_part notes = { .struct_size = sizeof notes, .type = AC_PART_FILE, .name = "notes.txt",
+                      .mime_type = "text/plain", .text = "line 1\nline 2", .text_len = 13 };
+    part(&x, &notes);
+    ac_part anon = { .struct_size = sizeof anon, .type = AC_PART_FILE,
+                     .mime_type = "application/pdf", .text = "", .text_len = 0 };
+    part(&x, &anon);
+    ac_status rc;
+    json_object *b = fx_build(&x, &rc);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    json_object *sys = path(b, "system");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(sys), 2);
+    CU_ASSERT_STRING_EQUAL(jstr(at(sys, 0), "text"), "Answer from the notes.");
+    CU_ASSERT_STRING_EQUAL(jstr(at(sys, 1), "text"), "[file: style.md]\nBe brief.");
+    json_object *c = path(at(path(b, "messages"), 0), "content");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(c), 3);
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 0), "type"), "text");
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 0), "text"), "[file: notes.txt]\nline 1\nline 2");
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 1), "text"), "[file: document]\n");
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 2), "text"), "Summarize.");
+    json_object_put(b);
+    fx_free(&x);
+}
+
+/* Tool results: each a tool_result block, is_error when the tool failed,
+ * consecutive ones (separate messages, or parts of one) grouped in one
+ * user message, results before the text that follows them. */
+static void test_request_tool_results_grouped(void)
+{
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "Weather in Paris, Rome and Oslo?");
+    msg(&x, AC_ROLE_ASSISTANT, "Checking.");
+    tool_call(&x, "toolu_1", "weather", "{\"location\":\"Paris\"}");
+    tool_call(&x, "toolu_2", "weather", "{\"location\":\"Rome\"}");
+    tool_call(&x, "toolu_3", "weather", "{\"location\":\"Oslo\"}");
+    tool_result(&x, "toolu_1", "22 C", 0);
+    tool_result(&x, "toolu_2", "station offline", 1);
+    ac_part r3 = { .struct_size = sizeof r3, .type = AC_PART_TOOL_RESULT, .id = "toolu_3",
+                   .name = "weather", .text = "9 C", .text_len = 3 };
+    part(&x, &r3); /* a second result in the same tool message */
+    msg(&x, AC_ROLE_USER, "And tomorrow?");
+    ac_status rc;
+    json_object *b = fx_build(&x, &rc);
+    CU_ASSERT_EQUAL(rc, AC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    json_object *msgs = path(b, "messages");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 3);
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 1), "role"), "assistant");
+    CU_ASSERT_EQUAL(json_object_array_length(path(at(msgs, 1), "content")), 4);
+    CU_ASSERT_STRING_EQUAL(jstr(at(msgs, 2), "role"), "user");
+    json_object *c = path(at(msgs, 2), "content");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(c), 4);
+    static const char *const ids[] = { "toolu_1", "toolu_2", "toolu_3" };
+    static const char *const texts[] = { "22 C", "station offline", "9 C" };
+    for (size_t i = 0; i < 3; i++) {
+        CU_ASSERT_STRING_EQUAL(jstr(at(c, i), "type"), "tool_result");
+        CU_ASSERT_STRING_EQUAL(jstr(at(c, i), "tool_use_id"), ids[i]);
+        CU_ASSERT_STRING_EQUAL(jstr(at(c, i), "content"), texts[i]);
+        json_object *e = path(at(c, i), "is_error");
+        if (i == 1) {
+            CU_ASSERT_TRUE(e && json_object_is_type(e, json_type_boolean) &&
+                           json_object_get_boolean(e));
+        } else {
+            CU_ASSERT_PTR_NULL(e);
+        }
+    }
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 3), "text"), "And tomorrow?");
+    json_object_put(b);
+    fx_free(&x);
+}
+
+/* A part this API cannot take where it is, or of a type the plugin does
+ * not know, fails the request with AC_EUNSUPPORTED naming it: never
+ * dropped in silence.  Nothing is built. */
+static void test_request_unsupported_parts(void)
+{
+    static const struct {
+        ac_role role;
+        ac_part_type type;
+        const char *want;
+    } cases[] = {
+        { AC_ROLE_USER, (ac_part_type)99, "type 99" },
+        { AC_ROLE_ASSISTANT, (ac_part_type)0, "type 0" },
+        { AC_ROLE_ASSISTANT, AC_PART_IMAGE, "no image part in assistant messages" },
+        { AC_ROLE_ASSISTANT, AC_PART_FILE, "no file part in assistant messages" },
+        { AC_ROLE_USER, AC_PART_TOOL_CALL, "no tool call part in user messages" },
+        { AC_ROLE_USER, AC_PART_TOOL_RESULT, "no tool result part in user messages" },
+        { AC_ROLE_TOOL, AC_PART_TEXT, "no text part in tool messages" },
+        { AC_ROLE_SYSTEM, AC_PART_IMAGE, "no image part in system messages" },
+    };
+    for (size_t i = 0; i < N_OF(cases); i++) {
+        fx x;
+        fx_ready(&x);
+        msg(&x, AC_ROLE_USER, "Hi");
+        msg(&x, cases[i].role, NULL);
+        ac_part p = { .struct_size = sizeof p, .type = cases[i].type, .text = "x", .text_len = 1,
+                      .url = "https://example.com/a.png", .id = "i", .name = "n",
+                      .arguments = "{}" };
+        part(&x, &p);
+        msg(&x, AC_ROLE_USER, "Go on");
+        ac_status rc;
+        CU_ASSERT_PTR_NULL(fx_build(&x, &rc));
+        CU_ASSERT_EQUAL(rc, AC_EUNSUPPORTED);
+        const ac_error *e = ac_fake_error(x.f);
+        CU_ASSERT_EQUAL(e->code, AC_EUNSUPPORTED);
+        CU_ASSERT_EQUAL(e->stage, AC_STAGE_REQUEST);
+        if (!strstr(e->message, cases[i].want))
+            fprintf(stderr, "case %zu: \"%s\"\n", i, e->message);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e->message, cases[i].want));
+        CU_ASSERT_PTR_NOT_NULL(strstr(e->message, "message 1"));
+        CU_ASSERT_STRING_EQUAL(ac_fake_body(x.f, NULL), "");
+        CU_ASSERT_STRING_EQUAL(ac_fake_url(x.f), "");
+        fx_free(&x);
+    }
+    /* A role that is none of the four. */
+    fx x;
+    fx_ready(&x);
+    msg(&x, (ac_role)42, "?");
+    ac_status rc;
+    CU_ASSERT_PTR_NULL(fx_build(&x, &rc));
+    CU_ASSERT_EQUAL(rc, AC_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "unknown role 42"));
+    fx_free(&x);
 }
 
 /* 1 if any text block anywhere in the body (system included) holds
@@ -1154,24 +1523,19 @@ static int has_blank_text_block(json_object *o)
  * anthropics/claude-code#23440 and home-assistant/core#175637.) */
 static void test_request_blank_text(void)
 {
-    ac_tool_call call = { "toolu_1", "weather", "{\"location\":\"Paris\"}" };
-    ac_message m[8] = {
-        { .role = AC_ROLE_SYSTEM, .content = " \n" },
-        { .role = AC_ROLE_USER, .content = "Hi" },
-        { .role = AC_ROLE_ASSISTANT, .content = "" },     /* an empty reply */
-        { .role = AC_ROLE_USER, .content = "Still there?" },
-        { .role = AC_ROLE_ASSISTANT, .content = "\n\n", .tool_calls = &call,
-          .n_tool_calls = 1 },
-        { .role = AC_ROLE_TOOL, .content = "", .tool_call_id = "toolu_1" },
-        { .role = AC_ROLE_USER, .content = "  " },
-        { .role = AC_ROLE_ASSISTANT, .content = NULL },
-    };
-    ac_gen_request g;
-    gen_init(&g, m, 8);
-    ac_http_request http;
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_SYSTEM, " \n");
+    msg(&x, AC_ROLE_USER, "Hi");
+    msg(&x, AC_ROLE_ASSISTANT, "");                 /* an empty reply */
+    msg(&x, AC_ROLE_USER, "Still there?");
+    msg(&x, AC_ROLE_ASSISTANT, "\n\n");
+    tool_call(&x, "toolu_1", "weather", "{\"location\":\"Paris\"}");
+    tool_result(&x, "toolu_1", "", 0);
+    msg(&x, AC_ROLE_USER, "  ");
+    msg(&x, AC_ROLE_ASSISTANT, NULL);               /* no part at all */
     ac_status rc;
-    ac_error err;
-    json_object *b = build(llm, &g, &http, &rc, &err);
+    json_object *b = fx_build(&x, &rc);
     CU_ASSERT_EQUAL(rc, AC_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_FALSE(has_blank_text_block(b));
@@ -1196,45 +1560,44 @@ static void test_request_blank_text(void)
     CU_ASSERT_STRING_EQUAL(jstr(at(t, 0), "type"), "tool_result");
     CU_ASSERT_STRING_EQUAL(jstr(at(t, 0), "tool_use_id"), "toolu_1");
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
 
     /* Stop sequences of white space only are refused too ("stop_sequences:
      * each stop sequence must contain non-whitespace"): none left, no
      * field. */
     static const char *const blank_stops[] = { "\n", " \t", "" };
-    gen_init(&g, m + 1, 1);
-    g.stop = blank_stops;
-    g.n_stop = 3;
-    b = build(llm, &g, &http, &rc, &err);
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "Hi");
+    ac_fake_request(x.f)->stop = blank_stops;
+    ac_fake_request(x.f)->n_stop = 3;
+    b = fx_build(&x, &rc);
     CU_ASSERT_EQUAL(rc, AC_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_FALSE(tu_jhas(b, "stop_sequences"));
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
 
     /* Nothing but blank text: refused here, with a message that says so,
      * rather than sent for a 400. */
-    gen_init(&g, m + 6, 2);
-    b = build(llm, &g, &http, &rc, &err);
-    CU_ASSERT_PTR_NULL(b);
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "  ");
+    msg(&x, AC_ROLE_ASSISTANT, NULL);
+    CU_ASSERT_PTR_NULL(fx_build(&x, &rc));
     CU_ASSERT_EQUAL(rc, AC_EINVAL);
-    CU_ASSERT_EQUAL(err.stage, AC_STAGE_REQUEST);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "empty"));
-    ac__http_request_clear(&http);
+    CU_ASSERT_EQUAL(ac_fake_error(x.f)->stage, AC_STAGE_REQUEST);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "empty"));
+    fx_free(&x);
 
     /* A blank prompt after a reply: left out, the reply would become a
      * prefill the model continues.  Refused the same way. */
-    ac_message turn[3] = {
-        { .role = AC_ROLE_USER, .content = "Hi" },
-        { .role = AC_ROLE_ASSISTANT, .content = "Hello!" },
-        { .role = AC_ROLE_USER, .content = " \n" },
-    };
-    gen_init(&g, turn, 3);
-    b = build(llm, &g, &http, &rc, &err);
-    CU_ASSERT_PTR_NULL(b);
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "Hi");
+    msg(&x, AC_ROLE_ASSISTANT, "Hello!");
+    msg(&x, AC_ROLE_USER, " \n");
+    CU_ASSERT_PTR_NULL(fx_build(&x, &rc));
     CU_ASSERT_EQUAL(rc, AC_EINVAL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "the last message is empty"));
-    ac__http_request_clear(&http);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "the last message is empty"));
+    fx_free(&x);
 }
 
 /* 1 if s matches ^[a-zA-Z0-9_-]+$, the API's pattern for tool ids. */
@@ -1253,30 +1616,25 @@ static int id_ok(const char *s)
  * backend's tool-call ids, and the API refuses any id outside
  * ^[a-zA-Z0-9_-]+$ with a 400 ("messages.1.content.0.tool_use.id: String
  * should match pattern").  The HF router (groq backend) names its calls
- * "functions.weather:0" (PROTOCOLS.md 1, tool-call deltas).  Such an id is
- * now rewritten, the same way in tool_use and tool_result, so the pair
- * still matches; an id that differs from it only in those characters stays
- * a different id; valid ids are sent unchanged.  (Constructed history.) */
+ * "functions.weather:0" (docs/protocols.md 1, tool-call deltas).  Such an
+ * id is now rewritten, the same way in tool_use and tool_result, so the
+ * pair still matches; an id that differs from it only in those characters
+ * stays a different id; valid ids are sent unchanged.  (Constructed
+ * history.) */
 static void test_request_foreign_tool_ids(void)
 {
-    ac_tool_call calls[3] = {
-        { "functions.weather:0", "weather", "{\"location\":\"Paris\"}" },
-        { "functions_weather_0", "weather", "{\"location\":\"Rome\"}" },
-        { "call_Ab-9", "weather", "{\"location\":\"Oslo\"}" },
-    };
-    ac_message m[5] = {
-        { .role = AC_ROLE_USER, .content = "Weather in Paris, Rome and Oslo?" },
-        { .role = AC_ROLE_ASSISTANT, .tool_calls = calls, .n_tool_calls = 3 },
-        { .role = AC_ROLE_TOOL, .content = "22 C", .tool_call_id = "functions.weather:0" },
-        { .role = AC_ROLE_TOOL, .content = "25 C", .tool_call_id = "functions_weather_0" },
-        { .role = AC_ROLE_TOOL, .content = "9 C", .tool_call_id = "call_Ab-9" },
-    };
-    ac_gen_request g;
-    gen_init(&g, m, 5);
-    ac_http_request http;
+    fx x;
+    fx_ready(&x);
+    msg(&x, AC_ROLE_USER, "Weather in Paris, Rome and Oslo?");
+    msg(&x, AC_ROLE_ASSISTANT, NULL);
+    tool_call(&x, "functions.weather:0", "weather", "{\"location\":\"Paris\"}");
+    tool_call(&x, "functions_weather_0", "weather", "{\"location\":\"Rome\"}");
+    tool_call(&x, "call_Ab-9", "weather", "{\"location\":\"Oslo\"}");
+    tool_result(&x, "functions.weather:0", "22 C", 0);
+    tool_result(&x, "functions_weather_0", "25 C", 0);
+    tool_result(&x, "call_Ab-9", "9 C", 0);
     ac_status rc;
-    ac_error err;
-    json_object *b = build(llm, &g, &http, &rc, &err);
+    json_object *b = fx_build(&x, &rc);
     CU_ASSERT_EQUAL(rc, AC_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     json_object *msgs = path(b, "messages");
@@ -1295,23 +1653,51 @@ static void test_request_foreign_tool_ids(void)
     CU_ASSERT_STRING_EQUAL(jstr(at(uses, 2), "id"), "call_Ab-9");
     CU_ASSERT_STRING_NOT_EQUAL(jstr(at(uses, 0), "id"), jstr(at(uses, 1), "id"));
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
+}
 
-    /* Each allocation failing in turn (the rewritten ids are allocated):
-     * out of memory, never a crash or a leak (run under valgrind). */
-    int completed = 0;
-    for (long n = 0; n < 200 && !completed; n++) {
-        ac__alloc_fail_after(n);
-        b = build(llm, &g, &http, &rc, &err);
-        ac__alloc_fail_after(-1);
-        if (rc == AC_OK)
-            completed = 1;
-        else
-            CU_ASSERT_EQUAL(rc, AC_ENOMEM);
-        json_object_put(b);
-        ac__http_request_clear(&http);
+/* Each of the host's allocations failing in turn while requests with
+ * every kind of part are built (rewritten ids, files, the structured
+ * output tool's description, the body's text): out of memory, reported,
+ * never a crash or a leak (run under valgrind). */
+static void test_request_alloc_failures(void)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        fx x;
+        ac_status rc;
+        fx_ready(&x);
+        msg(&x, AC_ROLE_SYSTEM, "S");
+        ac_part doc = { .struct_size = sizeof doc, .type = AC_PART_FILE, .name = "a.txt",
+                        .text = "A", .text_len = 1 };
+        part(&x, &doc);
+        msg(&x, AC_ROLE_USER, "Q");
+        part(&x, &doc);
+        msg(&x, AC_ROLE_ASSISTANT, NULL);
+        tool_call(&x, "functions.weather:0", "weather", "{\"location\":\"Paris\"}");
+        tool_result(&x, "functions.weather:0", "22 C", 1);
+        if (kind == 1) {
+            ac_fake_request(x.f)->json_schema = "{\"type\":\"object\"}";
+            ac_fake_request(x.f)->json_schema_name = "answer";
+        }
+        int completed = 0, failed = 0;
+        for (long n = 0; n < 200 && !completed; n++) {
+            ac_fake_fail_after(x.f, n);
+            json_object *b = fx_build(&x, &rc);
+            ac_fake_fail_after(x.f, -1);
+            if (rc == AC_OK) {
+                completed = 1;
+                CU_ASSERT_PTR_NOT_NULL(b);
+            } else {
+                failed++;
+                CU_ASSERT_EQUAL(rc, AC_ENOMEM);
+                CU_ASSERT_EQUAL(ac_fake_error(x.f)->code, AC_ENOMEM);
+            }
+            json_object_put(b);
+        }
+        CU_ASSERT_TRUE(completed);
+        CU_ASSERT_TRUE(failed >= 3);
+        fx_free(&x);
     }
-    CU_ASSERT_TRUE(completed);
 }
 
 /* Settings: base_url (with or without /v1), max_tokens, version, beta. */
@@ -1322,50 +1708,82 @@ static void test_settings(void)
         { "http://127.0.0.1:9/", "http://127.0.0.1:9/v1/messages" },
         { "http://127.0.0.1:9/v1/", "http://127.0.0.1:9/v1/messages" },
     };
-    ac_message m = { .role = AC_ROLE_USER, .content = "hi" };
-    ac_gen_request g;
-    gen_init(&g, &m, 1);
-    for (size_t i = 0; i < N_OF(urls); i++) {
-        ac_llm *l = llm_make("base_url", urls[i].base);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-        ac_http_request http;
-        ac_status rc;
-        ac_error err;
-        json_object *b = build(l, &g, &http, &rc, &err);
-        CU_ASSERT_STRING_EQUAL(http.url, urls[i].want);
-        json_object_put(b);
-        ac__http_request_clear(&http);
-        ac_llm_free(l);
-    }
-    ac_llm *l = llm_make("anthropic_beta", "tools-2024-04-04");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-    ac_http_request http;
     ac_status rc;
-    ac_error err;
-    json_object *b = build(l, &g, &http, &rc, &err);
-    CU_ASSERT_TRUE(has_header(&http, "anthropic-beta: tools-2024-04-04"));
-    json_object_put(b);
-    ac__http_request_clear(&http);
-    ac_llm_free(l);
-
-    l = llm_make("max_tokens", "123");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-    b = build(l, &g, &http, &rc, &err);
+    json_object *b;
+    for (size_t i = 0; i < N_OF(urls); i++) {
+        fx x;
+        fx_new(&x);
+        ac_fake_set(x.f, "base_url", urls[i].base);
+        CU_ASSERT_EQUAL_FATAL(fx_init(&x), AC_OK);
+        msg(&x, AC_ROLE_USER, "hi");
+        b = fx_build(&x, &rc);
+        CU_ASSERT_STRING_EQUAL(ac_fake_url(x.f), urls[i].want);
+        json_object_put(b);
+        fx_free(&x);
+    }
+    fx x;
+    fx_new(&x);
+    ac_fake_set(x.f, "anthropic_beta", "tools-2024-04-04");
+    ac_fake_set(x.f, "anthropic_version", "2099-01-01");
+    ac_fake_set_int(x.f, "max_tokens", 123);
+    CU_ASSERT_EQUAL_FATAL(fx_init(&x), AC_OK);
+    msg(&x, AC_ROLE_USER, "hi");
+    b = fx_build(&x, &rc);
+    CU_ASSERT_TRUE(header_is(&x, "anthropic-beta", "tools-2024-04-04"));
+    CU_ASSERT_TRUE(header_is(&x, "anthropic-version", "2099-01-01"));
     CU_ASSERT_EQUAL(json_object_get_int(path(b, "max_tokens")), 123);
-    json_object_put(b);
-    ac__http_request_clear(&http);
-    ac_llm_free(l);
-
     /* the key never appears in the body */
-    b = build(llm, &g, &http, &rc, &err);
-    CU_ASSERT_PTR_NULL(strstr(http.body, "test"));
+    CU_ASSERT_PTR_NULL(strstr(ac_fake_body(x.f, NULL), "test"));
     json_object_put(b);
-    ac__http_request_clear(&http);
+    fx_free(&x);
 
+    /* Wrong settings fail init, naming the setting. */
+    static const struct { const char *key, *value; int is_int; long long i; const char *want; }
+    bad[] = {
+        { "structured_output", "magic", 0, 0, "structured_output must be" },
+        { "max_tokens", NULL, 1, 0, "max_tokens must be an integer >= 1" },
+        { "max_tokens", "many", 0, 0, "max_tokens must be an integer >= 1" },
+        { "base_url", NULL, 1, 5, "setting 'base_url' must be a string" },
+    };
+    for (size_t i = 0; i < N_OF(bad); i++) {
+        fx_new(&x);
+        if (bad[i].is_int)
+            ac_fake_set_int(x.f, bad[i].key, bad[i].i);
+        else
+            ac_fake_set(x.f, bad[i].key, bad[i].value);
+        CU_ASSERT_EQUAL(fx_init(&x), AC_ECONFIG);
+        CU_ASSERT_EQUAL(ac_fake_error(x.f)->code, AC_ECONFIG);
+        CU_ASSERT_EQUAL(ac_fake_error(x.f)->stage, AC_STAGE_CONFIG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, bad[i].want));
+        fx_free(&x);
+    }
+    /* ... and through the core. */
     CU_ASSERT_PTR_NULL(llm_make("structured_output", "magic"));
 }
 
-/* No key anywhere: ac_llm_create says what to set.  (main() unset
+/* Every allocation of init failing in turn: AC_ENOMEM reported, nothing
+ * leaked (valgrind), and then an instance. */
+static void test_init_alloc_failures(void)
+{
+    int completed = 0;
+    for (long n = 0; n < 50 && !completed; n++) {
+        fx x;
+        fx_new(&x);
+        ac_fake_set(x.f, "anthropic_beta", "b");
+        ac_fake_set(x.f, "default_model", "m");
+        ac_fake_fail_after(x.f, n);
+        ac_status rc = fx_init(&x);
+        ac_fake_fail_after(x.f, -1);
+        if (rc == AC_OK)
+            completed = 1;
+        else
+            CU_ASSERT_EQUAL(rc, AC_ENOMEM);
+        fx_free(&x);
+    }
+    CU_ASSERT_TRUE(completed);
+}
+
+/* No key anywhere: init says what to set.  (main() unset
  * ANTHROPIC_API_KEY before the core was opened.) */
 static void test_no_api_key(void)
 {
@@ -1388,57 +1806,72 @@ static void test_no_api_key(void)
     CU_ASSERT_PTR_NULL(l);
     CU_ASSERT_EQUAL(err.code, AC_ECONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "AC_TEST_ANTHROPIC_KEY"));
+    CU_ASSERT_PTR_NULL(strstr(err.message, "no API key"));
     ac_llm_free(l);
-
-    /* ... and once it is set, its value is the key sent */
+    /* ... and once it is set, an instance */
     setenv("AC_TEST_ANTHROPIC_KEY", "sk-ant-from-env", 1);
     l = ac_llm_create(core, "anthropic", "m", o, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-    ac_message m = { .role = AC_ROLE_USER, .content = "hi" };
-    ac_gen_request g;
-    gen_init(&g, &m, 1);
-    ac_http_request http;
-    ac_status rc;
-    json_object *b = build(l, &g, &http, &rc, &err);
-    CU_ASSERT_TRUE(has_header(&http, "x-api-key: sk-ant-from-env"));
-    json_object_put(b);
-    ac__http_request_clear(&http);
+    CU_ASSERT_PTR_NOT_NULL(l);
     ac_llm_free(l);
     unsetenv("AC_TEST_ANTHROPIC_KEY");
     ac_options_free(o);
+
+    /* The same on the fake host, and the key is the one sent. */
+    fx x;
+    x.f = ac_fake_new();
+    x.st = NULL;
+    CU_ASSERT_EQUAL(fx_init(&x), AC_ECONFIG);
+    CU_ASSERT_STRING_EQUAL(ac_fake_secret_default_env(x.f), "ANTHROPIC_API_KEY");
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "no API key"));
+    ac_fake_set(x.f, "api_key_env", "AC_TEST_ANTHROPIC_KEY");
+    ac_fake_reset(x.f);
+    CU_ASSERT_EQUAL(fx_init(&x), AC_ECONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "AC_TEST_ANTHROPIC_KEY"));
+    CU_ASSERT_PTR_NULL(strstr(ac_fake_error(x.f)->message, "no API key"));
+    ac_fake_setenv(x.f, "AC_TEST_ANTHROPIC_KEY", "sk-ant-from-env");
+    ac_fake_reset(x.f);
+    CU_ASSERT_EQUAL_FATAL(fx_init(&x), AC_OK);
+    msg(&x, AC_ROLE_USER, "hi");
+    ac_status rc;
+    json_object *b = fx_build(&x, &rc);
+    CU_ASSERT_TRUE(header_is(&x, "x-api-key", "sk-ant-from-env"));
+    json_object_put(b);
+    fx_free(&x);
 }
 
-/* GET /v1/models and its reply (the shape of PROTOCOLS.md 2). */
+/* GET /v1/models and its reply (the shape of docs/protocols.md 2). */
 static void test_models(void)
 {
-    ac_http_request http;
-    ac_error err;
-    memset(&http, 0, sizeof http);
-    CU_ASSERT_EQUAL(llm->vt->build_models_request(llm->state, &http, &err), AC_OK);
-    CU_ASSERT_STRING_EQUAL(http.method, "GET");
-    CU_ASSERT_STRING_EQUAL(http.url, "https://api.anthropic.com/v1/models?limit=1000");
-    CU_ASSERT_TRUE(has_header(&http, "x-api-key: test"));
-    CU_ASSERT_TRUE(has_header(&http, "anthropic-version: 2023-06-01"));
-    ac__http_request_clear(&http);
+    fx x;
+    fx_ready(&x);
+    CU_ASSERT_EQUAL(fvt->build_models_request(x.st, ac_fake_http(x.f), ac_fake_call(x.f)),
+                    AC_OK);
+    CU_ASSERT_STRING_EQUAL(ac_fake_method(x.f), "GET");
+    CU_ASSERT_STRING_EQUAL(ac_fake_url(x.f), "https://api.anthropic.com/v1/models?limit=1000");
+    CU_ASSERT_TRUE(header_is(&x, "x-api-key", "test"));
+    CU_ASSERT_TRUE(header_is(&x, "anthropic-version", "2023-06-01"));
+    CU_ASSERT_PTR_NULL(ac_fake_header(x.f, "content-type"));
 
     const char *body = "{\"data\":[{\"type\":\"model\",\"id\":\"claude-sonnet-4-20250514\","
                        "\"display_name\":\"Claude Sonnet 4\",\"created_at\":\"2025-05-22T00:00:00Z\"},"
                        "{\"type\":\"model\",\"id\":\"claude-3-5-haiku-20241022\"},{\"id\":5}],"
                        "\"has_more\":false,\"first_id\":\"a\",\"last_id\":\"b\"}";
-    struct ac_model_list list = { NULL, 0 };
-    CU_ASSERT_EQUAL(llm->vt->parse_models(llm->state, body, strlen(body), &list, &err), AC_OK);
-    CU_ASSERT_EQUAL_FATAL(list.n, 2);
-    CU_ASSERT_STRING_EQUAL(list.ids[0], "claude-sonnet-4-20250514");
-    CU_ASSERT_STRING_EQUAL(list.ids[1], "claude-3-5-haiku-20241022");
-    for (size_t i = 0; i < list.n; i++)
-        ac__free(list.ids[i]);
-    ac__free(list.ids);
+    ac_fake_reset(x.f);
+    CU_ASSERT_EQUAL(fvt->parse_models(x.st, body, strlen(body), ac_fake_models(x.f),
+                                      ac_fake_call(x.f)), AC_OK);
+    CU_ASSERT_EQUAL_FATAL(ac_fake_model_count(x.f), 2);
+    CU_ASSERT_STRING_EQUAL(ac_fake_model_id(x.f, 0), "claude-sonnet-4-20250514");
+    CU_ASSERT_STRING_EQUAL(ac_fake_model_id(x.f, 1), "claude-3-5-haiku-20241022");
 
-    struct ac_model_list empty = { NULL, 0 };
-    CU_ASSERT_EQUAL(llm->vt->parse_models(llm->state, "{\"data\":{}}", 11, &empty, &err),
-                    AC_EPROTOCOL);
-    CU_ASSERT_EQUAL(llm->vt->parse_models(llm->state, "<html>", 6, &empty, &err), AC_EJSON);
-    CU_ASSERT_EQUAL(empty.n, 0);
+    ac_fake_reset(x.f);
+    CU_ASSERT_EQUAL(fvt->parse_models(x.st, "{\"data\":{}}", 11, ac_fake_models(x.f),
+                                      ac_fake_call(x.f)), AC_EPROTOCOL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(x.f)->message, "\"data\""));
+    CU_ASSERT_EQUAL(fvt->parse_models(x.st, "<html>", 6, ac_fake_models(x.f),
+                                      ac_fake_call(x.f)), AC_EJSON);
+    CU_ASSERT_EQUAL(ac_fake_error(x.f)->code, AC_EJSON);
+    CU_ASSERT_EQUAL(ac_fake_model_count(x.f), 0);
+    fx_free(&x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1634,6 +2067,52 @@ static void test_mock_session_tools(void)
     ac_llm_free(l);
 }
 
+/* A saved session whose first prompt had two images attached (a data:
+ * URL and an http(s) URL, as ac_session_save writes them): through the
+ * real core and host, the next request carries them as image blocks
+ * before the prompt's text, then the reply, then the new prompt. */
+static void test_mock_session_images(void)
+{
+    ac_llm *l = mock_llm("m-text");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    char *file = tu_write_temp(
+        "{\"format\":\"abstractcore-session\",\"version\":1,\"system\":\"Be brief.\","
+        "\"messages\":[{\"role\":\"user\",\"content\":\"What is this?\",\"images\":["
+        "\"data:image/png;base64,iVBORw0KGgo=\",\"https://example.com/cat.jpg\"]},"
+        "{\"role\":\"assistant\",\"content\":\"A cat.\"}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(file);
+    ac_error err;
+    ac_session *sess = ac_session_load(l, file, &err);
+    if (!sess)
+        fprintf(stderr, "ac_session_load: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+    ac_response *r = ac_session_generate(sess, "And this?", NULL, &err);
+    if (!r)
+        fprintf(stderr, "ac_session_generate: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    json_object *b = mu_last_body(mock);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(path(b, "system")), "Be brief.");
+    json_object *msgs = path(b, "messages");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(msgs), 3);
+    json_object *c = path(at(msgs, 0), "content");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(c), 3);
+    CU_ASSERT_STRING_EQUAL(jstr(path(at(c, 0), "source"), "type"), "base64");
+    CU_ASSERT_STRING_EQUAL(jstr(path(at(c, 0), "source"), "media_type"), "image/png");
+    CU_ASSERT_STRING_EQUAL(jstr(path(at(c, 0), "source"), "data"), "iVBORw0KGgo=");
+    CU_ASSERT_STRING_EQUAL(jstr(path(at(c, 1), "source"), "type"), "url");
+    CU_ASSERT_STRING_EQUAL(jstr(path(at(c, 1), "source"), "url"), "https://example.com/cat.jpg");
+    CU_ASSERT_STRING_EQUAL(jstr(at(c, 2), "text"), "What is this?");
+    CU_ASSERT_STRING_EQUAL(jstr(at(path(at(msgs, 1), "content"), 0), "text"), "A cat.");
+    CU_ASSERT_STRING_EQUAL(jstr(at(path(at(msgs, 2), "content"), 0), "text"), "And this?");
+    json_object_put(b);
+    ac_session_free(sess);
+    unlink(file);
+    free(file);
+    ac_llm_free(l);
+}
+
 /* HTTP 529 and an error event inside a 200 stream. */
 static void test_mock_errors(void)
 {
@@ -1658,7 +2137,7 @@ static void test_mock_errors(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_EPROTOCOL);
-    CU_ASSERT_EQUAL(err.http_status, 529);
+    CU_ASSERT_EQUAL(err.http_status, 529); /* what overloaded_error stands for */
     CU_ASSERT_EQUAL(err.retryable, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "overloaded_error: Overloaded"));
     const ac_response *rr = ac_request_response(q);
@@ -1688,7 +2167,7 @@ int main(void)
         { "HTTP 500 api_error", test_error_500 },
         { "HTTP 529 overloaded", test_error_529 },
         { "error types decide retryable", test_error_kinds },
-        { "our key is blanked out of error messages", test_error_key_blanked },
+        { "our key never reaches error messages", test_error_key_blanked },
         { "error bodies that are not JSON", test_error_not_json },
         { "tool call cut by max_tokens", test_tool_cut_by_max_tokens },
         { "tool without input, parallel calls", test_tool_no_input_and_parallel },
@@ -1703,9 +2182,16 @@ int main(void)
         { "request: recorded streaming turn", test_request_stream_live },
         { "request: defaults, system, sampling", test_request_defaults },
         { "request: tools, images, structured output", test_request_tools_and_json },
+        { "request: image parts", test_request_images },
+        { "request: file parts", test_request_files },
+        { "request: tool results grouped, is_error", test_request_tool_results_grouped },
+        { "request: unsupported parts refused", test_request_unsupported_parts },
         { "request: blank text is never a block", test_request_blank_text },
         { "request: tool ids from other backends", test_request_foreign_tool_ids },
+        { "request: every allocation failing in turn", test_request_alloc_failures },
+        { "descriptor", test_descriptor },
         { "settings", test_settings },
+        { "init: every allocation failing in turn", test_init_alloc_failures },
         { "no API key", test_no_api_key },
         { "models", test_models },
     };
@@ -1716,6 +2202,7 @@ int main(void)
         !CU_add_test(m, "ac_generate and the request body", test_mock_generate) ||
         !CU_add_test(m, "ac_agenerate streaming", test_mock_stream) ||
         !CU_add_test(m, "session with a tool round trip", test_mock_session_tools) ||
+        !CU_add_test(m, "saved session with images", test_mock_session_images) ||
         !CU_add_test(m, "HTTP and in-stream errors", test_mock_errors))
         return 2;
     return tu_run_suites();

@@ -4,7 +4,7 @@
  * (the HF Inference router and TGI) and `mlx` (mlx_lm.server).
  *
  * Suite "descriptor" loads each plugins/<name>/.libs/<name>.so itself and
- * drives it with the fake host table of fakehost.c, to see what cannot be seen
+ * drives it with the SDK's fake host (<abstractcore/testkit.h>), to see what cannot be seen
  * without the real server: the descriptor, the default base URL each
  * request goes to, the key variable each plugin asks for.  It runs first
  * and unloads the plugins, so the core later loads them with its host.
@@ -14,7 +14,7 @@
  * and in pieces of 1 and 7 bytes: lmstudio_* through lmstudio, hf_router_*
  * and tgi_* through huggingface, and llamacpp_* (local OpenAI-compatible
  * servers; nothing was recorded from mlx_lm.server) through lmstudio and
- * mlx, plus error bodies and streams in the shapes PROTOCOLS.md section 1
+ * mlx, plus error bodies and streams in the shapes docs/protocols.md section 1
  * and mlx_lm/server.py give.  Expected values were written from reading
  * the fixtures.
  *
@@ -28,7 +28,7 @@
  * start, so whoever runs the tests never has a real token used or sent.
  */
 #include "expect.h"
-#include "fakehost.h"
+#include <abstractcore/testkit.h>
 #include "mock_server.h"
 #include "mockutil.h"
 #include "testutil.h"
@@ -55,42 +55,25 @@
 /* What one plugin must declare. */
 typedef struct plugin_expect {
     const char *name;
-    unsigned    caps;               /* exactly these AC_CAP_* */
+    unsigned    features;           /* exactly these AC_FEATURE_* */
     const char *base_url;
     const char *default_model;      /* NULL: none */
     const char *key_env;            /* "" : the plugin names none */
 } plugin_expect;
 
 static const plugin_expect g_expect[] = {
-    { "lmstudio", AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                  AC_CAP_STRUCTURED,
+    { "lmstudio", AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
       "http://localhost:1234/v1", "local-model", "LM_API_TOKEN" },
-    { "huggingface", AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                     AC_CAP_STRUCTURED,
+    { "huggingface", AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
       "https://router.huggingface.co/v1", "openai/gpt-oss-20b", "HF_TOKEN" },
-    { "mlx", AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS,
+    { "mlx", AC_FEATURE_TOOLS,
       "http://localhost:8080/v1", NULL, "" },
 };
-
-/* A one-message request, with a token limit. */
-static ac_gen_request one_message(const ac_message *m, int stream)
-{
-    ac_gen_request req;
-    memset(&req, 0, sizeof req);
-    req.struct_size = sizeof req;
-    req.model = "";
-    req.messages = m;
-    req.n_messages = 1;
-    req.stream = stream;
-    req.has_max_tokens = 1;
-    req.max_tokens = 64;
-    return req;
-}
 
 static void check_descriptor(const plugin_expect *x, const char *path)
 {
     void *dl = NULL;
-    const ac_provider *p = fh_load_plugin(path, &dl);
+    const ac_provider *p = ac_fake_load(path, &dl);
     CU_ASSERT_PTR_NOT_NULL(p);
     if (!p) {
         if (dl)
@@ -103,7 +86,8 @@ static void check_descriptor(const plugin_expect *x, const char *path)
     CU_ASSERT(p->struct_size >= offsetof(ac_provider, stream_free) +
                                 sizeof p->stream_free);
     CU_ASSERT_PTR_NOT_NULL(p->version);
-    CU_ASSERT_EQUAL(p->capabilities, x->caps);   /* never AC_CAP_LOCAL */
+    CU_ASSERT_PTR_NOT_NULL(p->description);
+    CU_ASSERT_EQUAL(p->features, x->features);
     TU_ASSERT_STR(p->default_base_url, x->base_url);
     if (x->default_model)
         TU_ASSERT_STR(p->default_model, x->default_model);
@@ -117,59 +101,56 @@ static void check_descriptor(const plugin_expect *x, const char *path)
     /* No settings at all (plus a key where the default URL needs one):
      * requests go to the default URL, with max_tokens, and only a
      * configured key is sent. */
-    fh_settings fs = { .name = x->name };
-    if (strcmp(x->name, "huggingface") == 0) {
-        fs.env[0][0] = "HF_TOKEN";
-        fs.env[0][1] = HF_TEST_KEY;
-    }
+    ac_fake *f = ac_fake_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    ac_fake_set_name(f, x->name);
+    if (strcmp(x->name, "huggingface") == 0)
+        ac_fake_setenv(f, "HF_TOKEN", HF_TEST_KEY);
     void *st = NULL;
-    ac_error err;
-    memset(&err, 0, sizeof err);
-    fh_secret_calls = 0;
-    ac_status rc = p->init((const ac_settings *)&fs, &st, &err);
+    ac_status rc = p->init(ac_fake_settings(f), &st, ac_fake_call(f));
     CU_ASSERT_EQUAL(rc, AC_OK);
     if (rc != AC_OK) {
-        fprintf(stderr, "\n  %s init: %s\n", x->name, err.message);
+        fprintf(stderr, "\n  %s init: %s\n", x->name, ac_fake_error(f)->message);
+        ac_fake_free(f);
         dlclose(dl);
         return;
     }
-    CU_ASSERT_EQUAL(fh_secret_calls, 1);
-    TU_ASSERT_STR(fh_default_env, x->key_env);
+    CU_ASSERT_EQUAL(ac_fake_secret_calls(f), 1);
+    TU_ASSERT_STR(ac_fake_secret_default_env(f), x->key_env);
 
-    ac_message m = { .role = AC_ROLE_USER, .content = "hi" };
-    ac_gen_request req = one_message(&m, 1);
-    fh_request rq;
-    memset(&rq, 0, sizeof rq);
-    rc = p->build_request(st, &req, (ac_http_request *)&rq, &err);
+    ac_fake_add_message(f, AC_ROLE_USER, "hi");
+    ac_gen_request *req = ac_fake_request(f);
+    req->stream = 1;
+    req->has_max_tokens = 1;
+    req->max_tokens = 64;
+    rc = p->build_request(st, req, ac_fake_http(f), ac_fake_call(f));
     CU_ASSERT_EQUAL(rc, AC_OK);
     char want[256];
     snprintf(want, sizeof want, "%s/chat/completions", x->base_url);
-    TU_ASSERT_STR(rq.method, "POST");
-    TU_ASSERT_STR(rq.url, want);
-    CU_ASSERT_EQUAL(rq.framing, AC_FRAMING_SSE);
+    TU_ASSERT_STR(ac_fake_method(f), "POST");
+    TU_ASSERT_STR(ac_fake_url(f), want);
+    CU_ASSERT_EQUAL(ac_fake_framing(f), AC_FRAMING_SSE);
     if (strcmp(x->name, "huggingface") == 0)
-        TU_ASSERT_STR(fh_header(&rq, "Authorization"), "Bearer " HF_TEST_KEY);
+        TU_ASSERT_STR(ac_fake_header(f, "Authorization"), "Bearer " HF_TEST_KEY);
     else
-        CU_ASSERT_PTR_NULL(fh_header(&rq, "Authorization"));
-    json_object *b = rq.body ? json_tokener_parse(rq.body) : NULL;
+        CU_ASSERT_PTR_NULL(ac_fake_header(f, "Authorization"));
+    json_object *b = json_tokener_parse(ac_fake_body(f, NULL));
     CU_ASSERT_PTR_NOT_NULL(b);
     CU_ASSERT_EQUAL(json_object_get_int(tu_jget(b, "max_tokens")), 64);
     CU_ASSERT_FALSE(tu_jhas(b, "max_completion_tokens"));
     /* Streams ask for usage in the last chunk (mlx-lm and TGI send it
      * only then). */
-    CU_ASSERT_TRUE(json_object_get_boolean(
-        tu_jget(b, "stream_options.include_usage")));
+    CU_ASSERT_TRUE(json_object_get_boolean(tu_jget(b, "stream_options.include_usage")));
     json_object_put(b);
-    free(rq.body);
 
-    memset(&rq, 0, sizeof rq);
-    rc = p->build_models_request(st, (ac_http_request *)&rq, &err);
+    ac_fake_reset(f);
+    rc = p->build_models_request(st, ac_fake_http(f), ac_fake_call(f));
     CU_ASSERT_EQUAL(rc, AC_OK);
     snprintf(want, sizeof want, "%s/models", x->base_url);
-    TU_ASSERT_STR(rq.method, "GET");
-    TU_ASSERT_STR(rq.url, want);
-    free(rq.body);
+    TU_ASSERT_STR(ac_fake_method(f), "GET");
+    TU_ASSERT_STR(ac_fake_url(f), want);
     p->fini(st);
+    ac_fake_free(f);
     dlclose(dl);
 }
 
@@ -355,7 +336,7 @@ static void test_tgi_stream_usage(void)
 
 static void test_tgi_error_bodies(void)
 {
-    /* {"error","error_type"} (PROTOCOLS.md 1, "Errors"): validation and
+    /* {"error","error_type"} (docs/protocols.md 1, "Errors"): validation and
      * generation failures are not worth repeating; overloaded is. */
     static const char v422[] =
         "{\"error\":\"Input validation error: `inputs` tokens + "

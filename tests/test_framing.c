@@ -380,7 +380,7 @@ static void test_cr_at_end_of_read(void)
 
 static void test_unicode_separators_not_breaks(void)
 {
-    /* U+2028 and U+2029 are text, not line breaks (PROTOCOLS.md 0.1). */
+    /* U+2028 and U+2029 are text, not line breaks (docs/protocols.md 0.1). */
     static const exp_ev want[] = {
         { NULL, "{\"t\":\"a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\x85" "d\x0b\x0c" "e\"}", NULL },
     };

@@ -73,9 +73,9 @@ static atomic_long *ctl_emitted, *ctl_stopped;
 
 static int ctl_counters(void)
 {
-    if (ctl_emitted)
-        return 0;
-    /* The file the core loaded: the same handle, so the same counters. */
+    /* The file the core loaded: the same handle, so the same counters.
+     * Looked up again for every core: one that closed unloaded it, and the
+     * next may map it elsewhere. */
     void *h = dlopen(TEST_BUILDDIR "/tests/plugins/.libs/localctl.so", RTLD_NOW | RTLD_NOLOAD);
     if (!h)
         return -1;

@@ -420,7 +420,7 @@ static void test_status_retry_after(void)
     CU_ASSERT_EQUAL(r.status, 429);
     CU_ASSERT_STRING_EQUAL(r.retry_after, "2");
     CU_ASSERT_STRING_EQUAL(r.extra, "true");
-    /* an early error on a stream request is plain JSON (PROTOCOLS.md §0.10) */
+    /* an early error on a stream request is plain JSON (docs/protocols.md §0.10) */
     CU_ASSERT(!strncmp(r.ctype, "application/json", 16));
     json_object *o = json_tokener_parse(r.body);
     CU_ASSERT(jstr(jget(o, "error"), "message") != NULL);

@@ -1,5 +1,7 @@
 /*
- * test_ollama.c -- CUnit suite for the Ollama plugin (plugins/ollama).
+ * test_ollama.c -- CUnit suites for the Ollama plugin (plugins/ollama)
+ * through the real core (test_ollama_fake.c drives its functions one by
+ * one through the fake host).
  *
  * Replays every ollama_* fixture through the real path (core framing, the
  * plugin loaded from the build tree, the sink) with ac__replay_bytes(), whole
@@ -308,7 +310,9 @@ static void test_stream_error_midstream(void)
         CU_ASSERT_EQUAL(rc, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.stage, AC_STAGE_PROTOCOL);
-        /* A runner failure: what Ollama answers 500 for before a stream. */
+        /* A runner failure: what Ollama answers 500 for before a stream,
+         * so worth another attempt; the line carries no status, so the
+         * plugin gives the one Ollama would have sent. */
         CU_ASSERT_EQUAL(err.http_status, 500);
         CU_ASSERT_EQUAL(err.retryable, 1);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message,
@@ -355,7 +359,8 @@ static void test_error_body(void)
 }
 
 /* A proxy in front of ollama.com that quotes the key it was sent (a
- * constructed body): the key never reaches the message. */
+ * constructed body): the key never reaches the message (the core removes
+ * configured secrets from every report). */
 static void test_error_key_blanked(void)
 {
     static const char key[] = "ollama-SECRET-0123456789abcdef";
@@ -375,7 +380,7 @@ static void test_error_key_blanked(void)
                                 NULL, NULL, &r, &err);
     CU_ASSERT_EQUAL(rc, AC_EHTTP);
     CU_ASSERT_PTR_NULL(strstr(err.message, key));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "HTTP 401: unauthorized: key *** is"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "HTTP 401: unauthorized: key [redacted] is"));
     ac_response_free(r);
     ac_llm_free(l);
 }
@@ -499,8 +504,10 @@ static void test_malformed_stream(void)
         ac_error err;
         replay_all("{\"error\":\"model 'x' not found\"}\n", AC_FRAMING_NDJSON, 200,
                    &s, &r, &err);
+        CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
         CU_ASSERT_EQUAL(err.http_status, 404);
         CU_ASSERT_EQUAL(err.retryable, 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "error in stream: model 'x' not found"));
         ac_response_free(r);
     }
 }
@@ -897,35 +904,42 @@ static int suite_clean(void)
     return 0;
 }
 
+static const tu_test replay_tests[] = {
+    { "chat response (stream:false)", test_chat_response },
+    { "stream: first and final chunk", test_stream_first_and_final },
+    { "stream: whole tool call", test_stream_tool_call },
+    { "stream: /api/generate lines", test_generate_stream },
+    { "stream: error line inside a 200", test_stream_error_midstream },
+    { "error bodies", test_error_body },
+    { "our key is kept out of error messages", test_error_key_blanked },
+    { "thinking and length", test_thinking_and_length },
+    { "two tool calls with ids", test_two_tool_calls_with_ids },
+    { "malformed stream lines", test_malformed_stream },
+    { "malformed bodies", test_malformed_body },
+    { "non-JSON error bodies", test_error_non_json },
+    { "mutated lines", test_mutations },
+    { "allocation failures", test_alloc_failures },
+};
+
+static const tu_test mock_tests[] = {
+    { "ac_generate: request body", test_e2e_generate },
+    { "ac_agenerate streaming", test_e2e_stream },
+    { "session tool round trip", test_e2e_session_tool_round_trip },
+    { "HTTP 404 from the server", test_e2e_http_error },
+    { "ac_list_models (/api/tags)", test_e2e_list_models },
+};
+
 int main(void)
 {
+    /* The plugin reads these when no setting says otherwise: a developer's
+     * own must not leak into the tests. */
+    unsetenv("OLLAMA_API_KEY");
+    unsetenv("OLLAMA_HOST");
+    unsetenv("OLLAMA_BASE_URL");
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    CU_pSuite s = CU_add_suite("ollama_replay", suite_init, suite_clean);
-    if (!s)
+    if (TU_ADD_SUITE("ollama_replay", suite_init, suite_clean, replay_tests) ||
+        TU_ADD_SUITE("ollama_mock", NULL, NULL, mock_tests))
         return 2;
-    CU_add_test(s, "chat response (stream:false)", test_chat_response);
-    CU_add_test(s, "stream: first and final chunk", test_stream_first_and_final);
-    CU_add_test(s, "stream: whole tool call", test_stream_tool_call);
-    CU_add_test(s, "stream: /api/generate lines", test_generate_stream);
-    CU_add_test(s, "stream: error line inside a 200", test_stream_error_midstream);
-    CU_add_test(s, "error bodies", test_error_body);
-    CU_add_test(s, "our key is blanked out of error messages",
-                test_error_key_blanked);
-    CU_add_test(s, "thinking and length", test_thinking_and_length);
-    CU_add_test(s, "two tool calls with ids", test_two_tool_calls_with_ids);
-    CU_add_test(s, "malformed stream lines", test_malformed_stream);
-    CU_add_test(s, "malformed bodies", test_malformed_body);
-    CU_add_test(s, "non-JSON error bodies", test_error_non_json);
-    CU_add_test(s, "mutated lines", test_mutations);
-    CU_add_test(s, "allocation failures", test_alloc_failures);
-    CU_pSuite e = CU_add_suite("ollama_mock", NULL, NULL);
-    if (!e)
-        return 2;
-    CU_add_test(e, "ac_generate: request body", test_e2e_generate);
-    CU_add_test(e, "ac_agenerate streaming", test_e2e_stream);
-    CU_add_test(e, "session tool round trip", test_e2e_session_tool_round_trip);
-    CU_add_test(e, "HTTP 404 from the server", test_e2e_http_error);
-    CU_add_test(e, "ac_list_models (/api/tags)", test_e2e_list_models);
     return tu_run_suites();
 }

@@ -3,7 +3,8 @@
  * OpenAI-compatible codec it is built on (sdk/openai_compat*.c).
  *
  * Suite "plugin" loads plugins/openai/.libs/openai.so itself and drives
- * its vtable with the fake host table of fakehost.c, to check what it sends
+ * its vtable with the SDK's fake host (<abstractcore/testkit.h>), to check
+ * what it sends
  * (URL, headers, the JSON body) and how it reads its settings, model lists
  * and error bodies: things replay cannot show without a server.
  *
@@ -23,7 +24,7 @@
  * later loads it with its own host table.
  */
 #include "expect.h"
-#include "fakehost.h"
+#include <abstractcore/testkit.h>
 #include "mock_server.h"
 #include "mockutil.h"
 #include "testutil.h"
@@ -49,7 +50,7 @@ static const ac_provider *g_prov;
 
 static int plugin_suite_init(void)
 {
-    g_prov = fh_load_plugin(PLUGIN_SO, &g_dl);
+    g_prov = ac_fake_load(PLUGIN_SO, &g_dl);
     return g_prov ? 0 : -1;
 }
 
@@ -62,36 +63,58 @@ static int plugin_suite_clean(void)
     return 0;
 }
 
-/* Init the plugin with settings; AC_OK expected. */
-static void *plugin_init_ok(const fh_settings *fs)
+/* A fake host with an instance name, settings (key, value pairs; a value
+ * "#INT" is an integer setting, the wrong type for a string key) and a
+ * fake environment (name, value pairs).  Either list may be NULL; both
+ * end with NULL. */
+static ac_fake *fake(const char *name, const char *const *kv, const char *const *env)
+{
+    ac_fake *f = ac_fake_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    ac_fake_set_name(f, name);
+    for (size_t i = 0; kv && kv[i]; i += 2)
+        if (strcmp(kv[i + 1], "#INT") == 0)
+            ac_fake_set_int(f, kv[i], 5);
+        else
+            ac_fake_set(f, kv[i], kv[i + 1]);
+    for (size_t i = 0; env && env[i]; i += 2)
+        ac_fake_setenv(f, env[i], env[i + 1]);
+    return f;
+}
+
+static const char *const KEY[] = {"api_key", "sk-test", NULL};
+
+/* Init the plugin with f's settings; AC_OK expected. */
+static void *plugin_init_ok(ac_fake *f)
 {
     void *st = NULL;
-    ac_error err;
-    memset(&err, 0, sizeof err);
-    ac_status rc = g_prov->init((const ac_settings *)fs, &st, &err);
+    ac_status rc = g_prov->init(ac_fake_settings(f), &st, ac_fake_call(f));
     if (rc != AC_OK)
-        fprintf(stderr, "init: %s\n", err.message);
+        fprintf(stderr, "init: %s\n", ac_fake_error(f)->message);
     CU_ASSERT_EQUAL(rc, AC_OK);
     return st;
 }
 
 /* Init the plugin with settings it must refuse: AC_ECONFIG and no state.
- * Returns the error, for what its message must (not) say. */
-static ac_error plugin_init_fails(const fh_settings *fs)
+ * Returns the report, for what its message must (not) say. */
+static ac_error plugin_init_fails(ac_fake *f)
 {
     void *st = NULL;
-    ac_error err;
-    memset(&err, 0, sizeof err);
-    CU_ASSERT_EQUAL(g_prov->init((const ac_settings *)fs, &st, &err),
-                    AC_ECONFIG);
+    CU_ASSERT_EQUAL(g_prov->init(ac_fake_settings(f), &st, ac_fake_call(f)), AC_ECONFIG);
     CU_ASSERT_PTR_NULL(st);
-    return err;
+    return *ac_fake_error(f);
+}
+
+/* Build f's request; the status. */
+static ac_status build(void *st, ac_fake *f)
+{
+    return g_prov->build_request(st, ac_fake_request(f), ac_fake_http(f), ac_fake_call(f));
 }
 
 /* Parse the built body; NULL (and a failed assertion) if it is not JSON. */
-static json_object *body_json(const fh_request *r)
+static json_object *body_json(const ac_fake *f)
 {
-    json_object *o = r->body ? json_tokener_parse(r->body) : NULL;
+    json_object *o = json_tokener_parse(ac_fake_body(f, NULL));
     CU_ASSERT_PTR_NOT_NULL(o);
     return o;
 }
@@ -103,12 +126,10 @@ static void test_descriptor(void)
     CU_ASSERT(g_prov->struct_size >= offsetof(ac_provider, stream_free));
     TU_ASSERT_STR(g_prov->name, "openai");
     CU_ASSERT_PTR_NOT_NULL(g_prov->version);
-    unsigned caps = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                    AC_CAP_STRUCTURED;
-    CU_ASSERT_EQUAL(g_prov->capabilities & caps, caps);
-    CU_ASSERT_EQUAL(g_prov->capabilities & AC_CAP_LOCAL, 0);
-    TU_ASSERT_STR(g_prov->default_base_url,
-                  "https://api.openai.com/v1");
+    CU_ASSERT_PTR_NOT_NULL(g_prov->description);
+    unsigned feats = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES;
+    CU_ASSERT_EQUAL(g_prov->features & feats, feats);
+    TU_ASSERT_STR(g_prov->default_base_url, "https://api.openai.com/v1");
     CU_ASSERT_PTR_NOT_NULL(g_prov->init);
     CU_ASSERT_PTR_NOT_NULL(g_prov->fini);
     CU_ASSERT_PTR_NOT_NULL(g_prov->build_request);
@@ -123,88 +144,89 @@ static void test_descriptor(void)
 
 static void test_init_needs_key_at_openai(void)
 {
-    fh_settings fs = { .name = "openai" };
-    ac_error err = plugin_init_fails(&fs);
+    ac_fake *f = fake("openai", NULL, NULL);
+    ac_error err = plugin_init_fails(f);
     CU_ASSERT_EQUAL(err.code, AC_ECONFIG);
     TU_ASSERT_STR(err.message, "provider 'openai': no API key: "
                                "set OPENAI_API_KEY or api_key_env");
+    ac_fake_free(f);
 
     /* The same at the default URL spelled with a trailing slash. */
-    fh_settings fs2 = { .name = "prod",
-        .kv = { { "base_url", "https://api.openai.com/v1/" } } };
-    err = plugin_init_fails(&fs2);
+    static const char *const kv[] = {"base_url", "https://api.openai.com/v1/", NULL};
+    f = fake("prod", kv, NULL);
+    err = plugin_init_fails(f);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "provider 'prod'"));
+    ac_fake_free(f);
 }
 
 static void test_init_key_from_default_env(void)
 {
-    fh_settings fs = { .name = "openai",
-        .env = { { "OPENAI_API_KEY", "sk-from-env" } } };
-    fh_request rq;
-    memset(&rq, 0, sizeof rq);
-    void *st = plugin_init_ok(&fs);
-    if (!st)
-        return;
-    CU_ASSERT_EQUAL(g_prov->build_models_request(st, (ac_http_request *)&rq,
-                                                 NULL), AC_OK);
-    TU_ASSERT_STR(rq.method, "GET");
-    TU_ASSERT_STR(rq.url, "https://api.openai.com/v1/models");
-    CU_ASSERT_EQUAL(rq.framing, AC_FRAMING_NONE);
-    TU_ASSERT_STR(fh_header(&rq, "Authorization"), "Bearer sk-from-env");
-    free(rq.body);
-    g_prov->fini(st);
+    static const char *const env[] = {"OPENAI_API_KEY", "sk-from-env", NULL};
+    ac_fake *f = fake("openai", NULL, env);
+    void *st = plugin_init_ok(f);
+    if (st) {
+        CU_ASSERT_EQUAL(g_prov->build_models_request(st, ac_fake_http(f), ac_fake_call(f)),
+                        AC_OK);
+        TU_ASSERT_STR(ac_fake_method(f), "GET");
+        TU_ASSERT_STR(ac_fake_url(f), "https://api.openai.com/v1/models");
+        CU_ASSERT_EQUAL(ac_fake_framing(f), AC_FRAMING_NONE);
+        TU_ASSERT_STR(ac_fake_header(f, "Authorization"), "Bearer sk-from-env");
+        TU_ASSERT_STR(ac_fake_secret_default_env(f), "OPENAI_API_KEY");
+        g_prov->fini(st);
+    }
+    ac_fake_free(f);
 }
 
 static void test_init_unset_key_env_fails(void)
 {
     /* A configured api_key_env whose variable is unset is an error even
      * where no key is needed, naming the variable. */
-    fh_settings fs = { .name = "local",
-        .kv = { { "base_url", "http://127.0.0.1:8080/v1" },
-                { "api_key_env", "AC_TEST_NO_SUCH_VARIABLE" } } };
-    ac_error err = plugin_init_fails(&fs);
+    static const char *const kv[] = {"base_url", "http://127.0.0.1:8080/v1",
+                                      "api_key_env", "AC_TEST_NO_SUCH_VARIABLE", NULL};
+    ac_fake *f = fake("local", kv, NULL);
+    ac_error err = plugin_init_fails(f);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "AC_TEST_NO_SUCH_VARIABLE"));
+    ac_fake_free(f);
 }
 
 static void test_init_wrong_type(void)
 {
-    fh_settings fs = { .name = "openai",
-        .kv = { { "api_key", "sk-test" }, { "base_url", "#INT" } } };
-    ac_error err = plugin_init_fails(&fs);
+    static const char *const kv[] = {"api_key", "sk-test", "base_url", "#INT", NULL};
+    ac_fake *f = fake("openai", kv, NULL);
+    ac_error err = plugin_init_fails(f);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "base_url"));
+    ac_fake_free(f);
 }
 
 static void test_init_key_with_newline_refused(void)
 {
-    fh_settings fs = { .name = "openai",
-        .kv = { { "api_key", "sk-te\nst" } } };
-    ac_error err = plugin_init_fails(&fs);
+    static const char *const kv[] = {"api_key", "sk-te\nst", NULL};
+    ac_fake *f = fake("openai", kv, NULL);
+    ac_error err = plugin_init_fails(f);
     CU_ASSERT_PTR_NULL(strstr(err.message, "sk-te"));
+    ac_fake_free(f);
 }
 
 /* A local server at another base_url: no key needed, none sent. */
 static void test_request_without_key(void)
 {
-    fh_settings fs = { .name = "local",
-        .kv = { { "base_url", "http://127.0.0.1:8080/v1/" },
-                { "default_model", "qwen" } } };
-    ac_message msgs[] = { { .role = AC_ROLE_USER, .content = "hi" } };
-    ac_gen_request req = { .struct_size = sizeof req, .model = "",
-                           .messages = msgs, .n_messages = 1 };
-    fh_request rq;
-    memset(&rq, 0, sizeof rq);
-    void *st = plugin_init_ok(&fs);
-    if (!st)
+    static const char *const kv[] = {"base_url", "http://127.0.0.1:8080/v1/",
+                                     "default_model", "qwen", NULL};
+    ac_fake *f = fake("local", kv, NULL);
+    ac_fake_add_message(f, AC_ROLE_USER, "hi");
+    void *st = plugin_init_ok(f);
+    if (!st) {
+        ac_fake_free(f);
         return;
-    CU_ASSERT_EQUAL(g_prov->build_request(st, &req, (ac_http_request *)&rq,
-                                          NULL), AC_OK);
-    TU_ASSERT_STR(rq.method, "POST");
-    TU_ASSERT_STR(rq.url, "http://127.0.0.1:8080/v1/chat/completions");
-    CU_ASSERT_EQUAL(rq.framing, AC_FRAMING_NONE);
-    CU_ASSERT_PTR_NULL(fh_header(&rq, "Authorization"));
-    CU_ASSERT_PTR_NULL(fh_header(&rq, "OpenAI-Organization"));
-    CU_ASSERT_PTR_NOT_NULL(fh_header(&rq, "Content-Type"));
-    json_object *b = body_json(&rq);
+    }
+    CU_ASSERT_EQUAL(build(st, f), AC_OK);
+    TU_ASSERT_STR(ac_fake_method(f), "POST");
+    TU_ASSERT_STR(ac_fake_url(f), "http://127.0.0.1:8080/v1/chat/completions");
+    CU_ASSERT_EQUAL(ac_fake_framing(f), AC_FRAMING_NONE);
+    CU_ASSERT_PTR_NULL(ac_fake_header(f, "Authorization"));
+    CU_ASSERT_PTR_NULL(ac_fake_header(f, "OpenAI-Organization"));
+    CU_ASSERT_PTR_NOT_NULL(ac_fake_header(f, "Content-Type"));
+    json_object *b = body_json(f);
     /* The request named no model: the configured default is used. */
     TU_ASSERT_STR(tu_jstr(b, "model"), "qwen");
     TU_ASSERT_STR(tu_jstr(b, "messages.0.role"), "user");
@@ -215,91 +237,97 @@ static void test_request_without_key(void)
     CU_ASSERT_FALSE(tu_jhas(b, "tools"));
     CU_ASSERT_FALSE(tu_jhas(b, "response_format"));
     json_object_put(b);
-    free(rq.body);
     g_prov->fini(st);
+    ac_fake_free(f);
+}
+
+/* The request of test_request_full_body, on f. */
+static void full_request(ac_fake *f, const char *schema)
+{
+    static const char *const stops[] = {"END", "\n\n"};
+    ac_gen_request *r = ac_fake_request(f);
+    ac_fake_add_message(f, AC_ROLE_SYSTEM, "Be terse.");
+    ac_fake_add_message(f, AC_ROLE_USER, "What is this and the weather?");
+    ac_part url = {.struct_size = sizeof url, .type = AC_PART_IMAGE,
+                   .url = "https://example.com/cat.png"};
+    ac_part png = {.struct_size = sizeof png, .type = AC_PART_IMAGE, .mime_type = "image/png",
+                   .data_base64 = "iVBORw0KGgo=", .data_len = 8};
+    ac_part doc = {.struct_size = sizeof doc, .type = AC_PART_FILE, .name = "notes.txt",
+                   .mime_type = "text/plain", .text = "line one", .text_len = 8};
+    ac_fake_add_part(f, &url);
+    ac_fake_add_part(f, &png);
+    ac_fake_add_part(f, &doc);
+    ac_fake_add_message(f, AC_ROLE_ASSISTANT, NULL);
+    ac_part call = {.struct_size = sizeof call, .type = AC_PART_TOOL_CALL, .id = "call_1",
+                    .name = "get_weather", .arguments = "{\"city\":\"Paris\"}"};
+    ac_fake_add_part(f, &call);
+    ac_fake_add_message(f, AC_ROLE_TOOL, NULL);
+    ac_part res = {.struct_size = sizeof res, .type = AC_PART_TOOL_RESULT, .id = "call_1",
+                   .name = "get_weather", .text = "18C", .text_len = 3};
+    ac_fake_add_part(f, &res);
+    ac_fake_add_message(f, AC_ROLE_ASSISTANT, "A cat; 18C.");
+    ac_fake_add_tool(f, "get_weather", "Weather for a city",
+                     "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}");
+    ac_fake_add_tool(f, "noop", NULL, "{}");
+    r->model = "gpt-4o";
+    r->stream = 1;
+    r->has_max_tokens = 1, r->max_tokens = 100;
+    r->has_temperature = 1, r->temperature = 0.7;
+    r->has_top_p = 1, r->top_p = 0.9;
+    r->has_seed = 1, r->seed = 42;
+    r->stop = stops, r->n_stop = 2;
+    r->tool_choice = "get_weather";
+    r->json_schema = schema;
+    r->json_schema_name = "Answer";
 }
 
 /* Every field of a full streaming request. */
 static void test_request_full_body(void)
 {
-    fh_settings fs = { .name = "openai",
-        .kv = { { "api_key", "sk-test" }, { "organization", "org-1" },
-                { "project", "proj-2" } } };
-    const char *images[] = { "https://example.com/cat.png",
-                             "data:image/png;base64,iVBORw0KGgo=" };
-    ac_tool_call calls[] = { { "call_1", "get_weather",
-                               "{\"city\":\"Paris\"}" } };
-    ac_message msgs[] = {
-        { .role = AC_ROLE_SYSTEM, .content = "Be terse." },
-        { .role = AC_ROLE_USER, .content = "What is this and the weather?",
-          .images = images, .n_images = 2 },
-        { .role = AC_ROLE_ASSISTANT, .content = NULL, .tool_calls = calls,
-          .n_tool_calls = 1 },
-        { .role = AC_ROLE_TOOL, .content = "18C", .tool_call_id = "call_1",
-          .name = "get_weather" },
-        { .role = AC_ROLE_ASSISTANT, .content = "A cat; 18C." },
-    };
-    const char *stops[] = { "END", "\n\n" };
-    ac_tool_def tools[] = {
-        { "get_weather", "Weather for a city",
-          "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}" },
-        { "noop", NULL, "{}" },
-    };
-    ac_gen_request req = {
-        .struct_size = sizeof req, .model = "gpt-4o",
-        .messages = msgs, .n_messages = 5, .stream = 1,
-        .has_max_tokens = 1, .max_tokens = 100,
-        .has_temperature = 1, .temperature = 0.7,
-        .has_top_p = 1, .top_p = 0.9,
-        .has_seed = 1, .seed = 42,
-        .stop = stops, .n_stop = 2,
-        .tools = tools, .n_tools = 2,
-        .tool_choice = "get_weather",
-        .json_schema = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}",
-        .json_schema_name = "Answer",
-    };
-    fh_request rq;
-    memset(&rq, 0, sizeof rq);
-    void *st = plugin_init_ok(&fs);
-    if (!st)
+    static const char *const kv[] = {"api_key", "sk-test", "organization", "org-1",
+                                     "project", "proj-2", NULL};
+    ac_fake *f = fake("openai", kv, NULL);
+    full_request(f, "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}");
+    void *st = plugin_init_ok(f);
+    if (!st) {
+        ac_fake_free(f);
         return;
-    CU_ASSERT_EQUAL(g_prov->build_request(st, &req, (ac_http_request *)&rq,
-                                          NULL), AC_OK);
-    TU_ASSERT_STR(rq.url, "https://api.openai.com/v1/chat/completions");
-    CU_ASSERT_EQUAL(rq.framing, AC_FRAMING_SSE);
-    TU_ASSERT_STR(fh_header(&rq, "Authorization"), "Bearer sk-test");
-    TU_ASSERT_STR(fh_header(&rq, "Content-Type"), "application/json");
-    TU_ASSERT_STR(fh_header(&rq, "OpenAI-Organization"), "org-1");
-    TU_ASSERT_STR(fh_header(&rq, "OpenAI-Project"), "proj-2");
+    }
+    CU_ASSERT_EQUAL(build(st, f), AC_OK);
+    TU_ASSERT_STR(ac_fake_url(f), "https://api.openai.com/v1/chat/completions");
+    CU_ASSERT_EQUAL(ac_fake_framing(f), AC_FRAMING_SSE);
+    TU_ASSERT_STR(ac_fake_header(f, "Authorization"), "Bearer sk-test");
+    TU_ASSERT_STR(ac_fake_header(f, "Content-Type"), "application/json");
+    TU_ASSERT_STR(ac_fake_header(f, "OpenAI-Organization"), "org-1");
+    TU_ASSERT_STR(ac_fake_header(f, "OpenAI-Project"), "proj-2");
     /* The key goes in the header only. */
-    CU_ASSERT_PTR_NULL(strstr(rq.body ? rq.body : "", "sk-test"));
+    CU_ASSERT_PTR_NULL(strstr(ac_fake_body(f, NULL), "sk-test"));
 
-    json_object *b = body_json(&rq);
+    json_object *b = body_json(f);
     TU_ASSERT_STR(tu_jstr(b, "model"), "gpt-4o");
     CU_ASSERT_EQUAL(json_object_array_length(tu_jget(b, "messages")), 5);
     TU_ASSERT_STR(tu_jstr(b, "messages.0.role"), "system");
     TU_ASSERT_STR(tu_jstr(b, "messages.0.content"), "Be terse.");
-    /* user with images: content parts */
+    /* user with images and a document: content parts */
     TU_ASSERT_STR(tu_jstr(b, "messages.1.role"), "user");
     TU_ASSERT_STR(tu_jstr(b, "messages.1.content.0.type"), "text");
-    TU_ASSERT_STR(tu_jstr(b, "messages.1.content.0.text"),
-                  "What is this and the weather?");
+    TU_ASSERT_STR(tu_jstr(b, "messages.1.content.0.text"), "What is this and the weather?");
     TU_ASSERT_STR(tu_jstr(b, "messages.1.content.1.type"), "image_url");
     TU_ASSERT_STR(tu_jstr(b, "messages.1.content.1.image_url.url"),
                   "https://example.com/cat.png");
     TU_ASSERT_STR(tu_jstr(b, "messages.1.content.2.image_url.url"),
                   "data:image/png;base64,iVBORw0KGgo=");
+    TU_ASSERT_STR(tu_jstr(b, "messages.1.content.3.type"), "text");
+    TU_ASSERT_STR(tu_jstr(b, "messages.1.content.3.text"), "[file: notes.txt]\nline one");
     /* assistant tool call: content null, arguments a JSON string */
     TU_ASSERT_STR(tu_jstr(b, "messages.2.role"), "assistant");
     CU_ASSERT_TRUE(tu_jhas(b, "messages.2.content"));
     CU_ASSERT_PTR_NULL(tu_jget(b, "messages.2.content"));
     TU_ASSERT_STR(tu_jstr(b, "messages.2.tool_calls.0.id"), "call_1");
     TU_ASSERT_STR(tu_jstr(b, "messages.2.tool_calls.0.type"), "function");
-    TU_ASSERT_STR(tu_jstr(b, "messages.2.tool_calls.0.function.name"),
-                  "get_weather");
-    CU_ASSERT_TRUE(tu_json_text_equal(
-        tu_jstr(b, "messages.2.tool_calls.0.function.arguments"),
-        "{\"city\":\"Paris\"}"));
+    TU_ASSERT_STR(tu_jstr(b, "messages.2.tool_calls.0.function.name"), "get_weather");
+    CU_ASSERT_TRUE(tu_json_text_equal(tu_jstr(b, "messages.2.tool_calls.0.function.arguments"),
+                                      "{\"city\":\"Paris\"}"));
     /* tool result */
     TU_ASSERT_STR(tu_jstr(b, "messages.3.role"), "tool");
     TU_ASSERT_STR(tu_jstr(b, "messages.3.tool_call_id"), "call_1");
@@ -307,30 +335,24 @@ static void test_request_full_body(void)
     TU_ASSERT_STR(tu_jstr(b, "messages.4.content"), "A cat; 18C.");
     CU_ASSERT_FALSE(tu_jhas(b, "messages.4.tool_calls"));
     /* OpenAI: max_completion_tokens, not max_tokens */
-    CU_ASSERT_EQUAL(json_object_get_int(tu_jget(b, "max_completion_tokens")),
-                    100);
+    CU_ASSERT_EQUAL(json_object_get_int(tu_jget(b, "max_completion_tokens")), 100);
     CU_ASSERT_FALSE(tu_jhas(b, "max_tokens"));
-    CU_ASSERT_DOUBLE_EQUAL(json_object_get_double(tu_jget(b, "temperature")),
-                           0.7, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(json_object_get_double(tu_jget(b, "top_p")), 0.9,
-                           1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_object_get_double(tu_jget(b, "temperature")), 0.7, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_object_get_double(tu_jget(b, "top_p")), 0.9, 1e-12);
     /* sent as written, not 0.69999999999999996 */
-    CU_ASSERT_PTR_NOT_NULL(strstr(rq.body, "\"temperature\":0.7"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_body(f, NULL), "\"temperature\":0.7"));
     CU_ASSERT_EQUAL(json_object_get_int64(tu_jget(b, "seed")), 42);
     TU_ASSERT_STR(tu_jstr(b, "stop.0"), "END");
     TU_ASSERT_STR(tu_jstr(b, "stop.1"), "\n\n");
     /* tools */
     TU_ASSERT_STR(tu_jstr(b, "tools.0.type"), "function");
     TU_ASSERT_STR(tu_jstr(b, "tools.0.function.name"), "get_weather");
-    TU_ASSERT_STR(tu_jstr(b, "tools.0.function.description"),
-                  "Weather for a city");
-    TU_ASSERT_STR(
-        tu_jstr(b, "tools.0.function.parameters.properties.city.type"),
-        "string");
+    TU_ASSERT_STR(tu_jstr(b, "tools.0.function.description"), "Weather for a city");
+    TU_ASSERT_STR(tu_jstr(b, "tools.0.function.parameters.properties.city.type"), "string");
     TU_ASSERT_STR(tu_jstr(b, "tools.1.function.name"), "noop");
     CU_ASSERT_FALSE(tu_jhas(b, "tools.1.function.description"));
-    CU_ASSERT_TRUE(json_object_is_type(
-        tu_jget(b, "tools.1.function.parameters"), json_type_object));
+    CU_ASSERT_TRUE(json_object_is_type(tu_jget(b, "tools.1.function.parameters"),
+                                       json_type_object));
     /* a named tool choice is an object */
     TU_ASSERT_STR(tu_jstr(b, "tool_choice.type"), "function");
     TU_ASSERT_STR(tu_jstr(b, "tool_choice.function.name"), "get_weather");
@@ -340,155 +362,148 @@ static void test_request_full_body(void)
     /* An open schema (no "additionalProperties": false) is not sent as
      * strict: OpenAI would answer 400. */
     CU_ASSERT_TRUE(tu_jhas(b, "response_format.json_schema.strict"));
-    CU_ASSERT_FALSE(json_object_get_boolean(
-        tu_jget(b, "response_format.json_schema.strict")));
-    TU_ASSERT_STR(
-        tu_jstr(b, "response_format.json_schema.schema.properties.a.type"),
-        "integer");
-    {
-        /* A closed schema is. */
-        ac_gen_request closed = req;
-        closed.json_schema = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},"
-                             "\"required\":[\"a\"],\"additionalProperties\":false}";
-        fh_request rq2;
-        memset(&rq2, 0, sizeof rq2);
-        CU_ASSERT_EQUAL(g_prov->build_request(st, &closed, (ac_http_request *)&rq2, NULL), AC_OK);
-        json_object *b2 = body_json(&rq2);
-        CU_ASSERT_TRUE(json_object_get_boolean(
-            tu_jget(b2, "response_format.json_schema.strict")));
-        json_object_put(b2);
-        free(rq2.body);
-    }
+    CU_ASSERT_FALSE(json_object_get_boolean(tu_jget(b, "response_format.json_schema.strict")));
+    TU_ASSERT_STR(tu_jstr(b, "response_format.json_schema.schema.properties.a.type"), "integer");
     /* streaming asks for usage */
     CU_ASSERT_TRUE(json_object_get_boolean(tu_jget(b, "stream")));
-    CU_ASSERT_TRUE(json_object_get_boolean(
-        tu_jget(b, "stream_options.include_usage")));
+    CU_ASSERT_TRUE(json_object_get_boolean(tu_jget(b, "stream_options.include_usage")));
     json_object_put(b);
-    free(rq.body);
     g_prov->fini(st);
+    ac_fake_free(f);
+
+    /* A closed schema is sent as strict. */
+    f = fake("openai", kv, NULL);
+    full_request(f, "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},"
+                    "\"required\":[\"a\"],\"additionalProperties\":false}");
+    st = plugin_init_ok(f);
+    if (st) {
+        CU_ASSERT_EQUAL(build(st, f), AC_OK);
+        json_object *b2 = body_json(f);
+        CU_ASSERT_TRUE(json_object_get_boolean(tu_jget(b2, "response_format.json_schema.strict")));
+        json_object_put(b2);
+        g_prov->fini(st);
+    }
+    ac_fake_free(f);
+}
+
+/* A part type the protocol cannot carry is refused, naming the message. */
+static void test_request_unsupported_part(void)
+{
+    ac_fake *f = fake("openai", KEY, NULL);
+    ac_fake_add_message(f, AC_ROLE_USER, "x");
+    ac_part odd = {.struct_size = sizeof odd, .type = AC_PART_TOOL_CALL, .id = "c",
+                   .name = "f", .arguments = "{}"};
+    ac_fake_add_part(f, &odd);
+    void *st = plugin_init_ok(f);
+    if (st) {
+        CU_ASSERT_EQUAL(build(st, f), AC_EUNSUPPORTED);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(f)->message, "user message"));
+        g_prov->fini(st);
+    }
+    ac_fake_free(f);
 }
 
 static void test_request_tool_choice_words(void)
 {
-    static const char *const words[] = { "auto", "none", "required" };
-    fh_settings fs = { .name = "openai", .kv = { { "api_key", "sk-test" } } };
-    ac_message msgs[] = { { .role = AC_ROLE_USER, .content = "x" } };
-    ac_tool_def tools[] = { { "f", NULL, "{\"type\":\"object\"}" } };
-    void *st = plugin_init_ok(&fs);
-    if (!st)
-        return;
+    static const char *const words[] = {"auto", "none", "required"};
     for (size_t i = 0; i < 3; i++) {
-        ac_gen_request req = { .struct_size = sizeof req, .model = "m",
-                               .messages = msgs, .n_messages = 1,
-                               .tools = tools, .n_tools = 1,
-                               .tool_choice = words[i] };
-        fh_request rq;
-        memset(&rq, 0, sizeof rq);
-        CU_ASSERT_EQUAL(g_prov->build_request(st, &req,
-                                              (ac_http_request *)&rq, NULL),
-                        AC_OK);
-        json_object *b = body_json(&rq);
-        TU_ASSERT_STR(tu_jstr(b, "tool_choice"), words[i]);
-        json_object_put(b);
-        free(rq.body);
+        ac_fake *f = fake("openai", KEY, NULL);
+        ac_fake_add_message(f, AC_ROLE_USER, "x");
+        ac_fake_add_tool(f, "f", NULL, "{\"type\":\"object\"}");
+        ac_fake_request(f)->model = "m";
+        ac_fake_request(f)->tool_choice = words[i];
+        void *st = plugin_init_ok(f);
+        if (st) {
+            CU_ASSERT_EQUAL(build(st, f), AC_OK);
+            json_object *b = body_json(f);
+            TU_ASSERT_STR(tu_jstr(b, "tool_choice"), words[i]);
+            json_object_put(b);
+            g_prov->fini(st);
+        }
+        ac_fake_free(f);
     }
-    g_prov->fini(st);
 }
 
 static void test_request_bad_schema(void)
 {
-    fh_settings fs = { .name = "openai", .kv = { { "api_key", "sk-test" } } };
-    ac_message msgs[] = { { .role = AC_ROLE_USER, .content = "x" } };
-    ac_tool_def bad_tool[] = { { "f", NULL, "[1,2]" } };
-    void *st = plugin_init_ok(&fs);
-    ac_error err;
-    if (!st)
-        return;
-    ac_gen_request req = { .struct_size = sizeof req, .model = "m",
-                           .messages = msgs, .n_messages = 1,
-                           .tools = bad_tool, .n_tools = 1 };
-    fh_request rq;
-    memset(&rq, 0, sizeof rq);
-    memset(&err, 0, sizeof err);
-    CU_ASSERT_EQUAL(g_prov->build_request(st, &req, (ac_http_request *)&rq,
-                                          &err), AC_EINVAL);
-    CU_ASSERT_EQUAL(err.stage, AC_STAGE_REQUEST);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'f'"));
+    ac_fake *f = fake("openai", KEY, NULL);
+    ac_fake_add_message(f, AC_ROLE_USER, "x");
+    ac_fake_add_tool(f, "f", NULL, "[1,2]");
+    void *st = plugin_init_ok(f);
+    if (st) {
+        CU_ASSERT_EQUAL(build(st, f), AC_EINVAL);
+        CU_ASSERT_EQUAL(ac_fake_error(f)->stage, AC_STAGE_REQUEST);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ac_fake_error(f)->message, "'f'"));
+        g_prov->fini(st);
+    }
+    ac_fake_free(f);
 
-    ac_gen_request req2 = { .struct_size = sizeof req2, .model = "m",
-                            .messages = msgs, .n_messages = 1,
-                            .json_schema = "{not json", .json_schema_name = "S" };
-    memset(&err, 0, sizeof err);
-    CU_ASSERT_EQUAL(g_prov->build_request(st, &req2, (ac_http_request *)&rq,
-                                          &err), AC_EINVAL);
-    free(rq.body);
-    g_prov->fini(st);
+    f = fake("openai", KEY, NULL);
+    ac_fake_add_message(f, AC_ROLE_USER, "x");
+    ac_fake_request(f)->json_schema = "{not json";
+    ac_fake_request(f)->json_schema_name = "S";
+    st = plugin_init_ok(f);
+    if (st) {
+        CU_ASSERT_EQUAL(build(st, f), AC_EINVAL);
+        g_prov->fini(st);
+    }
+    ac_fake_free(f);
 }
 
 static void test_models(void)
 {
-    fh_settings fs = { .name = "openai", .kv = { { "api_key", "sk-test" } } };
-    void *st = plugin_init_ok(&fs);
+    ac_fake *f = fake("openai", KEY, NULL);
+    void *st = plugin_init_ok(f);
     size_t len;
-    ac_error err;
-    if (!st)
+    if (!st) {
+        ac_fake_free(f);
         return;
+    }
     char *body = tu_fixture("llamacpp_models.json", &len);
-    fh_sink k;
-    memset(&k, 0, sizeof k);
-    CU_ASSERT_EQUAL(g_prov->parse_models(st, body, len, (ac_model_list *)&k,
-                                         NULL), AC_OK);
-    CU_ASSERT_EQUAL(k.n_models, 1);
-    TU_ASSERT_STR(k.models[0],
-                  "../models/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf");
+    CU_ASSERT_EQUAL(g_prov->parse_models(st, body, len, ac_fake_models(f), ac_fake_call(f)),
+                    AC_OK);
+    CU_ASSERT_EQUAL(ac_fake_model_count(f), 1);
+    TU_ASSERT_STR(ac_fake_model_id(f, 0), "../models/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf");
     free(body);
 
     /* llama.cpp while loading: meta null; entries without an id skipped */
     static const char loading[] =
         "{\"object\":\"list\",\"data\":[{\"id\":\"a\",\"meta\":null},"
         "{\"object\":\"model\"},null,{\"id\":\"b\",\"owned_by\":\"x\"}]}";
-    memset(&k, 0, sizeof k);
-    CU_ASSERT_EQUAL(g_prov->parse_models(st, loading, strlen(loading),
-                                         (ac_model_list *)&k, NULL), AC_OK);
-    CU_ASSERT_EQUAL(k.n_models, 2);
-    TU_ASSERT_STR(k.models[0], "a");
-    TU_ASSERT_STR(k.models[1], "b");
+    ac_fake_reset(f);
+    CU_ASSERT_EQUAL(g_prov->parse_models(st, loading, strlen(loading), ac_fake_models(f),
+                                         ac_fake_call(f)), AC_OK);
+    CU_ASSERT_EQUAL(ac_fake_model_count(f), 2);
+    TU_ASSERT_STR(ac_fake_model_id(f, 0), "a");
+    TU_ASSERT_STR(ac_fake_model_id(f, 1), "b");
 
-    memset(&err, 0, sizeof err);
-    CU_ASSERT_EQUAL(g_prov->parse_models(st, "<html>", 6, (ac_model_list *)&k,
-                                         &err), AC_EJSON);
-    memset(&err, 0, sizeof err);
-    CU_ASSERT_EQUAL(g_prov->parse_models(st, "{\"object\":\"list\"}", 17,
-                                         (ac_model_list *)&k, &err),
-                    AC_EPROTOCOL);
+    CU_ASSERT_EQUAL(g_prov->parse_models(st, "<html>", 6, ac_fake_models(f), ac_fake_call(f)),
+                    AC_EJSON);
+    CU_ASSERT_EQUAL(g_prov->parse_models(st, "{\"object\":\"list\"}", 17, ac_fake_models(f),
+                                         ac_fake_call(f)), AC_EPROTOCOL);
     g_prov->fini(st);
+    ac_fake_free(f);
 }
 
-/* A core-filled HTTP error, refined by the plugin. */
-static ac_error http_error(void *st, int status, int retryable,
-                           const char *body)
+/* A core-made HTTP error, refined by the plugin. */
+static ac_error http_error(ac_fake *f, void *st, int status, const char *body)
 {
-    ac_error err;
-    memset(&err, 0, sizeof err);
-    err.code = AC_EHTTP;
-    err.stage = AC_STAGE_HTTP;
-    err.http_status = status;
-    err.retryable = retryable;
-    err.retry_after_ms = retryable ? 1500 : -1;
-    snprintf(err.message, sizeof err.message, "HTTP %d", status);
-    g_prov->parse_error(st, status, body, strlen(body), &err);
-    return err;
+    ac_fake_http_error(f, status);
+    g_prov->parse_error(st, status, body, strlen(body), ac_fake_call(f));
+    return *ac_fake_error(f);
 }
 
 static void test_parse_error_direct(void)
 {
-    fh_settings fs = { .name = "openai",
-        .kv = { { "api_key", "sk-secret-abcdef123456" } } };
-    void *st = plugin_init_ok(&fs);
-    if (!st)
+    static const char *const kv[] = {"api_key", "sk-secret-abcdef123456", NULL};
+    ac_fake *f = fake("openai", kv, NULL);
+    void *st = plugin_init_ok(f);
+    if (!st) {
+        ac_fake_free(f);
         return;
-    /* A proxy echoing our key must not put it in the message. */
-    ac_error e = http_error(st, 401, 0,
+    }
+    /* A proxy echoing our key: the host keeps it out of the message. */
+    ac_error e = http_error(f, st, 401,
         "{\"error\":{\"message\":\"bad key sk-secret-abcdef123456 given\","
         "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}");
     CU_ASSERT_PTR_NULL(strstr(e.message, "sk-secret-abcdef123456"));
@@ -496,24 +511,24 @@ static void test_parse_error_direct(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "(invalid_api_key)"));
 
     /* A rate limit keeps the core's retry advice; a quota drops it. */
-    e = http_error(st, 429, 1,
+    e = http_error(f, st, 429,
         "{\"error\":{\"message\":\"slow down\",\"type\":\"requests\","
         "\"param\":null,\"code\":\"rate_limit_exceeded\"}}");
     CU_ASSERT_EQUAL(e.code, AC_EHTTP);
     CU_ASSERT_EQUAL(e.stage, AC_STAGE_HTTP);
+    CU_ASSERT_EQUAL(e.http_status, 429);
     CU_ASSERT_EQUAL(e.retryable, 1);
-    CU_ASSERT_EQUAL(e.retry_after_ms, 1500);
-    e = http_error(st, 429, 1,
+    e = http_error(f, st, 429,
         "{\"error\":{\"message\":\"You exceeded your current quota, please "
         "check your plan and billing details.\",\"type\":\"insufficient_quota\","
         "\"param\":null,\"code\":\"insufficient_quota\"}}");
     CU_ASSERT_EQUAL(e.retryable, 0);
     TU_ASSERT_STR(e.message, "HTTP 429: You exceeded your current "
-                           "quota, please check your plan and billing "
-                           "details. (insufficient_quota)");
+                             "quota, please check your plan and billing "
+                             "details. (insufficient_quota)");
 
     /* An empty body keeps the core's message. */
-    e = http_error(st, 503, 1, "");
+    e = http_error(f, st, 503, "");
     TU_ASSERT_STR(e.message, "HTTP 503");
 
     /* A huge, binary, newline-ridden body gives one short printable line. */
@@ -521,11 +536,12 @@ static void test_parse_error_direct(void)
     for (size_t i = 0; i < sizeof big - 1; i++)
         big[i] = (char)(i % 7 == 0 ? '\n' : (i % 11 == 0 ? '\xff' : 'a'));
     big[sizeof big - 1] = '\0';
-    e = http_error(st, 500, 1, big);
+    e = http_error(f, st, 500, big);
     CU_ASSERT_PTR_NULL(strchr(e.message, '\n'));
     CU_ASSERT(strlen(e.message) < 300);
     CU_ASSERT_EQUAL(strncmp(e.message, "HTTP 500: ", 10), 0);
     g_prov->fini(st);
+    ac_fake_free(f);
 }
 
 /* Malformed events must fail cleanly or be ignored: never crash or leak
@@ -549,32 +565,31 @@ static void test_events_malformed(void)
         "[DONE]",
         "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"after done\"}}]}",
     };
-    static fh_sink k;             /* large: not on the stack */
     const size_t n_events = sizeof events / sizeof events[0];
-    fh_settings fs = { .name = "openai", .kv = { { "api_key", "sk-test" } } };
-    void *st = plugin_init_ok(&fs);
-    if (!st)
+    ac_fake *f = fake("openai", KEY, NULL);
+    void *st = plugin_init_ok(f);
+    if (!st) {
+        ac_fake_free(f);
         return;
+    }
     /* Each event alone in its own response, then all of them in one. */
     for (int pass = 0; pass < 2; pass++) {
-        memset(&k, 0, sizeof k);
+        ac_fake_reset(f);
         for (size_t i = 0; i < n_events; i++) {
-            ac_frame f = { .data = events[i], .data_len = strlen(events[i]) };
-            ac_error err;
-            memset(&err, 0, sizeof err);
-            ac_status rc = g_prov->parse_event(st, &f, (ac_sink *)&k, &err);
+            ac_frame fr = {.data = events[i], .data_len = strlen(events[i])};
+            ac_status rc = g_prov->parse_event(st, &fr, ac_fake_sink(f), ac_fake_call(f));
             CU_ASSERT(rc == AC_OK || rc == AC_EJSON || rc == AC_EPROTOCOL);
             if (rc != AC_OK)
-                CU_ASSERT_NOT_EQUAL(err.message[0], '\0');
+                CU_ASSERT_NOT_EQUAL(ac_fake_error(f)->message[0], '\0');
             if (pass == 0) {
-                g_prov->stream_free(st, k.slot);
-                memset(&k, 0, sizeof k);
+                g_prov->stream_free(st, *ac_fake_slot(f));
+                ac_fake_reset(f);
             }
         }
-        g_prov->stream_free(st, k.slot);
+        g_prov->stream_free(st, *ac_fake_slot(f));
         /* Nothing after [DONE] counts. */
         if (pass == 1)
-            CU_ASSERT_PTR_NULL(strstr(k.text, "after done"));
+            CU_ASSERT_PTR_NULL(strstr(ac_fake_text(f), "after done"));
     }
     /* Bodies too. */
     static const char *const bodies[] = {
@@ -584,22 +599,19 @@ static void test_events_malformed(void)
         "{\"function\":{\"name\":\"f\",\"arguments\":[1]}}]}}]}",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-        ac_error err;
-        memset(&k, 0, sizeof k);
-        memset(&err, 0, sizeof err);
-        ac_status rc = g_prov->parse_response(st, 200, bodies[i],
-                                              strlen(bodies[i]),
-                                              (ac_sink *)&k, &err);
+        ac_fake_reset(f);
+        ac_status rc = g_prov->parse_response(st, 200, bodies[i], strlen(bodies[i]),
+                                              ac_fake_sink(f), ac_fake_call(f));
         CU_ASSERT(rc == AC_OK || rc == AC_EJSON || rc == AC_EPROTOCOL);
     }
     g_prov->fini(st);
+    ac_fake_free(f);
 }
 
-/* One init + request + streamed tool call + fini; the status of the
- * first step that failed. */
-static ac_status oom_scenario(void)
+/* One init + request + streamed tool call + fini with the host's
+ * allocations failing after n; the status of the first step that failed. */
+static ac_status oom_scenario(long n)
 {
-    static fh_sink k;
     static const char *const events[] = {
         "{\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\","
         "\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":{\"name\":\"f\","
@@ -613,33 +625,27 @@ static ac_status oom_scenario(void)
         "{\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}",
         "[DONE]",
     };
-    fh_settings fs = { .name = "openai",
-        .kv = { { "api_key", "sk-test" }, { "organization", "o" },
-                { "project", "p" }, { "default_model", "m" } } };
-    ac_message msgs[] = { { .role = AC_ROLE_USER, .content = "x" } };
-    ac_gen_request req = { .struct_size = sizeof req, .model = "",
-                           .messages = msgs, .n_messages = 1, .stream = 1 };
-    fh_request rq;
-    ac_error err;
+    static const char *const kv[] = {"api_key", "sk-test", "organization", "o",
+                                     "project", "p", "default_model", "m", NULL};
+    ac_fake *f = fake("openai", kv, NULL);
+    ac_fake_add_message(f, AC_ROLE_USER, "x");
+    ac_fake_request(f)->stream = 1;
     void *st = NULL;
-    ac_status rc;
-
-    memset(&rq, 0, sizeof rq);
-    memset(&k, 0, sizeof k);
-    rc = g_prov->init((const ac_settings *)&fs, &st, &err);
+    ac_fake_fail_after(f, n);
+    ac_status rc = g_prov->init(ac_fake_settings(f), &st, ac_fake_call(f));
     if (rc != AC_OK) {
         CU_ASSERT_PTR_NULL(st);
+        ac_fake_free(f);
         return rc;
     }
-    rc = g_prov->build_request(st, &req, (ac_http_request *)&rq, &err);
-    for (size_t i = 0; rc == AC_OK && i < sizeof events / sizeof events[0];
-         i++) {
-        ac_frame f = { .data = events[i], .data_len = strlen(events[i]) };
-        rc = g_prov->parse_event(st, &f, (ac_sink *)&k, &err);
+    rc = build(st, f);
+    for (size_t i = 0; rc == AC_OK && i < sizeof events / sizeof events[0]; i++) {
+        ac_frame fr = {.data = events[i], .data_len = strlen(events[i])};
+        rc = g_prov->parse_event(st, &fr, ac_fake_sink(f), ac_fake_call(f));
     }
-    g_prov->stream_free(st, k.slot);
+    g_prov->stream_free(st, *ac_fake_slot(f));
     g_prov->fini(st);
-    free(rq.body);
+    ac_fake_free(f);
     return rc;
 }
 
@@ -649,13 +655,10 @@ static void test_allocation_failures(void)
      * must fail cleanly with AC_ENOMEM (valgrind checks for leaks). */
     long n;
     ac_status rc = AC_ENOMEM;
-    for (n = 0; n < 200 && rc != AC_OK; n++) {
-        fh_fail_after = n;
-        rc = oom_scenario();
-        fh_fail_after = -1;
+    for (n = 0; n < 300 && rc != AC_OK; n++) {
+        rc = oom_scenario(n);
         if (rc != AC_OK && rc != AC_ENOMEM) {
-            fprintf(stderr, "\n  allocation %ld failing gave %s\n", n,
-                    ac_strerror(rc));
+            fprintf(stderr, "\n  allocation %ld failing gave %s\n", n, ac_strerror(rc));
             CU_FAIL("not AC_ENOMEM");
         }
     }
@@ -1442,6 +1445,7 @@ static const tu_test plugin_tests[] = {
     { "request without a key", test_request_without_key },
     { "request body, every field", test_request_full_body },
     { "tool_choice words", test_request_tool_choice_words },
+    { "a part the protocol cannot carry", test_request_unsupported_part },
     { "bad tool or JSON schema", test_request_bad_schema },
     { "models", test_models },
     { "parse_error direct", test_parse_error_direct },

@@ -637,7 +637,7 @@ static void test_alloc_failures(void)
             ac__toolparser *p = ac__toolparse_new(AC__TF_AUTO, (const char *const *)KNOWN,
                                                   N_KNOWN, 0);
             ac_status st = p ? AC_OK : AC_ENOMEM;
-            for (size_t i = 0; p && !st && in[i]; i += 7) {
+            for (size_t i = 0; p && !st && i < strlen(in); i += 7) {
                 size_t len = strlen(in + i) < 7 ? strlen(in + i) : 7;
                 st = ac__toolparse_feed(p, in + i, len, &CB, &o, &err);
             }

@@ -1,6 +1,6 @@
 /*
  * anthropic.c -- the Anthropic Messages API provider plugin: descriptor,
- * settings, error mapping and model listing (PROTOCOLS.md section 2).
+ * settings, error mapping and model listing (docs/protocols.md section 2).
  *
  * The plugin owns only the wire format: request.c builds the JSON body of
  * POST /v1/messages, parse.c reads replies and SSE events.  Transport,
@@ -22,6 +22,7 @@
 #include "anthropic.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,26 +33,26 @@ const ac_host_api *anth_host;
 /* ------------------------------------------------------------------ */
 
 /*
- * error.type -> the HTTP status it goes with, and whether retrying can
- * help.  From the SDK's ErrorType enum and the status table in
- * PROTOCOLS.md 2 "Errors"; 429 may also carry overloaded_error, so callers
- * switch on the type, not on the status.
+ * error.type -> whether retrying can help.  From the SDK's ErrorType enum
+ * and the status table in docs/protocols.md 2 "Errors" (the status each
+ * type goes with is in the comment); 429 may also carry overloaded_error,
+ * so this goes by the type, not by the status.
  */
 static const struct {
     const char *type;
-    int         status;
     int         retryable;
+    int         status;     /* what the type stands for in a stream */
 } error_kinds[] = {
-    { "invalid_request_error", 400, 0 },
-    { "authentication_error",  401, 0 },
-    { "billing_error",         402, 0 },
-    { "permission_error",      403, 0 },
-    { "not_found_error",       404, 0 },
-    { "request_too_large",     413, 0 },
-    { "rate_limit_error",      429, 1 },
-    { "api_error",             500, 1 },
-    { "timeout_error",         504, 1 },
-    { "overloaded_error",      529, 1 },
+    { "invalid_request_error", 0, 400 },
+    { "authentication_error",  0, 401 },
+    { "billing_error",         0, 402 },
+    { "permission_error",      0, 403 },
+    { "not_found_error",       0, 404 },
+    { "request_too_large",     0, 413 },
+    { "rate_limit_error",      1, 429 },
+    { "api_error",             1, 500 },
+    { "timeout_error",         1, 504 },
+    { "overloaded_error",      1, 529 },
 };
 
 /* Index into error_kinds, or -1 for an unknown (or NULL) type. */
@@ -66,149 +67,91 @@ static int error_kind_find(const char *type)
 }
 
 /*
- * Make err->message one printable line that is still valid UTF-8 after
- * snprintf may have cut it short: control bytes become spaces, and a
- * multi-byte character cut at the end is dropped.
+ * Fail the call with a message formatted like printf, made one printable
+ * line by ac_sdk_excerpt: a server's words may hold control bytes, and a
+ * long one is cut at a character boundary, never inside a UTF-8 sequence.
  */
-static void error_tidy_message(ac_error *err)
+static ac_status fail_line(ac_call *call, ac_status code, ac_stage stage,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static ac_status fail_line(ac_call *call, ac_status code, ac_stage stage,
+                           const char *fmt, ...)
 {
-    unsigned char *p = (unsigned char *)err->message;
-    size_t n = strlen(err->message);
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x20 || p[i] == 0x7f)
-            p[i] = ' ';
-    /* Walk back over continuation bytes to the lead byte of the last
-     * character, and drop it if its sequence is incomplete. */
-    size_t i = n;
-    while (i > 0 && (p[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i > 0 && p[i - 1] >= 0xC0) {
-        unsigned char lead = p[i - 1];
-        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-        if (n - (i - 1) < need)
-            p[i - 1] = '\0';
-    }
+    char raw[AC_ERROR_MESSAGE_MAX * 2], line[AC_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1;
+    ac_sdk_excerpt(raw, len, line, sizeof line);
+    return anth_host->fail(call, code, stage, "%s", line);
 }
 
-ac_status anth_error_from_object(struct json_object *eo, const char *where,
-                                 ac_error *err)
+ac_status anth_error_from_object(json_object *eo, const char *where, ac_call *call)
 {
     const char *type = NULL, *msg = NULL;
     if (eo && json_object_is_type(eo, json_type_object)) {
-        type = anth_jstr(eo, "type");
-        msg = anth_jstr(eo, "message");
+        type = ac_sdk_json_string(eo, "type");
+        msg = ac_sdk_json_string(eo, "message");
     } else if (eo && json_object_is_type(eo, json_type_string)) {
         msg = json_object_get_string(eo);
     }
     int k = error_kind_find(type);
-    anth_host->error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: %s%s%s",
-                         where, type ? type : "error", msg ? ": " : "",
-                         msg ? msg : "");
-    if (err) {
-        /* An unknown kind is treated as the SDK treats an unknown status
-         * >= 500: a server-side failure that a retry may fix. */
-        err->http_status = k >= 0 ? error_kinds[k].status : 500;
-        err->retryable = k >= 0 ? error_kinds[k].retryable : 1;
-        err->retry_after_ms = -1;
-        error_tidy_message(err);
-    }
+    fail_line(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "%s: %s%s%s", where,
+              type ? type : "error", msg ? ": " : "", msg ? msg : "");
+    /* An unknown kind is treated as the SDK treats an unknown status
+     * >= 500: a server-side failure that a retry may fix.  Inside a 200
+     * stream the type is all there is: give the status it stands for. */
+    anth_host->set_retryable(call, k >= 0 ? error_kinds[k].retryable : 1);
+    anth_host->set_http_status(call, k >= 0 ? error_kinds[k].status : 500);
     return AC_EPROTOCOL;
 }
 
-/* Blank our own key out of a message, should a proxy in front of the API
- * echo it.  Short keys are left alone: replacing them would mangle
- * ordinary words. */
-static void error_redact_key(const anth_state *st, ac_error *err)
-{
-    if (!st || !st->api_key || strlen(st->api_key) < 6)
-        return;
-    size_t klen = strlen(st->api_key);
-    char *p;
-    while ((p = strstr(err->message, st->api_key)) != NULL) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + klen, strlen(p + klen) + 1);
-    }
-}
-
 /*
- * A short printable excerpt of a body that is not an Anthropic error
- * object (an HTML page from a proxy, plain text, binary junk): runs of
- * whitespace and control bytes collapse to one space, other bytes outside
- * printable ASCII become '?', and at most `max` bytes are kept.
- */
-static void excerpt_make(const char *body, size_t len, char *out, size_t max)
-{
-    size_t o = 0;
-    int space = 1; /* drop leading whitespace */
-    for (size_t i = 0; i < len && o + 1 < max; i++) {
-        unsigned char c = (unsigned char)body[i];
-        if (c <= 0x20 || c == 0x7f) {
-            if (!space)
-                out[o++] = ' ';
-            space = 1;
-            continue;
-        }
-        out[o++] = c < 0x7f ? (char)c : '?';
-        space = 0;
-    }
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
-    out[o] = '\0';
-    if (o + 1 >= max && max > 4)
-        memcpy(out + max - 4, "...", 4);
-}
-
-/*
- * A non-2xx reply.  The core has set code, stage, http_status, retryable
- * and retry_after_ms; this writes the message ("HTTP 529:
- * overloaded_error: Overloaded") and corrects retryable by error.type,
- * since Anthropic sometimes reports an overload as 429 and a 4xx that is
- * the caller's fault never goes away by retrying.  Our key is blanked out
- * of the message should the body quote it.
+ * A non-2xx reply.  The core has made the report (AC_EHTTP, the status,
+ * retryable from the status and x-should-retry, Retry-After); this words
+ * the message ("HTTP 529: overloaded_error: Overloaded") and corrects
+ * retryable by error.type, since Anthropic sometimes reports an overload
+ * as 429 and a 4xx that is the caller's fault never goes away by
+ * retrying.  (The core removes our key from the message, should a proxy
+ * quote it.)
  */
 static void anth_parse_error(void *state, int http_status, const char *body,
-                             size_t len, ac_error *err)
+                             size_t len, ac_call *call)
 {
-    if (!err)
-        return;
+    (void)state;
     if (!body || len == 0)
         return; /* keep the core's own message */
 
-    ac_error scratch; /* json_parse fills it; err must keep the core's */
-    memset(&scratch, 0, sizeof scratch);
-    json_object *root = anth_host->json_parse(body, len, "error body", &scratch);
+    /* Read quietly: a proxy's HTML page is quoted, not reported as JSON. */
+    json_object *root = anth_json_try(body, len, 0);
     json_object *eo = NULL;
     if (root && json_object_is_type(root, json_type_object))
         json_object_object_get_ex(root, "error", &eo);
 
     const char *type = NULL, *msg = NULL;
     if (eo && json_object_is_type(eo, json_type_object)) {
-        type = anth_jstr(eo, "type");
-        msg = anth_jstr(eo, "message");
+        type = ac_sdk_json_string(eo, "type");
+        msg = ac_sdk_json_string(eo, "message");
     } else if (eo && json_object_is_type(eo, json_type_string)) {
         msg = json_object_get_string(eo); /* Ollama-style proxies */
     } else if (root && json_object_is_type(root, json_type_object)) {
-        msg = anth_jstr(root, "message");
+        msg = ac_sdk_json_string(root, "message");
     }
 
     if (type || msg) {
-        snprintf(err->message, sizeof err->message, "HTTP %d: %s%s%s",
-                 http_status, type ? type : "", type && msg ? ": " : "",
-                 msg ? msg : "");
+        fail_line(call, AC_EHTTP, AC_STAGE_HTTP, "HTTP %d: %s%s%s", http_status,
+                  type ? type : "", type && msg ? ": " : "", msg ? msg : "");
         int k = error_kind_find(type);
         if (k >= 0)
-            err->retryable = error_kinds[k].retryable;
+            anth_host->set_retryable(call, error_kinds[k].retryable);
     } else {
         char ex[161];
-        excerpt_make(body, len, ex, sizeof ex);
+        ac_sdk_excerpt(body, len, ex, sizeof ex);
         if (ex[0])
-            snprintf(err->message, sizeof err->message, "HTTP %d: %s",
-                     http_status, ex);
+            anth_host->fail(call, AC_EHTTP, AC_STAGE_HTTP, "HTTP %d: %s", http_status, ex);
     }
-    error_tidy_message(err);
-    error_redact_key(state, err);
-    if (root)
-        json_object_put(root);
+    json_object_put(root);
 }
 
 /* ------------------------------------------------------------------ */
@@ -267,67 +210,69 @@ static int state_set_urls(anth_state *st, const char *base)
 
 /* An optional string setting copied into *out (left NULL when absent). */
 static ac_status setting_copy(const ac_settings *s, const char *key,
-                              char **out, const char *name, ac_error *err)
+                              char **out, const char *name, ac_call *call)
 {
     const char *v = NULL;
     int r = anth_host->setting_string(s, key, &v);
-    if (r < 0) {
-        anth_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
-                             "provider '%s': setting '%s' must be a string",
-                             name, key);
-        return AC_ECONFIG;
-    }
+    if (r < 0)
+        return anth_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
+                               "provider '%s': setting '%s' must be a string", name, key);
     if (r == 0 || !v || !*v)
         return AC_OK;
     *out = anth_host->strdup(v);
-    if (!*out) {
-        anth_host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG,
-                             "provider '%s': out of memory", name);
-        return AC_ENOMEM;
-    }
+    if (!*out)
+        return anth_host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG,
+                               "provider '%s': out of memory", name);
     return AC_OK;
 }
 
-static ac_status anth_init(const ac_settings *s, void **state, ac_error *err)
+/*
+ * The API key into st->api_key.  It is required: api.anthropic.com
+ * answers every request without one with 401, so init fails early with a
+ * message that says what to set.
+ */
+static ac_status key_read(anth_state *st, const ac_settings *s, ac_call *call)
+{
+    ac_status rc = anth_host->secret(s, "ANTHROPIC_API_KEY", &st->api_key, call);
+    if (rc != AC_OK || st->api_key)
+        return rc; /* a failure is reported on the call */
+    return anth_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
+                           "provider '%s': no API key: set ANTHROPIC_API_KEY or "
+                           "api_key_env", st->name);
+}
+
+static ac_status anth_init(const ac_settings *s, void **state, ac_call *call)
 {
     ac_status rc = AC_OK;
-    int oom = 0; /* reported at the exit, once */
     char *base = NULL, *mode = NULL;
     const char *name = anth_host->settings_name(s);
     if (!name)
         name = "anthropic";
 
     anth_state *st = anth_host->malloc(sizeof *st);
-    if (!st) {
-        oom = 1;
-        goto done;
-    }
+    if (!st)
+        goto nomem;
     memset(st, 0, sizeof *st);
     st->max_tokens = ANTH_DEFAULT_MAX_TOKENS;
     st->name = anth_host->strdup(name);
-    if (!st->name) {
-        oom = 1;
-        goto done;
-    }
+    if (!st->name)
+        goto nomem;
 
-    if ((rc = setting_copy(s, "base_url", &base, name, err)) != AC_OK ||
-        (rc = setting_copy(s, "anthropic_version", &st->version, name, err)) != AC_OK ||
-        (rc = setting_copy(s, "anthropic_beta", &st->beta, name, err)) != AC_OK ||
-        (rc = setting_copy(s, "default_model", &st->default_model, name, err)) != AC_OK ||
-        (rc = setting_copy(s, "structured_output", &mode, name, err)) != AC_OK)
+    if ((rc = setting_copy(s, "base_url", &base, name, call)) != AC_OK ||
+        (rc = setting_copy(s, "anthropic_version", &st->version, name, call)) != AC_OK ||
+        (rc = setting_copy(s, "anthropic_beta", &st->beta, name, call)) != AC_OK ||
+        (rc = setting_copy(s, "default_model", &st->default_model, name, call)) != AC_OK ||
+        (rc = setting_copy(s, "structured_output", &mode, name, call)) != AC_OK)
         goto done;
 
     if (state_set_urls(st, base ? base : ANTH_DEFAULT_BASE_URL) != 0 ||
-        (!st->version && !(st->version = anth_host->strdup(ANTH_DEFAULT_VERSION)))) {
-        oom = 1;
-        goto done;
-    }
+        (!st->version && !(st->version = anth_host->strdup(ANTH_DEFAULT_VERSION))))
+        goto nomem;
 
     if (mode && strcmp(mode, "output_config") == 0) {
         st->native_json = 1;
     } else if (mode && strcmp(mode, "tool") != 0) {
-        rc = AC_ECONFIG;
-        anth_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+        rc = anth_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                              "provider '%s': structured_output must be \"tool\" "
                              "or \"output_config\", not \"%s\"", name, mode);
         goto done;
@@ -336,45 +281,23 @@ static ac_status anth_init(const ac_settings *s, void **state, ac_error *err)
     long long mt;
     int r = anth_host->setting_int(s, "max_tokens", &mt);
     if (r < 0 || (r == 1 && (mt < 1 || mt > LONG_MAX))) {
-        rc = AC_ECONFIG;
-        anth_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
-                             "provider '%s': max_tokens must be an integer >= 1",
-                             name);
+        rc = anth_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
+                             "provider '%s': max_tokens must be an integer >= 1", name);
         goto done;
     }
     if (r == 1)
         st->max_tokens = (long)mt;
 
-    /* The key is required: api.anthropic.com answers every request
-     * without one with 401, so fail early with a message that says what
-     * to set.  secret() fills its own error when a configured variable
-     * or file names nothing usable. */
-    ac_error kerr;
-    memset(&kerr, 0, sizeof kerr);
-    kerr.code = AC_OK;
-    st->api_key = anth_host->secret(s, "ANTHROPIC_API_KEY", &kerr);
-    if (!st->api_key) {
-        rc = AC_ECONFIG;
-        if (kerr.code != AC_OK) {
-            if (err)
-                *err = kerr;
-            rc = kerr.code;
-        } else {
-            anth_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
-                                 "provider '%s': no API key: set "
-                                 "ANTHROPIC_API_KEY or api_key_env", name);
-        }
+    if ((rc = key_read(st, s, call)) != AC_OK)
         goto done;
-    }
 
     *state = st;
     st = NULL;
+    goto done;
+nomem:
+    rc = anth_host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG,
+                         "provider '%s': out of memory", name);
 done:
-    if (oom) {
-        rc = AC_ENOMEM;
-        anth_host->error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN,
-                             "provider '%s': out of memory", name);
-    }
     anth_host->free(base);
     anth_host->free(mode);
     state_free(st);
@@ -393,46 +316,36 @@ static void anth_fini(void *state)
 /* GET /v1/models.  One page of up to 1000 (the API's maximum); cursor
  * paging (has_more / after_id) would need a request per page. */
 static ac_status anth_build_models_request(void *state, ac_http_request *out,
-                                           ac_error *err)
+                                           ac_call *call)
 {
     const anth_state *st = state;
-    ac_status rc = anth_host->http_set(out, "GET", st->models_url,
-                                       AC_FRAMING_NONE);
+    ac_status rc = anth_host->http_set(out, "GET", st->models_url, AC_FRAMING_NONE, call);
     if (rc == AC_OK)
-        rc = anth_add_headers(st, out, 0);
-    if (rc != AC_OK)
-        anth_host->error_set(err, rc, AC_STAGE_REQUEST,
-                             "building the models request failed");
+        rc = anth_add_headers(st, out, 0, call);
     return rc;
 }
 
 static ac_status anth_parse_models(void *state, const char *body, size_t len,
-                                   ac_model_list *out, ac_error *err)
+                                   ac_model_list *out, ac_call *call)
 {
     (void)state;
     ac_status rc = AC_OK;
-    json_object *root = anth_host->json_parse(body, len, "models list", err);
+    json_object *root = anth_host->json_parse(call, body, len, "models list");
     if (!root)
-        return err ? err->code : AC_EJSON;
-    json_object *data = NULL;
-    if (!json_object_is_type(root, json_type_object) ||
-        !json_object_object_get_ex(root, "data", &data) ||
-        !json_object_is_type(data, json_type_array)) {
-        rc = AC_EPROTOCOL;
-        anth_host->error_set(err, rc, AC_STAGE_PROTOCOL,
+        return AC_EJSON;
+    json_object *data = ac_sdk_json_array(root, "data");
+    if (!data) {
+        rc = anth_host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
                              "models list: no \"data\" array");
         goto done;
     }
     size_t n = json_object_array_length(data);
     for (size_t i = 0; i < n; i++) {
-        const char *id = anth_jstr(json_object_array_get_idx(data, i), "id");
+        const char *id = ac_sdk_json_string(json_object_array_get_idx(data, i), "id");
         if (!id || !*id)
             continue;
-        if ((rc = anth_host->models_add(out, id)) != AC_OK) {
-            anth_host->error_set(err, rc, AC_STAGE_PROTOCOL,
-                                 "models list: cannot add a model");
-            goto done;
-        }
+        if ((rc = anth_host->models_add(out, id)) != AC_OK)
+            goto done; /* the emit's code, returned as is */
     }
 done:
     json_object_put(root);
@@ -448,9 +361,12 @@ static const ac_provider anthropic_provider = {
     .abi_major = AC_ABI_MAJOR,
     .abi_minor = AC_ABI_MINOR,
     .name = "anthropic",
-    .version = "0.1.0",
-    .capabilities = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                    AC_CAP_STRUCTURED,
+    .version = AC_VERSION_STRING,
+    .description = "Anthropic Messages API (api.anthropic.com, or a base_url that speaks it)",
+    /* json_schema goes to the server either way: as a forced tool's
+     * input_schema, or as output_config.format.  FILE parts are sent as
+     * labelled text (request.c says why), so no AC_FEATURE_FILES. */
+    .features = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
     .default_base_url = ANTH_DEFAULT_BASE_URL,
     .default_model = ANTH_DEFAULT_MODEL,
     .init = anth_init,
@@ -465,12 +381,10 @@ static const ac_provider anthropic_provider = {
     .stream_free = anth_stream_free,
 };
 
-/* The host table must hold every entry this plugin calls (all of ABI
- * 1.0); an older or broken host gets NULL, which the loader refuses. */
+/* The entry point rule (provider.h): store the host, return the
+ * descriptor, nothing else. */
 const ac_provider *ac_provider_entry(const ac_host_api *host)
 {
-    if (!host || host->abi_major != AC_ABI_MAJOR || !AC_HOST_HAS(host, stream_slot))
-        return NULL;
     anth_host = host;
     return &anthropic_provider;
 }

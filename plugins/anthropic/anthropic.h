@@ -1,17 +1,19 @@
 /*
  * anthropic.h -- internals shared by the files of the Anthropic Messages
- * API plugin (PROTOCOLS.md section 2).
+ * API plugin (docs/protocols.md section 2).
  *
  * anthropic.c holds the descriptor, settings, error mapping and model
  * listing; request.c turns an ac_gen_request into a /v1/messages body;
  * parse.c turns replies (whole bodies and SSE events) into sink emits.
  * Only ac_provider_entry is exported from the .so; everything here is
- * internal and prefixed anth_.
+ * internal and prefixed anth_.  Every function reports its failures on
+ * the call it is given (host->fail) and returns the code.
  */
 #ifndef AC_PLUGIN_ANTHROPIC_H
 #define AC_PLUGIN_ANTHROPIC_H
 #include <stddef.h>
 #include <abstractcore/provider.h>
+#include <abstractcore/sdk.h>
 #include <json-c/json.h>
 
 /* The host table handed to ac_provider_entry; valid until unload. */
@@ -50,26 +52,29 @@ const ac_provider *ac_provider_entry(const ac_host_api *host);
 
 /* request.c */
 ac_status anth_build_request(void *state, const ac_gen_request *req,
-                             ac_http_request *out, ac_error *err);
+                             ac_http_request *out, ac_call *call);
 /* Headers every request carries (auth, version, beta, content type). */
 ac_status anth_add_headers(const anth_state *st, ac_http_request *out,
-                           int has_body);
+                           int has_body, ac_call *call);
 
 /* parse.c */
 ac_status anth_parse_response(void *state, int http_status, const char *body,
-                              size_t len, ac_sink *sink, ac_error *err);
+                              size_t len, ac_sink *sink, ac_call *call);
 ac_status anth_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
-                           ac_error *err);
+                           ac_call *call);
 void      anth_stream_free(void *state, void *slot_value);
+/*
+ * Parse JSON text without reporting anything (strict, the whole text one
+ * value, UTF-8 checked when `utf8` is 1): a new reference, or NULL.  For
+ * text whose failure the caller words itself (a schema the caller gave, an
+ * error body that may be an HTML page), where host->json_parse would fail
+ * the call with its own message.
+ */
+json_object *anth_json_try(const char *text, size_t len, int utf8);
 
 /* anthropic.c: an Anthropic error object ({"type","message"}) reported
- * as an error inside a 2xx reply: AC_EPROTOCOL, stage protocol, with the
- * HTTP status and retryability its type corresponds to. */
-ac_status anth_error_from_object(struct json_object *error_obj,
-                                 const char *where, ac_error *err);
-
-/* Small json-c helpers (parse.c). */
-const char *anth_jstr(struct json_object *o, const char *key);
-/* 1 and *out when key holds an integer, else 0. */
-int         anth_jint(struct json_object *o, const char *key, long long *out);
+ * as an error inside a 2xx reply: AC_EPROTOCOL, stage protocol, retryable
+ * as its type says. */
+ac_status anth_error_from_object(json_object *error_obj, const char *where,
+                                 ac_call *call);
 #endif

@@ -5,8 +5,8 @@
  * base_url to http://host/v1).
  *
  * Both speak OpenAI Chat Completions, so the protocol work is the shared
- * codec's (libabstractcore-openai, <abstractcore/openai_compat.h>).  What
- * differs from OpenAI (PROTOCOLS.md section 1):
+ * codec's (<abstractcore/openai_compat.h>, in the SDK library).  What
+ * differs from OpenAI (docs/protocols.md section 1):
  *   - the token comes from HF_TOKEN by default, and is required at the
  *     router's own URL (a missing one fails ac_llm_create with AC_ECONFIG
  *     naming HF_TOKEN); at another base_url (a local TGI) none is needed,
@@ -50,9 +50,9 @@ static const ac_oai_dialect huggingface_dialect = {
 };
 
 static ac_status huggingface_init(const ac_settings *settings, void **state,
-                                  ac_error *err)
+                                  ac_call *call)
 {
-    return ac_oai_init(g_host, &huggingface_dialect, settings, state, err);
+    return ac_oai_init(g_host, &huggingface_dialect, settings, state, call);
 }
 
 static const ac_provider huggingface_provider = {
@@ -61,8 +61,8 @@ static const ac_provider huggingface_provider = {
     .abi_minor        = AC_ABI_MINOR,
     .name             = "huggingface",
     .version          = AC_VERSION_STRING,
-    .capabilities     = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                        AC_CAP_STRUCTURED,
+    .description      = "Hugging Face: the Inference Providers router and TGI servers (OpenAI-compatible)",
+    .features         = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
     .default_base_url = HF_ROUTER_URL,
     /* Open weights that many of the router's providers serve.  TGI reads
      * the name as a LoRA adapter id and falls back to the model it runs
@@ -74,8 +74,6 @@ static const ac_provider huggingface_provider = {
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)
 {
-    if (!host)
-        return NULL;
     g_host = host;
     return &huggingface_provider;
 }

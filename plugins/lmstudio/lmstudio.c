@@ -3,8 +3,8 @@
  * OpenAI-compatible server (http://localhost:1234/v1 by default).
  *
  * LM Studio speaks OpenAI Chat Completions, so the protocol work is the
- * shared codec's (libabstractcore-openai, <abstractcore/openai_compat.h>).
- * What differs from OpenAI (PROTOCOLS.md section 1, LM Studio docs
+ * shared codec's (<abstractcore/openai_compat.h>, in the SDK library).
+ * What differs from OpenAI (docs/protocols.md section 1, LM Studio docs
  * `1_developer/3_openai-compat`):
  *   - the local URL, and no key unless "Require Authentication" is on in
  *     LM Studio; then the token comes from api_key / api_key_file /
@@ -44,9 +44,9 @@ static const ac_oai_dialect lmstudio_dialect = {
 };
 
 static ac_status lmstudio_init(const ac_settings *settings, void **state,
-                               ac_error *err)
+                               ac_call *call)
 {
-    return ac_oai_init(g_host, &lmstudio_dialect, settings, state, err);
+    return ac_oai_init(g_host, &lmstudio_dialect, settings, state, call);
 }
 
 static const ac_provider lmstudio_provider = {
@@ -57,8 +57,8 @@ static const ac_provider lmstudio_provider = {
     .version          = AC_VERSION_STRING,
     /* Not AC_CAP_LOCAL: that flag means an in-process backend; LM Studio
      * is a server, however near. */
-    .capabilities     = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                        AC_CAP_STRUCTURED,
+    .description      = "LM Studio's OpenAI-compatible server",
+    .features         = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
     .default_base_url = LMSTUDIO_BASE_URL,
     .default_model    = "local-model",
     .init                 = lmstudio_init,
@@ -67,8 +67,6 @@ static const ac_provider lmstudio_provider = {
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)
 {
-    if (!host)
-        return NULL;
     g_host = host;
     return &lmstudio_provider;
 }

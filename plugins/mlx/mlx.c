@@ -3,9 +3,9 @@
  * server of Apple's MLX LM (http://localhost:8080/v1 by default).
  *
  * mlx_lm.server speaks OpenAI Chat Completions, so the protocol work is
- * the shared codec's (libabstractcore-openai,
+ * the shared codec's (libabstractcore-provider,
  * <abstractcore/openai_compat.h>).  What differs from OpenAI
- * (PROTOCOLS.md section 1, ml-explore/mlx-lm `mlx_lm/server.py`):
+ * (docs/protocols.md section 1, ml-explore/mlx-lm `mlx_lm/server.py`):
  *   - the local URL and no authentication: no key is looked for, and one
  *     configured on purpose (a proxy in front) is sent as usual;
  *   - the token limit is `max_tokens` (the codec's default).  The server
@@ -16,7 +16,7 @@
  *     without one the field is left out and the model the server was
  *     started with answers;
  *   - no structured output: a JSON schema is sent as response_format but
- *     the server does not read it, so AC_CAP_STRUCTURED is not claimed.
+ *     the server does not read it, so AC_FEATURE_JSON_SCHEMA is not claimed.
  * The rest are reply quirks the codec already reads: `: keepalive N/M`
  * comments while a long prompt is processed (dropped by the core's SSE
  * framer), whole tool calls in one delta with an incrementing `index`,
@@ -47,9 +47,9 @@ static const ac_oai_dialect mlx_dialect = {
 };
 
 static ac_status mlx_init(const ac_settings *settings, void **state,
-                          ac_error *err)
+                          ac_call *call)
 {
-    return ac_oai_init(g_host, &mlx_dialect, settings, state, err);
+    return ac_oai_init(g_host, &mlx_dialect, settings, state, call);
 }
 
 static const ac_provider mlx_provider = {
@@ -58,9 +58,8 @@ static const ac_provider mlx_provider = {
     .abi_minor        = AC_ABI_MINOR,
     .name             = "mlx",
     .version          = AC_VERSION_STRING,
-    /* Not AC_CAP_LOCAL: that flag means an in-process backend, and this
-     * is an HTTP server on the same machine. */
-    .capabilities     = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS,
+    .description      = "mlx_lm.server on Apple silicon (OpenAI-compatible)",
+    .features         = AC_FEATURE_TOOLS, /* text only: mlx_lm.server refuses images */
     .default_base_url = MLX_BASE_URL,
     .default_model    = NULL,           /* the server's own (see above) */
     .init                 = mlx_init,
@@ -69,8 +68,6 @@ static const ac_provider mlx_provider = {
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)
 {
-    if (!host)
-        return NULL;
     g_host = host;
     return &mlx_provider;
 }

@@ -2,13 +2,14 @@
  * ollama.c -- the provider plugin for Ollama's native API: descriptor,
  * entry point, settings, and helpers shared by request.c and parse.c.
  *
- * The plugin owns only Ollama's wire format (PROTOCOLS.md section 3):
- * POST {base}/api/chat with a json-c built body, NDJSON streams (one
- * compact object per line; the core frames them), whole tool calls with
- * `arguments` as an object, usage on the done line, and errors as
- * {"error":"<string>"} both as a non-2xx body and inside a 200 stream.
- * Everything else -- transport, framing, retries, the key lookup, strict
- * JSON parsing -- comes from the host table.  State is read-only after
+ * The plugin owns only Ollama's wire format (docs/protocols.md section 3):
+ * POST {base}/api/chat with a json-c built body (written by the SDK's
+ * checked serializer), NDJSON streams (one compact object per line; the
+ * core frames them), whole tool calls with `arguments` as an object, usage
+ * on the done line, and errors as {"error":"<string>"} both as a non-2xx
+ * body and inside a 200 stream.  Everything else -- transport, framing,
+ * retries, the key lookup, strict JSON parsing, keeping secrets out of
+ * messages -- comes from the host table (ABI 2).  State is read-only after
  * init; per-response state lives in the stream slot, so every function may
  * run concurrently.
  */
@@ -49,90 +50,6 @@ static char *ollama_concat(const char *a, const char *b)
     return s;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if none. */
-static size_t ollama_utf8_len(const unsigned char *p, size_t n)
-{
-    size_t len;
-    unsigned cp;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        len = 2;
-        cp = p[0] & 0x1f;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        len = 3;
-        cp = p[0] & 0x0f;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF. */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return len;
-}
-
-/*
- * A short, printable, one-line excerpt of server bytes for an error
- * message: control characters become spaces, runs of spaces collapse,
- * invalid UTF-8 becomes '?', and long text is cut on a character boundary
- * with "...".  Works on any bytes, including NULs.
- */
-void ollama_excerpt(const char *s, size_t n, char *out, size_t cap)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t o = 0, i = 0;
-    size_t limit = cap - 4; /* room for "..." and the NUL */
-    int space = 1;          /* drops leading spaces too */
-    if (cap < 8) {
-        if (cap)
-            out[0] = '\0';
-        return;
-    }
-    if (limit > OLLAMA_EXCERPT_MAX)
-        limit = OLLAMA_EXCERPT_MAX;
-    while (i < n) {
-        size_t len = ollama_utf8_len(p + i, n - i);
-        if (len == 1 && (p[i] < 0x20 || p[i] == 0x7f || p[i] == ' ')) {
-            if (!space && o < limit)
-                out[o++] = ' ';
-            space = 1;
-            i++;
-            continue;
-        }
-        if (len == 0) {
-            if (o + 1 > limit)
-                break;
-            out[o++] = '?';
-            i++;
-        } else {
-            if (o + len > limit)
-                break;
-            memcpy(out + o, p + i, len);
-            o += len;
-            i += len;
-        }
-        space = 0;
-    }
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
-    if (i < n) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
-
 /* Add val under key, taking ownership of val; -1 (val freed) on failure,
  * including a NULL val from a failed constructor. */
 int ollama_add(json_object *obj, const char *key, json_object *val)
@@ -157,31 +74,53 @@ int ollama_append(json_object *arr, json_object *val)
     return 0;
 }
 
-/* Parse JSON text that must be an object (tool arguments, schemas).
- * NULL when it is not valid JSON or not an object. */
-json_object *ollama_parse_object(const char *text, const char *what)
+/* A strict parse that reports nothing (ollama.h).  The flags are the
+ * host parser's, so a text one accepts the other accepts too. */
+int ollama_json_quiet(const char *text, size_t len, json_object **out)
 {
-    ac_error scratch;
+    json_tokener *t;
     json_object *o;
-    if (!text)
-        return NULL;
-    memset(&scratch, 0, sizeof scratch);
-    o = ollama_host->json_parse(text, strlen(text), what, &scratch);
-    if (o && !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        o = NULL;
+    enum json_tokener_error je;
+    size_t end;
+    *out = NULL;
+    if (!text || len > (size_t)0x7fffffff || !(t = json_tokener_new()))
+        return 0;
+    json_tokener_set_flags(t, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(t, text, (int)len);
+    je = json_tokener_get_error(t);
+    if (je == json_tokener_continue) {
+        /* Strict mode needs the end of input to finish a top-level number. */
+        o = json_tokener_parse_ex(t, "", 1);
+        je = json_tokener_get_error(t);
     }
-    return o;
+    end = json_tokener_get_parse_end(t);
+    json_tokener_free(t);
+    while (end < len && strchr(" \t\r\n", text[end]))
+        end++;
+    if (je != json_tokener_success || end < len) {
+        json_object_put(o);
+        return 0;
+    }
+    *out = o;
+    return 1;
 }
 
-/* A string member of obj, or NULL when absent or of another type. */
-const char *ollama_get_string(json_object *obj, const char *key)
+ac_status ollama_parse(ac_call *call, const char *text, size_t len, const char *what,
+                       json_object **out)
 {
-    json_object *v;
-    if (!obj || !json_object_object_get_ex(obj, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
+    size_t a = 0, b = len;
+    *out = ollama_host->json_parse(call, text ? text : "", text ? len : 0, what);
+    if (*out)
+        return AC_OK;
+    /* json-c stands for a JSON null with NULL, which the host returns
+     * without failing the call. */
+    while (a < b && strchr(" \t\r\n", text[a]))
+        a++;
+    while (b > a && strchr(" \t\r\n", text[b - 1]))
+        b--;
+    if (text && b - a == 4 && memcmp(text + a, "null", 4) == 0)
+        return AC_OK;
+    return AC_EJSON;
 }
 
 /* Case-insensitive substring test, for classifying server messages. */
@@ -203,27 +142,23 @@ int ollama_contains(const char *hay, const char *needle)
 /* Settings                                                             */
 /* ------------------------------------------------------------------ */
 
-/* An optional string setting, copied.  0 ok (absent: *out NULL), else an
- * AC_ECONFIG error is filled. */
+/* An optional string setting, copied.  AC_OK (absent: *out NULL), else
+ * the call is failed. */
 static ac_status ollama_setting_strdup(const ac_settings *s, const char *key,
-                                       char **out, ac_error *err)
+                                       char **out, ac_call *call)
 {
     const char *v = NULL;
     int r = ollama_host->setting_string(s, key, &v);
     *out = NULL;
-    if (r < 0) {
-        ollama_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
-                               "ollama: setting '%s' must be a string", key);
-        return AC_ECONFIG;
-    }
+    if (r < 0)
+        return ollama_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
+                                 "ollama: setting '%s' must be a string", key);
     if (r == 0 || !v)
         return AC_OK;
     *out = ollama_host->strdup(v);
-    if (!*out) {
-        ollama_host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG,
-                               "ollama: out of memory reading settings");
-        return AC_ENOMEM;
-    }
+    if (!*out)
+        return ollama_host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG,
+                                 "ollama: out of memory reading settings");
     return AC_OK;
 }
 
@@ -251,13 +186,12 @@ static int ollama_parse_int(const char *s, long long *out)
 
 /* keep_alive: an Ollama duration ("5m", "1h", "0", "-1") or seconds. */
 static ac_status ollama_read_keep_alive(ollama_state *st, const ac_settings *s,
-                                        ac_error *err)
+                                        ac_call *call)
 {
     const char *v = NULL;
     long long n;
     int r;
-    if (AC_HOST_HAS(ollama_host, setting_type) &&
-        ollama_host->setting_type(s, "keep_alive") == AC_SETTING_INT)
+    if (ollama_host->setting_type(s, "keep_alive") == AC_SETTING_INT)
         r = -1; /* a number: read it as one, without a type warning */
     else
         r = ollama_host->setting_string(s, "keep_alive", &v);
@@ -280,29 +214,25 @@ static ac_status ollama_read_keep_alive(ollama_state *st, const ac_settings *s,
         return AC_OK;
     }
     st->keep_alive = ollama_host->strdup(v);
-    if (!st->keep_alive) {
-        ollama_host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG,
-                               "ollama: out of memory reading settings");
-        return AC_ENOMEM;
-    }
+    if (!st->keep_alive)
+        return ollama_host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG,
+                                 "ollama: out of memory reading settings");
     return AC_OK;
 bad:
-    ollama_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
-                           "ollama: setting 'keep_alive' must be a duration "
-                           "(\"5m\") or a number of seconds");
-    return AC_ECONFIG;
+    return ollama_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
+                             "ollama: setting 'keep_alive' must be a duration "
+                             "(\"5m\") or a number of seconds");
 }
 
 /* think: true / false, or a level string. */
 static ac_status ollama_read_think(ollama_state *st, const ac_settings *s,
-                                   ac_error *err)
+                                   ac_call *call)
 {
     static const char *const levels[] = { "low", "medium", "high", "max" };
     const char *v = NULL;
     int b;
     int r;
-    if (AC_HOST_HAS(ollama_host, setting_type) &&
-        ollama_host->setting_type(s, "think") == AC_SETTING_BOOL)
+    if (ollama_host->setting_type(s, "think") == AC_SETTING_BOOL)
         r = -1; /* true / false: read it as a boolean, without a warning */
     else
         r = ollama_host->setting_string(s, "think", &v);
@@ -326,20 +256,37 @@ static ac_status ollama_read_think(ollama_state *st, const ac_settings *s,
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
         if (!strcmp(v, levels[i])) {
             st->think_level = ollama_host->strdup(v);
-            if (!st->think_level) {
-                ollama_host->error_set(err, AC_ENOMEM, AC_STAGE_CONFIG,
-                                       "ollama: out of memory reading settings");
-                return AC_ENOMEM;
-            }
+            if (!st->think_level)
+                return ollama_host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG,
+                                         "ollama: out of memory reading settings");
             st->think_set = 2;
             return AC_OK;
         }
     }
 bad:
-    ollama_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
-                           "ollama: setting 'think' must be true, false, \"low\", "
-                           "\"medium\", \"high\" or \"max\"");
-    return AC_ECONFIG;
+    return ollama_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
+                             "ollama: setting 'think' must be true, false, \"low\", "
+                             "\"medium\", \"high\" or \"max\"");
+}
+
+/* The key is optional: a local server needs none; ollama.com does. */
+static ac_status ollama_read_key(ollama_state *st, const ac_settings *s,
+                                 ac_call *call)
+{
+    char *key = NULL;
+    ac_status rc = ollama_host->secret(s, OLLAMA_KEY_ENV, &key, call);
+    if (rc != AC_OK || !key)
+        return rc; /* a failure is reported on the call */
+    if (*key) {
+        st->auth = ollama_concat("Bearer ", key);
+        if (!st->auth) {
+            ollama_free_secret(key);
+            return ollama_host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG,
+                                     "ollama: out of memory");
+        }
+    }
+    ollama_free_secret(key);
+    return AC_OK;
 }
 
 static void ollama_fini(void *state)
@@ -357,24 +304,20 @@ static void ollama_fini(void *state)
 }
 
 static ac_status ollama_init(const ac_settings *settings, void **state,
-                             ac_error *err)
+                             ac_call *call)
 {
     ollama_state *st;
-    char *base = NULL, *key = NULL;
+    char *base = NULL;
     const char *env;
-    ac_error kerr;
     ac_status rc;
     size_t n;
 
     st = ollama_host->malloc(sizeof *st);
-    if (!st) {
-        ollama_host->error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN,
-                               "ollama: out of memory");
-        return AC_ENOMEM;
-    }
+    if (!st)
+        return ollama_host->fail(call, AC_ENOMEM, AC_STAGE_PLUGIN, "ollama: out of memory");
     memset(st, 0, sizeof *st);
 
-    rc = ollama_setting_strdup(settings, "base_url", &base, err);
+    rc = ollama_setting_strdup(settings, "base_url", &base, call);
     if (rc != AC_OK)
         goto fail;
     /* Without a configured base_url, honour the variables the Python
@@ -390,10 +333,9 @@ static ac_status ollama_init(const ac_settings *settings, void **state,
     if (!base && !(base = ollama_host->strdup(OLLAMA_DEFAULT_BASE_URL)))
         goto nomem;
     if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
-        ollama_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+        rc = ollama_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                                "ollama: base_url must start with http:// or "
                                "https:// (e.g. %s)", OLLAMA_DEFAULT_BASE_URL);
-        rc = AC_ECONFIG;
         goto fail;
     }
     n = strlen(base);
@@ -404,39 +346,25 @@ static ac_status ollama_init(const ac_settings *settings, void **state,
     if (!st->chat_url || !st->tags_url)
         goto nomem;
 
-    /* The key is optional (a local server needs none; ollama.com does):
-     * NULL with no error means "none set". */
-    memset(&kerr, 0, sizeof kerr);
-    key = ollama_host->secret(settings, OLLAMA_KEY_ENV, &kerr);
-    if (!key && kerr.code != AC_OK) {
-        if (err)
-            *err = kerr;
-        rc = kerr.code;
+    rc = ollama_read_key(st, settings, call);
+    if (rc != AC_OK)
         goto fail;
-    }
-    if (key && *key) {
-        st->auth = ollama_concat("Bearer ", key);
-        if (!st->auth)
-            goto nomem;
-    }
-
     rc = ollama_setting_strdup(settings, "default_model", &st->default_model,
-                               err);
+                               call);
     if (rc != AC_OK)
         goto fail;
-    rc = ollama_read_keep_alive(st, settings, err);
+    rc = ollama_read_keep_alive(st, settings, call);
     if (rc != AC_OK)
         goto fail;
-    rc = ollama_read_think(st, settings, err);
+    rc = ollama_read_think(st, settings, call);
     if (rc != AC_OK)
         goto fail;
     switch (ollama_host->setting_int(settings, "num_ctx", &st->num_ctx)) {
     case 1:
         if (st->num_ctx <= 0 || st->num_ctx > INT_MAX) {
-            ollama_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+            rc = ollama_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                                    "ollama: setting 'num_ctx' must be a positive "
                                    "integer");
-            rc = AC_ECONFIG;
             goto fail;
         }
         st->has_num_ctx = 1;
@@ -444,22 +372,18 @@ static ac_status ollama_init(const ac_settings *settings, void **state,
     case 0:
         break;
     default:
-        ollama_host->error_set(err, AC_ECONFIG, AC_STAGE_CONFIG,
+        rc = ollama_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG,
                                "ollama: setting 'num_ctx' must be an integer");
-        rc = AC_ECONFIG;
         goto fail;
     }
 
-    ollama_free_secret(key);
     ollama_host->free(base);
     *state = st;
     return AC_OK;
 
 nomem:
-    ollama_host->error_set(err, AC_ENOMEM, AC_STAGE_PLUGIN, "ollama: out of memory");
-    rc = AC_ENOMEM;
+    rc = ollama_host->fail(call, AC_ENOMEM, AC_STAGE_PLUGIN, "ollama: out of memory");
 fail:
-    ollama_free_secret(key);
     ollama_host->free(base);
     ollama_fini(st);
     return rc;
@@ -475,9 +399,14 @@ static const ac_provider ollama_provider = {
     .abi_minor = AC_ABI_MINOR,
     .name = "ollama",
     .version = AC_VERSION_STRING,
-    .capabilities = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                    AC_CAP_STRUCTURED,
-    .default_base_url = OLLAMA_DEFAULT_BASE_URL,
+    .description = "Ollama's native API (/api/chat, NDJSON streaming): a local "
+                   "server or ollama.com",
+    /* Images travel as base64 in `images`; a JSON schema as `format`.
+     * Documents go as labelled text, which is not AC_FEATURE_FILES. */
+    .features = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
+    /* No default_base_url: the core would hand it out as the setting, and
+     * OLLAMA_HOST comes between the two (init). */
+    .default_base_url = NULL,
     .default_model = OLLAMA_DEFAULT_MODEL,
     .init = ollama_init,
     .fini = ollama_fini,
@@ -490,18 +419,10 @@ static const ac_provider ollama_provider = {
     .stream_free = ollama_stream_free,
 };
 
+/* The entry point rule (provider.h): store the host, return the
+ * descriptor, nothing else. */
 const ac_provider *ac_provider_entry(const ac_host_api *h)
 {
-    /* Every member up to stream_slot is part of ABI 1.0; refuse a host
-     * table too short to hold them rather than call through garbage. */
-    if (!h || h->abi_major != AC_ABI_MAJOR || !AC_HOST_HAS(h, stream_slot) ||
-        !h->malloc || !h->free || !h->strdup || !h->json_parse ||
-        !h->error_set || !h->setting_string || !h->setting_int ||
-        !h->setting_bool || !h->secret || !h->http_set || !h->http_header ||
-        !h->http_body || !h->emit_text || !h->emit_reasoning ||
-        !h->emit_tool_call || !h->emit_tool_call_end || !h->emit_usage ||
-        !h->emit_finish || !h->emit_model || !h->models_add || !h->log)
-        return NULL;
     ollama_host = h;
     return &ollama_provider;
 }

@@ -1,18 +1,20 @@
 /*
  * ollama.h -- internals shared by the files of the Ollama plugin
- * (Ollama's native API, PROTOCOLS.md section 3).
+ * (Ollama's native API, docs/protocols.md section 3).
  *
  * ollama.c holds the descriptor, the entry point, settings and the small
- * helpers the other files share; request.c turns an ac_gen_request into a
- * POST /api/chat body (and builds the /api/tags request); parse.c turns
- * replies -- whole bodies, NDJSON lines, error bodies, the model list --
- * into sink emits and ac_error reports.  Only ac_provider_entry is exported
- * from the .so; everything here is internal and prefixed ollama_.
+ * helpers the other files share; request.c turns an ac_gen_request (its
+ * messages made of content parts) into a POST /api/chat body (and builds
+ * the /api/tags request); parse.c turns replies -- whole bodies, NDJSON
+ * lines, error bodies, the model list -- into sink emits and reports on
+ * the call.  Only ac_provider_entry is exported from the .so; everything
+ * here is internal and prefixed ollama_.
  */
 #ifndef AC_PLUGIN_OLLAMA_H
 #define AC_PLUGIN_OLLAMA_H
 #include <stddef.h>
 #include <abstractcore/provider.h>
+#include <abstractcore/sdk.h>
 #include <json-c/json.h>
 
 #define OLLAMA_DEFAULT_BASE_URL "http://localhost:11434"
@@ -55,38 +57,44 @@ typedef struct ollama_stream {
     int done;        /* the "done": true object was seen */
 } ollama_stream;
 
-/* ---- helpers (ollama.c) ---- */
+/* ---- helpers (ollama.c; any thread) ---- */
 
-/* A short printable one-line excerpt of any bytes, for error messages. */
-void ollama_excerpt(const char *s, size_t n, char *out, size_t cap);
 /* Add val to an object / array, taking ownership of val: 0 ok, -1 (val
  * freed) on failure, including a NULL val from a failed constructor. */
 int ollama_add(json_object *obj, const char *key, json_object *val);
 int ollama_append(json_object *arr, json_object *val);
-/* A string member, or NULL when absent or of another type. */
-const char *ollama_get_string(json_object *obj, const char *key);
-/* Parse JSON text that must be an object; NULL if it is not. */
-json_object *ollama_parse_object(const char *text, const char *what);
+/* Parse len bytes as one whole JSON value, strictly (UTF-8 checked, as
+ * the host's parser does) but without reporting anything: for probes whose
+ * failure is not the call's (tool arguments, a body that may be NDJSON).
+ * 1 and *out (a new reference; NULL for a JSON null), or 0 if it is not
+ * one JSON value. */
+int ollama_json_quiet(const char *text, size_t len, json_object **out);
+/* host->json_parse, telling a JSON null (which it returns as NULL without
+ * failing the call) from bad JSON: AC_OK and *out (a new reference, or
+ * NULL for "null": the caller reports that it is not an object), or
+ * AC_EJSON with the call failed. */
+ac_status ollama_parse(ac_call *call, const char *text, size_t len, const char *what,
+                       json_object **out);
 /* Case-insensitive (ASCII) substring test; needle in lower case. */
 int ollama_contains(const char *hay, const char *needle);
 
 /* ---- request.c ---- */
 
 ac_status ollama_build_request(void *state, const ac_gen_request *req,
-                               ac_http_request *out, ac_error *err);
+                               ac_http_request *out, ac_call *call);
 ac_status ollama_build_models_request(void *state, ac_http_request *out,
-                                      ac_error *err);
+                                      ac_call *call);
 
 /* ---- parse.c ---- */
 
 ac_status ollama_parse_response(void *state, int http_status,
                                 const char *body, size_t len, ac_sink *k,
-                                ac_error *err);
+                                ac_call *call);
 ac_status ollama_parse_event(void *state, const ac_frame *ev, ac_sink *k,
-                             ac_error *err);
+                             ac_call *call);
 void      ollama_parse_error(void *state, int http_status, const char *body,
-                             size_t len, ac_error *err);
+                             size_t len, ac_call *call);
 ac_status ollama_parse_models(void *state, const char *body, size_t len,
-                              ac_model_list *out, ac_error *err);
+                              ac_model_list *out, ac_call *call);
 void      ollama_stream_free(void *state, void *stream_state);
 #endif

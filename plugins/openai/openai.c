@@ -2,7 +2,7 @@
  * openai.c -- the `openai` provider plugin: OpenAI Chat Completions at
  * https://api.openai.com/v1 (or any base_url that speaks it).
  *
- * All the protocol work is in the shared codec (libabstractcore-openai,
+ * All the protocol work is in the shared codec (libabstractcore-provider,
  * <abstractcore/openai_compat.h>); this file only states how OpenAI
  * differs from the codec's defaults: its URL, its key variable, that the
  * key is required at its own URL (a proxy or local server at another
@@ -32,9 +32,9 @@ static const ac_oai_dialect openai_dialect = {
 };
 
 static ac_status openai_init(const ac_settings *settings, void **state,
-                             ac_error *err)
+                             ac_call *call)
 {
-    return ac_oai_init(g_host, &openai_dialect, settings, state, err);
+    return ac_oai_init(g_host, &openai_dialect, settings, state, call);
 }
 
 static const ac_provider openai_provider = {
@@ -43,8 +43,8 @@ static const ac_provider openai_provider = {
     .abi_minor        = AC_ABI_MINOR,
     .name             = "openai",
     .version          = AC_VERSION_STRING,
-    .capabilities     = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS |
-                        AC_CAP_STRUCTURED,
+    .description      = "OpenAI Chat Completions (api.openai.com, or any base_url that speaks it)",
+    .features         = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
     .default_base_url = OPENAI_BASE_URL,
     .default_model    = "gpt-4o-mini",
     .init                 = openai_init,
@@ -53,8 +53,6 @@ static const ac_provider openai_provider = {
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)
 {
-    if (!host)
-        return NULL;
     g_host = host;
     return &openai_provider;
 }

@@ -11,7 +11,7 @@
  * so a long reply never sits in memory as a whole stream, and an endless
  * one is just a stage that never ends.
  *
- * Stream shapes (PROTOCOLS.md):
+ * Stream shapes (docs/protocols.md):
  *   OpenAI     role chunk, content deltas, tool calls (index/id/name first,
  *              then argument fragments), finish chunk, usage chunk if
  *              asked, [DONE]
@@ -185,7 +185,7 @@ static bool gen_applies(const mock_gen *g)
     case G_FINISH: return true;
     case G_USAGE: return oa && g->include_usage && !g->error;
     /* vLLM and TGI still send [DONE] after an in-stream error; Anthropic
-       sends no message_stop after `event: error` (PROTOCOLS.md §1, §2). */
+       sends no message_stop after `event: error` (docs/protocols.md §1, §2). */
     case G_STOP: return oa || (an && !g->error);
     case G_RAW: return g->raw && g->i < g->ncuts;
     default: return true;

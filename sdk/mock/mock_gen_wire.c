@@ -4,7 +4,7 @@
  * NDJSON lines, and the three non-stream bodies.  The stage machine that
  * decides which stage comes next is mock_gen.c; see mock_gen_int.h.
  *
- * Shapes (PROTOCOLS.md, fixtures openai_chat_stream_*.sse,
+ * Shapes (docs/protocols.md, fixtures openai_chat_stream_*.sse,
  * anthropic_stream_tool_use_live.sse, ollama_chat_stream_*.pretty.txt).
  * Every JSON text is built with json-c, so reply text is always escaped;
  * json-c copies bytes >= 0x80 as they are, which is how invalid_utf8
@@ -402,7 +402,7 @@ static json_object *gen_ol_line(const mock_gen *g, const char *text, size_t len,
     }
     ok = ok && mock_j_add(o, "done", json_object_new_boolean(done));
     if (ok && done) {
-        /* Durations are nanoseconds (PROTOCOLS.md §3). */
+        /* Durations are nanoseconds (docs/protocols.md §3). */
         long long total = mock_gen_elapsed_ns(g), load = total / 10, pe = total / 10;
         ok = mock_j_str(o, "done_reason", mock_gen_finish(g)) && mock_j_int(o, "total_duration", total) &&
              mock_j_int(o, "load_duration", load) &&

@@ -407,6 +407,7 @@ static const key_def keys_table[] = {
     BOOL("invalid_utf8", invalid_utf8),
     BOOL("html", html),
     BOOL("gzip", gzip),
+    BOOL("any_path", any_path),
     /* embeddings */
     LONG("embedding_dim", embedding_dim, 1, 65536),
     LONG("embedding_seed", embedding_seed, LONG_MIN, LONG_MAX),

@@ -3,7 +3,7 @@
  * mock server's three protocols, plus the small buffer and json-c helpers
  * the reply generator (mock_gen.c) shares.
  *
- * Error shapes (PROTOCOLS.md §1 "Errors", §2 "Errors", §3 "Errors"):
+ * Error shapes (docs/protocols.md §1 "Errors", §2 "Errors", §3 "Errors"):
  *   OpenAI     {"error":{"message","type","param":null,"code"}}
  *   Anthropic  {"type":"error","error":{"type","message"},"request_id"}
  *   Ollama     {"error":"message"}
@@ -361,7 +361,7 @@ int mock_proto_parse_request(mock_proto p, const char *body, size_t len,
     if (json_object_object_get_ex(root, "model", &v) && json_object_is_type(v, json_type_string) &&
         !(info->model = strdup(json_object_get_string(v))))
         goto done;
-    /* Ollama streams unless told not to (PROTOCOLS.md §3). */
+    /* Ollama streams unless told not to (docs/protocols.md §3). */
     info->stream = proto_get_bool(root, "stream", p == MOCK_PROTO_OLLAMA);
     if (json_object_object_get_ex(root, "stream_options", &v) &&
         json_object_is_type(v, json_type_object))

@@ -59,6 +59,12 @@ enum req_route mock_reply_route(mock_req *q)
         { "/health", "GET", RT_ROOT, MOCK_PROTO_OPENAI },
     };
     q->proto = strncmp(q->url, "/api/", 5) ? MOCK_PROTO_OPENAI : MOCK_PROTO_OLLAMA;
+    if (q->m->script.base.any_path) {
+        /* A protocol the mock does not speak: the script's raw bytes
+         * answer whatever the request is. */
+        q->allow = "GET, HEAD, POST";
+        return RT_CHAT;
+    }
     for (size_t i = 0; i < sizeof tbl / sizeof tbl[0]; i++) {
         if (strcmp(q->url, tbl[i].path))
             continue;
@@ -162,6 +168,12 @@ static int reply_parse_chat(mock_req *q)
     int r = mock_proto_parse_request(q->proto, q->body.data, q->body.len, &q->info, err, sizeof err);
     if (r == -2)
         return -1;
+    /* any_path plays a protocol the mock does not know: a body that is
+     * not a JSON object (a GET, a form) is that protocol's business. */
+    if (r == -1 && q->m->script.base.any_path) {
+        memset(&q->info, 0, sizeof q->info);
+        return 0;
+    }
     if (r == -1)
         return reply_error(q, 400, err) < 0 ? -1 : 1;
     return mock_server_set_images(q->m, &q->info) < 0 ? -1 : 0;

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Behaviours of particular OpenAI-compatible servers (PROTOCOLS.md §1). */
+/* Behaviours of particular OpenAI-compatible servers (docs/protocols.md §1). */
 typedef enum mock_quirk {
     MOCK_QUIRK_NONE = 0,
     MOCK_QUIRK_LMSTUDIO, /* non-stream tool-call replies omit "content" */
@@ -87,6 +87,9 @@ typedef struct mock_scenario {
     bool invalid_utf8;       /* bytes that are not UTF-8 inside a content piece */
     bool html;               /* an HTML error page instead of the reply */
     bool gzip;               /* Content-Encoding: gzip, asked for or not */
+    bool any_path;           /* top level: every request is a chat request,
+                                whatever its path (a backend the mock does
+                                not know, answered with `raw`) */
 
     /* embeddings (docs/mock-server.md, "Embeddings") */
     long embedding_dim;      /* >= 1 */

@@ -145,7 +145,7 @@ static ssize_t send_stream_reader(void *cls, uint64_t pos, char *buf, size_t max
             }
             if (q->gap == 1) {
                 /* A comment half-way through the pause, as keep-alive pings
-                   arrive while a real server is busy (PROTOCOLS.md §0.4). */
+                   arrive while a real server is busy (docs/protocols.md §0.4). */
                 q->gap = 2;
                 q->due = now + (uint64_t)(sc->delay_ms - sc->delay_ms / 2);
                 if (mock_gen_keepalive(q->gen, send_sink(q)) < 0 || send_flush(q, false) < 0)

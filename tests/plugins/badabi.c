@@ -4,23 +4,23 @@
  */
 #include <abstractcore/provider.h>
 
-static ac_status bad_init(const ac_settings *s, void **state, ac_error *err)
+static ac_status bad_init(const ac_settings *s, void **state, ac_call *call)
 {
     (void)s;
-    (void)err;
+    (void)call;
     *state = NULL;
     return AC_OK;
 }
 
-static ac_status bad_build(void *st, const ac_gen_request *r, ac_http_request *o, ac_error *e)
+static ac_status bad_build(void *st, const ac_gen_request *r, ac_http_request *o, ac_call *c)
 {
-    (void)st, (void)r, (void)o, (void)e;
+    (void)st, (void)r, (void)o, (void)c;
     return AC_EUNSUPPORTED;
 }
 
-static ac_status bad_parse(void *st, int status, const char *b, size_t n, ac_sink *k, ac_error *e)
+static ac_status bad_parse(void *st, int status, const char *b, size_t n, ac_sink *k, ac_call *c)
 {
-    (void)st, (void)status, (void)b, (void)n, (void)k, (void)e;
+    (void)st, (void)status, (void)b, (void)n, (void)k, (void)c;
     return AC_EUNSUPPORTED;
 }
 

@@ -8,10 +8,10 @@
  *   stall MS       emit "first ", say nothing for MS ms, then "late"
  *   trickle N MS   emit N words, one every MS ms
  *
- * Waiting polls the cancel flag every millisecond, as a model checks it
+ * Waiting asks host->cancelled every millisecond, as a model checks it
  * between tokens.  The counters below are read by the tests (dlopen the
  * same file with RTLD_NOLOAD): pieces emitted, and runs that stopped
- * because they were told to (the cancel flag, or an emit refused).
+ * because they were told to (host->cancelled, or an emit refused).
  */
 #include <abstractcore/provider.h>
 #include <stdatomic.h>
@@ -25,20 +25,17 @@ atomic_long localctl_stopped;
 
 static const ac_host_api *host;
 
-static ac_status lc_init(const ac_settings *s, void **state, ac_error *err)
+static ac_status lc_init(const ac_settings *s, void **state, ac_call *call)
 {
-    (void)s, (void)err;
+    (void)s, (void)call;
     *state = NULL;
     return AC_OK;
 }
 
-static int cancelled(const volatile int *cancel)
-{
-    return __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0;
-}
+static int cancelled(ac_call *call) { return host->cancelled(call); }
 
 /* 0 when the time passed, -1 when told to stop first. */
-static int pause_ms(long ms, const volatile int *cancel)
+static int pause_ms(long ms, ac_call *cancel)
 {
     struct timespec one = {0, 1000000L};
     for (long i = 0; i < ms; i++) {
@@ -64,15 +61,17 @@ static ac_status emit(ac_sink *sink, const char *s, size_t n)
 }
 
 static ac_status lc_run(void *state, const ac_gen_request *req, ac_sink *sink,
-                        const volatile int *cancel, ac_error *err)
+                        ac_call *cancel)
 {
-    (void)state, (void)err;
+    (void)state;
     const char *cmd = "";
-    for (size_t i = req->n_messages; i-- > 0;)
-        if (req->messages[i].role == AC_ROLE_USER && req->messages[i].content) {
-            cmd = req->messages[i].content;
+    for (size_t i = req->n_messages; i-- > 0;) {
+        const ac_message *m = host->message(req, i);
+        if (m->role == AC_ROLE_USER) {
+            cmd = m->text;
             break;
         }
+    }
     long a = 0, b = 0;
     if (sscanf(cmd, "flood %ld", &a) == 1) {
         char piece[1024];
@@ -93,8 +92,8 @@ static ac_status lc_run(void *state, const ac_gen_request *req, ac_sink *sink,
             if (pause_ms(b, cancel) || emit(sink, "w ", 2) != AC_OK)
                 return stopped();
     } else {
-        host->error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "localctl: unknown command '%s'", cmd);
-        return AC_EINVAL;
+        return host->fail(cancel, AC_EINVAL, AC_STAGE_REQUEST, "localctl: unknown command '%s'",
+                          cmd);
     }
     return host->emit_finish(sink, "stop", "eos");
 }
@@ -105,7 +104,6 @@ static const ac_provider descriptor = {
     .abi_minor = AC_ABI_MINOR,
     .name = "localctl",
     .version = "1.0",
-    .capabilities = AC_CAP_LOCAL | AC_CAP_STREAMING,
     .default_model = "ctl-1",
     .init = lc_init,
     .run_local = lc_run,

@@ -1,7 +1,7 @@
 /*
  * localecho.c -- a test in-process plugin (run_local): it "generates" the
  * words of the last user message one by one, 20 ms apart, polling the
- * cancel flag, as a real in-process model would.  A prompt of "fail"
+ * cancel state (host->cancelled), as a real in-process model would.  A prompt of "fail"
  * fails.
  */
 #include <abstractcore/provider.h>
@@ -10,33 +10,34 @@
 
 static const ac_host_api *host;
 
-static ac_status le_init(const ac_settings *s, void **state, ac_error *err)
+static ac_status le_init(const ac_settings *s, void **state, ac_call *call)
 {
-    (void)s, (void)err;
+    (void)s, (void)call;
     *state = NULL;
     return AC_OK;
 }
 
 static ac_status le_run(void *state, const ac_gen_request *req, ac_sink *sink,
-                        const volatile int *cancel, ac_error *err)
+                        ac_call *call)
 {
     (void)state;
     const char *text = "";
-    for (size_t i = req->n_messages; i-- > 0;)
-        if (req->messages[i].role == AC_ROLE_USER && req->messages[i].content) {
-            text = req->messages[i].content;
+    for (size_t i = req->n_messages; i-- > 0;) {
+        const ac_message *m = host->message(req, i);
+        if (m->role == AC_ROLE_USER) {
+            text = m->text;
             break;
         }
+    }
     if (strcmp(text, "fail") == 0) {
-        host->error_set(err, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "the local model failed");
-        return AC_EPROTOCOL;
+        return host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "the local model failed");
     }
     long words = 0;
     const char *p = text;
     while (*p) {
         const char *end = strchr(p, ' ');
         size_t n = end ? (size_t)(end - p + 1) : strlen(p);
-        if (__atomic_load_n(cancel, __ATOMIC_RELAXED))
+        if (host->cancelled(call))
             return AC_ECANCELED;
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
@@ -56,7 +57,7 @@ static const ac_provider descriptor = {
     .abi_minor = AC_ABI_MINOR,
     .name = "localecho",
     .version = "1.0",
-    .capabilities = AC_CAP_LOCAL | AC_CAP_STREAMING,
+    .description = "echoes the prompt back, word by word",
     .default_model = "echo-1",
     .init = le_init,
     .run_local = le_run,

@@ -4,22 +4,22 @@
  */
 #include <abstractcore/provider.h>
 
-static ac_status nm_init(const ac_settings *s, void **state, ac_error *err)
+static ac_status nm_init(const ac_settings *s, void **state, ac_call *call)
 {
-    (void)s, (void)err;
+    (void)s, (void)call;
     *state = NULL;
     return AC_OK;
 }
 
-static ac_status nm_build(void *st, const ac_gen_request *r, ac_http_request *o, ac_error *e)
+static ac_status nm_build(void *st, const ac_gen_request *r, ac_http_request *o, ac_call *c)
 {
-    (void)st, (void)r, (void)o, (void)e;
+    (void)st, (void)r, (void)o, (void)c;
     return AC_EUNSUPPORTED;
 }
 
-static ac_status nm_parse(void *st, int status, const char *b, size_t n, ac_sink *k, ac_error *e)
+static ac_status nm_parse(void *st, int status, const char *b, size_t n, ac_sink *k, ac_call *c)
 {
-    (void)st, (void)status, (void)b, (void)n, (void)k, (void)e;
+    (void)st, (void)status, (void)b, (void)n, (void)k, (void)c;
     return AC_EUNSUPPORTED;
 }
 

@@ -1,10 +1,11 @@
 /*
  * openai_compat.h -- the OpenAI Chat Completions wire codec, shared by every
- * OpenAI-compatible provider plugin (libabstractcore-openai).
+ * OpenAI-compatible provider plugin (in the SDK library,
+ * libabstractcore-provider: pkg-config abstractcore-provider).
  *
  * OpenAI, LM Studio, HF TGI and the HF router, mlx_lm.server, llama.cpp's
  * llama-server and vLLM all speak the same protocol with small differences
- * (PROTOCOLS.md section 1).  This library implements the protocol once; a
+ * (docs/protocols.md section 1).  This library implements the protocol once; a
  * plugin describes its backend's differences in an ac_oai_dialect and points
  * its ac_provider vtable at the functions below.  A minimal plugin is:
  *
@@ -13,14 +14,14 @@
  *         .struct_size = sizeof(ac_oai_dialect),
  *         .default_base_url = "http://localhost:1234/v1",
  *     };
- *     static ac_status my_init(const ac_settings *s, void **state, ac_error *err)
+ *     static ac_status my_init(const ac_settings *s, void **state, ac_call *call)
  *     {
- *         return ac_oai_init(g_host, &g_dialect, s, state, err);
+ *         return ac_oai_init(g_host, &g_dialect, s, state, call);
  *     }
  *     static const ac_provider g_desc = {
  *         .struct_size = sizeof(ac_provider), .abi_major = AC_ABI_MAJOR,
  *         .abi_minor = AC_ABI_MINOR, .name = "mine", .version = "1.0",
- *         .capabilities = AC_CAP_STREAMING | AC_CAP_TOOLS | AC_CAP_MODELS,
+ *         .features = AC_FEATURE_TOOLS | AC_FEATURE_JSON_SCHEMA | AC_FEATURE_IMAGES,
  *         .init = my_init,
  *         AC_OAI_PROVIDER_FUNCTIONS,
  *     };
@@ -35,7 +36,8 @@
  * directly, or at a wrapper that adjusts the result.  All of them follow
  * provider.h: pure functions of their inputs and the state, callable from
  * any thread at once; the state is read-only after ac_oai_init.  Memory
- * comes from the host's allocator.  The library links json-c only.
+ * comes from the host's allocator; failures are reported through the call
+ * (host->fail).  The library links json-c only.
  *
  * Exported names start with ac_oai_ / AC_OAI_.
  */
@@ -110,10 +112,10 @@ typedef struct ac_oai_dialect {
 
     /* OPTIONAL hooks for what knobs cannot say. */
     /* Read the plugin's own settings during ac_oai_init (after the common
-     * ones); *user is then available as ac_oai_user(state).  Fill err and
-     * return its code to refuse the settings. */
+     * ones); *user is then available as ac_oai_user(state).  Fail the
+     * call (host->fail) and return its code to refuse the settings. */
     ac_status (*init_extra)(const ac_host_api *host, const ac_settings *s,
-                            void **user, ac_error *err);
+                            void **user, ac_call *call);
     /* Free what init_extra made.  Called by ac_oai_fini (and by a failing
      * ac_oai_init after init_extra succeeded). */
     void      (*fini_extra)(const ac_host_api *host, void *user);
@@ -121,7 +123,7 @@ typedef struct ac_oai_dialect {
      * is serialized: add a backend's own fields, rename one.  Must be
      * thread-safe like build_request. */
     ac_status (*edit_body)(const void *state, const ac_gen_request *req,
-                           struct json_object *body, ac_error *err);
+                           struct json_object *body, ac_call *call);
 } ac_oai_dialect;
 
 /* ------------------------------------------------------------------ */
@@ -141,33 +143,37 @@ typedef struct ac_oai_dialect {
  * org_project_headers: organization, project.
  *
  * On success *state receives a new state (free with ac_oai_fini) and
- * AC_OK is returned.  On failure *state is untouched and err is filled:
+ * AC_OK is returned.  On failure *state is untouched and the call is
+ * failed:
  * AC_ECONFIG for a setting of the wrong type, no base_url, an api_key_env
  * or api_key_file that names nothing usable (naming the variable or file),
  * or a missing key the dialect requires ("provider 'NAME': no API key: set
- * OPENAI_API_KEY or api_key_env"); AC_EPLUGIN for a bad host or dialect;
- * AC_ENOMEM.  The key never appears in a message or log.
+ * OPENAI_API_KEY or api_key_env"); AC_EPLUGIN for no host or a bad
+ * dialect; AC_ENOMEM.  The key never appears in a message or log.
  */
 ac_status ac_oai_init(const ac_host_api *host, const ac_oai_dialect *dialect,
                       const ac_settings *settings, void **state,
-                      ac_error *err);
+                      ac_call *call);
 
 /** Free a state made by ac_oai_init (the key is wiped first).  NULL ok. */
 void ac_oai_fini(void *state);
 
 /**
  * POST {base_url}/chat/completions with a JSON body: model, messages
- * (system, user with image_url parts, assistant with tool_calls whose
- * arguments are a JSON string, tool with tool_call_id), the token limit in
+ * (system; user with image_url parts for images and text parts labelled
+ * "[file: NAME]" for documents; assistant with tool_calls whose arguments
+ * are a JSON string; tool with tool_call_id, one per result), the token
+ * limit in
  * the dialect's field, temperature, top_p, seed, stop, tools, tool_choice,
  * response_format, stream (+ stream_options.include_usage).  Headers:
  * Content-Type, Accept, Authorization: Bearer <key> only when a key is set,
  * the dialect's extra headers.  Framing SSE when streaming, else NONE.
  * Errors: AC_EINVAL (stage REQUEST) for a tool schema or JSON schema that
- * is not a JSON object; AC_ENOMEM; whatever the host or edit_body return.
+ * is not a JSON object; AC_EUNSUPPORTED for a part type the protocol
+ * cannot carry; AC_ENOMEM; whatever the host or edit_body return.
  */
 ac_status ac_oai_build_request(void *state, const ac_gen_request *req,
-                               ac_http_request *out, ac_error *err);
+                               ac_http_request *out, ac_call *call);
 
 /**
  * A complete 2xx chat.completion body: emits model, reasoning, content
@@ -178,7 +184,7 @@ ac_status ac_oai_build_request(void *state, const ac_gen_request *req,
  */
 ac_status ac_oai_parse_response(void *state, int http_status,
                                 const char *body, size_t len, ac_sink *sink,
-                                ac_error *err);
+                                ac_call *call);
 
 /**
  * One SSE event of a chat.completion.chunk stream.  "[DONE]" ends it (a
@@ -200,31 +206,32 @@ ac_status ac_oai_parse_response(void *state, int http_status,
  * Uses the host's stream slot; free it with ac_oai_stream_free.
  */
 ac_status ac_oai_parse_event(void *state, const ac_frame *ev, ac_sink *sink,
-                             ac_error *err);
+                             ac_call *call);
 
 /**
- * Refine the core's HTTP error from a non-2xx body: sets err->message to
+ * Refine the core's HTTP error from a non-2xx body: sets its message to
  * "HTTP <status>: <server message> (<code or type>)".  Understands
  * {"error":{"message","type","code"(string or int),"param"}},
  * {"error":"text"[,"error_type"]}, {"object":"error","message",...},
  * {"detail":"text"}; anything else (an HTML page from a proxy) is quoted
  * as a short printable excerpt.  insufficient_quota makes the error not
- * retryable; otherwise the core's retryable and retry_after_ms stay.  The
- * configured key is blanked out of the message should a server echo it.
+ * retryable; otherwise the core's retryable and retry_after_ms stay.  (The
+ * core blanks the configured key out of the message should a server echo
+ * it.)
  */
 void ac_oai_parse_error(void *state, int http_status, const char *body,
-                        size_t len, ac_error *err);
+                        size_t len, ac_call *call);
 
 /** GET {base_url}/models with the same auth headers.  AC_ENOMEM or the
  *  host's error. */
 ac_status ac_oai_build_models_request(void *state, ac_http_request *out,
-                                      ac_error *err);
+                                      ac_call *call);
 
 /** {"data":[{"id":...},...]}: adds each id (extra members such as
  *  llama.cpp's meta, even null, are ignored).  AC_EJSON, AC_EPROTOCOL (no
  *  data array), AC_ENOMEM. */
 ac_status ac_oai_parse_models(void *state, const char *body, size_t len,
-                              ac_model_list *out, ac_error *err);
+                              ac_model_list *out, ac_call *call);
 
 /** Free the per-response state ac_oai_parse_event keeps in the stream
  *  slot.  NULL ok. */

@@ -1,0 +1,722 @@
+/*
+ * abstractcore.h -- the public application API of libabstractcore.
+ *
+ * One API for every large-language-model backend.  A core (ac_core) reads a
+ * libconfig file, loads provider plugins, and runs one engine thread that
+ * drives every HTTP request through a libcurl multi handle.  An ac_llm is a
+ * provider instance plus a model; requests made on it are sync
+ * (ac_generate), async (ac_agenerate + callbacks or ac_request_wait), or
+ * pull-streamed (ac_stream_*).  Sessions (ac_session_*) keep conversation
+ * history in the core.
+ *
+ * Needs C11 or C++11 (ac_callbacks names one member two ways with an
+ * anonymous union).  Link with -labstractcore (pkg-config abstractcore).
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *   - Handles are opaque.  Every constructor has a destructor; destructors
+ *     accept NULL and are no-ops on it.
+ *   - A constructor that fails returns NULL (or leaves its out-parameter
+ *     untouched) and fills the caller's ac_error, if one was passed.
+ *     `err` may always be NULL.
+ *   - Strings passed in are copied; the caller keeps ownership.
+ *   - Strings returned as `const char *` are borrowed from the handle they
+ *     came from and stay valid until that handle is freed.
+ *   - Every handle is reference counted internally, so they may be freed in
+ *     any order: an ac_llm keeps its core alive, a request keeps its llm
+ *     alive.  Freeing is never a use-after-free hazard for other handles.
+ *   - "Any thread" means the function may be called concurrently from
+ *     several threads on the same handle.
+ */
+#ifndef ABSTRACTCORE_H
+#define ABSTRACTCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AC_VERSION_MAJOR 0
+#define AC_VERSION_MINOR 1
+#define AC_VERSION_PATCH 0
+#define AC_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Status codes and errors                                             */
+/* ------------------------------------------------------------------ */
+
+/** Every status a function can return.  ac_strerror() names each one. */
+typedef enum ac_status {
+    AC_OK = 0,
+    AC_EINVAL,        /* a bad argument: NULL handle, empty prompt, bad value */
+    AC_ENOMEM,        /* an allocation failed */
+    AC_ECONFIG,       /* configuration file or setting is wrong */
+    AC_EPLUGIN,       /* a plugin could not be loaded or refused to start */
+    AC_ENOPROVIDER,   /* no configured provider and no plugin by that name */
+    AC_EUNSUPPORTED,  /* the provider does not support this operation */
+    AC_ECONNECT,      /* could not resolve or connect to the server */
+    AC_ETLS,          /* TLS handshake or certificate failure */
+    AC_EHTTP,         /* the server answered with a non-success status */
+    AC_EFRAMING,      /* bytes that are not valid SSE / NDJSON framing */
+    AC_EJSON,         /* a body or event that is not valid JSON (or UTF-8) */
+    AC_EPROTOCOL,     /* valid JSON that breaks the backend's protocol, a
+                         truncated stream, or an error sent inside a stream */
+    AC_ETOOBIG,       /* the response exceeded max_response_bytes */
+    AC_ETIMEDOUT,     /* a connect / first-byte / idle / total timeout fired;
+                         from ac_request_wait: the wait itself timed out */
+    AC_ECANCELED,     /* cancelled by ac_request_cancel or ac_core_close */
+    AC_EIO,           /* reading or writing a local file failed */
+    AC_EBUSY,         /* a blocking call made from the engine thread (inside
+                         a callback), where it would deadlock */
+    AC_EPENDING,      /* the request has not finished yet */
+    AC_EOF,           /* ac_stream_next: the stream has ended normally */
+    AC_EAGAIN,        /* ac_stream_next: nothing arrived within the wait;
+                         the stream goes on, call again */
+    AC_STATUS_LAST    /* sentinel: number of codes, never returned */
+} ac_status;
+
+/** Where a failure happened.  ac_stage_name() names each one. */
+typedef enum ac_stage {
+    AC_STAGE_NONE = 0,
+    AC_STAGE_CONFIG,     /* reading the config file or a provider's settings */
+    AC_STAGE_PLUGIN,     /* loading or starting a plugin */
+    AC_STAGE_REQUEST,    /* building the request (arguments, plugin) */
+    AC_STAGE_CONNECT,    /* DNS, TCP connect, proxy */
+    AC_STAGE_TLS,        /* TLS handshake */
+    AC_STAGE_HTTP,       /* HTTP status or transfer */
+    AC_STAGE_FRAMING,    /* SSE / NDJSON framing */
+    AC_STAGE_JSON,       /* JSON or UTF-8 decoding */
+    AC_STAGE_PROTOCOL,   /* the backend's protocol (incl. errors in a stream) */
+    AC_STAGE_TIMEOUT,    /* a timeout fired */
+    AC_STAGE_CANCELLED,  /* cancelled */
+    AC_STAGE_IO,         /* local file I/O (sessions) */
+    AC_STAGE_LAST
+} ac_stage;
+
+#define AC_ERROR_MESSAGE_MAX  512
+#define AC_ERROR_PROVIDER_MAX 64
+
+/**
+ * A caller-owned error report.  Pass a pointer to one (on the stack is
+ * fine) to any function that takes `ac_error *err`; on failure it is filled
+ * in completely, on success it is left untouched.  Nothing in it needs
+ * freeing.  The message never contains an API key.
+ */
+typedef struct ac_error {
+    ac_status code;          /* what went wrong */
+    ac_stage  stage;         /* where it went wrong */
+    int       http_status;   /* the server's HTTP status, 0 if none */
+    int       retryable;     /* 1 if the same request may succeed later */
+    long      retry_after_ms;/* server's Retry-After in ms, -1 if not given */
+    char      provider[AC_ERROR_PROVIDER_MAX]; /* instance name, "" if none */
+    char      message[AC_ERROR_MESSAGE_MAX];   /* one line for a person */
+} ac_error;
+
+/** Name of a status code ("AC_ETIMEDOUT: timed out").  Never NULL; static. */
+const char *ac_strerror(ac_status code);
+
+/** Name of a stage ("http").  Never NULL; static storage. */
+const char *ac_stage_name(ac_stage stage);
+
+/** Clear an error to AC_OK / empty.  NULL is a no-op. */
+void ac_error_clear(ac_error *err);
+
+/** The library version string, e.g. "0.1.0".  Static storage. */
+const char *ac_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Handles                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct ac_core       ac_core;
+typedef struct ac_llm        ac_llm;
+typedef struct ac_options    ac_options;
+typedef struct ac_gen_params ac_gen_params;
+typedef struct ac_request    ac_request;
+typedef struct ac_response   ac_response;
+typedef struct ac_stream     ac_stream;
+typedef struct ac_session    ac_session;
+typedef struct ac_models     ac_models;
+
+/* ------------------------------------------------------------------ */
+/* Core                                                                */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Open a core: read the configuration, load the plugins, start the engine
+ * thread.  Calls curl_global_init() once per process (thread-safe here; do
+ * not call curl_global_cleanup() while a core is open).
+ *
+ * config_path: a libconfig file, or NULL to search, in order,
+ *   $ABSTRACTCORE_CONFIG, $XDG_CONFIG_HOME/abstractcore/abstractcore.conf
+ *   (or ~/.config/...), and $(sysconfdir)/abstractcore/abstractcore.conf.
+ *   When nothing is found the core opens with built-in defaults (the
+ *   installed plugin folder, no configured providers).
+ *
+ * A syntax error fails with AC_ECONFIG naming file and line.  A provider
+ * whose plugin is missing or whose settings are wrong does NOT fail the
+ * open: the others load, and that provider's error is reported by
+ * ac_llm_create and listed by ac_core_plugin_report().
+ *
+ * On success *out owns a core; close it with ac_core_close().
+ * Thread: any thread.  Errors: AC_EINVAL, AC_ENOMEM, AC_ECONFIG.
+ */
+ac_status ac_core_open(ac_core **out, const char *config_path, ac_error *err);
+
+/**
+ * ac_core_open with overrides of the file's `abstractcore` settings, for
+ * programs that open a core without a file (or must override it).  opts
+ * may be NULL; keys:
+ *   "default_provider"             a provider name
+ *   "engine.mode"                  "thread" (default) or "host" (below)
+ *   "engine.max_connections"       connections in all, 0 = no limit (default)
+ *   "engine.max_host_connections"  connections per host, 0 = no limit (default)
+ *   "engine.max_idle_connections"  idle connections kept for reuse,
+ *                                  0 = libcurl's default
+ *   "engine.workers"               threads for in-process models (default 4)
+ *   "engine.max_response_bytes"    default cap on a response (16 MiB)
+ * An unknown key or a bad value fails with AC_EINVAL / AC_ECONFIG naming
+ * it.  opts is only read during the call.
+ */
+ac_status ac_core_open_ex(ac_core **out, const char *config_path, const ac_options *opts,
+                          ac_error *err);
+
+/**
+ * Close a core.  Requests still in flight are cancelled: each one's on_done
+ * fires (with AC_ECANCELED) before this returns -- on the engine thread,
+ * or in host mode on the calling thread -- then the engine thread and the
+ * workers of in-process models are joined.  Handles made from this core
+ * (llms, sessions, requests, streams) stay valid to read and to free; new
+ * requests on them fail with AC_ECANCELED.  Plugins are unloaded when the
+ * last of those is freed.  NULL is a no-op.  Must not be called from a
+ * callback (it would wait on itself); there it does nothing but log a
+ * warning.  In host mode, call it from the loop's thread, not during
+ * ac_core_run_once.
+ */
+void ac_core_close(ac_core *core);
+
+/* ------------------------------------------------------------------ */
+/* Host mode: the application's own event loop drives the engine        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With `engine = { mode = "host"; };` in the config (or the option
+ * "engine.mode" = "host" of ac_core_open_ex) no engine thread is started.
+ * The application's loop (libuv, libevent, GLib, its own poll/epoll)
+ * watches the backend fd for reading and the backend timeout, and calls
+ * ac_core_run_once when either fires; every callback (on_event, on_done)
+ * then runs inside ac_core_run_once, on the loop's thread, as libuv's
+ * uv_backend_fd / uv_backend_timeout work.  Requests may still be started
+ * and cancelled from any thread.  Calls that would block waiting for the
+ * engine (ac_generate, ac_request_wait and ac_gather with a timeout,
+ * ac_stream_next with a timeout, ac_list_models, ac_session_generate)
+ * fail at once with AC_EBUSY and say why; polls (timeout 0) work.
+ * examples/loop_*.c show adapters for libuv, libevent, GLib and poll().
+ */
+
+/** The fd to watch for reading (an epoll descriptor on Linux): it becomes
+ *  readable when ac_core_run_once has work.  -1 for NULL or a closed
+ *  core.  Stable for the core's life.  Thread: any. */
+int       ac_core_backend_fd(ac_core *core);
+/** Milliseconds until ac_core_run_once must be called even if the fd
+ *  stays quiet (a timeout, a retry), 0 for now, -1 for no timer.  Ask
+ *  again after every ac_core_run_once.  Thread: the loop's. */
+int       ac_core_backend_timeout(ac_core *core);
+/** Do whatever is due, never blocking: start requests, move bytes, fire
+ *  timers, run callbacks.  AC_OK; AC_EINVAL (NULL, or the core is not in
+ *  host mode); AC_EBUSY (another thread is inside it, or called from a
+ *  callback); AC_ECANCELED (the core was closed).  Thread: one loop
+ *  thread at a time. */
+ac_status ac_core_run_once(ac_core *core);
+/** 1 if the core runs in host mode, else 0. */
+int       ac_core_host_mode(const ac_core *core);
+
+/** The file the configuration came from, or NULL when built-in defaults
+ *  were used.  Borrowed; valid until the core is freed. */
+const char *ac_core_config_path(const ac_core *core);
+
+/** The default provider name from the config (abstractcore.default_provider),
+ *  or NULL.  Borrowed. */
+const char *ac_core_default_provider(const ac_core *core);
+
+/**
+ * Write a report of every plugin and provider the core found, loaded and
+ * refused (with the reason) as text, one per line, to *out.  *out is
+ * malloc'd; free it with ac_free().  Thread: any.
+ */
+ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err);
+
+/** Free memory the library returned with "free with ac_free()".  NULL ok. */
+void ac_free(void *ptr);
+
+/* ------------------------------------------------------------------ */
+/* Options for an LLM (overrides of the provider's config block)        */
+/* ------------------------------------------------------------------ */
+
+/** A new empty option set (nothing overridden).  Free with
+ *  ac_options_free().  NULL on out of memory.  Not thread-safe; an option
+ *  set is copied by ac_llm_create, so it may be freed right after. */
+ac_options *ac_options_new(void);
+void        ac_options_free(ac_options *opts);
+
+/**
+ * Override one provider setting by its config key, as if it were written in
+ * the provider's config block: "base_url", "api_key" (the key itself; never
+ * logged), "api_key_env", "default_model", "timeout_ms",
+ * "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
+ * "max_retries", "max_response_bytes", or any key the plugin documents.
+ * The value is copied.  Returns AC_EINVAL for a NULL or empty key.
+ */
+ac_status ac_options_set(ac_options *opts, const char *key, const char *value);
+
+/* ------------------------------------------------------------------ */
+/* LLM                                                                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Create an LLM: a provider instance plus a model.
+ *
+ * provider: a configured provider name, or the name of a plugin found in the
+ *   plugin path (used with its own defaults), or NULL for the config's
+ *   default_provider.
+ * model: NULL for the provider's default_model (from the config, or the
+ *   plugin's own default).
+ * opts: may be NULL; copied.
+ *
+ * Returns a new LLM (free with ac_llm_free) or NULL with err filled:
+ * AC_ENOPROVIDER (unknown name), AC_EPLUGIN (plugin refused), AC_ECONFIG
+ * (e.g. its API key variable is not set), AC_ECANCELED (core closed).
+ * Thread: any.
+ */
+ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
+                      const ac_options *opts, ac_error *err);
+
+/** Release an LLM.  Requests in flight on it go on and finish normally.
+ *  NULL is a no-op.  Thread: any. */
+void ac_llm_free(ac_llm *llm);
+
+/** The provider instance name.  Borrowed, valid until the llm is freed. */
+const char *ac_llm_provider(const ac_llm *llm);
+/** The model name ("" if the backend needs none).  Borrowed. */
+const char *ac_llm_model(const ac_llm *llm);
+
+/* ------------------------------------------------------------------ */
+/* Generation parameters                                               */
+/* ------------------------------------------------------------------ */
+
+/** A new parameter set with every value unset (the backend's default).
+ *  Free with ac_gen_params_free().  NULL on out of memory.  Not
+ *  thread-safe while being modified; requests copy what they need, so a
+ *  parameter set may be reused or freed right after the call it was
+ *  passed to. */
+ac_gen_params *ac_gen_params_new(void);
+void           ac_gen_params_free(ac_gen_params *p);
+
+/* Each setter returns AC_OK, or AC_EINVAL for a NULL set or a value out of
+ * range (stated per setter), leaving the set unchanged. */
+
+/** Maximum output tokens, >= 1.  Unset: backend default (Anthropic: 4096). */
+ac_status ac_gen_params_set_max_tokens(ac_gen_params *p, long max_tokens);
+/** Sampling temperature, 0.0 .. 2.0.  Unset: backend default. */
+ac_status ac_gen_params_set_temperature(ac_gen_params *p, double t);
+/** Nucleus sampling, 0.0 .. 1.0.  Unset: backend default. */
+ac_status ac_gen_params_set_top_p(ac_gen_params *p, double top_p);
+/** Seed for backends that support it (ignored by those that do not). */
+ac_status ac_gen_params_set_seed(ac_gen_params *p, long long seed);
+/** Add a stop sequence (non-empty; copied).  At most 16. */
+ac_status ac_gen_params_add_stop(ac_gen_params *p, const char *stop);
+/** A system prompt for this request (copied).  Sessions use their own
+ *  system prompt and ignore this one. */
+ac_status ac_gen_params_set_system(ac_gen_params *p, const char *system);
+/**
+ * Offer a tool (function) the model may call.  parameters_json is a JSON
+ * Schema object as text (validated here: AC_EINVAL if it is not a JSON
+ * object); description may be NULL.  All copied.  At most 128 tools.
+ */
+ac_status ac_gen_params_add_tool(ac_gen_params *p, const char *name,
+                                 const char *description,
+                                 const char *parameters_json);
+/** "auto" (default), "none", "required", or the name of one tool. */
+ac_status ac_gen_params_set_tool_choice(ac_gen_params *p, const char *choice);
+/** Ask for a reply that is JSON matching schema_json (a JSON Schema object,
+ *  validated; AC_EINVAL if not an object).  name may be NULL ("response").
+ *  Sent in each backend's native form.  OpenAI's strict mode is asked for
+ *  only when the schema is closed ("additionalProperties": false, every
+ *  property required), as that mode demands. */
+ac_status ac_gen_params_set_json_schema(ac_gen_params *p, const char *name,
+                                        const char *schema_json);
+/** Stream (1) or not (0).  Unset: ac_agenerate streams when callbacks with
+ *  on_event are given; ac_generate does not stream; ac_stream_open always
+ *  streams. */
+ac_status ac_gen_params_set_stream(ac_gen_params *p, int stream);
+/**
+ * Per-request timeouts in milliseconds (0 = none), overriding the
+ * provider's: connect, first byte (request sent -> first response byte),
+ * idle (longest gap between received bytes, keep-alive comments count),
+ * total.  A negative value leaves that one unchanged.
+ */
+ac_status ac_gen_params_set_timeouts(ac_gen_params *p, long connect_ms,
+                                     long first_byte_ms, long idle_ms,
+                                     long total_ms);
+/** Retries of a failed attempt (connection errors, 408, 409, 429, 5xx)
+ *  before the first content event; 0..10.  Unset: provider's max_retries
+ *  (default 2). */
+ac_status ac_gen_params_set_max_retries(ac_gen_params *p, int max_retries);
+
+/* ------------------------------------------------------------------ */
+/* Streaming events                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef enum ac_event_type {
+    AC_EVENT_TEXT = 1,         /* text: a content delta */
+    AC_EVENT_REASONING,        /* data: a reasoning ("thinking") delta */
+    AC_EVENT_TOOL_CALL_START,  /* index, tool_call_id, tool_name */
+    AC_EVENT_TOOL_CALL_DELTA,  /* index, data: an arguments fragment */
+    AC_EVENT_TOOL_CALL_END,    /* index, id, name, data: full arguments JSON
+                                  ("{}" if none); truncated=1 when the call
+                                  was cut off and data is not valid JSON */
+    AC_EVENT_USAGE,            /* input_tokens, output_tokens (-1 unknown);
+                                  exactly once, before FINISH, when known */
+    AC_EVENT_FINISH,           /* finish_reason, raw_finish_reason */
+    AC_EVENT_ERROR             /* error: the failure that ends the stream */
+} ac_event_type;
+
+/**
+ * One streaming event.  Produced by the library; valid only during the
+ * callback (or until the next ac_stream_next / ac_stream_close).  Fields
+ * are only ever appended to this struct.
+ *
+ * `text`/`len` hold visible reply text and are non-empty only for
+ * AC_EVENT_TEXT: for every other type text is "" and len 0, so a loop that
+ * writes text of every event prints exactly the reply.
+ */
+typedef struct ac_chunk {
+    ac_event_type type;
+    const char   *text;        /* TEXT: the delta (not NUL-terminated-safe:
+                                  use len; a NUL follows for convenience) */
+    size_t        len;
+    const char   *data;        /* REASONING / TOOL_CALL_DELTA / _END payload */
+    size_t        data_len;
+    int           index;       /* tool call index, 0-based in order seen */
+    const char   *tool_call_id;/* TOOL_CALL_START / _END */
+    const char   *tool_name;   /* TOOL_CALL_START / _END */
+    int           truncated;   /* TOOL_CALL_END: arguments cut off */
+    long          input_tokens;  /* USAGE, -1 if unknown */
+    long          output_tokens; /* USAGE, -1 if unknown */
+    const char   *finish_reason;     /* FINISH: stop, length, tool_calls,
+                                        content_filter or error */
+    const char   *raw_finish_reason; /* FINISH: the backend's own value */
+    const ac_error *error;     /* ERROR */
+} ac_chunk;
+
+/** Name of an event type ("text", "tool_call_start", ...).  Static. */
+const char *ac_event_type_name(ac_event_type type);
+
+#define AC_CALLBACKS_VERSION 1
+
+/**
+ * Callbacks for ac_agenerate.  Copied at the call.  Both members are
+ * OPTIONAL.  They run on the engine thread (for an in-process plugin, on
+ * the worker thread that runs the model): they must not block, and may
+ * call ac_agenerate, ac_request_cancel, ac_request_status/response and
+ * ac_request_free.  Blocking calls (ac_generate, ac_request_wait, ...) made
+ * from a callback fail with AC_EBUSY instead of deadlocking.
+ *
+ * on_event: every streaming event in order (text deltas, tool call
+ *   fragments, usage, finish, error).  Non-streamed requests still deliver
+ *   the same events, all at the end.  The chunk is valid only during the
+ *   call.
+ * on_done: exactly once per request that ac_agenerate returned: on
+ *   success, error, cancel, and core close.  The outcome is final before
+ *   it runs: ac_request_status gives the same status, and the response
+ *   may be read or taken (ac_request_take_response) inside it.  If
+ *   ac_agenerate returned NULL, no callback is ever called.
+ *
+ * `version` is AC_CALLBACKS_VERSION (0 is read as 1, so designated
+ * initializers that omit it work).  `on_chunk` is another name for
+ * `on_event`.
+ */
+typedef struct ac_callbacks {
+    unsigned version;
+    union {
+        void (*on_event)(ac_request *q, const ac_chunk *chunk, void *user);
+        void (*on_chunk)(ac_request *q, const ac_chunk *chunk, void *user);
+    };
+    void (*on_done)(ac_request *q, ac_status status, void *user);
+} ac_callbacks;
+
+/* ------------------------------------------------------------------ */
+/* Generation                                                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Generate a reply, blocking until it is complete.  Does not stream unless
+ * params ask for it (events are then simply accumulated).
+ * Returns a response (free with ac_response_free) or NULL with err filled.
+ * Thread: any except the engine thread (AC_EBUSY there).
+ */
+ac_response *ac_generate(ac_llm *llm, const char *prompt,
+                         const ac_gen_params *params, ac_error *err);
+
+/**
+ * Start a request and return at once.  cb and params may be NULL.
+ * Returns a request handle the caller owns (free with ac_request_free), or
+ * NULL if the request could not even be started, with err (may be NULL)
+ * saying why: AC_EINVAL (NULL llm or prompt, prompt not UTF-8), AC_ENOMEM,
+ * AC_ECANCELED (the core was closed -- also by another thread during this
+ * call); then no callback fires.  Every other failure, including a request
+ * that cannot be built, is reported through on_done and
+ * ac_request_status.  The callbacks never run on the calling thread inside
+ * this call (they may run on the engine thread before it returns).
+ * Thread: any, including callbacks.
+ */
+ac_request *ac_agenerate(ac_llm *llm, const char *prompt,
+                         const ac_gen_params *params,
+                         const ac_callbacks *cb, void *user, ac_error *err);
+
+/**
+ * Wait until the request is done (on_done has returned), or timeout_ms
+ * passes (-1: forever, 0: poll).  Returns AC_OK when it is done (whatever
+ * its outcome: see ac_request_status), AC_ETIMEDOUT if the wait timed out,
+ * AC_EBUSY where waiting would deadlock (in a callback) or stall the loop
+ * (host mode; a poll still works), AC_EINVAL for NULL.  Thread: any.
+ */
+ac_status ac_request_wait(ac_request *q, int timeout_ms);
+
+/**
+ * Wait for all n requests (NULL entries are skipped), like asyncio.gather:
+ * AC_OK when every one is done, AC_ETIMEDOUT if timeout_ms (-1: forever)
+ * passed first.  Each request's own outcome is in ac_request_status.
+ */
+ac_status ac_gather(ac_request **reqs, size_t n, int timeout_ms);
+
+/**
+ * Cancel a request from any thread, at any time.  The upstream connection
+ * is closed (local servers stop generating), on_done fires once with
+ * AC_ECANCELED, and text received so far is kept in the response.  A
+ * request already done is left as it is.  NULL is a no-op.
+ */
+void ac_request_cancel(ac_request *q);
+
+/**
+ * The request's outcome: AC_EPENDING while it runs, AC_OK on success,
+ * otherwise its error code, with *err (if not NULL) filled with the full
+ * report.  Thread: any.
+ */
+ac_status ac_request_status(const ac_request *q, ac_error *err);
+
+/** 1 once the request is done (on_done has returned), else 0. */
+int ac_request_done(const ac_request *q);
+
+/**
+ * The response: complete after success, partial (text so far) after an
+ * error or cancel, NULL while the request runs.  Borrowed: valid until
+ * ac_request_free (or ac_request_take_response).  Thread: any, from
+ * on_done on.
+ */
+const ac_response *ac_request_response(const ac_request *q);
+
+/**
+ * Take ownership of the response out of a finished request (so it
+ * outlives the request); free it with ac_response_free.  Works from
+ * on_done on.  NULL while the request runs, or once taken: after this
+ * ac_request_response returns NULL.
+ */
+ac_response *ac_request_take_response(ac_request *q);
+
+/** The user pointer given to ac_agenerate. */
+void *ac_request_user(const ac_request *q);
+
+/**
+ * Release a request.  If it is still running it is cancelled first; its
+ * on_done still fires (on the engine thread), and its memory is freed after
+ * that.  NULL is a no-op.  Thread: any, including its own callbacks.
+ */
+void ac_request_free(ac_request *q);
+
+/* ------------------------------------------------------------------ */
+/* Pull-style streaming                                                */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Start a streaming request that the caller reads with ac_stream_next.
+ * Returns a stream (close with ac_stream_close) or NULL with err filled.
+ * Events are queued by the engine; when the caller reads slower than the
+ * server sends, the transfer is paused (flow control), not buffered
+ * without bound.
+ */
+ac_stream *ac_stream_open(ac_llm *llm, const char *prompt,
+                          const ac_gen_params *params, ac_error *err);
+
+/**
+ * Next event.  AC_OK with *out set: the event is valid until the next call
+ * on this stream or ac_stream_close.  AC_EOF: the stream ended normally
+ * (after its FINISH event).  AC_EAGAIN: nothing arrived within
+ * timeout_ms (-1 forever, 0 poll); the stream goes on, call again.  Any
+ * other code: the request failed; an AC_EVENT_ERROR event was delivered
+ * first, and ac_request_status(ac_stream_request(s), &err) has the full
+ * report.  AC_EBUSY: waiting here would deadlock (in a callback) or stall
+ * the loop (host mode); poll with timeout 0 there.  Thread: one reader at
+ * a time.
+ */
+ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms);
+
+/** The stream's request (to cancel it, or read its response when done).
+ *  Borrowed: valid until ac_stream_close. */
+ac_request *ac_stream_request(ac_stream *s);
+
+/** Close a stream, cancelling its request if still running.  NULL ok. */
+void ac_stream_close(ac_stream *s);
+
+/* ------------------------------------------------------------------ */
+/* Responses                                                           */
+/* ------------------------------------------------------------------ */
+
+/** The reply text, "" if none (never NULL for a non-NULL response). */
+const char *ac_response_content(const ac_response *r);
+/** Its length in bytes. */
+size_t      ac_response_content_len(const ac_response *r);
+/** Reasoning text, "" if none. */
+const char *ac_response_reasoning(const ac_response *r);
+/** Normalized finish reason: "stop", "length", "tool_calls",
+ *  "content_filter", "error", or "" if the reply did not finish. */
+const char *ac_response_finish_reason(const ac_response *r);
+/** The backend's own finish reason ("end_turn", "max_tokens", ...), "". */
+const char *ac_response_raw_finish_reason(const ac_response *r);
+/** Input (prompt) tokens, -1 if the backend did not say. */
+long        ac_response_input_tokens(const ac_response *r);
+/** Output (completion) tokens, -1 if the backend did not say. */
+long        ac_response_output_tokens(const ac_response *r);
+/** The model that answered (as the server named it), or the requested. */
+const char *ac_response_model(const ac_response *r);
+/** The provider instance name. */
+const char *ac_response_provider(const ac_response *r);
+/** Wall time from start to done, in milliseconds (all attempts). */
+double      ac_response_latency_ms(const ac_response *r);
+/** The raw JSON body (non-streamed responses), or NULL. */
+const char *ac_response_raw_json(const ac_response *r);
+/** Number of tool calls. */
+size_t      ac_response_tool_call_count(const ac_response *r);
+/** Tool call i: id, name, arguments (JSON object text, "{}" if none).
+ *  NULL if i is out of range. */
+const char *ac_response_tool_call_id(const ac_response *r, size_t i);
+const char *ac_response_tool_call_name(const ac_response *r, size_t i);
+const char *ac_response_tool_call_arguments(const ac_response *r, size_t i);
+/** 1 if tool call i was cut off (arguments not valid JSON). */
+int         ac_response_tool_call_truncated(const ac_response *r, size_t i);
+/**
+ * The response as one JSON object: content, reasoning (if any),
+ * tool_calls [{id, name, arguments (object)}], finish_reason,
+ * raw_finish_reason, usage {input_tokens, output_tokens}, provider, model,
+ * latency_ms.  Malloc'd; free with ac_free.  NULL on out of memory.
+ */
+char       *ac_response_to_json(const ac_response *r);
+/** Free a response.  NULL is a no-op. */
+void        ac_response_free(ac_response *r);
+
+/* ------------------------------------------------------------------ */
+/* Sessions: conversation history kept in the core                      */
+/* ------------------------------------------------------------------ */
+
+typedef enum ac_role {
+    AC_ROLE_SYSTEM = 0,
+    AC_ROLE_USER,
+    AC_ROLE_ASSISTANT,
+    AC_ROLE_TOOL
+} ac_role;
+
+/** Name of a role ("system", "user", "assistant", "tool").  Static. */
+const char *ac_role_name(ac_role role);
+
+/**
+ * A new session on llm, with an optional system prompt (copied; NULL for
+ * none).  Free with ac_session_free.  NULL on bad arguments / no memory.
+ */
+ac_session *ac_session_new(ac_llm *llm, const char *system_prompt);
+
+/** Free a session.  Turns still queued or running are cancelled (their
+ *  on_done fires).  NULL ok.  Thread: any. */
+void ac_session_free(ac_session *s);
+
+/**
+ * Switch the LLM used for the next turns (a different provider or model
+ * mid-conversation).  The history is kept and sent to the new backend in
+ * its own format.  Thread: any.
+ */
+ac_status ac_session_set_llm(ac_session *s, ac_llm *llm);
+
+/**
+ * One turn: send the history plus prompt, wait for the reply.  On success
+ * the user message and the reply (with its tool calls) are appended to the
+ * history; on failure the history is left as it was.  prompt may be NULL
+ * to continue after tool results (ac_session_add_tool_result).
+ * Returns a response (free with ac_response_free) or NULL with err.
+ */
+ac_response *ac_session_generate(ac_session *s, const char *prompt,
+                                 const ac_gen_params *params, ac_error *err);
+
+/**
+ * The async turn.  Turns on one session run one at a time in call order,
+ * even when issued concurrently from many threads: each sees the history
+ * of all turns issued before it that succeeded.  Callbacks, ownership and
+ * errors as ac_agenerate.  (One exception: if the core is closed during
+ * this call while other turns of the session wait behind this one, those
+ * turns end here, with AC_ECANCELED, and their on_done runs on this
+ * thread.)
+ */
+ac_request *ac_session_agenerate(ac_session *s, const char *prompt,
+                                 const ac_gen_params *params,
+                                 const ac_callbacks *cb, void *user,
+                                 ac_error *err);
+
+/** Append a tool result (for a tool call the model made) to the history.
+ *  name may be NULL (looked up from the call).  Copied. */
+ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id,
+                                     const char *name, const char *content);
+
+/** Number of messages in the history (the system prompt not counted). */
+size_t      ac_session_message_count(ac_session *s);
+/** Role and content of message i (content "" for a pure tool-call turn).
+ *  The returned string is a copy: free with ac_free.  NULL if out of
+ *  range. */
+ac_role     ac_session_message_role(ac_session *s, size_t i);
+char       *ac_session_message_content(ac_session *s, size_t i);
+/** The system prompt, or NULL (a copy: free with ac_free). */
+char       *ac_session_system_prompt(ac_session *s);
+/** Drop all history (keeps the system prompt).  Waits for no turn: turns
+ *  in flight append to the cleared history. */
+void        ac_session_clear(ac_session *s);
+
+/**
+ * Save the history (system prompt, messages, tool calls and results) as
+ * JSON to path, atomically (written to a temporary file, then renamed).
+ * Contains no API key.  AC_EIO with the file name on failure.
+ */
+ac_status ac_session_save(ac_session *s, const char *path, ac_error *err);
+
+/**
+ * Load a session saved by ac_session_save, bound to llm.  Returns a new
+ * session (free with ac_session_free) or NULL with err: AC_EIO (file),
+ * AC_EJSON / AC_EPROTOCOL (not a saved session, naming the file).
+ */
+ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Models                                                              */
+/* ------------------------------------------------------------------ */
+
+/** List the models the provider serves (blocking).  Returns a list (free
+ *  with ac_models_free) or NULL with err (AC_EUNSUPPORTED if the plugin
+ *  cannot list). */
+ac_models  *ac_list_models(ac_llm *llm, ac_error *err);
+size_t      ac_models_count(const ac_models *m);
+/** Model id i, NULL out of range.  Borrowed from the list. */
+const char *ac_models_id(const ac_models *m, size_t i);
+void        ac_models_free(ac_models *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ABSTRACTCORE_H */
