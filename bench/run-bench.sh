@@ -42,6 +42,9 @@
 #                         7.x needs Node >= 22)
 #   BENCH_TIMEOUT (900 s per run)
 #   BENCH_OUT (BUILDDIR/bench/performance.md)
+#   BENCH_REPORT_ONLY (0; 1: run nothing, rebuild the CSV files, charts and
+#                      performance.md from bench/results/raw/ of the last run,
+#                      with the same knobs)
 set -eu
 
 builddir=${1:?usage: run-bench.sh BUILDDIR SRCDIR}
@@ -65,6 +68,7 @@ STARTUP_RUNS=${BENCH_STARTUP_RUNS:-100}
 NODE_WANTED=${BENCH_NODE:-auto}
 OPENAI_VERSION=${BENCH_OPENAI_VERSION:-6.49.0}
 RUN_TIMEOUT=${BENCH_TIMEOUT:-900}
+REPORT_ONLY=${BENCH_REPORT_ONLY:-0}
 OUT=${BENCH_OUT:-$builddir/bench/performance.md}
 CHUNKS=${STREAM%x*}
 DELAY=${STREAM#*x}
@@ -72,7 +76,12 @@ DELAY=${STREAM#*x}
 res=$builddir/bench/results
 raw=$res/raw
 mkdir -p "$raw" "$res/plot"
-rm -f "$raw"/* "$res"/*.csv "$res"/plot/* "$builddir"/bench/perf-*.png
+if [ "$REPORT_ONLY" = 1 ]; then
+    [ -f "$raw/meta" ] || { echo "run-bench.sh: no $raw/meta: nothing to report on" >&2; exit 1; }
+    rm -f "$res"/*.csv "$res"/plot/* "$builddir"/bench/perf-*.png
+else
+    rm -f "$raw"/* "$res"/*.csv "$res"/plot/* "$builddir"/bench/perf-*.png
+fi
 
 mockd=$builddir/sdk/mock/acore-mockd
 client=$builddir/bench/bench_client
@@ -110,7 +119,9 @@ nodedir=$builddir/bench/node
 node_status=
 node_ver=
 sdk_ver=
-if [ "$NODE_WANTED" = no ]; then
+if [ "$REPORT_ONLY" = 1 ]; then
+    :
+elif [ "$NODE_WANTED" = no ]; then
     node_status="not run: BENCH_NODE=no"
 elif ! command -v node >/dev/null 2>&1; then
     node_status="not run: node not found"
@@ -134,6 +145,21 @@ else
         sdk_ver=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
             "$nodedir/node_modules/openai/package.json" | head -n 1)
     fi
+fi
+if [ "$REPORT_ONLY" = 1 ]; then
+    # The machine and versions as they were during the run.
+    . "$raw/meta"
+else
+    cat >"$raw/meta" <<EOF
+date_start='$date_start'
+load_start='$load_start'
+node_status='$node_status'
+node_ver='$node_ver'
+sdk_ver='$sdk_ver'
+nofile_soft='$nofile_soft'
+nofile_hard='$nofile_hard'
+somaxconn='$somaxconn'
+EOF
 fi
 [ -n "$node_status" ] && echo "run-bench.sh: Node SDK $node_status"
 
@@ -254,6 +280,15 @@ label() {
     pool) echo "library, thread per request (ac_generate)" ;;
     esac
 }
+plotcolor() {   # one colour per contender, the same in every chart
+    case $1 in
+    thread) echo "#7b2fbe" ;;
+    host) echo "#009e73" ;;
+    curl) echo "#56b4e9" ;;
+    node) echo "#e69f00" ;;
+    pool) echo "#d55e00" ;;
+    esac
+}
 plotname() {
     case $1 in
     thread) echo "library_(thread_mode)" ;;
@@ -282,6 +317,7 @@ scenario() {
             fi
             if [ -z "$note" ]; then
                 k=1
+                [ "$REPORT_ONLY" = 1 ] && k=$((reps + 1))
                 while [ $k -le "$reps" ]; do
                     echo "  $scen: $(label "$c"), N=$n, run $k of $reps (load $(loadavg))"
                     run_one "$scen" "$c" "$n" "$k" "$sc_single"
@@ -337,8 +373,10 @@ if has "$SCENARIOS" streams; then
     if [ -n "$POOL_N" ]; then
         scenario_pool_csv=$res/streams.csv
         for n in $POOL_N; do
-            echo "  streams: $(label pool), N=$n, run 1 of 1 (load $(loadavg))"
-            run_one streams pool "$n" 1 "$SINGLE"
+            if [ "$REPORT_ONLY" != 1 ]; then
+                echo "  streams: $(label pool), N=$n, run 1 of 1 (load $(loadavg))"
+                run_one streams pool "$n" 1 "$SINGLE"
+            fi
             csv_row streams pool "$n" "" >>"$scenario_pool_csv"
         done
     fi
@@ -346,8 +384,9 @@ fi
 
 if has "$SCENARIOS" sse; then
     echo "scenario sse: $SSE_MB MB per provider in $SSE_PIECE-byte pieces, $REPEAT passes"
-    "$sse" --builddir "$builddir" --fixtures "$srcdir/tests/fixtures" --mb "$SSE_MB" \
-        --piece "$SSE_PIECE" --repeat "$REPEAT" >"$raw/sse.out" 2>"$raw/sse.err" ||
+    [ "$REPORT_ONLY" = 1 ] ||
+        "$sse" --builddir "$builddir" --fixtures "$srcdir/tests/fixtures" --mb "$SSE_MB" \
+            --piece "$SSE_PIECE" --repeat "$REPEAT" >"$raw/sse.out" 2>"$raw/sse.err" ||
         { echo "run-bench.sh: bench_sse failed:" >&2; cat "$raw/sse.err" >&2; }
     {
         echo "provider,piece_bytes,stream_bytes,fixtures,passes,wall_ms,cpu_ms,mb_per_s_wall,mb_per_s_cpu,wall_runs_ms"
@@ -386,11 +425,14 @@ if has "$SCENARIOS" startup; then
                 2>"$raw/$te_name.err" || true
         }
     fi
-    time_exec acore-version "$acore" --version
-    # The floor: an empty program that only links libcurl, as acore does.
-    time_exec nop "$builddir/bench/bench_nop"
-    "$startup" --builddir "$builddir" --runs "$STARTUP_RUNS" >"$raw/core-open.out" \
-        2>"$raw/core-open.err" || { echo "run-bench.sh: bench_startup failed:" >&2; cat "$raw/core-open.err" >&2; }
+    if [ "$REPORT_ONLY" != 1 ]; then
+        time_exec acore-version "$acore" --version
+        # The floor: an empty program that only links libcurl, as acore does.
+        time_exec nop "$builddir/bench/bench_nop"
+        "$startup" --builddir "$builddir" --runs "$STARTUP_RUNS" >"$raw/core-open.out" \
+            2>"$raw/core-open.err" ||
+            { echo "run-bench.sh: bench_startup failed:" >&2; cat "$raw/core-open.err" >&2; }
+    fi
     {
         echo "what,runs,method,p50_ms,min_ms,mean_ms"
         echo "acore --version,$STARTUP_RUNS,$startup_method,$(get "$raw/acore-version.out" startup_p50),$(get "$raw/acore-version.out" startup_min),$(get "$raw/acore-version.out" startup_mean)"
@@ -406,7 +448,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     term=png
     gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 && term=pngcairo
     chart() {   # chart SCEN CONTENDERS COL WHAT TITLE YLABEL [REF REFLABEL]
-        files= names= refs=
+        files= names= refs= colors=
         if [ $# -ge 8 ] && is_num "$7"; then
             refs="; ref=$7; reflabel='$8'"
         fi
@@ -415,10 +457,11 @@ if command -v gnuplot >/dev/null 2>&1; then
             [ -s "$f" ] || continue
             files="$files $f"
             names="$names $(plotname "$c")"
+            colors="$colors $(plotcolor "$c")"
         done
         [ -n "$files" ] || return 0
         png=$builddir/bench/perf-$1-$4.png
-        if gnuplot -e "out='$png'; term='$term'; ttl='$5'; ylab='$6'; col=$3; files='$files'; names='$names'$refs" \
+        if gnuplot -e "out='$png'; term='$term'; ttl='$5'; ylab='$6'; col=$3; files='$files'; names='$names'; colors='$colors'$refs" \
                 "$srcdir/bench/plot.gp" 2>"$raw/gnuplot.err"; then
             charts="$charts perf-$1-$4.png"
         else
@@ -427,7 +470,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     }
     if has "$SCENARIOS" burst; then
         chart burst "$BURST_CONTENDERS" 2 wall "First burst, headers after $BURST_DELAY ms: all done" "wall time (ms)" \
-            "$(c1=$(col "$res/burst.csv" thread 1 wall_ms); is_num "$c1" && calc %.1f "$c1 * 1.1")" "target: 1.1x the library's N = 1"
+            "$(c1=$(col "$res/burst.csv" thread 1 wall_ms); is_num "$c1" && calc %.1f "$c1 * 1.1")" "target: 1.1x the library at N = 1"
         chart burst "$BURST_CONTENDERS" 3 memory "First burst, headers after $BURST_DELAY ms: peak memory" "peak RSS of the process (MiB)"
     fi
     if has "$SCENARIOS" streams; then
@@ -443,9 +486,14 @@ fmt() { if is_num "$2"; then calc "$1" "$2"; else echo "${2:--}"; fi; }
 
 targets=$res/targets.md
 : >"$targets"
-target() {   # target NO TEXT MEASURED RESULT CONTEXT
-    echo "| $1 | $2 | $3 | $4 | $5 |" >>"$targets"
+target() {   # target NO TEXT MEASURED RESULT CONTEXT (target 6 is printed last)
+    if [ "$1" = 6 ]; then
+        echo "| $1 | $2 | $3 | $4 | $5 |"
+    else
+        echo "| $1 | $2 | $3 | $4 | $5 |" >>"$targets"
+    fi
 }
+target6=
 
 table() {   # table SCEN CONTENDERS NS RATIO-HEADER
     echo "| contender | N | runs | ok | all done (ms) | $4 | client CPU (ms) | peak RSS (MiB) | RSS / request (KiB) | threads | latency p50 / p99 (ms) | mock CPU (ms) |"
@@ -550,9 +598,9 @@ if has "$SCENARIOS" streams; then
         fi
         hw=$(col "$f" host 1000 wall_ms) tw=$(col "$f" thread 1000 wall_ms)
         if is_num "$hw" && is_num "$tw"; then
-            target 6 "host mode (poll loop) against thread mode at N = 1000 (no target: a comparison)" \
+            target6=$(target 6 "host mode (poll loop) against thread mode at N = 1000 (no target: a comparison)" \
                 "wall $(fmt %.0f "$hw") vs $(fmt %.0f "$tw") ms; CPU $(fmt %.0f "$(col "$f" host 1000 cpu_ms)") vs $(fmt %.0f "$(col "$f" thread 1000 cpu_ms)") ms; peak RSS $(calc %.1f "$(col "$f" host 1000 rss_peak_kib) / 1024") vs $(calc %.1f "$(col "$f" thread 1000 rss_peak_kib) / 1024") MiB" \
-                "-" "threads $(col "$f" host 1000 threads_max) vs $(col "$f" thread 1000 threads_max)"
+                "-" "threads $(col "$f" host 1000 threads_max) vs $(col "$f" thread 1000 threads_max)")
         fi
     fi
     all_c=$STREAM_CONTENDERS
@@ -582,6 +630,58 @@ if has "$SCENARIOS" streams; then
         for ch in wall memory; do
             case " $charts " in *" perf-streams-$ch.png "*) echo "![concurrent streams: $ch against N](perf-streams-$ch.png)"; echo ;; esac
         done
+    } >>"$section"
+fi
+
+# Section 3: the Node SDK against the library, figure by figure.
+node_vs() {   # node_vs SCEN N LABEL
+    nv_f=$res/$1.csv
+    [ -f "$nv_f" ] || return 0
+    is_num "$(col "$nv_f" node "$2" wall_ms)" && is_num "$(col "$nv_f" thread "$2" wall_ms)" || return 0
+    for nv_k in wall_ms cpu_ms growth rss_peak_kib; do
+        case $nv_k in
+        growth)
+            nv_l=$(calc %.1f "$(col "$nv_f" thread "$2" kib_per_req) * $2 / 1024")
+            nv_n=$(calc %.1f "$(col "$nv_f" node "$2" kib_per_req) * $2 / 1024")
+            nv_what="peak RSS growth during the batch (MiB)" ;;
+        rss_peak_kib)
+            nv_l=$(calc %.1f "$(col "$nv_f" thread "$2" rss_peak_kib) / 1024")
+            nv_n=$(calc %.1f "$(col "$nv_f" node "$2" rss_peak_kib) / 1024")
+            nv_what="peak RSS of the process (MiB)" ;;
+        wall_ms)
+            nv_l=$(calc %.0f "$(col "$nv_f" thread "$2" wall_ms)")
+            nv_n=$(calc %.0f "$(col "$nv_f" node "$2" wall_ms)")
+            nv_what="all done (ms)" ;;
+        cpu_ms)
+            nv_l=$(calc %.0f "$(col "$nv_f" thread "$2" cpu_ms)")
+            nv_n=$(calc %.0f "$(col "$nv_f" node "$2" cpu_ms)")
+            nv_what="CPU time (ms)" ;;
+        esac
+        echo "| $3 | $nv_what | $nv_l | $nv_n | $(awk -v a="$nv_l" -v b="$nv_n" 'BEGIN { if (a > 0) printf "%.1fx", b / a; else print "-" }') |"
+    done
+    return 0
+}
+if has "$STREAM_CONTENDERS $BURST_CONTENDERS" node; then
+    {
+        echo "## 3. The openai Node.js SDK against the library"
+        echo
+        if [ -n "$node_status" ]; then
+            echo "The Node SDK was $node_status."
+        else
+            echo "The official \`openai\` package $sdk_ver on Node.js $node_ver, installed with npm"
+            echo "into the build tree, driven by \`bench/bench_openai.mjs\`; the library in"
+            echo "thread mode with its defaults.  Figures from the tables above (medians)."
+            echo
+            echo "| scenario | figure | library | Node SDK | Node / library |"
+            echo "|---|---|---|---|---|"
+            for nv_n in $BURST_N; do
+                [ "$nv_n" = 1 ] || node_vs burst "$nv_n" "first burst, N = $nv_n"
+            done
+            for nv_n in $STREAM_N; do
+                [ "$nv_n" = 1 ] || node_vs streams "$nv_n" "streams, N = $nv_n"
+            done
+        fi
+        echo
     } >>"$section"
 fi
 
@@ -667,6 +767,8 @@ if has "$SCENARIOS" streams && has "$STREAM_N" 1000; then
     } >>"$section"
 fi
 
+[ -n "$target6" ] && echo "$target6" >>"$targets"
+
 {
     cat <<EOF
 # Performance
@@ -721,8 +823,13 @@ Knobs (environment or make command line), e.g.
 \`BENCH_SINGLE\` (3), \`BENCH_POOL_N\` ("1000"; empty skips it),
 \`BENCH_SSE_MB\` (64), \`BENCH_SSE_PIECE\` (16384), \`BENCH_STARTUP_RUNS\` (100),
 \`BENCH_NODE\` (auto / no), \`BENCH_OPENAI_VERSION\` (6.49.0), and the
-\`BENCH_*_CONTENDERS\` lists (see bench/run-bench.sh).  The Node SDK is
-installed once with npm into the build tree (\`bench/node/\`).  Results:
+\`BENCH_*_CONTENDERS\` lists (see bench/run-bench.sh);
+\`BENCH_REPORT_ONLY=1\` rebuilds the CSV files, charts and this file from
+the raw results of the last run.  The Node SDK is
+installed once with npm into the build tree (\`bench/node/\`); 6.49.0 is
+the newest \`openai\` release that runs on Node 20 (7.x needs Node 22).
+Optional tools: \`node\` and \`npm\`, \`gnuplot\` (Debian's gnuplot-nox), \`hyperfine\`
+(Debian's; without it a fork/exec loop times \`acore --version\`).  Results:
 \`bench/results/*.csv\` (one per scenario), every run's key=value output
 and latencies in \`bench/results/raw/\`, charts \`bench/perf-*.png\`
 (gnuplot), and this file, \`bench/performance.md\`.
