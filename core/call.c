@@ -3,6 +3,7 @@
  * call.h.
  */
 #include "call.h"
+#include "log.h"
 #include "error.h"
 #include "settings.h"
 
@@ -93,24 +94,10 @@ int ac__host_cancelled(ac_call *c)
     return c && c->cancel && atomic_load(c->cancel) != 0;
 }
 
-/* Read once, under pthread_once: plugins log from the engine thread, the
- * workers and callers' threads at the same time. */
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static int log_level = AC_LOG_WARN;
-
-static void log_level_read(void)
-{
-    const char *e = getenv("AC_LOG_LEVEL");
-    if (e && *e)
-        log_level = atoi(e);
-}
-
 void ac__host_log(ac_call *c, int level, const char *fmt, ...)
 {
-    pthread_once(&log_once, log_level_read);
-    if (level > log_level)
+    if (!ac__log_enabled(level))
         return;
-    static const char *const names[] = {"error", "warning", "info", "debug"};
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -118,12 +105,7 @@ void ac__host_log(ac_call *c, int level, const char *fmt, ...)
     va_end(ap);
     if (c)
         ac__scrub_secrets(c->settings, line, sizeof line);
-    for (char *p = line; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    const char *provider = c && c->provider ? c->provider : NULL;
-    fprintf(stderr, "abstractcore: %s%s%s: %s\n", provider ? provider : "", provider ? ": " : "",
-            names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+    ac__log(level, c ? c->provider : NULL, "%s", line);
 }
 
 ac_status ac__call_error(ac_call *c, ac_status st, const char *fn, ac_error *err)

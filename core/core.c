@@ -9,6 +9,7 @@
 #include "core.h"
 #include "prompted.h"
 #include "alloc.h"
+#include "log.h"
 #include "call.h"
 #include "engine.h"
 #include "error.h"
@@ -52,9 +53,8 @@ static void read_long(const ac_settings *s, const char *key, long *out, long min
     long long v;
     if (ac__settings_int(s, key, &v) == 1) {
         if (v < min || v > max)
-            fprintf(stderr, "abstractcore: %s: provider '%s': %s = %lld is out of range "
-                    "(%ld..%ld), ignored\n", ac__settings_where(s, key), ac__settings_name(s), key, v,
-                    min, max);
+            ac__log(AC_LOG_WARN, ac__settings_name(s), "%s: %s = %lld is out of range "
+                    "(%ld..%ld), ignored", ac__settings_where(s, key), key, v, min, max);
         else
             *out = (long)v;
     }
@@ -640,7 +640,7 @@ void ac_core_close(ac_core *core)
     if (!core)
         return;
     if (ac__in_engine_context()) {
-        fprintf(stderr, "abstractcore: warning: ac_core_close called from a callback; ignored\n");
+        ac__log(AC_LOG_WARN, NULL, "ac_core_close called from a callback; ignored");
         return;
     }
     if (atomic_exchange(&core->closed, 1))

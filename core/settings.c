@@ -8,6 +8,7 @@
  */
 #include "settings.h"
 #include "alloc.h"
+#include "log.h"
 #include "call.h"
 #include "error.h"
 
@@ -220,8 +221,8 @@ const char *ac__settings_where(const ac_settings *s, const char *key)
 
 static void wrong_type(const ac_settings *s, const char *key, const char *want)
 {
-    fprintf(stderr, "abstractcore: %s: provider '%s': setting '%s' must be %s\n",
-            ac__settings_where(s, key), s->name, key, want);
+    ac__log(AC_LOG_WARN, s->name, "%s: setting '%s' must be %s", ac__settings_where(s, key),
+            key, want);
 }
 
 /* The plugin's own default for a key the descriptor carries one for. */

@@ -4,6 +4,7 @@
  * of transport failures.  See transfer.h.
  */
 #include "transfer.h"
+#include "log.h"
 #include "alloc.h"
 #include "engine.h"
 #include "error.h"
@@ -56,7 +57,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     return ac__decoder_feed(&t->dec, p, len) == AC_OK ? len : 0;
 }
 
-/* The AC_CURL_VERBOSE trace, as libcurl's own but with secrets blanked:
+/* The HTTP trace at log level debug (AC_LOG_LEVEL=3, or AC_CURL_VERBOSE),
+ * as libcurl's own but with secrets blanked:
  * libcurl prints every request header, and a trace is what people paste
  * into bug reports.  The values of the headers that carry keys, and the
  * query of the request line (where a key may ride), read "[redacted]".
@@ -77,7 +79,8 @@ static int secret_header(const char *line, size_t n)
 
 static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 {
-    (void)h, (void)ud;
+    (void)h;
+    const char *q_provider = ud;
     const char *tag = type == CURLINFO_TEXT ? "* " : type == CURLINFO_HEADER_IN ? "< "
                     : type == CURLINFO_HEADER_OUT ? "> " : NULL;
     if (!tag)
@@ -95,14 +98,14 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
             /* the blank line after the headers */
         } else if (type != CURLINFO_TEXT && secret_header(line, n)) {
             const char *colon = memchr(line, ':', n);
-            fprintf(stderr, "%s%.*s: [redacted]\n", tag, (int)(colon - line), line);
+            ac__log(AC_LOG_DEBUG, q_provider, "%s%.*s: [redacted]", tag, (int)(colon - line), line);
         } else if (q && !memchr(line, ':', (size_t)(q - line))) {
             /* "POST /path?query HTTP/1.1" */
             const char *sp = memchr(q, ' ', n - (size_t)(q - line));
-            fprintf(stderr, "%s%.*s?[redacted]%.*s\n", tag, (int)(q - line), line,
+            ac__log(AC_LOG_DEBUG, q_provider, "%s%.*s?[redacted]%.*s", tag, (int)(q - line), line,
                     sp ? (int)(n - (size_t)(sp - line)) : 0, sp ? sp : "");
         } else {
-            fprintf(stderr, "%s%.*s\n", tag, (int)n, line);
+            ac__log(AC_LOG_DEBUG, q_provider, "%s%.*s", tag, (int)n, line);
         }
         i = end + 1;
     }
@@ -159,9 +162,10 @@ transfer *ac__transfer_new(ac_request *q, long total_ms, ac_error *err)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->lim.connect_ms);
     if (total_ms > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
-    if (getenv("AC_CURL_VERBOSE")) {
+    if (ac__log_enabled(AC_LOG_DEBUG)) {
         /* Through on_debug, which keeps keys out of the trace. */
         curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, (void *)q->llm->inst->name);
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     }
     return t;

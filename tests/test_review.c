@@ -239,35 +239,52 @@ static void test_url_credentials_not_in_messages(void)
     mu_stop(&e);
 }
 
-/* AC_CURL_VERBOSE traces every request: not its key. */
+/* The debug trace of every request goes to the log handler: not its key. */
+typedef struct logbuf {
+    char   text[65536];
+    size_t len;
+    int    levels[4];
+} logbuf;
+
+static void collect(ac_log_level level, const char *provider, const char *message, void *user)
+{
+    logbuf *b = user;
+    b->levels[level]++;
+    int n = snprintf(b->text + b->len, sizeof b->text - b->len, "%d|%s|%s\n", (int)level,
+                     provider, message);
+    if (n > 0 && (size_t)n < sizeof b->text - b->len)
+        b->len += (size_t)n;
+}
+
 static void test_verbose_trace_hides_key(void)
 {
-    setenv("AC_CURL_VERBOSE", "1", 1); /* before the engine thread reads it */
+    static logbuf b;
+    memset(&b, 0, sizeof b);
+    ac_log_set_handler(collect, &b);
+    ac_log_set_level(AC_LOG_DEBUG);
     mu_env e;
     mu_start(&e, SCRIPT, "default", NULL);
-    char path[] = "/tmp/acreview-trace-XXXXXX";
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
     ac_error err;
     ac_response *r = ac_generate(e.llm, "Hi", NULL, &err);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    close(fd);
     mu_stop(&e);
-    unsetenv("AC_CURL_VERBOSE");
+    ac_log_set_level(AC_LOG_WARN);
+    ac_log_set_handler(NULL, NULL);
     CU_ASSERT_PTR_NOT_NULL(r);
     ac_response_free(r);
-    char *trace = tu_read_file(path, NULL);
-    unlink(path);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(trace);
-    CU_ASSERT_PTR_NOT_NULL(strstr(trace, "> POST /v1/chat/completions"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(trace, "> Authorization: [redacted]"));
-    CU_ASSERT_PTR_NULL(strstr(trace, MU_API_KEY));
-    free(trace);
+    /* Debug lines, tagged with the provider, and nothing on stderr. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(b.text, "3|mock|> POST /v1/chat/completions"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(b.text, "3|mock|> Authorization: [redacted]"));
+    CU_ASSERT_PTR_NULL(strstr(b.text, MU_API_KEY));
+    CU_ASSERT(b.levels[AC_LOG_DEBUG] > 5);
+    /* Back to the default level: no more debug lines. */
+    size_t before = b.len;
+    ac_log_set_handler(collect, &b);
+    mu_start(&e, SCRIPT, "default", NULL);
+    r = ac_generate(e.llm, "Hi", NULL, &err);
+    ac_response_free(r);
+    mu_stop(&e);
+    ac_log_set_handler(NULL, NULL);
+    CU_ASSERT_EQUAL(b.len, before);
 }
 
 /* ---- races ---- */

@@ -129,6 +129,41 @@ void ac_error_clear(ac_error *err);
 const char *ac_version(void);
 
 /* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+/** How much a message matters. */
+typedef enum ac_log_level {
+    AC_LOG_ERROR = 0,   /* something failed that the program did not ask about */
+    AC_LOG_WARN,        /* something is wrong or risky, and it went on */
+    AC_LOG_INFO,
+    AC_LOG_DEBUG        /* HTTP traffic (keys redacted), decisions */
+} ac_log_level;
+
+/**
+ * Where every message the library writes goes.  `provider` is the
+ * provider instance it is about ("" if none); `message` is one line, no
+ * newline, no secret.  Both are borrowed for the call.  Called from any
+ * thread, possibly several at once; it must not call back into the
+ * library.
+ */
+typedef void (*ac_log_fn)(ac_log_level level, const char *provider, const char *message,
+                          void *user);
+
+/**
+ * Send the library's messages to fn (NULL: back to the default, one line
+ * "abstractcore: PROVIDER: LEVEL: MESSAGE" on stderr).  Process-wide.
+ * Thread: any.
+ */
+void ac_log_set_handler(ac_log_fn fn, void *user);
+
+/**
+ * Messages above `level` are dropped (default AC_LOG_WARN, or the number
+ * in $AC_LOG_LEVEL when set: 0 error ... 3 debug).  Process-wide.
+ */
+void ac_log_set_level(ac_log_level level);
+
+/* ------------------------------------------------------------------ */
 /* Handles                                                             */
 /* ------------------------------------------------------------------ */
 

@@ -197,7 +197,7 @@ typedef struct ac_frame {
 /* The host API: what the core offers a plugin                          */
 /* ------------------------------------------------------------------ */
 
-enum { AC_LOG_ERROR = 0, AC_LOG_WARN, AC_LOG_INFO, AC_LOG_DEBUG };
+/* Log levels (AC_LOG_ERROR ... AC_LOG_DEBUG): ac_log_level in abstractcore.h. */
 
 enum {
     AC_SETTING_ABSENT = 0,
