@@ -516,7 +516,7 @@ static void test_bad_arguments_go_back(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
     /* Each error with the failing value's pointer and the keyword. */
     CU_ASSERT_PTR_NOT_NULL(strstr(c1, "do not match the tool's parameters schema"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(c1, "/a: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c1, "/a: expected number, got string \"one\" [keyword type]\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(c1, "[keyword type]"));
     CU_ASSERT_PTR_NOT_NULL(strstr(c1, "[keyword additionalProperties]"));
     if (d >= 0)

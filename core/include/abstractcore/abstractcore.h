@@ -63,7 +63,8 @@ typedef enum ac_status {
     AC_EJSON,         /* a body or event that is not valid JSON (or UTF-8) */
     AC_EPROTOCOL,     /* valid JSON that breaks the backend's protocol, a
                          truncated stream, or an error sent inside a stream */
-    AC_ETOOBIG,       /* the response exceeded max_response_bytes */
+    AC_ETOOBIG,       /* the response exceeded max_response_bytes; a tool
+                         run reached max_rounds with calls pending */
     AC_ETIMEDOUT,     /* a connect / first-byte / idle / total timeout fired;
                          from ac_request_wait: the wait itself timed out */
     AC_ECANCELED,     /* cancelled by ac_request_cancel or ac_core_close */
@@ -211,8 +212,9 @@ void ac_core_close(ac_core *core);
  * uv_backend_fd / uv_backend_timeout work.  Requests may still be started
  * and cancelled from any thread.  Calls that would block waiting for the
  * engine (ac_generate, ac_request_wait and ac_gather with a timeout,
- * ac_stream_next with a timeout, ac_list_models, ac_session_generate)
- * fail at once with AC_EBUSY and say why; polls (timeout 0) work.
+ * ac_stream_next with a timeout, ac_list_models, ac_session_generate,
+ * ac_session_run_tools, ac_toolrun_wait with a timeout) fail at once
+ * with AC_EBUSY and say why; polls (timeout 0) work.
  * examples/loop_*.c show adapters for libuv, libevent, GLib and poll().
  */
 
@@ -727,8 +729,8 @@ ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
  *   - for arguments that are not a JSON object, or were cut off: a line
  *     saying so; for arguments that fail the schema: the validator's
  *     errors, one a line, each with the JSON pointer of the failing value
- *     and the schema keyword ("/a: \"one\" is not of type number
- *     [keyword type]"); the tool is not called.
+ *     and the schema keyword ("/a: expected number, got string
+ *     \"one\" [keyword type]"); the tool is not called.
  * Every call of a reply gets a result, in the order of the calls, so the
  * history stays valid for every backend: a call not run (the round limit
  * was reached, the run was cancelled) gets "not run: ..." as an error.
