@@ -224,7 +224,7 @@ static void next_round(ac_toolrun *r)
     ac_error e;
     ac_error_clear(&e);
     if (!turn_send(r, NULL, round, &e))
-        finish(r, e.code, &e);
+        finish(r, e.code != AC_OK ? e.code : AC_EPROTOCOL, &e);
 }
 
 /* The id call i has in the history: the response's, or the one the

@@ -7,7 +7,8 @@
  * callbacks in order, the results in the history in call order and in
  * the request the mock received, and the final reply; arguments that
  * fail the schema, an unknown tool and failing tools go back to the model
- * as error results (the tool is not called for bad arguments); the round
+ * as error results (the tool is not called for bad arguments), flagged
+ * as errors on a backend that has the flag (Anthropic); the round
  * limit; cancel during a turn and between steps; the application's own
  * runner; host mode driven by a poll() loop in the test thread; blocking
  * calls refused where they would deadlock; registration errors; every
@@ -529,6 +530,44 @@ static void test_bad_arguments_go_back(void)
     mu_stop(&e);
 }
 
+/* On a backend whose tool results carry an error flag (Anthropic), the
+ * refused arguments go back flagged, and the good result does not. */
+static void test_error_flag_on_anthropic(void)
+{
+    mock_server *m = mock_server_start(SCRIPT, 0, NULL, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "providers = ( { name = \"anthropic\"; plugin = \"anthropic\"; "
+             "base_url = \"%s\"; api_key = \"test\"; } );", mock_server_url(m));
+    ac_core *core = tu_open_core(extra);
+    ac_error err;
+    ac_llm *llm = ac_llm_create(core, "anthropic", "failing", NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(llm);
+    ac_toolbox *tb = make_toolbox();
+    ac_session *ses = ac_session_new(llm, NULL);
+    ac_response *r = ac_session_run_tools(ses, "Go.", NULL, tb, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    TU_ASSERT_STR(ac_response_content(r), "sorry");
+    ac_response_free(r);
+    json_object *root = mu_last_body(m);
+    /* user, assistant (three tool_use), user (three tool_result) */
+    json_object *blocks = tu_jget(root, "messages.2.content");
+    CU_ASSERT_EQUAL_FATAL(json_object_array_length(blocks), 3);
+    TU_ASSERT_STR(tu_jstr(blocks, "0.type"), "tool_result");
+    TU_ASSERT_STR(tu_jstr(blocks, "0.tool_use_id"), "f1");
+    CU_ASSERT(json_object_get_boolean(tu_jget(blocks, "0.is_error")));
+    CU_ASSERT(json_object_get_boolean(tu_jget(blocks, "1.is_error")));
+    CU_ASSERT_FALSE(tu_jhas(blocks, "2.is_error") &&
+                    json_object_get_boolean(tu_jget(blocks, "2.is_error")));
+    json_object_put(root);
+    ac_session_free(ses);
+    ac_toolbox_free(tb);
+    ac_llm_free(llm);
+    ac_core_close(core);
+    mock_server_stop(m);
+}
+
 static void test_unknown_tool_and_failing_tools(void)
 {
     mu_env e;
@@ -1017,6 +1056,7 @@ int main(void)
         {"blocking run, tools offered", test_blocking_and_offer},
         {"arguments failing the schema go back", test_bad_arguments_go_back},
         {"unknown tool, failing tools", test_unknown_tool_and_failing_tools},
+        {"error results flagged (Anthropic)", test_error_flag_on_anthropic},
         {"round limit", test_round_limit},
         {"cancel during a turn, free while running", test_cancel_mid_turn},
         {"cancel between steps", test_cancel_between_steps},

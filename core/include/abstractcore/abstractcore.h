@@ -778,8 +778,9 @@ void ac_toolbox_free(ac_toolbox *tb);
  * AC_EINVAL, AC_EJSON or AC_EUNSUPPORTED and err naming the tool and the
  * compiler's message with its schema pointer.  Also AC_EINVAL for a NULL
  * toolbox or fn, a bad or taken name, or more than 128 tools; AC_ENOMEM.
- * Thread: any, also while runs use the toolbox (they see the tool from
- * their next round on).
+ * Thread: any, also while runs use the toolbox (a run offers the tools
+ * the toolbox had when it started, but runs any tool it has when the
+ * model calls it).
  */
 ac_status ac_toolbox_add(ac_toolbox *tb, const char *name, const char *description,
                          const char *parameters_schema_json, ac_tool_fn fn, void *user,
