@@ -1,28 +1,40 @@
 /*
  * bench_client.c -- libabstractcore under load, against a mock server.
  *
- * Two designs for the same N streaming requests, each run in its own
- * process (so peak memory and CPU time belong to one design):
+ * N streaming chat requests through the library, all started at once,
+ * in one of three designs (each run in its own process, so peak memory
+ * and CPU time belong to one design):
  *
- *   --mode async  every request at once through the async API
- *                 (ac_agenerate with callbacks, then ac_gather): one engine
- *                 thread drives all of them on one libcurl multi handle.
- *   --mode pool   the thread-per-request design: a pool of (cores + 4)
- *                 threads, each calling the blocking ac_generate in turn.
+ *   --mode thread  the default: ac_agenerate with callbacks for every
+ *                  request, then ac_gather; the core's engine thread
+ *                  drives all of them on one libcurl multi handle.
+ *                  ("async" is accepted for the same.)
+ *   --mode host    the same requests on a core opened with
+ *                  engine.mode = "host": no engine thread; this program's
+ *                  own poll() loop watches ac_core_backend_fd and
+ *                  ac_core_backend_timeout and calls ac_core_run_once.
+ *   --mode pool    the thread-per-request design the library replaces: a
+ *                  pool of (cores + 4) threads, each calling the blocking
+ *                  ac_generate for the next request.
  *
- * Before the batch each mode times --single requests one after another:
- * the latency of "a single one" that the batch is compared with.  Results
- * go to stdout as key=value lines for bench/run-bench.sh; problems go to
- * stderr.  The server (acore-mockd) runs in another process, so the CPU
- * time measured here is the client's alone.
+ * --single K: with K > 0, one request to warm up, then K requests one
+ * after another (their median is "a single request"), then the batch.
+ * With K = 0 the batch is the first thing the fresh core does (the
+ * "first burst" scenario).  The core is opened with the library's
+ * defaults: no connection cap, no engine settings.
  *
- * Usage: bench_client --mode async|pool --url http://127.0.0.1:PORT
+ * Results go to stdout as key=value lines for bench/run-bench.sh;
+ * problems go to stderr.  The server (acore-mockd) runs in another
+ * process, so the CPU time measured here is the client's alone.
+ *
+ * Usage: bench_client --mode thread|host|pool --url http://127.0.0.1:PORT
  *                     --plugin-dir DIR [-n 1000] [--single 5]
  *                     [--threads T] [--latencies FILE]
  */
 #include <abstractcore/abstractcore.h>
 #include "bench_common.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,20 +43,23 @@
 #include <unistd.h>
 
 #define PROMPT "Write a short poem about benchmarks."
-#define GATHER_LIMIT_MS (10 * 60 * 1000)
+#define LIMIT_MS (10.0 * 60 * 1000)
+#define SAMPLE_MS 50
 
 typedef struct slot {
     double    t_start;      /* when the caller asked for it */
-    double    t_service;    /* when a thread / the engine took it up */
-    double    t_first;      /* first text event (async only) */
+    double    t_first;      /* first text event */
     double    t_done;
     long      text_events;
     size_t    text_bytes;
     ac_status st;
 } slot;
 
+typedef enum { MODE_THREAD, MODE_HOST, MODE_POOL } mode;
+
 typedef struct opts {
-    const char *mode;
+    mode        mode;
+    const char *mode_name;
     const char *url;
     const char *plugin_dir;
     const char *latencies;
@@ -57,8 +72,8 @@ static atomic_size_t g_done;
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_client --mode async|pool --url URL --plugin-dir DIR "
-                    "[-n N] [--single R] [--threads T] [--latencies FILE]\n");
+    fprintf(stderr, "usage: bench_client --mode thread|host|pool --url URL --plugin-dir DIR "
+                    "[-n N] [--single K] [--threads T] [--latencies FILE]\n");
     exit(2);
 }
 
@@ -73,7 +88,7 @@ static int parse_args(int argc, char **argv, opts *o)
         if (!v)
             return -1;
         if (strcmp(a, "--mode") == 0)
-            o->mode = v;
+            o->mode_name = v;
         else if (strcmp(a, "--url") == 0)
             o->url = v;
         else if (strcmp(a, "--plugin-dir") == 0)
@@ -90,15 +105,21 @@ static int parse_args(int argc, char **argv, opts *o)
             return -1;
         i++;
     }
-    if (!o->mode || !o->url || !o->plugin_dir || o->n == 0 || o->single < 1)
+    if (!o->mode_name || !o->url || !o->plugin_dir || o->n == 0 || o->single < 0)
         return -1;
-    if (strcmp(o->mode, "async") != 0 && strcmp(o->mode, "pool") != 0)
+    if (strcmp(o->mode_name, "thread") == 0 || strcmp(o->mode_name, "async") == 0)
+        o->mode = MODE_THREAD;
+    else if (strcmp(o->mode_name, "host") == 0)
+        o->mode = MODE_HOST;
+    else if (strcmp(o->mode_name, "pool") == 0)
+        o->mode = MODE_POOL;
+    else
         return -1;
     return 0;
 }
 
-/* The config the brief asks for: the openai plugin from the build tree,
- * room for every connection at once, no retries (a failure must show). */
+/* The openai plugin from the build tree, the mock as its base URL, no
+ * retries (a failure must show) and nothing else: the engine's defaults. */
 static char *write_config(const opts *o)
 {
     char *path = strdup("/tmp/acore-bench-XXXXXX");
@@ -117,10 +138,7 @@ static char *write_config(const opts *o)
         return NULL;
     }
     fprintf(f,
-            "abstractcore = {\n"
-            "  plugin_path = [ \"%s\" ];\n"
-            "  engine = { max_connections = 2048; };\n"
-            "};\n"
+            "abstractcore = { plugin_path = [ \"%s\" ]; };\n"
             "providers = ( { name = \"openai\"; plugin = \"openai\";\n"
             "  base_url = \"%s/v1\"; api_key = \"bench\"; max_retries = 0; } );\n",
             o->plugin_dir, o->url);
@@ -132,23 +150,13 @@ static char *write_config(const opts *o)
     return path;
 }
 
-/* Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0), so
- * VmHWM after the batch is the batch's own peak. */
-static int reset_hwm(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f)
-        return -1;
-    int ok = fputs("5", f) >= 0;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 /* ------------------------------------------------------------------ */
-/* async                                                               */
+/* callbacks (the engine thread, or inside ac_core_run_once)           */
 /* ------------------------------------------------------------------ */
 
 static void on_event(ac_request *q, const ac_chunk *c, void *user)
 {
+    (void)q;
     slot *s = user;
     if (c->type == AC_EVENT_TEXT) {
         if (s->text_events == 0)
@@ -160,6 +168,7 @@ static void on_event(ac_request *q, const ac_chunk *c, void *user)
 
 static void on_done(ac_request *q, ac_status st, void *user)
 {
+    (void)q;
     slot *s = user;
     s->t_done = bench_now_ms();
     s->st = st;
@@ -179,16 +188,75 @@ static void report_failure(ac_request *q, size_t i)
             ac_strerror(st), ac_stage_name(err.stage), err.message);
 }
 
+/* ------------------------------------------------------------------ */
+/* waiting: ac_gather (thread mode) or our own poll() loop (host mode)  */
+/* ------------------------------------------------------------------ */
+
+/* Host mode: the whole event loop of the application.  Runs until
+ * g_done reaches `target`, sampling threads and RSS now and then. */
+static int host_loop(ac_core *core, size_t target, bench_sample *sm)
+{
+    int fd = ac_core_backend_fd(core);
+    if (fd < 0)
+        return -1;
+    double t0 = bench_now_ms(), t_sample = t0;
+    while (atomic_load(&g_done) < target) {
+        double now = bench_now_ms();
+        if (now - t0 > LIMIT_MS) {
+            fprintf(stderr, "bench_client: host loop gave up after %.0f ms\n", now - t0);
+            return -1;
+        }
+        int timeout = ac_core_backend_timeout(core);
+        if (sm && (timeout < 0 || timeout > SAMPLE_MS))
+            timeout = SAMPLE_MS;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, timeout) < 0)
+            continue;   /* EINTR */
+        ac_status st = ac_core_run_once(core);
+        if (st != AC_OK) {
+            fprintf(stderr, "bench_client: ac_core_run_once: %s\n", ac_strerror(st));
+            return -1;
+        }
+        if (sm && bench_now_ms() - t_sample >= SAMPLE_MS) {
+            bench_take_sample(sm);
+            t_sample = bench_now_ms();
+        }
+    }
+    return 0;
+}
+
+static int wait_all(ac_core *core, ac_request **reqs, size_t n, size_t target,
+                    bench_sample *sm)
+{
+    if (ac_core_host_mode(core))
+        return host_loop(core, target, sm);
+    double t0 = bench_now_ms();
+    ac_status st;
+    /* Short slices, so the thread count can be sampled meanwhile. */
+    do {
+        st = ac_gather(reqs, n, SAMPLE_MS);
+        if (sm)
+            bench_take_sample(sm);
+    } while (st == AC_ETIMEDOUT && bench_now_ms() - t0 < LIMIT_MS);
+    if (st != AC_OK)
+        fprintf(stderr, "bench_client: ac_gather: %s\n", ac_strerror(st));
+    return st == AC_OK ? 0 : -1;
+}
+
 /* One request alone, start to finish, on the async path. */
-static double one_async(ac_llm *llm, const ac_gen_params *p)
+static double one_async(ac_core *core, ac_llm *llm, const ac_gen_params *p)
 {
     slot s;
     memset(&s, 0, sizeof s);
+    size_t before = atomic_load(&g_done);
     s.t_start = bench_now_ms();
     ac_request *q = ac_agenerate(llm, PROMPT, p, &callbacks, &s, NULL);
     if (!q)
         return -1;
-    ac_request_wait(q, -1);
+    if (wait_all(core, &q, 1, before + 1, NULL) != 0) {
+        ac_request_free(q);
+        return -1;
+    }
     double lat = s.st == AC_OK ? s.t_done - s.t_start : -1;
     if (s.st != AC_OK)
         report_failure(q, 0);
@@ -196,8 +264,9 @@ static double one_async(ac_llm *llm, const ac_gen_params *p)
     return lat;
 }
 
-static double one_blocking(ac_llm *llm, const ac_gen_params *p)
+static double one_blocking(ac_core *core, ac_llm *llm, const ac_gen_params *p)
 {
+    (void)core;
     ac_error err;
     double t0 = bench_now_ms();
     ac_response *r = ac_generate(llm, PROMPT, p, &err);
@@ -211,50 +280,36 @@ static double one_blocking(ac_llm *llm, const ac_gen_params *p)
     return t1 - t0;
 }
 
-typedef struct sample {
-    int  threads_max;
-    long rss_max_kib;
-} sample;
+/* ------------------------------------------------------------------ */
+/* the batch: every request at once (thread and host mode)             */
+/* ------------------------------------------------------------------ */
 
-static void take_sample(sample *sm)
-{
-    int t = bench_threads();
-    long r = bench_status_kib("VmRSS");
-    if (t > sm->threads_max)
-        sm->threads_max = t;
-    if (r > sm->rss_max_kib)
-        sm->rss_max_kib = r;
-}
-
-static int run_async(ac_llm *llm, const ac_gen_params *p, const opts *o,
-                     slot *slots, sample *sm)
+static int run_async(ac_core *core, ac_llm *llm, const ac_gen_params *p, const opts *o,
+                     slot *slots, bench_sample *sm)
 {
     ac_request **reqs = calloc(o->n, sizeof *reqs);
     if (!reqs)
         return -1;
     size_t start_failed = 0;
+    size_t target = atomic_load(&g_done);
     double t0 = bench_now_ms();
     for (size_t i = 0; i < o->n; i++) {
-        slots[i].t_start = slots[i].t_service = bench_now_ms();
-        reqs[i] = ac_agenerate(llm, PROMPT, p, &callbacks, &slots[i], NULL);
+        slots[i].t_start = bench_now_ms();
+        ac_error err;
+        reqs[i] = ac_agenerate(llm, PROMPT, p, &callbacks, &slots[i], &err);
         if (!reqs[i]) {
+            if (start_failed++ < 3)
+                fprintf(stderr, "bench_client: ac_agenerate: %s\n", err.message);
             slots[i].st = AC_ENOMEM;
             slots[i].t_done = bench_now_ms();
-            start_failed++;
+        } else {
+            target++;
         }
-        if (i % 100 == 0)
-            take_sample(sm);
+        if (i % 500 == 0)
+            bench_take_sample(sm);
     }
     double t_issued = bench_now_ms();
-    /* Wait in short slices so the thread count and RSS can be sampled
-     * while everything is in flight. */
-    ac_status st;
-    do {
-        st = ac_gather(reqs, o->n, 20);
-        take_sample(sm);
-    } while (st == AC_ETIMEDOUT && bench_now_ms() - t0 < GATHER_LIMIT_MS);
-    if (st != AC_OK)
-        fprintf(stderr, "bench_client: ac_gather: %s\n", ac_strerror(st));
+    int rc = wait_all(core, reqs, o->n, target, sm);
     size_t reported = 0;
     for (size_t i = 0; i < o->n; i++) {
         if (reqs[i] && slots[i].st != AC_OK && reported++ < 3)
@@ -263,7 +318,7 @@ static int run_async(ac_llm *llm, const ac_gen_params *p, const opts *o,
     }
     free(reqs);
     printf("issue_ms=%.2f\nstart_failed=%zu\n", t_issued - t0, start_failed);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -287,7 +342,6 @@ static void *pool_worker(void *arg)
             break;
         slot *s = &pl->slots[i];
         ac_error err;
-        s->t_service = bench_now_ms();
         ac_response *r = ac_generate(pl->llm, PROMPT, pl->params, &err);
         s->t_done = bench_now_ms();
         if (r) {
@@ -296,9 +350,7 @@ static void *pool_worker(void *arg)
             s->text_events = s->text_bytes > 0;
             ac_response_free(r);
         } else {
-            s->st = err.code;
-            if (s->st == AC_OK)
-                s->st = AC_EPROTOCOL;
+            s->st = err.code != AC_OK ? err.code : AC_EPROTOCOL;
             fprintf(stderr, "bench_client: request %zu failed: %s [%s]: %s\n", i,
                     ac_strerror(err.code), ac_stage_name(err.stage), err.message);
         }
@@ -307,8 +359,8 @@ static void *pool_worker(void *arg)
     return NULL;
 }
 
-static int run_pool(ac_llm *llm, const ac_gen_params *p, const opts *o,
-                    slot *slots, sample *sm)
+static int run_pool(ac_llm *llm, const ac_gen_params *p, const opts *o, slot *slots,
+                    bench_sample *sm)
 {
     int nt = o->threads > 0 ? o->threads : bench_cores() + 4;
     pthread_t *th = calloc((size_t)nt, sizeof *th);
@@ -316,6 +368,7 @@ static int run_pool(ac_llm *llm, const ac_gen_params *p, const opts *o,
         return -1;
     pool pl = { .llm = llm, .params = p, .slots = slots, .n = o->n };
     atomic_init(&pl.next, 0);
+    size_t target = atomic_load(&g_done) + o->n;
     double t0 = bench_now_ms();
     for (size_t i = 0; i < o->n; i++)
         slots[i].t_start = t0;     /* all asked for at once, queued */
@@ -327,10 +380,9 @@ static int run_pool(ac_llm *llm, const ac_gen_params *p, const opts *o,
         }
         started++;
     }
-    while (started > 0 && atomic_load(&g_done) < o->n &&
-           bench_now_ms() - t0 < GATHER_LIMIT_MS) {
-        take_sample(sm);
-        usleep(20000);
+    while (started > 0 && atomic_load(&g_done) < target && bench_now_ms() - t0 < LIMIT_MS) {
+        bench_take_sample(sm);
+        usleep(SAMPLE_MS * 1000);
     }
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
@@ -341,20 +393,78 @@ static int run_pool(ac_llm *llm, const ac_gen_params *p, const opts *o,
 
 /* ------------------------------------------------------------------ */
 
+static ac_status open_core(const opts *o, const char *cfg, ac_core **core, ac_error *err)
+{
+    if (o->mode != MODE_HOST)
+        return ac_core_open(core, cfg, err);
+    ac_options *co = ac_options_new();
+    if (!co)
+        return AC_ENOMEM;
+    ac_status st = ac_options_set(co, "engine.mode", "host");
+    if (st == AC_OK)
+        st = ac_core_open_ex(core, cfg, co, err);
+    ac_options_free(co);
+    return st;
+}
+
+/* Per-request figures: latency, time to first text, events seen. */
+static void report_requests(const opts *o, const slot *slots, double t0, double *t_last)
+{
+    double *lat = calloc(o->n, sizeof *lat);
+    double *ttft = calloc(o->n, sizeof *ttft);
+    size_t ok = 0, n_first = 0;
+    long ev_min = -1, ev_max = 0;
+    *t_last = t0;
+    for (size_t i = 0; i < o->n; i++) {
+        const slot *s = &slots[i];
+        if (s->t_done > *t_last)
+            *t_last = s->t_done;
+        if (s->st != AC_OK)
+            continue;
+        if (lat)
+            lat[ok] = s->t_done - s->t_start;
+        if (ttft && s->t_first > 0)
+            ttft[n_first++] = s->t_first - s->t_start;
+        if (ev_min < 0 || s->text_events < ev_min)
+            ev_min = s->text_events;
+        if (s->text_events > ev_max)
+            ev_max = s->text_events;
+        ok++;
+    }
+    printf("ok=%zu\nfailed=%zu\n", ok, o->n - ok);
+    if (lat) {
+        bench_stats ls;
+        bench_stats_of(lat, ok, &ls);           /* sorts: the file is a CDF */
+        bench_write_values(o->latencies, lat, ok);
+        bench_print_stats("lat", &ls);
+    }
+    if (ttft && n_first) {
+        bench_stats fs;
+        bench_stats_of(ttft, n_first, &fs);
+        bench_print_stats("ttft", &fs);
+    }
+    printf("text_events_min=%ld\ntext_events_max=%ld\n", ev_min < 0 ? 0 : ev_min, ev_max);
+    free(lat);
+    free(ttft);
+}
+
 int main(int argc, char **argv)
 {
     opts o;
     if (parse_args(argc, argv, &o) != 0)
         usage();
-    bench_raise_nofile();
-    int is_async = strcmp(o.mode, "async") == 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("contender=library-%s\nn=%zu\n", o.mode == MODE_THREAD ? "thread"
+                                           : o.mode == MODE_HOST ? "host" : "pool", o.n);
+    /* A socket per request, plus a few. */
+    bench_raise_nofile((long)o.n + 64);
     int rc = 1;
     char *cfg = NULL;
     ac_core *core = NULL;
     ac_llm *llm = NULL;
     ac_gen_params *params = NULL;
     slot *slots = NULL;
-    double *lat = NULL, *aux = NULL, *single = NULL;
+    double *single = NULL;
     ac_error err;
     ac_error_clear(&err);
 
@@ -363,7 +473,7 @@ int main(int argc, char **argv)
         perror("bench_client: config file");
         goto done;
     }
-    if (ac_core_open(&core, cfg, &err) != AC_OK) {
+    if (open_core(&o, cfg, &core, &err) != AC_OK) {
         fprintf(stderr, "bench_client: ac_core_open: %s\n", err.message);
         goto done;
     }
@@ -374,98 +484,45 @@ int main(int argc, char **argv)
     }
     params = ac_gen_params_new();
     slots = calloc(o.n, sizeof *slots);
-    lat = calloc(o.n, sizeof *lat);
-    aux = calloc(o.n, sizeof *aux);
-    single = calloc((size_t)o.single, sizeof *single);
-    if (!params || !slots || !lat || !aux || !single) {
+    single = calloc((size_t)o.single + 1, sizeof *single);
+    if (!params || !slots || !single) {
         fprintf(stderr, "bench_client: out of memory\n");
         goto done;
     }
     if (ac_gen_params_set_stream(params, 1) != AC_OK)
         goto done;
 
-    /* A single request at a time: one to warm up (plugin, connection
-     * code paths), then the timed ones. */
-    double (*one)(ac_llm *, const ac_gen_params *) = is_async ? one_async : one_blocking;
-    if (one(llm, params) < 0)
-        goto done;
-    for (int i = 0; i < o.single; i++)
-        if ((single[i] = one(llm, params)) < 0)
+    /* A single request at a time: one to warm up (connection, code
+     * paths), then the timed ones.  None at all for a first burst. */
+    if (o.single > 0) {
+        double (*one)(ac_core *, ac_llm *, const ac_gen_params *) =
+            o.mode == MODE_POOL ? one_blocking : one_async;
+        if (one(core, llm, params) < 0)
             goto done;
-    bench_stats ss;
-    bench_stats_of(single, (size_t)o.single, &ss);
-
-    sample sm = { 0, 0 };
-    int threads_before = bench_threads();
-    long rss_before = bench_status_kib("VmRSS");
-    int hwm_reset = reset_hwm() == 0;
-    double cpu0 = bench_cpu_ms();
-    double t0 = bench_now_ms();
-    atomic_store(&g_done, 0);
-    printf("mode=%s\nn=%zu\n", o.mode, o.n);
-    if ((is_async ? run_async : run_pool)(llm, params, &o, slots, &sm) != 0)
-        goto done;
-    double t1 = bench_now_ms();
-    double cpu1 = bench_cpu_ms();
-    long hwm_after = bench_status_kib("VmHWM");
-    long peak = hwm_reset ? hwm_after : sm.rss_max_kib;
-
-    size_t ok = 0, n_first = 0;
-    long ev_min = -1, ev_max = 0;
-    double t_last = t0;
-    for (size_t i = 0; i < o.n; i++) {
-        slot *s = &slots[i];
-        if (s->t_done > t_last)
-            t_last = s->t_done;
-        if (s->st != AC_OK)
-            continue;
-        lat[ok] = s->t_done - s->t_start;
-        if (s->t_first > 0)
-            aux[n_first++] = s->t_first - s->t_start;
-        if (ev_min < 0 || s->text_events < ev_min)
-            ev_min = s->text_events;
-        if (s->text_events > ev_max)
-            ev_max = s->text_events;
-        ok++;
+        for (int i = 0; i < o.single; i++)
+            if ((single[i] = one(core, llm, params)) < 0)
+                goto done;
+        bench_stats ss;
+        bench_stats_of(single, (size_t)o.single, &ss);
+        printf("single_n=%d\n", o.single);
+        bench_print_stats("single", &ss);
     }
-    bench_stats ls, fs;
-    bench_stats_of(lat, ok, &ls);           /* sorts: the file is a CDF */
-    bench_write_values(o.latencies, lat, ok);
-    bench_stats_of(aux, n_first, &fs);
-    /* Service time (pool): how long each call itself took, queueing left out. */
-    size_t n_serv = 0;
-    for (size_t i = 0; i < o.n; i++)
-        if (slots[i].st == AC_OK)
-            aux[n_serv++] = slots[i].t_done - slots[i].t_service;
-    bench_stats vs;
-    bench_stats_of(aux, n_serv, &vs);
 
-    printf("ok=%zu\nfailed=%zu\n", ok, o.n - ok);
-    printf("single_n=%d\n", o.single);
-    bench_print_stats("single", &ss);
-    bench_print_stats("lat", &ls);
-    if (n_first)
-        bench_print_stats("ttft", &fs);
-    bench_print_stats("service", &vs);
-    printf("wall_ms=%.2f\n", t_last - t0);
-    printf("batch_ms=%.2f\n", t1 - t0);
-    printf("ratio_wall=%.3f\n", ss.p50 > 0 ? (t_last - t0) / ss.p50 : 0.0);
-    printf("ratio_p99=%.3f\n", ss.p50 > 0 ? ls.p99 / ss.p50 : 0.0);
-    printf("cpu_ms=%.2f\n", cpu1 - cpu0);
-    printf("cpu_per_req_ms=%.4f\n", (cpu1 - cpu0) / (double)o.n);
-    printf("rss_before_kib=%ld\n", rss_before);
-    printf("rss_peak_kib=%ld\n", peak);
-    printf("rss_peak_source=%s\n", hwm_reset ? "VmHWM" : "VmRSS-sampled");
-    printf("kib_per_req=%.2f\n", (double)(peak - rss_before) / (double)o.n);
-    printf("threads_before=%d\n", threads_before);
-    printf("threads_max=%d\n", sm.threads_max > threads_before ? sm.threads_max : threads_before);
-    printf("text_events_min=%ld\ntext_events_max=%ld\n", ev_min < 0 ? 0 : ev_min, ev_max);
-    rc = ok == o.n ? 0 : 1;
+    bench_batch b;
+    bench_batch_begin(&b);
+    int brc = o.mode == MODE_POOL ? run_pool(llm, params, &o, slots, &b.sm)
+                                  : run_async(core, llm, params, &o, slots, &b.sm);
+    bench_batch_stop(&b);
+    double t_last;
+    report_requests(&o, slots, b.t0, &t_last);
+    bench_batch_print(&b, t_last, o.n);
+    size_t ok = 0;
+    for (size_t i = 0; i < o.n; i++)
+        ok += slots[i].st == AC_OK;
+    rc = brc == 0 && ok == o.n ? 0 : 1;
 
 done:
     free(single);
-    free(aux);
-    free(lat);
     free(slots);
     ac_gen_params_free(params);
     ac_llm_free(llm);

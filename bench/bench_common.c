@@ -60,13 +60,33 @@ int bench_threads(void)
     return n;
 }
 
-void bench_raise_nofile(void)
+long bench_raise_nofile(long need)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = { rl.rlim_max, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl.rlim_cur = rl.rlim_max;
     }
+    long soft = rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+    long hard = rl.rlim_max == RLIM_INFINITY ? -1 : (long)rl.rlim_max;
+    printf("nofile_soft=%ld\nnofile_hard=%ld\n", soft, hard);
+    if (need > 0 && hard >= 0 && hard < need)
+        fprintf(stderr, "bench: the open-file hard limit (%ld) is below the %ld "
+                        "descriptors this run needs; raise it (ulimit -Hn, "
+                        "/etc/security/limits.conf) or lower N\n", hard, need);
+    return soft;
+}
+
+int bench_reset_hwm(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 int bench_cores(void)
@@ -128,4 +148,51 @@ void bench_write_values(const char *path, const double *v, size_t n)
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%.3f\n", v[i]);
     fclose(f);
+}
+
+void bench_take_sample(bench_sample *sm)
+{
+    int t = bench_threads();
+    long r = bench_status_kib("VmRSS");
+    if (t > sm->threads_max)
+        sm->threads_max = t;
+    if (r > sm->rss_max_kib)
+        sm->rss_max_kib = r;
+}
+
+void bench_batch_begin(bench_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    b->threads_before = bench_threads();
+    b->rss_before_kib = bench_status_kib("VmRSS");
+    b->sm.threads_max = b->threads_before;
+    b->sm.rss_max_kib = b->rss_before_kib;
+    b->hwm_reset = bench_reset_hwm() == 0;
+    b->cpu0 = bench_cpu_ms();
+    b->t0 = bench_now_ms();
+}
+
+void bench_batch_stop(bench_batch *b)
+{
+    b->cpu1 = bench_cpu_ms();
+    bench_take_sample(&b->sm);
+    b->hwm_kib = bench_status_kib("VmHWM");
+}
+
+void bench_batch_print(const bench_batch *b, double t_last, size_t n)
+{
+    /* Without a resettable VmHWM (old kernels) the sampled RSS is the
+     * best there is, and may miss a short peak. */
+    int use_hwm = b->hwm_reset && b->hwm_kib > 0;
+    long peak = use_hwm ? b->hwm_kib : b->sm.rss_max_kib;
+    double cpu = b->cpu1 - b->cpu0;
+    if (t_last < b->t0)
+        t_last = b->t0;
+    printf("wall_ms=%.2f\n", t_last - b->t0);
+    printf("cpu_ms=%.2f\n", cpu);
+    printf("cpu_per_req_ms=%.4f\n", n ? cpu / (double)n : 0.0);
+    printf("rss_before_kib=%ld\nrss_peak_kib=%ld\n", b->rss_before_kib, peak);
+    printf("rss_peak_source=%s\n", use_hwm ? "VmHWM" : "VmRSS-sampled");
+    printf("kib_per_req=%.2f\n", n ? (double)(peak - b->rss_before_kib) / (double)n : 0.0);
+    printf("threads_before=%d\nthreads_max=%d\n", b->threads_before, b->sm.threads_max);
 }

@@ -61,7 +61,10 @@ enum {
     OPT_TEMPERATURE,
     OPT_TIMEOUT,
     OPT_NO_STREAM,
-    OPT_DEMO
+    OPT_DEMO,
+    OPT_SCHEMA,
+    OPT_TOOL,
+    OPT_TOOL_MODE
 };
 
 static const struct option acore_long_options[] = {
@@ -75,6 +78,9 @@ static const struct option acore_long_options[] = {
     { "timeout",     required_argument, NULL, OPT_TIMEOUT },
     { "no-stream",   no_argument,       NULL, OPT_NO_STREAM },
     { "demo",        no_argument,       NULL, OPT_DEMO },
+    { "schema",      required_argument, NULL, OPT_SCHEMA },
+    { "tool",        required_argument, NULL, OPT_TOOL },
+    { "tool-mode",   required_argument, NULL, OPT_TOOL_MODE },
     { "verbose",     no_argument,       NULL, 'v' },
     { "help",        no_argument,       NULL, 'h' },
     { "version",     no_argument,       NULL, 'V' },
@@ -206,6 +212,14 @@ static void acore_print_help(void)
 "                         JSON object\n"
 "      --timeout MS       give up after MS milliseconds in total (0: none)\n"
 "      --no-stream        ask for the whole reply at once\n"
+"      --schema FILE      a JSON Schema (draft 7) the reply must match: prints\n"
+"                         the validated JSON document (asked again with the\n"
+"                         errors up to the provider's schema_attempts)\n"
+"      --tool FILE        offer a tool: FILE holds {\"name\", \"description\",\n"
+"                         \"parameters\"}; repeatable; calls go to stderr (or\n"
+"                         into -o json)\n"
+"      --tool-mode MODE   auto (default), native or prompted: tools through the\n"
+"                         backend's API, or in the prompt and read from the text\n"
 "      --demo             use the bundled mock server even if configured\n"
 "  -v, --verbose          reasoning, the config file used, and a usage line,\n"
 "                         on standard error\n"
@@ -285,6 +299,7 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg)
 
     memset(o, 0, sizeof *o);
     o->timeout_ms = -1;
+    o->tool_mode = -1;
     o->stream = 1;
     o->output = CLI_OUTPUT_TEXT;
 
@@ -338,6 +353,29 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg)
             break;
         case OPT_DEMO:
             o->demo = 1;
+            break;
+        case OPT_SCHEMA:
+            if (!optarg[0])
+                return acore_usage_error("--schema: empty file name");
+            o->schema_path = optarg;
+            break;
+        case OPT_TOOL:
+            if (!optarg[0])
+                return acore_usage_error("--tool: empty file name");
+            if (o->n_tools >= CLI_MAX_TOOLS)
+                return acore_usage_error("--tool: at most %d tools", CLI_MAX_TOOLS);
+            o->tool_paths[o->n_tools++] = optarg;
+            break;
+        case OPT_TOOL_MODE:
+            if (strcmp(optarg, "auto") == 0)
+                o->tool_mode = AC_TOOL_MODE_AUTO;
+            else if (strcmp(optarg, "native") == 0)
+                o->tool_mode = AC_TOOL_MODE_NATIVE;
+            else if (strcmp(optarg, "prompted") == 0)
+                o->tool_mode = AC_TOOL_MODE_PROMPTED;
+            else
+                return acore_usage_error("--tool-mode: '%s' is not auto, native or prompted",
+                                         optarg);
             break;
         case 'v':
             o->verbose = 1;

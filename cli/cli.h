@@ -22,6 +22,9 @@ enum {
     CLI_EXIT_INTERRUPT = 130  /* 128 + SIGINT: cancelled with Ctrl-C */
 };
 
+/* --tool may be given this many times. */
+#define CLI_MAX_TOOLS 32
+
 typedef enum cli_output {
     CLI_OUTPUT_TEXT = 0,
     CLI_OUTPUT_JSON
@@ -41,6 +44,10 @@ typedef struct cli_opts {
     int         stream;       /* 0 with --no-stream */
     int         verbose;      /* -v */
     int         demo;         /* --demo: use the mock even with a config */
+    const char *schema_path;  /* --schema FILE: a JSON Schema for the reply */
+    const char *tool_paths[CLI_MAX_TOOLS]; /* --tool FILE, each a tool */
+    int         n_tools;
+    int         tool_mode;    /* --tool-mode: ac_tool_mode, -1 unset */
 } cli_opts;
 
 /*

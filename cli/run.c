@@ -23,9 +23,12 @@
 #define _GNU_SOURCE 1   /* sigaction, pthread_sigmask */
 #endif
 
+#include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <abstractcore/abstractcore.h>
@@ -34,6 +37,9 @@
 /* How often the wait loops look at the Ctrl-C flag: short enough to feel
  * immediate, long enough to cost nothing. */
 #define RUN_POLL_MS 50
+
+/* --schema and --tool files larger than this are refused. */
+#define RUN_FILE_MAX ((size_t)1024 * 1024)
 
 static volatile sig_atomic_t run_interrupted;
 
@@ -107,7 +113,18 @@ static void run_event(run_state *st, const ac_chunk *c)
 {
     switch (c->type) {
     case AC_EVENT_TEXT:
-        run_print_text(st, c->text, c->len);
+        /* With a schema only the validated document is printed, at the
+         * end: a reply that is asked again must not reach stdout. */
+        if (!st->o->schema_path)
+            run_print_text(st, c->text, c->len);
+        break;
+    case AC_EVENT_RESTART:
+        if (st->o->verbose && c->error) {
+            run_close_reasoning(st);
+            fputs("[retry] ", stderr);
+            cli_put_clean(stderr, c->error->message, strlen(c->error->message));
+            fputc('\n', stderr);
+        }
         break;
     case AC_EVENT_REASONING:
         run_print_reasoning(st, c->data, c->data_len);
@@ -136,6 +153,27 @@ static void run_print_usage(const ac_response *r)
     fprintf(stderr, " latency_ms=%.0f\n", ac_response_latency_ms(r));
 }
 
+/* ac_response_to_json, with --schema the validated document as its
+ * "content" (a JSON value, not the reply's text).  Malloc'd; NULL on no
+ * memory. */
+static char *run_response_json(const ac_response *r, const cli_opts *o)
+{
+    char *json = ac_response_to_json(r);
+    if (!json || !o->schema_path || !ac_response_json(r))
+        return json;
+    json_object *obj = json_tokener_parse(json);
+    ac_free(json);
+    if (!obj)
+        return NULL;
+    json_object_object_add(obj, "content", json_object_get(ac_response_json(r)));
+    json_object_object_del(obj, "json");
+    const char *t = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *out = t ? strdup(t) : NULL;
+    json_object_put(obj);
+    return out;
+}
+
 /*
  * The request is done: print what the mode asks for and turn its outcome
  * into the exit status.
@@ -152,10 +190,16 @@ static int run_finish(run_state *st, ac_request *q)
     memset(&err, 0, sizeof err);
     status = ac_request_status(q, &err);
 
+    /* --schema: the validated document, and nothing else, on stdout. */
+    if (o->schema_path && status == AC_OK && r && o->output == CLI_OUTPUT_TEXT) {
+        const char *doc = ac_response_json_text(r);
+        run_print_text(st, doc, doc ? strlen(doc) : 0);
+    }
     /* --no-stream: nothing was printed yet. */
     if (!st->streamed && r && o->output == CLI_OUTPUT_TEXT) {
         run_print_reasoning(st, ac_response_reasoning(r), strlen(ac_response_reasoning(r)));
-        run_print_text(st, ac_response_content(r), ac_response_content_len(r));
+        if (!o->schema_path)
+            run_print_text(st, ac_response_content(r), ac_response_content_len(r));
         for (i = 0; i < ac_response_tool_call_count(r); i++) {
             const char *args = ac_response_tool_call_arguments(r, i);
             run_print_tool_call(st, ac_response_tool_call_name(r, i), args,
@@ -172,9 +216,9 @@ static int run_finish(run_state *st, ac_request *q)
 
     /* Ctrl-C: what arrived has been printed (or goes out as JSON). */
     if (run_interrupted) {
-        if (o->output == CLI_OUTPUT_JSON && r && (json = ac_response_to_json(r)) != NULL) {
+        if (o->output == CLI_OUTPUT_JSON && r && (json = run_response_json(r, o)) != NULL) {
             puts(json);
-            ac_free(json);
+            free(json);
         }
         return CLI_EXIT_INTERRUPT;
     }
@@ -185,12 +229,12 @@ static int run_finish(run_state *st, ac_request *q)
         return cli_exit_status(status);
     }
     if (o->output == CLI_OUTPUT_JSON) {
-        if (!r || !(json = ac_response_to_json(r))) {
+        if (!r || !(json = run_response_json(r, o))) {
             cli_errorf("out of memory formatting the response");
             return CLI_EXIT_REQUEST;
         }
         puts(json);
-        ac_free(json);
+        free(json);
     }
     return CLI_EXIT_OK;
 }
@@ -270,6 +314,87 @@ static int run_whole(ac_llm *llm, const char *prompt, const ac_gen_params *gp,
     return rc;
 }
 
+/* A whole file of at most RUN_FILE_MAX bytes, NUL-terminated (malloc'd),
+ * or NULL after a message naming the option and the file. */
+static char *run_read_file(const char *opt, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_errorf("%s %s: %s", opt, path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(RUN_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, RUN_FILE_MAX + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        cli_errorf("out of memory");
+    else if (bad)
+        cli_errorf("%s %s: cannot read it", opt, path);
+    else if (n > RUN_FILE_MAX)
+        cli_errorf("%s %s: larger than %zu bytes", opt, path, RUN_FILE_MAX);
+    if (!buf || bad || n > RUN_FILE_MAX) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static int run_set_schema(ac_gen_params *gp, const char *path)
+{
+    char *text = run_read_file("--schema", path);
+    if (!text)
+        return CLI_EXIT_USAGE;
+    ac_error err;
+    ac_status st = ac_gen_params_set_json_schema(gp, NULL, text, &err);
+    free(text);
+    if (st != AC_OK) {
+        cli_errorf("--schema %s: %s", path, st == AC_ENOMEM ? "out of memory" : err.message);
+        return st == AC_ENOMEM ? CLI_EXIT_REQUEST : CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* A tool file: {"name": ..., "description": ..., "parameters": {...}}. */
+static int run_add_tool(ac_gen_params *gp, const char *path)
+{
+    char *text = run_read_file("--tool", path);
+    if (!text)
+        return CLI_EXIT_USAGE;
+    json_tokener *t = json_tokener_new();
+    json_object *o = t ? json_tokener_parse_ex(t, text, (int)strlen(text)) : NULL;
+    int whole = t && json_tokener_get_error(t) == json_tokener_success;
+    json_tokener_free(t);
+    free(text);
+    json_object *name, *desc = NULL, *params = NULL;
+    int rc = CLI_EXIT_USAGE;
+    if (!o || !whole || !json_object_is_type(o, json_type_object))
+        cli_errorf("--tool %s: not a JSON object {\"name\", \"description\", \"parameters\"}",
+                   path);
+    else if (!json_object_object_get_ex(o, "name", &name) ||
+             !json_object_is_type(name, json_type_string) || !json_object_get_string_len(name))
+        cli_errorf("--tool %s: needs \"name\", a non-empty string", path);
+    else if (json_object_object_get_ex(o, "description", &desc) && desc &&
+             !json_object_is_type(desc, json_type_string))
+        cli_errorf("--tool %s: \"description\" must be a string", path);
+    else if (json_object_object_get_ex(o, "parameters", &params) && params &&
+             !json_object_is_type(params, json_type_object))
+        cli_errorf("--tool %s: \"parameters\" must be a JSON Schema object", path);
+    else {
+        const char *pj = params ? json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN)
+                                : NULL;
+        ac_status st = ac_gen_params_add_tool(gp, json_object_get_string(name),
+                                              desc ? json_object_get_string(desc) : NULL, pj);
+        if (st == AC_OK)
+            rc = CLI_EXIT_OK;
+        else
+            cli_errorf("--tool %s: the library refused it (%s)", path, ac_strerror(st));
+    }
+    json_object_put(o);
+    return rc;
+}
+
 int cli_run_prompt(ac_llm *llm, const char *prompt, const cli_opts *o)
 {
     ac_gen_params *gp = ac_gen_params_new();
@@ -310,6 +435,17 @@ int cli_run_prompt(ac_llm *llm, const char *prompt, const cli_opts *o)
         cli_errorf("--no-stream: the library refused it");
         goto done;
     }
+    if (o->schema_path && (rc = run_set_schema(gp, o->schema_path)) != CLI_EXIT_OK)
+        goto done;
+    for (int i = 0; i < o->n_tools; i++)
+        if ((rc = run_add_tool(gp, o->tool_paths[i])) != CLI_EXIT_OK)
+            goto done;
+    if (o->tool_mode >= 0 && ac_gen_params_set_tool_mode(gp, (ac_tool_mode)o->tool_mode) != AC_OK) {
+        cli_errorf("--tool-mode: the library refused it");
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    rc = CLI_EXIT_REQUEST;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = run_on_sigint;

@@ -1,6 +1,14 @@
 /*
  * chat.c -- the chat kind (see chat.h) and the public ac_generate /
  * ac_agenerate.
+ *
+ * Structured output runs in rounds: when a JSON Schema is set, `end`
+ * validates the reply; one that does not match, with attempts left, is
+ * not finished but asked again (`again`): the reply and a user message
+ * with the validation errors are appended, the RESTART event tells the
+ * caller to drop what it has, and the engine starts the next round.
+ * Features the backend lacks (tools, a structured mode) are prompted
+ * (prompted.h).
  */
 #include "chat.h"
 #include "alloc.h"
@@ -9,7 +17,12 @@
 #include "error.h"
 #include "message.h"
 #include "params.h"
+#include "prompted.h"
+#include "structured/reply.h"
+#include "structured/schema.h"
 
+#include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct chat_request {
@@ -19,6 +32,14 @@ typedef struct chat_request {
     size_t          n_msgs;
     ac_gen_request  greq;       /* what the plugin sees */
     ac_sink         sink;
+    prompted_plan   plan;
+    /* Structured output. */
+    const ac__schema *schema;   /* params' compiled schema, or NULL */
+    int             attempts;   /* tries allowed */
+    int             round;      /* this try, 1-based */
+    int             again;      /* end found a reply to ask again about */
+    char           *feedback;   /* the user message of the next round */
+    long            used_in, used_out;  /* usage of earlier rounds; -1 unknown */
 } chat_request;
 
 #define CHAT(q) ((chat_request *)(q))
@@ -74,12 +95,103 @@ static ac_status chat_body(ac_request *q, decoder *d, int status, const char *bo
     return st;
 }
 
+/* Usage covers every round: earlier rounds' counts are added when every
+ * round reported them. */
+static void usage_total(chat_request *c)
+{
+    ac_response *r = c->base.resp;
+    if (c->round == 1)
+        return;
+    r->input_tokens = c->used_in >= 0 && r->input_tokens >= 0 ? r->input_tokens + c->used_in
+                                                               : -1;
+    r->output_tokens = c->used_out >= 0 && r->output_tokens >= 0
+                           ? r->output_tokens + c->used_out : -1;
+}
+
+/* "a; b; c" from the first lines of errors, to fit an error message. */
+static void first_lines(const char *errors, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = errors; *p && o + 1 < cap; p++)
+        out[o++] = *p == '\n' ? ';' : *p;
+    out[o] = '\0';
+}
+
+/* Validate the reply: its document on the response, or (attempts left)
+ * c->again with the feedback, or AC_ESCHEMA. */
+static ac_status check_schema(chat_request *c, ac_error *err)
+{
+    ac_response *r = c->base.resp;
+    char why[256];
+    json_object *doc = ac__reply_json(ac_response_content(r), ac_response_content_len(r), why,
+                                      sizeof why);
+    char *errors = NULL;
+    if (doc) {
+        ac__schema_errors e = {0};
+        ac_error ve;
+        int v = ac__schema_validate(c->schema, doc, &e, &ve);
+        if (v == 1) {
+            ac__schema_errors_free(&e);
+            const char *t = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+            if (!t || !(r->json_text = ac__strdup(t))) {
+                json_object_put(doc);
+                ac__error_set(err, AC_ENOMEM, AC_STAGE_PROTOCOL, "out of memory");
+                return AC_ENOMEM;
+            }
+            r->json = doc;
+            return AC_OK;
+        }
+        if (v == 1 || v == 0)
+            errors = ac__schema_errors_text(&e, 20);
+        ac__schema_errors_free(&e);
+        json_object_put(doc);
+        if (v < 0) {
+            *err = ve;
+            return ve.code;
+        }
+        if (!errors) {
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_PROTOCOL, "out of memory");
+            return AC_ENOMEM;
+        }
+    }
+    r->schema_errors = errors ? errors : ac__asprintf("the reply %s", why);
+    if (!r->schema_errors) {
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_PROTOCOL, "out of memory");
+        return AC_ENOMEM;
+    }
+    if (c->round < c->attempts) {
+        if (!(c->feedback = ac__reply_feedback(why, errors))) {
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_PROTOCOL, "out of memory");
+            return AC_ENOMEM;
+        }
+        c->again = 1;
+        return AC_OK;
+    }
+    char lines[AC_ERROR_MESSAGE_MAX];
+    first_lines(r->schema_errors, lines, sizeof lines);
+    ac__error_set(err, AC_ESCHEMA, AC_STAGE_PROTOCOL, "no reply matched the JSON Schema in %d "
+                  "attempt%s; the last: %s", c->attempts, c->attempts == 1 ? "" : "s", lines);
+    return AC_ESCHEMA;
+}
+
 static ac_status chat_end(ac_request *q, int streamed, ac_error *err)
 {
-    ac_status st = ac__sink_finalize(&CHAT(q)->sink, streamed, err);
+    chat_request *c = CHAT(q);
+    ac_status st = ac__sink_complete(&c->sink, streamed, err);
+    if (st == AC_OK && c->schema)
+        st = check_schema(c, err);
+    if (st == AC_OK && !c->again) {
+        usage_total(c);
+        const ac_response *r = q->resp;
+        ac__sink_deliver_end(&c->sink, r->json_text,
+                             r->json_text ? strlen(r->json_text) : 0);
+    } else if (st == AC_ESCHEMA) {
+        usage_total(c);
+    }
     if (st != AC_OK)
         ac__error_set_provider(err, q->llm->inst->name);
-    ac__sink_cleanup(&CHAT(q)->sink); /* the plugin's per-response state */
+    ac__sink_cleanup(&c->sink); /* the plugin's per-response state */
     return st;
 }
 
@@ -96,6 +208,8 @@ static void chat_release(ac_request *q)
 {
     chat_request *c = CHAT(q);
     ac__sink_cleanup(&c->sink);
+    ac__sink_release(&c->sink);
+    ac__free(c->feedback);
     ac__msgs_free(c->msgs, c->n_msgs);
     ac_gen_params_free(c->params);
 }
@@ -104,6 +218,9 @@ static ac_status chat_run_local(ac_request *q, ac_sink *sink, ac_call *call)
 {
     return q->llm->vt->run_local(q->llm->state, &CHAT(q)->greq, sink, call);
 }
+
+static ac_status build_http(ac_request *q);
+static int chat_again(ac_request *q, ac_error *err);
 
 const rq_kind ac__chat_kind = {
     .name = "chat",
@@ -116,6 +233,7 @@ const rq_kind ac__chat_kind = {
     .fail = chat_fail,
     .release = chat_release,
     .run_local = chat_run_local,
+    .again = chat_again,
 };
 
 static void on_sink_event(void *ctx, const ac_chunk *c)
@@ -144,6 +262,15 @@ ac_request *ac__chat_new(ac_llm *llm, const ac_gen_params *params, const ac_call
     q->local = !llm->vt->build_request && llm->vt->run_local;
     ac__sink_init(&c->sink, q->resp, llm->vt, llm->state, on_sink_event, q);
     q->sink = &c->sink;
+    ac__prompted_plan(llm, c->params, &c->plan);
+    c->schema = c->params->schema ? c->params->schema->s : NULL;
+    c->attempts = c->params->schema_attempts >= 0 ? c->params->schema_attempts
+                                                  : llm->co.schema_attempts;
+    c->round = 1;
+    if (ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0) != AC_OK) {
+        ac__request_unref(q);
+        return NULL;
+    }
     return q;
 }
 
@@ -157,15 +284,35 @@ static ac_status build_messages(chat_request *c, const char *system, const ac__m
                                 size_t n_history, const char *prompt)
 {
     ac_request *q = &c->base;
+    /* What the backend cannot take natively goes in the system prompt. */
+    ac_status pst;
+    char *extra = ac__prompted_system(&c->plan, c->params, &pst, &q->preerr);
+    if (pst != AC_OK)
+        return ac__request_prefail(q, pst, AC_STAGE_REQUEST, q->preerr.message);
+    char *joined = NULL;
+    if (extra && system && *system) {
+        if (!(joined = ac__asprintf("%s\n\n%s", system, extra))) {
+            ac__free(extra);
+            return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        }
+        system = joined;
+    } else if (extra) {
+        system = extra;
+    }
+    ac_status st = AC_OK;
     size_t n = (system ? 1 : 0) + n_history + (prompt ? 1 : 0);
-    if (n == 0)
+    if (n == 0) {
+        ac__free(extra);
+        ac__free(joined);
         return ac__request_prefail(q, AC_EINVAL, AC_STAGE_REQUEST,
                                    "nothing to send: no prompt and no history");
+    }
     c->msgs = ac__calloc(n, sizeof *c->msgs);
-    if (!c->msgs)
-        return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
     size_t k = 0;
-    ac_status st = AC_OK;
+    if (!c->msgs) {
+        st = AC_ENOMEM;
+        goto fail;
+    }
     if (system && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
         goto fail;
     for (size_t i = 0; i < n_history; i++)
@@ -174,8 +321,15 @@ static ac_status build_messages(chat_request *c, const char *system, const ac__m
     if (prompt && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
         goto fail;
     c->n_msgs = k;
+    ac__free(extra);
+    ac__free(joined);
+    st = ac__prompted_messages(&c->plan, c->msgs, c->n_msgs, &q->preerr);
+    if (st != AC_OK)
+        return ac__request_prefail(q, st, AC_STAGE_REQUEST, q->preerr.message);
     return AC_OK;
 fail:
+    ac__free(extra);
+    ac__free(joined);
     c->n_msgs = k;
     return ac__request_prefail(q, st, AC_STAGE_REQUEST, "out of memory");
 }
@@ -198,16 +352,53 @@ static void fill_gen_request(chat_request *c)
     g->seed = p->seed;
     g->stop = (const char *const *)p->stop;
     g->n_stop = p->n_stop;
-    g->n_tools = p->n_tools;
-    g->tool_choice = p->tool_choice;
-    g->json_schema = p->json_schema;
-    g->json_schema_name = p->json_schema ? p->json_schema_name : NULL;
+    /* Prompted features are the core's business: the plugin sees none. */
+    g->n_tools = c->plan.tools ? 0 : p->n_tools;
+    g->tool_choice = c->plan.tools ? NULL : p->tool_choice;
+    g->json_schema = c->plan.schema ? NULL : p->json_schema;
+    g->json_schema_name = g->json_schema ? p->json_schema_name : NULL;
 }
 
 static ac_status plugin_fail(ac_request *q, const char *msg)
 {
     ac__error_set(&q->preerr, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s", msg);
     return AC_EPLUGIN;
+}
+
+/* The plugin's HTTP request for the messages as they are now. */
+static ac_status build_http(ac_request *q)
+{
+    chat_request *c = CHAT(q);
+    const ac_provider *vt = q->llm->vt;
+    ac_call call;
+    ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
+    ac_status st = vt->build_request(q->llm->state, &c->greq, &q->http, &call);
+    st = ac__call_error(&call, st, "build_request", &q->preerr);
+    if (st == AC_OK && !q->http.url)
+        st = plugin_fail(q, "the plugin built a request without a URL");
+    /* A framing the engine has no framer for would otherwise fail later
+     * as "out of memory starting the stream". */
+    if (st == AC_OK && q->stream && q->http.framing != AC_FRAMING_NONE &&
+        q->http.framing != AC_FRAMING_SSE && q->http.framing != AC_FRAMING_NDJSON) {
+        char m[96];
+        snprintf(m, sizeof m, "the plugin asked for an unknown framing (%d)",
+                 (int)q->http.framing);
+        st = plugin_fail(q, m);
+    }
+    if (st != AC_OK)
+        return st;
+    if (!q->stream)
+        q->http.framing = AC_FRAMING_NONE;
+    /* libcurl sends "Expect: 100-continue" before a large body and waits
+     * up to a second for a server that may never answer it: a long
+     * history would pay that on every turn. */
+    struct curl_slist *h = curl_slist_append(q->http.headers, "Expect:");
+    if (!h) {
+        ac__error_set(&q->preerr, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        return AC_ENOMEM;
+    }
+    q->http.headers = h;
+    return AC_OK;
 }
 
 ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *history,
@@ -226,34 +417,81 @@ ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *histo
     fill_gen_request(c);
     if (q->local)
         return AC_OK; /* run_local takes the request as it is */
-    ac_call call;
-    ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
-    st = vt->build_request(q->llm->state, &c->greq, &q->http, &call);
-    st = ac__call_error(&call, st, "build_request", &q->preerr);
-    if (st == AC_OK && !q->http.url)
-        st = plugin_fail(q, "the plugin built a request without a URL");
-    /* A framing the engine has no framer for would otherwise fail later
-     * as "out of memory starting the stream". */
-    if (st == AC_OK && q->stream && q->http.framing != AC_FRAMING_NONE &&
-        q->http.framing != AC_FRAMING_SSE && q->http.framing != AC_FRAMING_NDJSON) {
-        char m[96];
-        snprintf(m, sizeof m, "the plugin asked for an unknown framing (%d)",
-                 (int)q->http.framing);
-        st = plugin_fail(q, m);
-    }
+    st = build_http(q);
     if (st != AC_OK)
-        return ac__request_prefail(q, st, AC_STAGE_REQUEST,
-                                   "the plugin could not build the request");
-    if (!q->stream)
-        q->http.framing = AC_FRAMING_NONE;
-    /* libcurl sends "Expect: 100-continue" before a large body and waits
-     * up to a second for a server that may never answer it: a long
-     * history would pay that on every turn. */
-    struct curl_slist *h = curl_slist_append(q->http.headers, "Expect:");
-    if (!h)
-        return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
-    q->http.headers = h;
+        return ac__request_prefail(q, st, AC_STAGE_REQUEST, q->preerr.code != AC_OK
+                                   ? q->preerr.message : "the plugin could not build the request");
     return AC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rounds                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Append the reply and the feedback to the messages. */
+static ac_status append_feedback(chat_request *c)
+{
+    ac__msg *m = ac__realloc(c->msgs, (c->n_msgs + 2) * sizeof *m);
+    if (!m)
+        return AC_ENOMEM;
+    c->msgs = m;
+    ac__msg *reply = &m[c->n_msgs], *ask = &m[c->n_msgs + 1];
+    ac__msg_init(reply, AC_ROLE_ASSISTANT);
+    ac__msg_init(ask, AC_ROLE_USER);
+    const ac_response *r = c->base.resp;
+    /* An empty reply is still a turn: a placeholder keeps the roles
+     * alternating for backends that insist. */
+    ac_status st = ac__msg_text(reply, AC_ROLE_ASSISTANT,
+                                ac_response_content_len(r) ? ac_response_content(r) : "(empty)");
+    if (st == AC_OK)
+        st = ac__msg_text(ask, AC_ROLE_USER, c->feedback);
+    if (st != AC_OK) {
+        ac__msg_clear(reply);
+        ac__msg_clear(ask);
+        return st;
+    }
+    c->n_msgs += 2;
+    return AC_OK;
+}
+
+static int chat_again(ac_request *q, ac_error *err)
+{
+    chat_request *c = CHAT(q);
+    if (!c->again)
+        return 0;
+    c->again = 0;
+    ac_response *r = q->resp;
+    /* What this round used, for the total. */
+    c->used_in = c->round == 1 ? r->input_tokens : c->used_in >= 0 && r->input_tokens >= 0
+                                                       ? c->used_in + r->input_tokens : -1;
+    c->used_out = c->round == 1 ? r->output_tokens : c->used_out >= 0 && r->output_tokens >= 0
+                                                         ? c->used_out + r->output_tokens : -1;
+    char lines[AC_ERROR_MESSAGE_MAX];
+    first_lines(r->schema_errors ? r->schema_errors : "", lines, sizeof lines);
+    ac_error why;
+    ac__error_set(&why, AC_ESCHEMA, AC_STAGE_PROTOCOL, "attempt %d of %d did not match the "
+                  "JSON Schema: %s", c->round, c->attempts, lines);
+    ac__error_set_provider(&why, q->llm->inst->name);
+    ac__sink_restart_event(&c->sink, &why);
+    ac_status st = append_feedback(c);
+    ac__free(c->feedback);
+    c->feedback = NULL;
+    if (st != AC_OK) {
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory asking again");
+        return -1;
+    }
+    ac__sink_reset(&c->sink);
+    r->attempts = ++c->round;
+    c->greq.n_messages = c->n_msgs;
+    if (q->local)
+        return 1;
+    ac__http_request_clear(&q->http);
+    ac_error_clear(&q->preerr);
+    if (build_http(q) != AC_OK) {
+        *err = q->preerr;
+        return -1;
+    }
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */

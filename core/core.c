@@ -7,6 +7,7 @@
  * unreadable or malformed config file fails it, naming file and line.
  */
 #include "core.h"
+#include "prompted.h"
 #include "alloc.h"
 #include "call.h"
 #include "engine.h"
@@ -859,6 +860,17 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
         return NULL;
     } else {
         l->state = in->state;
+    }
+    ac_error coerr;
+    if (ac__chatopts_read(s, &l->co, &coerr) != AC_OK) {
+        if (l->own_inited && l->vt->fini)
+            l->vt->fini(l->own_state);
+        ac__settings_free(l->own_settings);
+        ac__free(l);
+        if (err)
+            *err = coerr;
+        ac__error_set_provider(err, in->name);
+        return NULL;
     }
     const char *m = model;
     if (!m && ac__settings_string(s, "default_model", &m) != 1)

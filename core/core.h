@@ -53,6 +53,14 @@ struct ac_core {
     limits           defaults;
 };
 
+/* How chat requests of an llm use tools and schemas (its provider's
+ * tool_mode, tool_family and schema_attempts settings). */
+typedef struct chatopts {
+    int schema_attempts;   /* tries in all for a matching reply, 1..10 */
+    int tool_mode;         /* ac_tool_mode */
+    int tool_family;       /* ac__toolfam, or -1: from the model's name */
+} chatopts;
+
 struct ac_llm {
     atomic_int          refs;
     ac_core            *core;
@@ -64,6 +72,7 @@ struct ac_llm {
     const ac_provider  *vt;
     char               *model;
     limits              lim;
+    chatopts            co;
 };
 
 void ac__core_ref(ac_core *c);

@@ -152,6 +152,7 @@ static void finish_timeout(engine *e, ac_request *q, const char *fmt, long ms)
 }
 
 static void attempt_start(engine *e, ac_request *q);
+static void local_start(engine *e, ac_request *q);
 static double active_due(const ac_request *q, const char **what, long *ms);
 
 /* Arm the timer of q's next deadline (after anything that moves one:
@@ -174,7 +175,7 @@ static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
 {
     double now = ac__now_ms();
     if (err->retryable && !q->local && !atomic_load(&q->cancel) &&
-        q->kind->delivered(q) == 0 && q->attempt <= q->lim.max_retries) {
+        q->kind->delivered(q) == 0 && q->attempt - q->round_start <= q->lim.max_retries) {
         double delay = ac__retry_delay_ms(&e->rng, q->attempt, err->retry_after_ms);
         if (q->lim.total_ms <= 0 || now + delay < q->t_start + (double)q->lim.total_ms) {
             attempt_end(e, q);
@@ -241,8 +242,8 @@ static void local_start(engine *e, ac_request *q)
     ac_error err;
     ac_error_clear(&err);
     double now = ac__now_ms();
-    q->attempt = 1;
-    q->t_start = now;
+    if (++q->attempt == 1)
+        q->t_start = now;
     relay *r = ac__relay_new(q);
     workers *w = r ? ac__core_workers(q->llm->core) : NULL;
     ac_status st = !r ? AC_ENOMEM : !w ? AC_ENOMEM : ac__workers_submit(w, r);
@@ -279,6 +280,28 @@ static void start_submitted(engine *e, ac_request *q, int stopping)
 /* Progress                                                            */
 /* ------------------------------------------------------------------ */
 
+/* A try ended well: another round of the request, or its end. */
+static void ended_well(engine *e, ac_request *q)
+{
+    ac_error err;
+    ac_error_clear(&err);
+    int more = q->kind->again ? q->kind->again(q, &err) : 0;
+    if (more < 0) {
+        finish(e, q, err.code, &err);
+        return;
+    }
+    if (more == 0) {
+        finish(e, q, AC_OK, NULL);
+        return;
+    }
+    attempt_end(e, q);
+    q->round_start = q->attempt;
+    if (q->local)
+        local_start(e, q);
+    else
+        attempt_start(e, q);
+}
+
 static void transfer_done(engine *e, transfer *t, CURLcode rc)
 {
     ac_request *q = t->q;
@@ -289,7 +312,7 @@ static void transfer_done(engine *e, transfer *t, CURLcode rc)
     ac_error err;
     ac_status st = ac__transfer_result(t, rc, &err);
     if (st == AC_OK)
-        finish(e, q, AC_OK, NULL);
+        ended_well(e, q);
     else
         fail_or_retry(e, q, &err);
 }
@@ -314,7 +337,10 @@ static void local_drain(engine *e, ac_request *q)
     else if (err.code == AC_OK)
         ac__error_set(&err, st, AC_STAGE_PROTOCOL, "the in-process backend failed: %s",
                       ac_strerror(st));
-    finish(e, q, st, st == AC_OK ? NULL : &err);
+    if (st == AC_OK)
+        ended_well(e, q);
+    else
+        finish(e, q, st, &err);
 }
 
 /* A paused transfer whose reader has drained its queue goes on. */

@@ -28,6 +28,7 @@ static const char *const status_names[AC_STATUS_LAST] = {
     [AC_EPENDING]     = "AC_EPENDING: request still running",
     [AC_EOF]          = "AC_EOF: end of stream",
     [AC_EAGAIN]       = "AC_EAGAIN: nothing yet, try again",
+    [AC_ESCHEMA]      = "AC_ESCHEMA: the reply did not match the JSON Schema",
 };
 
 static const char *const stage_names[AC_STAGE_LAST] = {
@@ -131,6 +132,7 @@ const char *ac_event_type_name(ac_event_type type)
     case AC_EVENT_USAGE: return "usage";
     case AC_EVENT_FINISH: return "finish";
     case AC_EVENT_ERROR: return "error";
+    case AC_EVENT_RESTART: return "restart";
     }
     return "unknown";
 }

@@ -4,7 +4,9 @@
  */
 #include "params.h"
 #include "alloc.h"
+#include "error.h"
 #include "message.h"
+#include "structured/schema.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -16,6 +18,16 @@ static void params_init(ac_gen_params *p)
     p->stream = -1;
     p->connect_ms = p->first_byte_ms = p->idle_ms = p->total_ms = -1;
     p->max_retries = -1;
+    p->schema_attempts = -1;
+    p->tool_mode = -1;
+}
+
+static void schema_unref(ac__schema_ref *r)
+{
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+        ac__schema_free(r->s);
+        ac__free(r);
+    }
 }
 
 ac_gen_params *ac_gen_params_new(void)
@@ -41,6 +53,7 @@ void ac_gen_params_free(ac_gen_params *p)
     ac__free(p->tool_choice);
     ac__free(p->json_schema);
     ac__free(p->json_schema_name);
+    schema_unref(p->schema);
     ac__free(p);
 }
 
@@ -161,20 +174,63 @@ ac_status ac_gen_params_set_tool_choice(ac_gen_params *p, const char *choice)
     return set_str(&p->tool_choice, choice);
 }
 
-ac_status ac_gen_params_set_json_schema(ac_gen_params *p, const char *name, const char *schema)
+ac_status ac_gen_params_set_json_schema(ac_gen_params *p, const char *name, const char *schema,
+                                        ac_error *err)
 {
-    if (!p || !is_json_object(schema))
+    if (!p || !schema) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s is NULL", p ? "the schema" : "params");
         return AC_EINVAL;
+    }
+    if (!is_json_object(schema)) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the JSON Schema is not a JSON object");
+        return AC_EINVAL;
+    }
+    if (!ac__utf8_valid(name)) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "the schema name is not UTF-8");
+        return AC_EINVAL;
+    }
+    ac_error e;
+    ac_error_clear(&e);
+    ac__schema_ref *ref = ac__calloc(1, sizeof *ref);
     char *s = ac__strdup(schema), *n = ac__strdup(name && *name ? name : "response");
-    if (!s || !n) {
+    if (ref && s && n) {
+        atomic_init(&ref->refs, 1);
+        ref->s = ac__schema_compile_text(schema, strlen(schema), NULL, &e);
+    }
+    if (!ref || !s || !n || !ref->s) {
+        ac_status st = ref && s && n ? e.code : AC_ENOMEM;
+        if (st == AC_ENOMEM)
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        else if (err)
+            *err = e;
+        ac__free(ref);
         ac__free(s);
         ac__free(n);
-        return AC_ENOMEM;
+        return st;
     }
     ac__free(p->json_schema);
     ac__free(p->json_schema_name);
+    schema_unref(p->schema);
     p->json_schema = s;
     p->json_schema_name = n;
+    p->schema = ref;
+    return AC_OK;
+}
+
+ac_status ac_gen_params_set_schema_attempts(ac_gen_params *p, int attempts)
+{
+    if (!p || attempts < 1 || attempts > 10)
+        return AC_EINVAL;
+    p->schema_attempts = attempts;
+    return AC_OK;
+}
+
+ac_status ac_gen_params_set_tool_mode(ac_gen_params *p, ac_tool_mode mode)
+{
+    if (!p || (mode != AC_TOOL_MODE_AUTO && mode != AC_TOOL_MODE_NATIVE &&
+               mode != AC_TOOL_MODE_PROMPTED))
+        return AC_EINVAL;
+    p->tool_mode = (int)mode;
     return AC_OK;
 }
 
@@ -220,6 +276,9 @@ ac_gen_params *ac__params_copy(const ac_gen_params *src)
     p->n_stop = 0;
     p->n_tools = 0;
     p->system = p->tool_choice = p->json_schema = p->json_schema_name = NULL;
+    p->schema = src->schema;
+    if (p->schema)
+        atomic_fetch_add(&p->schema->refs, 1);
     for (size_t i = 0; i < src->n_stop; i++)
         if (ac_gen_params_add_stop(p, src->stop[i]) != AC_OK)
             goto fail;

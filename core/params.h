@@ -4,6 +4,16 @@
 #ifndef AC_PARAMS_H
 #define AC_PARAMS_H
 #include <abstractcore/provider.h>
+#include <stdatomic.h>
+
+struct ac__schema;
+
+/* A compiled schema shared by a parameter set and every copy of it (each
+ * request copies its parameters): immutable, freed with the last user. */
+typedef struct ac__schema_ref {
+    atomic_int         refs;
+    struct ac__schema *s;
+} ac__schema_ref;
 
 #define AC_MAX_STOPS 16
 #define AC_MAX_TOOLS 128
@@ -19,6 +29,9 @@ struct ac_gen_params {
     char       *tool_choice;
     char       *json_schema;
     char       *json_schema_name;
+    ac__schema_ref *schema;      /* json_schema compiled; NULL without */
+    int         schema_attempts; /* -1 unset */
+    int         tool_mode;       /* ac_tool_mode, -1 unset */
     int         stream;          /* -1 unset */
     long        connect_ms, first_byte_ms, idle_ms, total_ms; /* -1 unset */
     int         max_retries;     /* -1 unset */

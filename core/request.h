@@ -86,6 +86,7 @@ struct ac_request {
 
     /* Engine context only. */
     int                 attempt;      /* tries started, 1-based */
+    int                 round_start;  /* `attempt` when this round began */
     double              t_start;      /* first try, ms (ac__now_ms) */
     double              t_queued;     /* handed to the engine */
     double              retry_at;     /* BACKOFF: when to try again */
@@ -127,6 +128,12 @@ struct rq_kind {
     /* In-process plugins: run the request on a worker thread, emitting
      * into `sink` (a relay, see relay.h).  NULL: the kind needs HTTP. */
     ac_status (*run_local)(ac_request *q, ac_sink *sink, ac_call *call);
+    /* OPTIONAL.  After `end` succeeded: 1 when the kind has made another
+     * round of the same request (its messages grew, its HTTP request is
+     * rebuilt: structured output asked again), 0 when the request is
+     * done, -1 on failure (err filled).  Each round gets max_retries of
+     * its own; the total timeout spans them all. */
+    int       (*again)(ac_request *q, ac_error *err);
 };
 
 /* Make a request of `kind` on llm (takes a reference on it): limits are

@@ -3,8 +3,11 @@
  */
 #include "response.h"
 #include "alloc.h"
+#include "tools/toolrender.h"
 
 #include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static void calls_free(ac_response *r)
@@ -36,6 +39,7 @@ ac_response *ac__response_new(const char *provider, const char *model, size_t li
         return NULL;
     r->content.limit = r->reasoning.limit = limit;
     r->input_tokens = r->output_tokens = -1;
+    r->attempts = 1;
     if (ac__response_set_str(&r->provider, provider) || ac__response_set_str(&r->model, model)) {
         ac_response_free(r);
         return NULL;
@@ -53,6 +57,36 @@ void ac__response_reset(ac_response *r)
     ac__free(r->raw_json);
     r->finish = r->raw_finish = r->raw_json = NULL;
     r->input_tokens = r->output_tokens = -1;
+    json_object_put(r->json);
+    r->json = NULL;
+    ac__free(r->json_text);
+    ac__free(r->schema_errors);
+    r->json_text = r->schema_errors = NULL;
+    for (size_t i = 0; i < r->n_warnings; i++)
+        ac__free(r->warnings[i]);
+    ac__free(r->warnings);
+    r->warnings = NULL;
+    r->n_warnings = 0;
+}
+
+int ac__response_warn(ac_response *r, const char *fmt, ...)
+{
+    char line[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    /* A model can make any number of them: keep the first 32. */
+    if (r->n_warnings >= 32)
+        return 0;
+    char **w = ac__realloc(r->warnings, (r->n_warnings + 1) * sizeof *w);
+    if (!w)
+        return -1;
+    r->warnings = w;
+    if (!(w[r->n_warnings] = ac__strdup(line)))
+        return -1;
+    r->n_warnings++;
+    return 0;
 }
 
 void ac_response_free(ac_response *r)
@@ -114,6 +148,44 @@ int ac_response_tool_call_truncated(const ac_response *r, size_t i)
     return r && i < r->n_calls ? r->calls[i].truncated : 0;
 }
 
+const char *ac_response_json_text(const ac_response *r) { return r ? r->json_text : NULL; }
+struct json_object *ac_response_json(const ac_response *r) { return r ? r->json : NULL; }
+const char *ac_response_schema_errors(const ac_response *r)
+{
+    return r ? r->schema_errors : NULL;
+}
+int ac_response_attempts(const ac_response *r) { return r ? r->attempts : 0; }
+size_t ac_response_warning_count(const ac_response *r) { return r ? r->n_warnings : 0; }
+const char *ac_response_warning(const ac_response *r, size_t i)
+{
+    return r && i < r->n_warnings ? r->warnings[i] : NULL;
+}
+
+char *ac_response_render_tool_calls(const ac_response *r, const char *family)
+{
+    ac__toolfam fam;
+    if (!r || !family || ac__toolfam_parse(family, &fam) < 0)
+        return NULL;
+    if (!r->n_calls)
+        return strdup(""); /* released with ac_free() == free() */
+    ac__toolcall *calls = ac__calloc(r->n_calls, sizeof *calls);
+    if (!calls)
+        return NULL;
+    for (size_t i = 0; i < r->n_calls; i++) {
+        calls[i].id = ac_response_tool_call_id(r, i);
+        calls[i].name = ac_response_tool_call_name(r, i);
+        calls[i].args = r->calls[i].truncated ? "{}" : ac_response_tool_call_arguments(r, i);
+        calls[i].args_len = strlen(calls[i].args);
+    }
+    ac_error err;
+    char *text = ac__toolrender(fam, calls, r->n_calls, &err);
+    ac__free(calls);
+    /* ac__malloc'd: copy into what ac_free releases. */
+    char *out = text ? strdup(text) : NULL;
+    ac__free(text);
+    return out;
+}
+
 char *ac_response_to_json(const ac_response *r)
 {
     if (!r)
@@ -165,6 +237,18 @@ char *ac_response_to_json(const ac_response *r)
     json_object_object_add(o, "provider", json_object_new_string(ac_response_provider(r)));
     json_object_object_add(o, "model", json_object_new_string(ac_response_model(r)));
     json_object_object_add(o, "latency_ms", json_object_new_double(r->latency_ms));
+    if (r->json)
+        json_object_object_add(o, "json", json_object_get(r->json));
+    if (r->schema_errors)
+        json_object_object_add(o, "schema_errors", json_object_new_string(r->schema_errors));
+    if (r->attempts > 1)
+        json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
+    if (r->n_warnings) {
+        json_object *w = json_object_new_array();
+        for (size_t i = 0; w && i < r->n_warnings; i++)
+            json_object_array_add(w, json_object_new_string(r->warnings[i]));
+        json_object_object_add(o, "warnings", w);
+    }
     const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
     if (s)

@@ -31,6 +31,13 @@ struct ac_response {
     char          *provider;
     double         latency_ms;
     char          *raw_json;
+    /* Structured output (a JSON Schema was set). */
+    struct json_object *json;   /* the validated document */
+    char          *json_text;
+    char          *schema_errors;  /* the last reply's, when it did not match */
+    int            attempts;       /* tries made: 1, more when asked again */
+    char         **warnings;
+    size_t         n_warnings;
 };
 
 /* A new empty response; limit caps content/reasoning/arguments (0: none). */
@@ -38,4 +45,7 @@ ac_response *ac__response_new(const char *provider, const char *model, size_t li
 /* Back to empty (a retry starts over); keeps provider and model. */
 void         ac__response_reset(ac_response *r);
 int          ac__response_set_str(char **slot, const char *s);  /* 0 ok, -1 oom */
+/* Add a warning line (printf-style).  0 ok, -1 oom. */
+int          ac__response_warn(ac_response *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 #endif

@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "relay.h"
+#include "tools/toolparse.h"
 
 #include <json-c/json.h>
 #include <string.h>
@@ -52,6 +53,29 @@ void ac__sink_reset(ac_sink *k)
     k->delivered = 0;
     k->finish_seen = 0;
     k->held = 0;
+    ac__toolparse_free(k->tp); /* the next text makes a new one */
+    k->tp = NULL;
+    k->tp_calls = 0;
+}
+
+void ac__sink_parse_tools(ac_sink *k, int family, const char **names, size_t n,
+                          size_t max_call)
+{
+    ac__free(k->tp_names);
+    k->tp_on = 1;
+    k->tp_family = family;
+    k->tp_names = names;
+    k->tp_n = n;
+    k->tp_max = max_call;
+}
+
+void ac__sink_release(ac_sink *k)
+{
+    ac__toolparse_free(k->tp);
+    k->tp = NULL;
+    ac__free(k->tp_names);
+    k->tp_names = NULL;
+    k->tp_on = 0;
 }
 
 void **ac__sink_stream_slot(ac_sink *k) { return &k->stream_state; }
@@ -69,10 +93,9 @@ static ac_status sink_room(const ac_sink *k, size_t n)
     return AC_OK;
 }
 
-ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n)
+/* Text as it reaches the caller (after the tool-call parser, if any). */
+static ac_status text_out(ac_sink *k, const char *s, size_t n)
 {
-    if (k->relay)
-        return s && n ? ac__relay_emit(k->relay, RELAY_TEXT, 0, s, n, NULL, NULL, 0, 0, 0) : AC_OK;
     if (!s || !n)
         return AC_OK;
     if (sink_room(k, n) != AC_OK)
@@ -85,6 +108,56 @@ ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n)
     ac_chunk c = {.type = AC_EVENT_TEXT, .text = k->resp->content.data + at, .len = n};
     deliver(k, &c);
     return AC_OK;
+}
+
+/* ---- prompted tools: the parser's outputs ---- */
+
+static ac_status tp_text(void *ctx, const char *s, size_t n, ac_error *err)
+{
+    (void)err;
+    return text_out(ctx, s, n);
+}
+
+static ac_status tp_call(void *ctx, const ac__toolcall *c, ac_error *err)
+{
+    (void)err;
+    ac_sink *k = ctx;
+    /* Keys no backend's own numbering reaches. */
+    int key = 1000000 + k->tp_calls++;
+    ac_status st = ac__sink_emit_tool_call(k, key, c->id, c->name, c->args, c->args_len, 1);
+    return st == AC_OK ? ac__sink_emit_tool_call_end(k, key) : st;
+}
+
+static ac_status tp_bad(void *ctx, ac__toolbad why, const char *raw, size_t n, ac_error *err)
+{
+    (void)err;
+    ac_sink *k = ctx;
+    /* The model meant a call the library could not read: the caller sees
+     * the text, and a warning says so. */
+    ac_status st = text_out(k, raw, n);
+    if (st == AC_OK &&
+        ac__response_warn(k->resp, "%s tool call in the reply text could not be read: %.*s%s",
+                          why == AC__TB_UNTERMINATED ? "an unterminated" : "a malformed",
+                          (int)(n > 120 ? 120 : n), raw, n > 120 ? "..." : "") < 0)
+        st = AC_ENOMEM;
+    return st;
+}
+
+static const ac__toolparse_cb tp_cb = { tp_text, tp_call, tp_bad };
+
+ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n)
+{
+    if (k->relay)
+        return s && n ? ac__relay_emit(k->relay, RELAY_TEXT, 0, s, n, NULL, NULL, 0, 0, 0) : AC_OK;
+    if (!k->tp_on)
+        return text_out(k, s, n);
+    if (!s || !n)
+        return AC_OK;
+    if (!k->tp && !(k->tp = ac__toolparse_new((ac__toolfam)k->tp_family, k->tp_names, k->tp_n,
+                                              k->tp_max)))
+        return AC_ENOMEM;
+    ac_error e;
+    return ac__toolparse_feed(k->tp, s, n, &tp_cb, k, &e);
 }
 
 ac_status ac__sink_emit_reasoning(ac_sink *k, const char *s, size_t n)
@@ -279,9 +352,20 @@ ac_status ac__sink_emit_model(ac_sink *k, const char *model)
     return ac__response_set_str(&k->resp->model, model) ? AC_ENOMEM : AC_OK;
 }
 
-ac_status ac__sink_finalize(ac_sink *k, int require_finish, ac_error *err)
+ac_status ac__sink_complete(ac_sink *k, int require_finish, ac_error *err)
 {
     ac_response *r = k->resp;
+    if (k->tp) {
+        ac_status st = ac__toolparse_finish(k->tp, &tp_cb, k, err);
+        ac__toolparse_free(k->tp);
+        k->tp = NULL;
+        if (st != AC_OK) {
+            if (err && err->code == AC_OK)
+                ac__error_set(err, st, AC_STAGE_PROTOCOL, "reading tool calls out of the reply: "
+                              "%s", ac_strerror(st));
+            return st;
+        }
+    }
     for (size_t i = 0; i < r->n_calls; i++)
         call_end(k, i);
     if (require_finish && !k->finish_seen) {
@@ -292,20 +376,39 @@ ac_status ac__sink_finalize(ac_sink *k, int require_finish, ac_error *err)
     }
     if (!k->finish_seen)
         ac__sink_emit_finish(k, r->n_calls ? "tool_calls" : "stop", NULL);
-    /* A backend that reports tool calls but says "stop" (Ollama) still
-     * finished with tool calls. */
+    /* A backend that reports tool calls but says "stop" (Ollama, or calls
+     * read out of the text) still finished with tool calls. */
     if (r->n_calls && r->finish && strcmp(r->finish, "stop") == 0 &&
         ac__response_set_str(&r->finish, "tool_calls"))
         return AC_ENOMEM;
+    return AC_OK;
+}
+
+void ac__sink_deliver_end(ac_sink *k, const char *json, size_t json_len)
+{
+    ac_response *r = k->resp;
     if (r->input_tokens >= 0 || r->output_tokens >= 0) {
         ac_chunk u = {.type = AC_EVENT_USAGE, .input_tokens = r->input_tokens,
                       .output_tokens = r->output_tokens};
         deliver(k, &u);
     }
     ac_chunk f = {.type = AC_EVENT_FINISH, .finish_reason = r->finish,
-                  .raw_finish_reason = r->raw_finish};
+                  .raw_finish_reason = r->raw_finish, .json = json, .json_len = json_len};
     deliver(k, &f);
-    return AC_OK;
+}
+
+ac_status ac__sink_finalize(ac_sink *k, int require_finish, ac_error *err)
+{
+    ac_status st = ac__sink_complete(k, require_finish, err);
+    if (st == AC_OK)
+        ac__sink_deliver_end(k, NULL, 0);
+    return st;
+}
+
+void ac__sink_restart_event(ac_sink *k, const ac_error *err)
+{
+    ac_chunk c = {.type = AC_EVENT_RESTART, .error = err};
+    deliver(k, &c);
 }
 
 void ac__sink_fail(ac_sink *k, const ac_error *err)

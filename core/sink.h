@@ -41,16 +41,38 @@ struct ac_sink {
                                         calls in resp: all of them together
                                         are capped by the response limit */
     struct relay       *relay;       /* relay mode: forward every emit */
+    /* Prompted tools: text goes through a tool-call parser first. */
+    int                 tp_on;
+    int                 tp_family;
+    const char        **tp_names;    /* owned */
+    size_t              tp_n, tp_max;
+    struct ac__toolparser *tp;       /* made on the first text */
+    int                 tp_calls;    /* calls parsed in this response */
 };
 
 void      ac__sink_init(ac_sink *k, ac_response *resp, const ac_provider *vt,
                     void *pstate, sink_event_fn fn, void *ctx);
 /* Start over for a retry (nothing was delivered yet). */
 void      ac__sink_reset(ac_sink *k);
-/* End of a successful response: end open tool calls, deliver USAGE and
- * FINISH.  require_finish: a stream that never said how it finished is
- * reported as truncated (AC_EPROTOCOL), keeping what arrived. */
+/* Read tool calls out of the text (prompted tool mode): family is an
+ * ac__toolfam, names the n tools offered (the sink owns the array, not
+ * the strings, which must outlive it), max_call the largest call region.
+ * Before any emit. */
+void      ac__sink_parse_tools(ac_sink *k, int family, const char **names, size_t n,
+                               size_t max_call);
+/* End of a successful response, in two steps: complete ends the text
+ * (the tool-call parser's held text), the open tool calls and the finish
+ * reason -- require_finish: a stream that never said how it finished is
+ * reported as truncated (AC_EPROTOCOL), keeping what arrived; deliver_end
+ * then delivers USAGE and FINISH (json: the validated document, or NULL).
+ * finalize is both. */
+ac_status ac__sink_complete(ac_sink *k, int require_finish, ac_error *err);
+void      ac__sink_deliver_end(ac_sink *k, const char *json, size_t json_len);
 ac_status ac__sink_finalize(ac_sink *k, int require_finish, ac_error *err);
+/* Deliver a RESTART event (err: why the reply is discarded). */
+void      ac__sink_restart_event(ac_sink *k, const ac_error *err);
+/* Free what the sink owns for the whole request (the parser, the names). */
+void      ac__sink_release(ac_sink *k);
 /* Deliver an ERROR event and mark the response finished by error. */
 void      ac__sink_fail(ac_sink *k, const ac_error *err);
 void      ac__sink_cleanup(ac_sink *k);

@@ -9,8 +9,16 @@
  * in the history, in each backend's own format (OpenAI tool_call_id,
  * Anthropic tool_use_id, Ollama tool_name).
  *
- * Usage: ./tools [-c CONFIG] [-p PROVIDER] [-m MODEL] [PROMPT]
- *   (-c, -p, -m as in sync.c)
+ * Tools work on every model.  -t picks how they reach it: "native" (the
+ * backend's tool API), "prompted" (the tools are described in the system
+ * prompt in the model family's own format, and the calls the model writes
+ * into its text -- <tool_call>{...}</tool_call>, [TOOL_CALLS] [...],
+ * <|python_tag|>{...} -- are read back out as the same tool calls), or
+ * "auto" (native where the plugin has a tool API; the default).  The loop
+ * below is the same in every mode.
+ *
+ * Usage: ./tools [-c CONFIG] [-p PROVIDER] [-m MODEL] [-t MODE] [PROMPT]
+ *   (-c, -p, -m as in sync.c; MODE auto, native or prompted)
  * Build: cc -o tools tools.c $(pkg-config --cflags --libs abstractcore)
  * Exit status: 0 on success, 1 on any failure (one line on stderr), 2 for
  * a bad command line.
@@ -21,7 +29,8 @@
 #include <unistd.h>
 #include <abstractcore/abstractcore.h>
 
-static const char usage[] = "usage: tools [-c CONFIG] [-p PROVIDER] [-m MODEL] [PROMPT]\n";
+static const char usage[] =
+    "usage: tools [-c CONFIG] [-p PROVIDER] [-m MODEL] [-t auto|native|prompted] [PROMPT]\n";
 
 /* Rounds of tool calls before the model is told to answer. */
 #define MAX_TOOL_ROUNDS 3
@@ -77,16 +86,29 @@ int main(int argc, char **argv)
     ac_gen_params *params = NULL;
     ac_session *s = NULL;
     ac_response *r = NULL;
+    ac_tool_mode mode = AC_TOOL_MODE_AUTO;
     ac_status st;
     ac_error err;
     int opt, rc = 1;
 
     opterr = 0;
-    while ((opt = getopt(argc, argv, "c:p:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:p:m:t:")) != -1) {
         switch (opt) {
         case 'c': config = optarg; break;
         case 'p': provider = optarg; break;
         case 'm': model = optarg; break;
+        case 't':
+            if (strcmp(optarg, "auto") == 0)
+                mode = AC_TOOL_MODE_AUTO;
+            else if (strcmp(optarg, "native") == 0)
+                mode = AC_TOOL_MODE_NATIVE;
+            else if (strcmp(optarg, "prompted") == 0)
+                mode = AC_TOOL_MODE_PROMPTED;
+            else {
+                fputs(usage, stderr);
+                return 2;
+            }
+            break;
         default: fputs(usage, stderr); return 2;
         }
     }
@@ -112,6 +134,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tools: cannot offer the tool: %s\n", ac_strerror(st));
         goto done;
     }
+    ac_gen_params_set_tool_mode(params, mode);
 
     if (!(r = ac_session_generate(s, prompt, params, &err)))
         goto fail;

@@ -157,6 +157,56 @@ done:
     return ok;
 }
 
+/* Structured output asked again, and tools read out of a stream, over
+ * loopback; 1 if both worked. */
+static int structured_scenario(const char *cfg_path)
+{
+    ac_core *core = NULL;
+    ac_error err;
+    if (ac_core_open(&core, cfg_path, &err) != AC_OK) {
+        CU_ASSERT(oom_like(err.code));
+        return 0;
+    }
+    int steps = 0;
+    ac_llm *llm = ac_llm_create(core, "mock", "json", NULL, &err);
+    ac_llm *tl = ac_llm_create(core, "mock", "tools", NULL, &err);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_gen_params *tp = ac_gen_params_new();
+    if (!llm || !tl || !p || !tp) {
+        CU_ASSERT(!llm || !tl ? oom_like(err.code) : 1);
+        goto done;
+    }
+    ac_status st = ac_gen_params_set_json_schema(
+        p, "x", "{\"type\":\"object\",\"required\":[\"ok\"]}", &err);
+    if (st == AC_OK) {
+        ac_response *r = ac_generate(llm, "json please", p, &err);
+        if (r)
+            steps += ac_response_json_text(r) && !strcmp(ac_response_json_text(r), "{\"ok\":true}");
+        else
+            CU_ASSERT(oom_like(err.code));
+        ac_response_free(r);
+    } else {
+        CU_ASSERT(oom_like(st));
+    }
+    if (ac_gen_params_add_tool(tp, "get_weather", NULL, NULL) == AC_OK &&
+        ac_gen_params_set_tool_mode(tp, AC_TOOL_MODE_PROMPTED) == AC_OK &&
+        ac_gen_params_set_stream(tp, 1) == AC_OK) {
+        ac_response *r = ac_generate(tl, "weather", tp, &err);
+        if (r)
+            steps += ac_response_tool_call_count(r) == 1;
+        else
+            CU_ASSERT(oom_like(err.code));
+        ac_response_free(r);
+    }
+done:
+    ac_gen_params_free(p);
+    ac_gen_params_free(tp);
+    ac_llm_free(llm);
+    ac_llm_free(tl);
+    ac_core_close(core);
+    return steps == 2;
+}
+
 /* Run scenario(cfg) with allocation 0, 1, 2, ... failing in turn, until a
  * run makes fewer allocations than the failing one: that run covered the
  * scenario and must succeed.  It must also succeed when nothing fails.
@@ -205,6 +255,31 @@ static void test_network_allocation_failing_in_turn(void)
     mock_server_stop(mock);
 }
 
+static void test_structured_allocation_failing_in_turn(void)
+{
+    char errbuf[256];
+    mock_server *mock = mock_server_start(
+        "scenarios = ( { model = \"json\"; steps = ( { reply = \"no\"; },"
+        " { reply = \"{\\\"ok\\\":true}\"; } ); },\n"
+        " { model = \"tools\"; chunks = 5; reply = \"a <tool_call>{\\\"name\\\": "
+        "\\\"get_weather\\\", \\\"arguments\\\": {}}</tool_call>\"; } );",
+        0, errbuf, sizeof errbuf);
+    if (!mock)
+        fprintf(stderr, "%s\n", errbuf);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mock);
+    char text[4096];
+    snprintf(text, sizeof text,
+             "abstractcore = { plugin_path = %s; };\n"
+             "providers = ( { name = \"mock\"; plugin = \"openai\"; base_url = \"%s/v1\";"
+             " api_key = \"sk-x\"; max_retries = 0; } );\n",
+             tu_plugin_path_list(), mock_server_url(mock));
+    char *cfg = tu_write_temp(text);
+    CU_ASSERT(torture(structured_scenario, cfg, 50000, "torture (structured, prompted)") > 100);
+    unlink(cfg);
+    free(cfg);
+    mock_server_stop(mock);
+}
+
 static void test_every_allocation_failing_in_turn(void)
 {
     char *cfg = NULL;
@@ -232,5 +307,7 @@ int main(void)
     CU_add_test(s, "every allocation failing in turn", test_every_allocation_failing_in_turn);
     CU_add_test(s, "every allocation failing in turn, over loopback",
                 test_network_allocation_failing_in_turn);
+    CU_add_test(s, "every allocation failing in turn: structured output, prompted tools",
+                test_structured_allocation_failing_in_turn);
     return tu_run_suites();
 }

@@ -43,7 +43,10 @@ scenarios = (
   { model = "unauthorized"; status = 401; error_message = "invalid key";
     error_type = "invalid_request_error"; },
   { model = "midstream"; stream_error = "the model fell over"; },
-  { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; }
+  { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; },
+  { model = "person"; steps = ( { reply = "Sure! {\"name\": \"Ada\"}"; },
+                              { reply = "```json\n{\"name\": \"Ada\", \"age\": 36}\n```"; } ); },
+  { model = "tooltext"; chunks = 6; reply = "Let me look. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>"; }
 );
 EOF
 
@@ -217,6 +220,63 @@ A -m slow --timeout 300 hi
 if [ $rc -eq 1 ] && err_lines 1 && err_has '^acore: mock: timeout: '; then
     pass "--timeout ends a slow reply with exit 1"
 else fail "--timeout"; fi
+
+# ---------------------------------------------------------------------
+# --schema, --tool, --tool-mode
+# ---------------------------------------------------------------------
+
+cat >"$tmp/person.json" <<'EOF'
+{"type": "object", "required": ["name", "age"],
+ "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}}
+EOF
+A --schema "$tmp/person.json" -m person -v "Who?"
+if [ $rc -eq 0 ] && out_is '{"name":"Ada","age":36}' &&
+   err_has '^\[retry\] attempt 1 of 3 did not match the JSON Schema: .*age'; then
+    pass "--schema prints the validated document after asking again"
+else fail "--schema"; fi
+
+A --schema "$tmp/person.json" -m person -o json "Who?"
+if [ $rc -eq 0 ] && out_lines 1 && out_has '"content":{"name":"Ada","age":36}' &&
+   out_has '"attempts":2'; then
+    pass "--schema -o json: the document is the content"
+else fail "--schema -o json"; fi
+
+printf '{"type": "object", "$defs": {}}' >"$tmp/later.json"
+A --schema "$tmp/later.json" "Who?"
+if [ $rc -eq 2 ] && err_lines 1 && err_has 'later.json: .*\$defs'; then
+    pass "a schema with a later draft's keyword exits 2 naming it"
+else fail "--schema with a later keyword"; fi
+
+A --schema "$tmp/none.json" "Who?"
+if [ $rc -eq 2 ] && err_lines 1 && err_has "none.json"; then
+    pass "a missing --schema file exits 2"
+else fail "--schema missing file"; fi
+
+cat >"$tmp/weather.json" <<'EOF'
+{"name": "get_weather", "description": "The weather in a city.",
+ "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+EOF
+A --tool "$tmp/weather.json" --tool-mode prompted -m tooltext "Weather?"
+if [ $rc -eq 0 ] && out_is "Let me look." &&
+   err_has '^\[tool call\] get_weather({"city":"Paris"})$'; then
+    pass "--tool --tool-mode prompted: the call is read out of the text"
+else fail "--tool prompted"; fi
+
+A --tool "$tmp/weather.json" -m tools -o json "Weather?"
+if [ $rc -eq 0 ] && out_has '"tool_calls":\[{"id":"call_1","name":"get_weather"'; then
+    pass "--tool -o json shows a native call"
+else fail "--tool -o json"; fi
+
+printf '{"description": "no name"}' >"$tmp/noname.json"
+A --tool "$tmp/noname.json" hi
+if [ $rc -eq 2 ] && err_lines 1 && err_has 'noname.json: needs "name"'; then
+    pass "a tool file without a name exits 2"
+else fail "--tool without a name"; fi
+
+A --tool-mode sometimes hi
+if [ $rc -eq 2 ] && err_has "tool-mode"; then
+    pass "a bad --tool-mode exits 2"
+else fail "--tool-mode"; fi
 
 # Ctrl-C: SIGINT while streaming cancels, keeps what arrived, exits 130.
 # The old output goes first, so text in the file means this run started.

@@ -723,8 +723,8 @@ static void test_bad_arguments(void)
     ac_gen_params *p = ac_gen_params_new();
     CU_ASSERT_EQUAL(ac_gen_params_set_temperature(p, 3.0), AC_EINVAL);
     CU_ASSERT_EQUAL(ac_gen_params_set_max_tokens(p, 0), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_gen_params_set_json_schema(p, "x", "not json"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_gen_params_set_json_schema(p, "x", "{\"type\":\"object\"}"), AC_OK);
+    CU_ASSERT_EQUAL(ac_gen_params_set_json_schema(p, "x", "not json", NULL), AC_EINVAL);
+    CU_ASSERT_EQUAL(ac_gen_params_set_json_schema(p, "x", "{\"type\":\"object\"}", NULL), AC_OK);
     ac_gen_params_free(p);
     mu_stop(&e);
 }

@@ -28,7 +28,7 @@ top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 ME=test_examples
 . "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-EXAMPLES="sync async gather cancel stream session tools tool_loop errors loop_poll"
+EXAMPLES="sync async gather cancel stream session tools tool_loop structured errors loop_poll"
 
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
@@ -129,7 +129,17 @@ scenarios = (
   { model = "unauthorized"; status = 401; error_message = "invalid key"; },
   { model = "midstream"; stream_error = "the model fell over"; },
   # 20 s of reply in 1000 pieces: only a cancel ends it in time.
-  { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; }
+  { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; },
+  # A model without a tool API writes its call into the text (prompted).
+  { model = "tooltext";
+    steps = ( { reply = "Checking. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>"; },
+              { reply = "$ANSWER"; } ); },
+  # Structured output: prose first, then a year out of range, then right.
+  { model = "scientist";
+    steps = ( { reply = "Marie Curie, of course."; },
+              { reply = "{\"name\": \"Marie Curie\", \"born\": 867, \"field\": \"physics\"}"; },
+              { reply = "{\"name\": \"Marie Curie\", \"born\": 1867, \"field\": \"physics\"}"; } ); },
+  { model = "stubborn"; reply = "{\"name\": \"Curie\"}"; }
 );
 EOF
 
@@ -284,6 +294,28 @@ if [ $rc -eq 0 ] && out_is "$ANSWER" &&
    [ "$(grep -c '^\[tool call\]' "$tmp/err")" -eq 1 ]; then
     pass "tools runs the model's tool call once, sends the result, prints the answer"
 else fail "tools"; fi
+
+E tools -m tooltext -t prompted
+if [ $rc -eq 0 ] && out_is "$ANSWER" &&
+   err_has '^\[tool call\] get_weather({"city": *"Paris"}) -> {"celsius":21,"sky":"clear"}$'; then
+    pass "tools -t prompted reads the call out of the reply text"
+else fail "tools -t prompted"; fi
+
+# ---------------------------------------------------------------------
+# structured
+# ---------------------------------------------------------------------
+
+E structured -m scientist
+if [ $rc -eq 0 ] && [ "$(sed -n 1p "$tmp/out")" = '{"name":"Marie Curie","born":1867,"field":"physics"}' ] &&
+   [ "$(sed -n 2p "$tmp/out")" = "Marie Curie, born 1867" ] && err_has '^\[3 attempts\]$'; then
+    pass "structured asks again until the reply matches, and reads its fields"
+else fail "structured"; fi
+
+E structured -m stubborn
+if [ $rc -eq 1 ] && err_has '^structured: mock: protocol: no reply matched the JSON Schema in 3 attempts' &&
+   err_has '^structured: the last reply was: {"name": "Curie"}$' && out_empty; then
+    pass "structured fails with AC_ESCHEMA and shows the last reply and its errors"
+else fail "structured AC_ESCHEMA"; fi
 
 # ---------------------------------------------------------------------
 # tool_loop

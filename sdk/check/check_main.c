@@ -124,7 +124,8 @@ static void usage(FILE *f)
             "  -s, --set KEY=VALUE  a provider setting, VALUE in libconfig syntax\n"
             "                       (\"text\", 12, true); may be repeated\n"
             "  -o, --only PREFIX    run only the scenarios whose name starts so\n"
-            "  -v, --verbose        say what each scenario saw; show the log\n"
+            "  -v, --verbose        show what the core and the plugin logged while the\n"
+            "                       scenarios ran (on stderr, at the end)\n"
             "  -h, --help           this text\n"
             "      --version        the version of the core it checks against\n"
             "\n"
@@ -175,11 +176,11 @@ int main(int argc, char **argv)
     c.saved_stderr = -1;
     c.model = "check-model";
     check_str sets = {0};
-    int opt;
+    int opt, model_given = 0;
     while ((opt = getopt_long(argc, argv, "f:m:s:o:vh", longs, NULL)) != -1) {
         switch (opt) {
         case 'f': c.fx_path = optarg; break;
-        case 'm': c.model = optarg; break;
+        case 'm': c.model = optarg; model_given = 1; break;
         case 's':
             if (add_set(&sets, optarg) < 0)
                 return 2;
@@ -210,13 +211,17 @@ int main(int argc, char **argv)
     unsetenv("ABSTRACTCORE_CONFIG");
 
     int rc = 2;
+    const char *model = c.model;
     if (c.fx_path && check_fixtures_load(&c) < 0)
         goto out;
+    if (model_given) /* -m wins over the fixture file's model */
+        c.model = model;
     printf("acore-provider-check %s: %s\n", ac_version(), c.plugin);
     check_make_secret(&c);
     /* A plugin that fails phase 1 badly enough (no descriptor, requests
      * that cannot be built) is not driven further: its FAIL says why. */
-    if (check_unit(&c) == 0 && check_core_open(&c) == 0) {
+    int unit = check_unit(&c);
+    if (unit == 0 && check_core_open(&c) == 0) {
         check_all(&c);
         check_core_close(&c);
     }
@@ -224,7 +229,7 @@ int main(int argc, char **argv)
         printf("(%d skipped)\n", c.skipped);
     printf("%d passed, %d failed\n", c.passed, c.failed);
     fflush(stdout); /* before a leak checker's exit hook, which skips stdio's */
-    rc = c.failed ? 1 : 0;
+    rc = unit == -2 ? 2 : c.failed ? 1 : 0; /* -2: not a plugin at all */
 out:
     if (c.have_fx)
         config_destroy(&c.fx);

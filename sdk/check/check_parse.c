@@ -245,13 +245,16 @@ verdict check_unit_parse(checker *c, const ac_provider *d)
         scene_free(&s);
     }
     check_str_free(&bytes);
+    verdict sv = NULL;
     if (!v && c->can_stream &&
-        scene_bytes(c, "stream", &c->stream_body, &bytes, &s, &v) == 0) {
+        scene_bytes(c, "stream", &c->stream_body, &bytes, &s, &sv) == 0) {
         frames fr = {0};
         split(bytes.p, bytes.len, c->framing, &fr);
         v = parse_stream(d, state, f, &fr, &s);
         frames_free(&fr);
         scene_free(&s);
+    } else if (!v && sv && sv[0] != CHECK_SKIP[0]) {
+        v = sv; /* a stream scene that could not be fetched; none is no failure */
     }
     check_str_free(&bytes);
     if (d->fini)

@@ -480,7 +480,8 @@ static verdict sc_concurrent(checker *c)
     run r;
     const char *why = NULL;
     if (!check_scene(c, stream ? "stream" : "text", "delay_ms = 2;", &s))
-        return CHECK_SKIP "the fixture file has no text scenario";
+        return stream ? CHECK_SKIP "the fixture file has no stream scenario"
+                      : CHECK_SKIP "the fixture file has no text scenario";
     if (check_run_start(c, &r, &s, NULL, &why) < 0) {
         scene_free(&s);
         return check_fail("%s", why);

@@ -408,7 +408,7 @@ int check_unit(checker *c)
         check_report(c, "load", check_fail("the fake host could not load it (above)"));
         if (dl)
             dlclose(dl);
-        return -1;
+        return -2;
     }
     check_report(c, "load", NULL);
     verdict v = descriptor(c, d);

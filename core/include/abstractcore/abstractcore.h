@@ -75,6 +75,8 @@ typedef enum ac_status {
     AC_EOF,           /* ac_stream_next: the stream has ended normally */
     AC_EAGAIN,        /* ac_stream_next: nothing arrived within the wait;
                          the stream goes on, call again */
+    AC_ESCHEMA,       /* structured output: no reply matched the JSON Schema
+                         in the attempts allowed (the last reply is kept) */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
 } ac_status;
 
@@ -131,6 +133,7 @@ const char *ac_version(void);
 /* Handles                                                             */
 /* ------------------------------------------------------------------ */
 
+struct json_object;  /* json-c's value (ac_response_json) */
 typedef struct ac_core       ac_core;
 typedef struct ac_llm        ac_llm;
 typedef struct ac_options    ac_options;
@@ -342,13 +345,48 @@ ac_status ac_gen_params_add_tool(ac_gen_params *p, const char *name,
                                  const char *parameters_json);
 /** "auto" (default), "none", "required", or the name of one tool. */
 ac_status ac_gen_params_set_tool_choice(ac_gen_params *p, const char *choice);
-/** Ask for a reply that is JSON matching schema_json (a JSON Schema object,
- *  validated; AC_EINVAL if not an object).  name may be NULL ("response").
- *  Sent in each backend's native form.  OpenAI's strict mode is asked for
- *  only when the schema is closed ("additionalProperties": false, every
- *  property required), as that mode demands. */
+/**
+ * Ask for a reply that is JSON matching schema_json, a JSON Schema (draft
+ * 7) object; name may be NULL ("response").  Everything is copied.
+ *
+ * The schema is compiled here: a keyword the validator does not implement
+ * (a later draft's), a bad value, a bad regex or a $ref that cannot be
+ * resolved fails with AC_EINVAL or AC_EUNSUPPORTED and err naming the
+ * keyword and its schema pointer (err may be NULL).
+ *
+ * The reply is validated before on_done.  A reply that is not JSON, or
+ * that does not match, is sent back to the model with the validation
+ * errors, up to ac_gen_params_set_schema_attempts tries in all (default 3,
+ * or the provider's `schema_attempts`); then the request fails with
+ * AC_ESCHEMA, keeping the last reply and its errors
+ * (ac_response_schema_errors).  A reply that wraps the JSON in a Markdown
+ * fence or a sentence is accepted when the JSON inside matches.  The
+ * validated document: ac_response_json_text / ac_response_json, and the
+ * FINISH event's `json`.
+ *
+ * A backend with a native structured mode gets the schema in that form
+ * (OpenAI's strict mode only when the schema is closed:
+ * "additionalProperties": false and every property required); one
+ * without (its plugin lacks AC_FEATURE_JSON_SCHEMA) gets it in the system
+ * prompt, and the same validation holds it to it.
+ */
 ac_status ac_gen_params_set_json_schema(ac_gen_params *p, const char *name,
-                                        const char *schema_json);
+                                        const char *schema_json, ac_error *err);
+/** Tries in all for a reply that matches the schema, 1..10 (1: no retry).
+ *  Unset: the provider's `schema_attempts`, default 3. */
+ac_status ac_gen_params_set_schema_attempts(ac_gen_params *p, int attempts);
+
+/** How tools reach the model (the provider's `tool_mode` when unset). */
+typedef enum ac_tool_mode {
+    AC_TOOL_MODE_AUTO = 0,  /* native when the plugin has a tool API
+                               (AC_FEATURE_TOOLS), else prompted */
+    AC_TOOL_MODE_NATIVE,    /* the backend's tool API */
+    AC_TOOL_MODE_PROMPTED   /* the tools in the system prompt, in the model
+                               family's format; calls parsed out of the
+                               reply text (streamed or not) into the same
+                               tool-call events native calls give */
+} ac_tool_mode;
+ac_status ac_gen_params_set_tool_mode(ac_gen_params *p, ac_tool_mode mode);
 /** Stream (1) or not (0).  Unset: ac_agenerate streams when callbacks with
  *  on_event are given; ac_generate does not stream; ac_stream_open always
  *  streams. */
@@ -382,7 +420,11 @@ typedef enum ac_event_type {
     AC_EVENT_USAGE,            /* input_tokens, output_tokens (-1 unknown);
                                   exactly once, before FINISH, when known */
     AC_EVENT_FINISH,           /* finish_reason, raw_finish_reason */
-    AC_EVENT_ERROR             /* error: the failure that ends the stream */
+    AC_EVENT_ERROR,            /* error: the failure that ends the stream */
+    AC_EVENT_RESTART           /* error: why the reply so far is discarded;
+                                  the events that follow are a new try
+                                  (structured output that did not match its
+                                  schema is asked again) */
 } ac_event_type;
 
 /**
@@ -410,7 +452,10 @@ typedef struct ac_chunk {
     const char   *finish_reason;     /* FINISH: stop, length, tool_calls,
                                         content_filter or error */
     const char   *raw_finish_reason; /* FINISH: the backend's own value */
-    const ac_error *error;     /* ERROR */
+    const ac_error *error;     /* ERROR, RESTART */
+    const char   *json;        /* FINISH with a JSON Schema set: the
+                                  validated document; else NULL */
+    size_t        json_len;
 } ac_chunk;
 
 /** Name of an event type ("text", "tool_call_start", ...).  Static. */
@@ -608,6 +653,33 @@ const char *ac_response_tool_call_name(const ac_response *r, size_t i);
 const char *ac_response_tool_call_arguments(const ac_response *r, size_t i);
 /** 1 if tool call i was cut off (arguments not valid JSON). */
 int         ac_response_tool_call_truncated(const ac_response *r, size_t i);
+/**
+ * The response's tool calls written as text in a model family's own
+ * syntax, for an agent that reads calls out of text (the original's
+ * `tool_call_tags`): "hermes" (<tool_call>...</tool_call>; also "qwen"),
+ * "llama3", "mistral", "gemma", "phi", "function_call", "auto" (as
+ * hermes).  Malloc'd (free with ac_free); "" when there are no calls; NULL
+ * for an unknown family or no memory.
+ */
+char       *ac_response_render_tool_calls(const ac_response *r, const char *family);
+/** With a JSON Schema set: the validated document as text (NUL-terminated,
+ *  borrowed), or NULL (no schema, or the request failed). */
+const char *ac_response_json_text(const ac_response *r);
+/** The same document as a json-c value, borrowed from the response
+ *  (json_object_get it to keep it longer); NULL as above. */
+struct json_object *ac_response_json(const ac_response *r);
+/** With a JSON Schema set: the errors of the last reply that did not
+ *  match, one a line ("/age: -3 is less than the minimum 0"), or NULL when
+ *  the last reply matched.  Borrowed. */
+const char *ac_response_schema_errors(const ac_response *r);
+/** Tries made for this reply (more than 1 when structured output was
+ *  asked again). */
+int         ac_response_attempts(const ac_response *r);
+/** Things the library noticed but did not fail for, one line each: a tool
+ *  call written in the reply text that could not be read (its text is kept
+ *  in the content).  Borrowed; count 0 when none. */
+size_t      ac_response_warning_count(const ac_response *r);
+const char *ac_response_warning(const ac_response *r, size_t i);
 /**
  * The response as one JSON object: content, reasoning (if any),
  * tool_calls [{id, name, arguments (object)}], finish_reason,

@@ -232,8 +232,10 @@ typedef struct ac_host_api {
     /* 1 once the request this call serves was cancelled or timed out:
      * run_local checks it between tokens and returns AC_ECANCELED. */
     int       (*cancelled)(ac_call *call);
-    /* A line for the operator, tagged with the provider instance (call may
-     * be NULL, e.g. in fini).  Secrets are removed. */
+    /* A line for the operator, tagged with the provider instance.  The
+     * call's secrets are removed from it; call may be NULL (in fini, or in
+     * an entry point that is about to return NULL), and then no secret is
+     * known yet to remove: log none there. */
     void      (*log)(ac_call *call, int level, const char *fmt, ...);
 
     /* ---- Memory: the core's allocator, which tests make fail ---- */

@@ -1,0 +1,277 @@
+/*
+ * prompted.c -- tools and schemas for backends without a native form of
+ * them (see prompted.h).
+ *
+ * Which mode applies is decided per request from the parameters, then the
+ * llm's settings, then the plugin's features: tool_mode AUTO is native
+ * when the plugin declares AC_FEATURE_TOOLS, prompted otherwise; a schema
+ * goes in the prompt when the plugin lacks AC_FEATURE_JSON_SCHEMA.  The
+ * family (the syntax tools are offered and parsed in) is the provider's
+ * tool_family, else the model name's (toolfamily.c), else AUTO, which
+ * offers the generic <tool_call> form and reads every syntax.
+ */
+#include "prompted.h"
+#include "alloc.h"
+#include "buf.h"
+#include "error.h"
+#include "tools/toolparse.h"
+#include "tools/toolprompt.h"
+#include "tools/toolrender.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------------ */
+/* Settings                                                            */
+/* ------------------------------------------------------------------ */
+
+static ac_status bad_setting(const ac_settings *s, const char *key, const char *what,
+                             ac_error *err)
+{
+    const char *w = ac__settings_where(s, key);
+    ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s%sprovider '%s': %s %s", w,
+                  *w ? ": " : "", ac__settings_name(s), key, what);
+    return AC_ECONFIG;
+}
+
+ac_status ac__chatopts_read(const ac_settings *s, chatopts *co, ac_error *err)
+{
+    co->schema_attempts = 3;
+    co->tool_mode = AC_TOOL_MODE_AUTO;
+    co->tool_family = -1;
+    long long n;
+    int got = ac__settings_int(s, "schema_attempts", &n);
+    if (got < 0 || (got == 1 && (n < 1 || n > 10)))
+        return bad_setting(s, "schema_attempts", "must be an integer from 1 to 10", err);
+    if (got == 1)
+        co->schema_attempts = (int)n;
+    const char *v;
+    got = ac__settings_string(s, "tool_mode", &v);
+    if (got < 0)
+        return bad_setting(s, "tool_mode", "must be \"auto\", \"native\" or \"prompted\"", err);
+    if (got == 1) {
+        if (!strcasecmp(v, "auto"))
+            co->tool_mode = AC_TOOL_MODE_AUTO;
+        else if (!strcasecmp(v, "native"))
+            co->tool_mode = AC_TOOL_MODE_NATIVE;
+        else if (!strcasecmp(v, "prompted"))
+            co->tool_mode = AC_TOOL_MODE_PROMPTED;
+        else
+            return bad_setting(s, "tool_mode", "must be \"auto\", \"native\" or \"prompted\"",
+                               err);
+    }
+    got = ac__settings_string(s, "tool_family", &v);
+    ac__toolfam fam;
+    if (got < 0 || (got == 1 && ac__toolfam_parse(v, &fam) < 0))
+        return bad_setting(s, "tool_family", "must be one of auto, hermes (qwen), llama3, "
+                           "mistral, gemma, phi, function_call", err);
+    if (got == 1)
+        co->tool_family = (int)fam;
+    return AC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The plan                                                            */
+/* ------------------------------------------------------------------ */
+
+void ac__prompted_plan(const ac_llm *llm, const ac_gen_params *p, prompted_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    int mode = p->tool_mode >= 0 ? p->tool_mode : llm->co.tool_mode;
+    unsigned features = llm->vt->features;
+    /* "none" offers nothing: no prompt text, no parsing. */
+    int offered = p->n_tools > 0 && !(p->tool_choice && !strcmp(p->tool_choice, "none"));
+    if (offered)
+        plan->tools = mode == AC_TOOL_MODE_PROMPTED ||
+                      (mode == AC_TOOL_MODE_AUTO && !(features & AC_FEATURE_TOOLS));
+    plan->schema = p->json_schema && !(features & AC_FEATURE_JSON_SCHEMA);
+    plan->family = llm->co.tool_family >= 0 ? llm->co.tool_family
+                                            : (int)ac__toolfam_from_model(llm->model);
+}
+
+/* ------------------------------------------------------------------ */
+/* The system text                                                     */
+/* ------------------------------------------------------------------ */
+
+static char *tools_text(const prompted_plan *plan, const ac_gen_params *p, ac_error *err)
+{
+    ac__tooldef defs[AC_MAX_TOOLS];
+    for (size_t i = 0; i < p->n_tools; i++) {
+        defs[i].name = p->tools[i].name;
+        defs[i].description = p->tools[i].description;
+        defs[i].parameters = p->tools[i].parameters_json;
+    }
+    char *t = ac__toolprompt_system((ac__toolfam)plan->family, defs, p->n_tools, err);
+    if (!t)
+        return NULL;
+    /* tool_choice: "required" or one tool's name is asked for in words. */
+    const char *c = p->tool_choice;
+    if (c && strcmp(c, "auto") != 0) {
+        char *more = !strcmp(c, "required")
+            ? ac__asprintf("%s\n\nYou must call at least one tool in this reply.", t)
+            : ac__asprintf("%s\n\nYou must call the tool \"%s\" in this reply.", t, c);
+        ac__free(t);
+        if (!more)
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        t = more;
+    }
+    return t;
+}
+
+char *ac__prompted_system(const prompted_plan *plan, const ac_gen_params *p, ac_status *st,
+                          ac_error *err)
+{
+    *st = AC_OK;
+    if (!plan->tools && !plan->schema)
+        return NULL;
+    buf b = {0};
+    char *tools = NULL;
+    if (plan->tools && !(tools = tools_text(plan, p, err))) {
+        *st = err && err->code != AC_OK ? err->code : AC_ENOMEM;
+        return NULL;
+    }
+    int rc = tools ? ac__buf_appends(&b, tools) : 0;
+    ac__free(tools);
+    if (!rc && plan->schema) {
+        rc = (b.len ? ac__buf_appends(&b, "\n\n") : 0) ||
+             ac__buf_appends(&b, "Answer with one JSON document that matches this JSON "
+                                 "Schema, and nothing else: no prose, no Markdown fence.\n") ||
+             ac__buf_appends(&b, p->json_schema);
+    }
+    char *text = rc ? NULL : ac__buf_steal(&b);
+    if (!text) {
+        ac__buf_free(&b);
+        *st = AC_ENOMEM;
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+    }
+    return text;
+}
+
+/* ------------------------------------------------------------------ */
+/* The history                                                         */
+/* ------------------------------------------------------------------ */
+
+/* An assistant message with tool calls: its text, then the calls as the
+ * family writes them. */
+static ac_status calls_as_text(const prompted_plan *plan, ac__msg *m, ac_error *err)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < m->pub.n_parts; j++)
+        n += m->parts[j].type == AC_PART_TOOL_CALL;
+    if (!n)
+        return AC_OK;
+    ac__toolcall *calls = ac__calloc(n, sizeof *calls);
+    if (!calls)
+        return AC_ENOMEM;
+    size_t k = 0;
+    for (size_t j = 0; j < m->pub.n_parts; j++) {
+        const ac_part *p = &m->parts[j];
+        if (p->type != AC_PART_TOOL_CALL)
+            continue;
+        calls[k].id = p->id;
+        calls[k].name = p->name;
+        calls[k].args = p->arguments ? p->arguments : "{}";
+        calls[k].args_len = strlen(calls[k].args);
+        k++;
+    }
+    char *text = ac__toolrender((ac__toolfam)plan->family, calls, n, err);
+    ac__free(calls);
+    if (!text)
+        return err && err->code != AC_OK ? err->code : AC_ENOMEM;
+    ac__msg out;
+    ac__msg_init(&out, AC_ROLE_ASSISTANT);
+    char *joined = m->pub.text && m->pub.text_len
+                       ? ac__asprintf("%s\n%s", m->pub.text, text) : NULL;
+    ac_status st = ac__msg_text(&out, AC_ROLE_ASSISTANT, joined ? joined : text);
+    ac__free(joined);
+    ac__free(text);
+    if (st != AC_OK) {
+        ac__msg_clear(&out);
+        return st;
+    }
+    ac__msg_clear(m);
+    *m = out;
+    return AC_OK;
+}
+
+/* A tool message: its results as a user message, in the family's
+ * wrapping (one per result, joined by newlines). */
+static ac_status result_as_text(const prompted_plan *plan, ac__msg *m, ac_error *err)
+{
+    buf b = {0};
+    int rc = 0;
+    for (size_t j = 0; j < m->pub.n_parts && !rc; j++) {
+        const ac_part *p = &m->parts[j];
+        const char *content = p->type == AC_PART_TOOL_RESULT || p->type == AC_PART_TEXT
+                                  ? (p->text ? p->text : "") : NULL;
+        if (!content)
+            continue;
+        char *tagged = NULL;
+        if (p->type == AC_PART_TOOL_RESULT) {
+            /* A failed tool says so, whatever the family's wrapping. */
+            char *c = p->is_error ? ac__asprintf("Error: %s", content) : NULL;
+            tagged = ac__toolprompt_result((ac__toolfam)plan->family, p->id, p->name,
+                                           c ? c : content, err);
+            ac__free(c);
+            if (!tagged) {
+                rc = -1;
+                break;
+            }
+        }
+        rc = (b.len && ac__buf_appends(&b, "\n")) ||
+             ac__buf_appends(&b, tagged ? tagged : content);
+        ac__free(tagged);
+    }
+    char *text = rc ? NULL : ac__buf_steal(&b);
+    if (!text) {
+        ac__buf_free(&b);
+        return err && err->code != AC_OK ? err->code : AC_ENOMEM;
+    }
+    ac__msg out;
+    ac_status st = ac__msg_text(&out, AC_ROLE_USER, text);
+    ac__free(text);
+    if (st != AC_OK)
+        return st;
+    ac__msg_clear(m);
+    *m = out;
+    return AC_OK;
+}
+
+ac_status ac__prompted_messages(const prompted_plan *plan, ac__msg *msgs, size_t n,
+                                ac_error *err)
+{
+    if (!plan->tools)
+        return AC_OK;
+    for (size_t i = 0; i < n; i++) {
+        ac_status st = AC_OK;
+        if (msgs[i].pub.role == AC_ROLE_ASSISTANT)
+            st = calls_as_text(plan, &msgs[i], err);
+        else if (msgs[i].pub.role == AC_ROLE_TOOL)
+            st = result_as_text(plan, &msgs[i], err);
+        if (st != AC_OK) {
+            if (st == AC_ENOMEM)
+                ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+            return st;
+        }
+    }
+    return AC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The parser in front of the sink                                     */
+/* ------------------------------------------------------------------ */
+
+ac_status ac__prompted_sink_start(const prompted_plan *plan, ac_sink *k,
+                                  const ac_gen_params *p, size_t max_call)
+{
+    if (!plan->tools)
+        return AC_OK;
+    const char **names = ac__calloc(p->n_tools ? p->n_tools : 1, sizeof *names);
+    if (!names)
+        return AC_ENOMEM;
+    for (size_t i = 0; i < p->n_tools; i++)
+        names[i] = p->tools[i].name;
+    ac__sink_parse_tools(k, plan->family, names, p->n_tools, max_call);
+    return AC_OK;
+}
