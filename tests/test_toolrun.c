@@ -8,7 +8,8 @@
  * the request the mock received, and the final reply; arguments that
  * fail the schema, an unknown tool and failing tools go back to the model
  * as error results (the tool is not called for bad arguments), flagged
- * as errors on a backend that has the flag (Anthropic); the round
+ * as errors on a backend that has the flag (Anthropic); a model without
+ * a tool API (prompted mode) goes through the same loop; the round
  * limit; cancel during a turn and between steps; the application's own
  * runner; host mode driven by a poll() loop in the test thread; blocking
  * calls refused where they would deadlock; registration errors; every
@@ -63,6 +64,9 @@ static const char *SCRIPT =
     "              { tool_calls = ( { id = \"t3\"; name = \"add\"; arguments = \"{\\\"a\\\": true}\"; },\n"
     "                               { id = \"t4\"; name = \"nosuch\"; } ); },\n"
     "              { reply = \"end\"; } ); },\n"
+    "  { model = \"texttools\";\n"
+    "    steps = ( { reply = \"Adding. <tool_call>{\\\"name\\\": \\\"add\\\", \\\"arguments\\\": {\\\"a\\\": 2, \\\"b\\\": 3}}</tool_call>\"; },\n"
+    "              { reply = \"It is 5.\"; } ); },\n"
     "  { model = \"echo\"; echo = true; }\n"
     ");\n";
 
@@ -568,6 +572,38 @@ static void test_error_flag_on_anthropic(void)
     mock_server_stop(m);
 }
 
+/* A model without a tool API (prompted mode): the calls it writes in its
+ * text are run the same way, and the results go back as text. */
+static void test_prompted_mode(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "texttools", "tool_mode = \"prompted\";");
+    ac_toolbox *tb = make_toolbox();
+    ac_session *ses = ac_session_new(e.llm, NULL);
+    atomic_store(&add_calls, 0);
+    ac_error err;
+    ac_response *r = ac_session_run_tools(ses, "What is 2 + 3?", NULL, tb, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    TU_ASSERT_STR(ac_response_content(r), "It is 5.");
+    ac_response_free(r);
+    CU_ASSERT_EQUAL(atomic_load(&add_calls), 1);
+    CU_ASSERT_EQUAL(ac_session_message_count(ses), 4);
+    TU_ASSERT_STR(hist(ses, 2), "5");
+    json_object *root, *msgs = last_messages(&e, &root);
+    CU_ASSERT_PTR_NULL(tu_jget(root, "tools")); /* offered in the system prompt */
+    const char *sys = msg_str(msgs, 0, "content");
+    CU_ASSERT_PTR_NOT_NULL(sys && strstr(sys, "meet_a"));
+    const char *call = msg_str(msgs, 2, "content");
+    CU_ASSERT_PTR_NOT_NULL(call && strstr(call, "<tool_call>"));
+    TU_ASSERT_STR(msg_str(msgs, 3, "role"), "user");
+    const char *res = msg_str(msgs, 3, "content");
+    CU_ASSERT_PTR_NOT_NULL(res && strstr(res, "<tool_response>") && strstr(res, "5"));
+    json_object_put(root);
+    ac_session_free(ses);
+    ac_toolbox_free(tb);
+    mu_stop(&e);
+}
+
 static void test_unknown_tool_and_failing_tools(void)
 {
     mu_env e;
@@ -1057,6 +1093,7 @@ int main(void)
         {"arguments failing the schema go back", test_bad_arguments_go_back},
         {"unknown tool, failing tools", test_unknown_tool_and_failing_tools},
         {"error results flagged (Anthropic)", test_error_flag_on_anthropic},
+        {"prompted tool mode", test_prompted_mode},
         {"round limit", test_round_limit},
         {"cancel during a turn, free while running", test_cancel_mid_turn},
         {"cancel between steps", test_cancel_between_steps},
