@@ -301,7 +301,7 @@ static void after_turn(ac_toolrun *r, ac_status st, const ac_error *e, int round
     }
     if (round >= r->o.max_rounds) {
         add_not_run(r, "not run: the limit of rounds was reached");
-        fail(r, AC_ETOOBIG, AC_STAGE_REQUEST,
+        fail(r, AC_ELIMIT, AC_STAGE_REQUEST,
              "the model still called tools in round %d, the last allowed (max_rounds); "
              "%zu call%s not run", round, n, n == 1 ? "" : "s");
         return;

@@ -655,11 +655,11 @@ static void test_round_limit(void)
     ac_toolrun *run = ac_session_arun_tools(ses, "Loop.", NULL, tb, &o, cb_run_done, &s, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(run);
     CU_ASSERT_EQUAL(ac_toolrun_wait(run, 30000), AC_OK);
-    CU_ASSERT_EQUAL(ac_toolrun_status(run, &err), AC_ETOOBIG);
+    CU_ASSERT_EQUAL(ac_toolrun_status(run, &err), AC_ELIMIT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "round 3"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "max_rounds"));
     TU_ASSERT_STR(err.provider, "mock");
-    CU_ASSERT_EQUAL(s.done_status, AC_ETOOBIG);
+    CU_ASSERT_EQUAL(s.done_status, AC_ELIMIT);
     CU_ASSERT_EQUAL(ac_toolrun_rounds(run), 3);
     CU_ASSERT_EQUAL(atomic_load(&add_calls), 2); /* rounds 1 and 2 only */
     CU_ASSERT_EQUAL(mock_server_request_count(e.mock), 3);
@@ -677,7 +677,7 @@ static void test_round_limit(void)
     /* The blocking form says the same. */
     ac_session_clear(ses);
     CU_ASSERT_PTR_NULL(ac_session_run_tools(ses, "Loop.", NULL, tb, &o, &err));
-    CU_ASSERT_EQUAL(err.code, AC_ETOOBIG);
+    CU_ASSERT_EQUAL(err.code, AC_ELIMIT);
     ac_session_free(ses);
     ac_toolbox_free(tb);
     mu_stop(&e);

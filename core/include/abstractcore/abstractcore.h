@@ -63,8 +63,7 @@ typedef enum ac_status {
     AC_EJSON,         /* a body or event that is not valid JSON (or UTF-8) */
     AC_EPROTOCOL,     /* valid JSON that breaks the backend's protocol, a
                          truncated stream, or an error sent inside a stream */
-    AC_ETOOBIG,       /* the response exceeded max_response_bytes; a tool
-                         run reached max_rounds with calls pending */
+    AC_ETOOBIG,       /* the response exceeded max_response_bytes */
     AC_ETIMEDOUT,     /* a connect / first-byte / idle / total timeout fired;
                          from ac_request_wait: the wait itself timed out */
     AC_ECANCELED,     /* cancelled by ac_request_cancel or ac_core_close */
@@ -77,6 +76,8 @@ typedef enum ac_status {
                          the stream goes on, call again */
     AC_ESCHEMA,       /* structured output: no reply matched the JSON Schema
                          in the attempts allowed (the last reply is kept) */
+    AC_ELIMIT,        /* a limit the caller set was reached: a tool run's
+                         max_rounds with calls still pending */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
 } ac_status;
 
@@ -888,7 +889,7 @@ typedef struct ac_toolrun_opts {
     unsigned version;      /* AC_TOOLRUN_OPTS_VERSION (0 is read as 1) */
     int max_rounds;        /* model turns at most; 0: 8.  A reply that
                               still asks for calls in the last one fails
-                              the run (AC_ETOOBIG) */
+                              the run (AC_ELIMIT) */
     int max_parallel;      /* calls of one reply run at once, at most,
                               1..AC_TOOLRUN_MAX_PARALLEL; 0: 4 */
     /*
@@ -933,7 +934,7 @@ typedef struct ac_toolrun_opts {
  * AC_ECANCELED (the core was closed); then no callback but on_round(1)
  * has run.  Otherwise on_done(run, status, user) runs exactly once when
  * the run ends (user is this call's `user`): AC_OK, the turn's error,
- * AC_ECANCELED (ac_toolrun_cancel, ac_core_close), AC_ETOOBIG (the model
+ * AC_ECANCELED (ac_toolrun_cancel, ac_core_close), AC_ELIMIT (the model
  * still called tools in round max_rounds; the calls were not run), or
  * AC_ENOMEM.  on_done may be NULL; it runs under the same rules as the
  * other callbacks and may free the run.  Works in host mode: tools run
