@@ -2,6 +2,7 @@
  * message.c -- owned messages of content parts.  See message.h.
  */
 #include "message.h"
+#include "response.h"
 #include "alloc.h"
 
 #include <stddef.h>
@@ -204,7 +205,7 @@ const ac_part *ac__msg_find(const ac__msg *m, ac_part_type t)
     return NULL;
 }
 
-ac_status ac__msg_from_response(ac__msg *dst, const ac_response *r, size_t seq)
+ac_status ac__msg_from_response(ac__msg *dst, ac_response *r, size_t seq)
 {
     ac__msg_init(dst, AC_ROLE_ASSISTANT);
     const char *text = ac_response_content(r);
@@ -226,9 +227,16 @@ ac_status ac__msg_from_response(ac__msg *dst, const ac_response *r, size_t seq)
                      .arguments = ac_response_tool_call_truncated(r, i)
                                       ? "{}" : ac_response_tool_call_arguments(r, i)};
         ac_status st = ac__msg_add(dst, &p);
-        ac__free(gen);
-        if (st != AC_OK)
+        if (st != AC_OK) {
+            ac__free(gen);
             goto fail;
+        }
+        /* The caller reads the same id from the response as the history
+         * holds, to answer the call with ac_session_add_tool_result. */
+        if (gen) {
+            ac__free(r->calls[i].id);
+            r->calls[i].id = gen;
+        }
     }
     return AC_OK;
 fail:

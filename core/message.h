@@ -30,9 +30,10 @@ ac_status ac__msg_tool_result(ac__msg *m, const char *call_id, const char *name,
 ac_status ac__msg_set_name(ac__msg *m, const char *name);
 ac_status ac__msg_copy(ac__msg *dst, const ac__msg *src);
 /* The assistant turn of a response: its text and tool calls.  A call the
- * backend gave no id (Ollama) gets "call_<seq>_<i>", so the history stays
- * valid for backends that require ids (OpenAI, Anthropic). */
-ac_status ac__msg_from_response(ac__msg *dst, const ac_response *r, size_t seq);
+ * backend gave no id (Ollama) gets "call_<seq>_<i>", in the history and in
+ * the response too, so the history stays valid for backends that require
+ * ids (OpenAI, Anthropic) and the caller answers the call by that id. */
+ac_status ac__msg_from_response(ac__msg *dst, ac_response *r, size_t seq);
 void      ac__msg_clear(ac__msg *m);
 void      ac__msgs_free(ac__msg *v, size_t n);
 /* Part i of the message behind a public ac_message (NULL out of range). */

@@ -16,6 +16,7 @@
 #include "message.h"
 #include "chat.h"
 #include "jsonw.h"
+#include "session.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -341,6 +342,12 @@ void ac_session_free(ac_session *s)
 ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, const char *name,
                                      const char *content)
 {
+    return ac__session_add_result(s, tool_call_id, name, content, 0);
+}
+
+ac_status ac__session_add_result(ac_session *s, const char *tool_call_id, const char *name,
+                                 const char *content, int is_error)
+{
     if (!s || !tool_call_id || !content || !ac__utf8_valid(content) || !ac__utf8_valid(tool_call_id) ||
         !ac__utf8_valid(name))
         return AC_EINVAL;
@@ -357,12 +364,45 @@ ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, co
                 break;
             }
         }
-    ac_status st = ac__msg_tool_result(&m, tool_call_id, found, content, 0);
+    ac_status st = ac__msg_tool_result(&m, tool_call_id, found, content, is_error);
     if (st == AC_OK)
         st = hist_push(s, &m);
     pthread_mutex_unlock(&s->mu);
     ac__msg_clear(&m);
     return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* For the tool loop (session.h)                                        */
+/* ------------------------------------------------------------------ */
+
+void ac__session_hold(ac_session *s) { session_ref(s); }
+void ac__session_release(ac_session *s) { session_unref(s); }
+
+ac_llm *ac__session_llm(ac_session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    ac_llm *llm = s->llm;
+    ac__llm_ref(llm);
+    pthread_mutex_unlock(&s->mu);
+    return llm;
+}
+
+char *ac__session_call_id(ac_session *s, size_t i)
+{
+    char *id = NULL;
+    pthread_mutex_lock(&s->mu);
+    size_t k = s->n;
+    while (k > 0 && s->hist[k - 1].pub.role != AC_ROLE_ASSISTANT)
+        k--;
+    if (k > 0) {
+        const ac__msg *m = &s->hist[k - 1];
+        for (size_t j = 0, seen = 0; j < m->pub.n_parts && !id; j++)
+            if (m->parts[j].type == AC_PART_TOOL_CALL && seen++ == i)
+                id = ac__strdup(m->parts[j].id ? m->parts[j].id : "");
+    }
+    pthread_mutex_unlock(&s->mu);
+    return id;
 }
 
 size_t ac_session_message_count(ac_session *s)

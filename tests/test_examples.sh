@@ -8,7 +8,8 @@
 # against it and checks what it prints: the reply text, the streamed text
 # and usage, the gathered replies, a cancel that comes early and keeps the
 # partial text, a session file written and loaded back, a tool call run
-# and answered, and one-line errors with the documented exit statuses.
+# and answered, a tool loop of three rounds run by the library, and
+# one-line errors with the documented exit statuses.
 # Nothing talks to anything but 127.0.0.1.  The steps it shares with
 # test_cli.sh (the server, the config, running and checking a program) are
 # in mockd.sh.
@@ -27,7 +28,7 @@ top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 ME=test_examples
 . "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-EXAMPLES="sync async gather cancel stream session tools structured errors loop_poll"
+EXAMPLES="sync async gather cancel stream session tools tool_loop structured errors loop_poll"
 
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
@@ -100,6 +101,7 @@ else fail "docs/api.md excerpts"; fi
 
 REPLY="Hello from the examples mock."
 ANSWER="It is 21 degrees and clear in Paris."
+LOOP_ANSWER="Paris: 69.8 F and clear; Oslo: 53.6 F and rain."
 cat >"$tmp/script.conf" <<EOF
 # Scenarios are chosen by the request's model (the examples' -m).
 reply = "$REPLY";
@@ -112,6 +114,18 @@ scenarios = (
     tool_calls = ( { id = "call_1"; name = "get_weather";
                      arguments = "{\"city\": \"Paris\"}"; } );
     after_tool_result = "$ANSWER"; },
+  # tool_loop: two calls at once, then three (one with arguments that do
+  # not match the tool's schema), then the answer.
+  { model = "toolloop"; reply = "";
+    steps = ( { tool_calls = ( { id = "w1"; name = "get_weather"; arguments = "{\"city\": \"Paris\"}"; },
+                               { id = "w2"; name = "get_weather"; arguments = "{\"city\": \"Oslo\"}"; } ); },
+              { tool_calls = ( { id = "f1"; name = "to_fahrenheit"; arguments = "{\"celsius\": 21}"; },
+                               { id = "f2"; name = "to_fahrenheit"; arguments = "{\"celsius\": 12}"; },
+                               { id = "w3"; name = "get_weather"; arguments = "{\"town\": \"Rome\"}"; } ); },
+              { reply = "$LOOP_ANSWER"; } ); },
+  # Never stops calling tools.
+  { model = "toolforever"; reply = "";
+    tool_calls = ( { name = "get_weather"; arguments = "{\"city\": \"Lima\"}"; } ); },
   { model = "unauthorized"; status = 401; error_message = "invalid key"; },
   { model = "midstream"; stream_error = "the model fell over"; },
   # 20 s of reply in 1000 pieces: only a cancel ends it in time.
@@ -302,6 +316,31 @@ if [ $rc -eq 1 ] && err_has '^structured: mock: protocol: no reply matched the J
    err_has '^structured: the last reply was: {"name": "Curie"}$' && out_empty; then
     pass "structured fails with AC_ESCHEMA and shows the last reply and its errors"
 else fail "structured AC_ESCHEMA"; fi
+
+# ---------------------------------------------------------------------
+# tool_loop
+# ---------------------------------------------------------------------
+
+E tool_loop -m toolloop
+if [ $rc -eq 0 ] && out_is "$LOOP_ANSWER" &&
+   [ "$(grep -c '^\[round [0-9]\]$' "$tmp/err")" -eq 3 ] &&
+   [ "$(sed -n 1p "$tmp/err")" = "[round 1]" ] &&
+   [ "$(sed -n 4p "$tmp/err")" = "[round 2]" ] &&
+   [ "$(sed -n 8p "$tmp/err")" = "[round 3]" ] && err_lines 8 &&
+   err_has '^\[tool\] get_weather -> {"celsius":21,"sky":"clear"}$' &&
+   err_has '^\[tool\] get_weather -> {"celsius":12,"sky":"rain"}$' &&
+   err_has '^\[tool\] to_fahrenheit -> {"fahrenheit":69.8}$' &&
+   err_has '^\[tool\] to_fahrenheit -> {"fahrenheit":53.6}$' &&
+   err_has '^\[tool error\] get_weather -> the arguments do not match .*\[keyword required\].*\[keyword additionalProperties\]'; then
+    pass "tool_loop runs three rounds, two and three calls at once, a schema error sent back"
+else fail "tool_loop"; fi
+
+E tool_loop -m toolforever
+if [ $rc -eq 1 ] && out_empty &&
+   [ "$(grep -c '^\[tool error\] get_weather -> no weather station in that city$' "$tmp/err")" -eq 4 ] &&
+   err_has '^tool_loop: mock: request: the model still called tools in round 5'; then
+    pass "tool_loop stops at its round limit with one line, exit 1"
+else fail "tool_loop -m toolforever"; fi
 
 # ---------------------------------------------------------------------
 # errors

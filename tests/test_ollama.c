@@ -847,6 +847,41 @@ static void test_e2e_session_tool_round_trip(void)
     mu_stop(&e);
 }
 
+/* A server that gives its calls no id (older Ollama): the response and
+ * the history hold the same generated id, so the caller answers by it. */
+static void test_e2e_session_tool_without_id(void)
+{
+    static const char script[] =
+        "scenarios = ( { model = \"tool-model\"; tool_calls = ( { id = \"\";"
+        " name = \"get_temperature\"; arguments = \"{}\"; } ); } );";
+    mu_env e;
+    ac_error err;
+    ollama_start(&e, script, "tool-model");
+    ac_session *sess = ac_session_new(e.llm, NULL);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_gen_params_add_tool(p, "get_temperature", NULL, NULL);
+    ac_response *r = ac_session_generate(sess, "Temperature?", p, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL_FATAL(ac_response_tool_call_count(r), 1);
+    const char *id = ac_response_tool_call_id(r, 0);
+    CU_ASSERT(strncmp(id, "call_", 5) == 0);
+    char kept[64];
+    snprintf(kept, sizeof kept, "%s", id);
+    CU_ASSERT_EQUAL(ac_session_add_tool_result(sess, id, NULL, "22"), AC_OK);
+    ac_response_free(r);
+    r = ac_session_generate(sess, NULL, p, &err);
+    ac_response_free(r);
+    json_object *b = mu_last_body(e.mock);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "messages", "1", "tool_calls", "0", "id")), kept);
+    CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "messages", "2", "tool_call_id")), kept);
+    CU_ASSERT_STRING_EQUAL(jstr(JGET(b, "messages", "2", "tool_name")), "get_temperature");
+    json_object_put(b);
+    ac_gen_params_free(p);
+    ac_session_free(sess);
+    mu_stop(&e);
+}
+
 static void test_e2e_http_error(void)
 {
     static const char script[] =
@@ -925,6 +960,7 @@ static const tu_test mock_tests[] = {
     { "ac_generate: request body", test_e2e_generate },
     { "ac_agenerate streaming", test_e2e_stream },
     { "session tool round trip", test_e2e_session_tool_round_trip },
+    { "session tool call without an id", test_e2e_session_tool_without_id },
     { "HTTP 404 from the server", test_e2e_http_error },
     { "ac_list_models (/api/tags)", test_e2e_list_models },
 };

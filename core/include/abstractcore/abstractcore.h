@@ -76,6 +76,8 @@ typedef enum ac_status {
                          the stream goes on, call again */
     AC_ESCHEMA,       /* structured output: no reply matched the JSON Schema
                          in the attempts allowed (the last reply is kept) */
+    AC_ELIMIT,        /* a limit the caller set was reached: a tool run's
+                         max_rounds with calls still pending */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
 } ac_status;
 
@@ -249,8 +251,9 @@ void ac_core_close(ac_core *core);
  * uv_backend_fd / uv_backend_timeout work.  Requests may still be started
  * and cancelled from any thread.  Calls that would block waiting for the
  * engine (ac_generate, ac_request_wait and ac_gather with a timeout,
- * ac_stream_next with a timeout, ac_list_models, ac_session_generate)
- * fail at once with AC_EBUSY and say why; polls (timeout 0) work.
+ * ac_stream_next with a timeout, ac_list_models, ac_session_generate,
+ * ac_session_run_tools, ac_toolrun_wait with a timeout) fail at once
+ * with AC_EBUSY and say why; polls (timeout 0) work.
  * examples/loop_*.c show adapters for libuv, libevent, GLib and poll().
  */
 
@@ -809,6 +812,222 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err);
  * AC_EJSON / AC_EPROTOCOL (not a saved session, naming the file).
  */
 ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Running tools: a session loop that calls the application's C functions */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The application registers C functions as tools, each with a name and a
+ * JSON Schema for its arguments, in a toolbox.  ac_session_arun_tools
+ * then runs the loop a tool-using agent needs: send the prompt, and while
+ * the reply asks for tool calls, validate each call's arguments against
+ * its tool's schema, run the calls (those of one reply concurrently),
+ * append the results to the session and ask again -- until the model
+ * answers without calls (the run succeeds with that reply) or max_rounds
+ * turns were sent (it fails).  A round is one model turn plus the calls
+ * its reply asks for.
+ *
+ * What the model gets back as a call's result (marked is_error where the
+ * backend has such a flag, as Anthropic does):
+ *   - the tool's *result on AC_OK;
+ *   - on any other status, the tool's *result if it set one, else
+ *     "tool \"NAME\" failed: <ac_strerror(status)>";
+ *   - for a name no tool has: "no tool named \"NAME\"";
+ *   - for arguments that are not a JSON object, or were cut off: a line
+ *     saying so; for arguments that fail the schema: the validator's
+ *     errors, one a line, each with the JSON pointer of the failing value
+ *     and the schema keyword ("/a: expected number, got string
+ *     \"one\" [keyword type]"); the tool is not called.
+ * Every call of a reply gets a result, in the order of the calls, so the
+ * history stays valid for every backend: a call not run (the round limit
+ * was reached, the run was cancelled) gets "not run: ..." as an error.
+ */
+typedef struct ac_toolbox ac_toolbox;
+typedef struct ac_toolrun ac_toolrun;
+
+/**
+ * A tool.  `arguments` is the call's JSON object text, already validated
+ * against the tool's schema.  Set *result to a malloc'd NUL-terminated
+ * UTF-8 text (the library frees it with free(); NULL is read as "") and
+ * return AC_OK; or return any other status for a failed tool (then
+ * *result, if set, is the error text the model sees).  Text that is not
+ * UTF-8 is replaced by an error result.  Runs on a thread of the
+ * library's pool or of the application's runner, never on the engine
+ * thread; several calls (of one run or of several) may run at once, so a
+ * tool touching shared state locks it.  It may block (a file, a
+ * database, a network request).  `user` is the pointer given to
+ * ac_toolbox_add.
+ */
+typedef ac_status (*ac_tool_fn)(const char *arguments, char **result, void *user);
+
+/** A new empty toolbox (free with ac_toolbox_free), NULL on no memory. */
+ac_toolbox *ac_toolbox_new(void);
+
+/**
+ * Release the toolbox.  Runs still using it keep it alive until they are
+ * freed.  Its thread pool (ac_toolrun_opts.run) is stopped and joined
+ * when the last holder lets go: here when no run holds it (idle pool
+ * threads exit at once).  When the last holder lets go on one of the
+ * pool's own threads (a run freed in its on_done), that thread is
+ * detached instead of joined and exits when its job returns.  NULL is a
+ * no-op.  Thread: any.
+ */
+void ac_toolbox_free(ac_toolbox *tb);
+
+/**
+ * Register a tool.  name: 1..64 characters of [A-Za-z0-9_-] (what OpenAI
+ * and Anthropic accept), unique in the toolbox.  description may be
+ * NULL.  parameters_schema_json: the tool's arguments as a JSON Schema
+ * (draft 7) object, or NULL for any object.  Everything is copied.  The
+ * schema is compiled here, once: a schema that is not a JSON object, or
+ * that the validator refuses (an unknown or later-draft keyword, a bad
+ * value, a bad regex, a $ref that cannot be resolved), fails with
+ * AC_EINVAL, AC_EJSON or AC_EUNSUPPORTED and err naming the tool and the
+ * compiler's message with its schema pointer.  Also AC_EINVAL for a NULL
+ * toolbox or fn, a bad or taken name, or more than 128 tools; AC_ENOMEM.
+ * Thread: any, also while runs use the toolbox (a run offers the tools
+ * the toolbox had when it started, but runs any tool it has when the
+ * model calls it).
+ */
+ac_status ac_toolbox_add(ac_toolbox *tb, const char *name, const char *description,
+                         const char *parameters_schema_json, ac_tool_fn fn, void *user,
+                         ac_error *err);
+
+/** Number of tools registered. */
+size_t ac_toolbox_count(const ac_toolbox *tb);
+
+/**
+ * Offer every tool of the toolbox in p (ac_gen_params_add_tool for each,
+ * in registration order), for an application that runs its own loop.
+ * ac_session_arun_tools does this itself.  All or nothing: AC_EINVAL (NULL,
+ * or p would hold more than 128 tools), AC_ENOMEM, and p is unchanged.
+ */
+ac_status ac_toolbox_offer(const ac_toolbox *tb, ac_gen_params *p);
+
+#define AC_TOOLRUN_OPTS_VERSION 1
+#define AC_TOOLRUN_MAX_PARALLEL 64
+
+/**
+ * How a run goes.  Zero-initialised means the defaults; fields are only
+ * ever appended.  Every hook below gets `user` (this struct's) as its
+ * last argument.  Copied at the call.
+ *
+ * Callbacks of one run never run at the same time as each other, so they
+ * need no lock among themselves; they may run on the engine thread (in
+ * host mode: inside ac_core_run_once), on a pool or runner thread, or --
+ * on_round(1) only -- on the calling thread inside ac_session_arun_tools.
+ * They must not block; they may call ac_toolrun_cancel, ac_toolrun_rounds
+ * and ac_toolrun_status.
+ */
+typedef struct ac_toolrun_opts {
+    unsigned version;      /* AC_TOOLRUN_OPTS_VERSION (0 is read as 1) */
+    int max_rounds;        /* model turns at most; 0: 8.  A reply that
+                              still asks for calls in the last one fails
+                              the run (AC_ELIMIT) */
+    int max_parallel;      /* calls of one reply run at once, at most,
+                              1..AC_TOOLRUN_MAX_PARALLEL; 0: 4 */
+    /*
+     * Where tool calls run.  NULL: on the toolbox's own pool, threads the
+     * library starts on first use (as many as calls run at once, at most
+     * AC_TOOLRUN_MAX_PARALLEL, kept idle between rounds) and joins in
+     * ac_toolbox_free.  Otherwise the application runs them on its
+     * threads: `run` must arrange for job(arg) to be called exactly once,
+     * on some other thread, and return without waiting for it (it is
+     * called from the engine context, where nothing may block).  A job
+     * runs one or more calls, then may start the next turn.
+     */
+    void (*run)(void (*job)(void *arg), void *arg, void *user);
+    /* Every streaming event of every round's turn, in order, as
+     * ac_callbacks.on_event gives them (turns stream when this is set). */
+    void (*on_event)(ac_toolrun *run, const ac_chunk *chunk, void *user);
+    /* Round `round` (1-based) is about to be sent. */
+    void (*on_round)(ac_toolrun *run, int round, void *user);
+    /* A call starts (also a call refused before its tool runs: unknown
+     * name, bad arguments).  id is the call's id in the history. */
+    void (*on_tool_start)(ac_toolrun *run, const char *name, const char *id,
+                          const char *arguments, void *user);
+    /* A call ended: result is what the model will see (borrowed for the
+     * callback), is_error 1 for a failure.  Calls not run (a cancel, the
+     * round limit) are reported by neither callback. */
+    void (*on_tool_done)(ac_toolrun *run, const char *name, const char *id,
+                         const char *result, int is_error, void *user);
+    void *user;
+} ac_toolrun_opts;
+
+/**
+ * Start the loop on session s with prompt (NULL: continue the history as
+ * it is) and params (may be NULL; copied, with the toolbox's tools added
+ * to those it offers already), and return at once.  The run keeps s and
+ * tb alive until it is freed.  Each turn is an ac_session_agenerate: the
+ * history gets each reply and the tool results; a turn that fails ends
+ * the run with its error (and leaves the history as that turn found it).
+ * Do not start other turns on s while the run goes.
+ *
+ * Returns a run the caller owns (free with ac_toolrun_free), or NULL with
+ * err: AC_EINVAL (NULL s or tb, bad opts, prompt not UTF-8), AC_ENOMEM,
+ * AC_ECANCELED (the core was closed); then no callback but on_round(1)
+ * has run.  Otherwise on_done(run, status, user) runs exactly once when
+ * the run ends (user is this call's `user`): AC_OK, the turn's error,
+ * AC_ECANCELED (ac_toolrun_cancel, ac_core_close), AC_ELIMIT (the model
+ * still called tools in round max_rounds; the calls were not run), or
+ * AC_ENOMEM.  on_done may be NULL; it runs under the same rules as the
+ * other callbacks and may free the run.  Works in host mode: tools run
+ * on the pool or runner, never inside ac_core_run_once; the thread that
+ * finishes a round's last call starts the next turn.  Thread: any,
+ * except inside a tool of this run.
+ */
+ac_toolrun *ac_session_arun_tools(ac_session *s, const char *prompt, const ac_gen_params *params,
+                                  const ac_toolbox *tb, const ac_toolrun_opts *opts,
+                                  void (*on_done)(ac_toolrun *run, ac_status status, void *user),
+                                  void *user, ac_error *err);
+
+/**
+ * Wait until the run has ended (its on_done has returned) or timeout_ms
+ * passes (-1: forever, 0: poll).  AC_OK when it has ended (whatever its
+ * outcome), AC_ETIMEDOUT, AC_EINVAL for NULL, AC_EBUSY where waiting
+ * would deadlock or stall (a callback or a tool of this run, the engine
+ * context, host mode; a poll still works).
+ */
+ac_status ac_toolrun_wait(ac_toolrun *run, int timeout_ms);
+
+/**
+ * Stop the run, from any thread (callbacks and tools included): the turn
+ * in flight is cancelled; calls already running finish and their results
+ * are kept, calls not started are not run; no further turn starts.  The
+ * run then ends with AC_ECANCELED (unless it had already ended).  NULL ok.
+ */
+void ac_toolrun_cancel(ac_toolrun *run);
+
+/** AC_EPENDING while the run goes; then its outcome, with *err (may be
+ *  NULL) filled for a failure. */
+ac_status ac_toolrun_status(const ac_toolrun *run, ac_error *err);
+
+/**
+ * The last reply once the run has ended, NULL before: the final answer
+ * on success, the reply that still asked for calls after AC_ETOOBIG, the
+ * partial reply of a turn that failed.  Borrowed from the run.
+ */
+const ac_response *ac_toolrun_response(const ac_toolrun *run);
+
+/** Turns sent so far (the current round number). */
+int ac_toolrun_rounds(const ac_toolrun *run);
+
+/** Release the run; a run still going is cancelled first, its on_done
+ *  still fires, and its memory goes after that.  NULL ok.  Thread: any,
+ *  including the run's callbacks. */
+void ac_toolrun_free(ac_toolrun *run);
+
+/**
+ * The blocking loop: ac_session_arun_tools, wait, and return the final
+ * response (free with ac_response_free), or NULL with err (the run's
+ * error; use the asynchronous call to read the last reply of a failed
+ * run).  AC_EBUSY from the engine context or in host mode, like
+ * ac_session_generate.
+ */
+ac_response *ac_session_run_tools(ac_session *s, const char *prompt, const ac_gen_params *params,
+                                  const ac_toolbox *tb, const ac_toolrun_opts *opts,
+                                  ac_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Models                                                              */
