@@ -15,6 +15,7 @@
 #include "call.h"
 #include "decoder.h"
 #include "error.h"
+#include "hook.h"
 #include "message.h"
 #include "params.h"
 #include "prompted.h"
@@ -239,6 +240,9 @@ const rq_kind ac__chat_kind = {
 static void on_sink_event(void *ctx, const ac_chunk *c)
 {
     ac_request *q = ctx;
+    if (!q->first_token && (c->type == AC_EVENT_TEXT || c->type == AC_EVENT_REASONING ||
+                            c->type == AC_EVENT_TOOL_CALL_START))
+        ac__hook_first_token(q);
     if (q->cb.on_event)
         q->cb.on_event(q, c, q->user);
 }
@@ -275,6 +279,15 @@ ac_request *ac__chat_new(ac_llm *llm, const ac_gen_params *params, const ac_call
 }
 
 const ac_gen_params *ac__chat_params(const ac_request *q) { return CHAT(q)->params; }
+
+const char *ac__chat_prompt(const ac_request *q)
+{
+    const chat_request *c = (const chat_request *)q;
+    for (size_t i = c->n_msgs; i-- > 0;)
+        if (c->msgs[i].pub.role == AC_ROLE_USER)
+            return c->msgs[i].pub.text;
+    return NULL;
+}
 
 /* ------------------------------------------------------------------ */
 /* Building                                                            */

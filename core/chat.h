@@ -24,6 +24,8 @@ ac_status   ac__chat_build(ac_request *q, const char *system, const ac__msg *his
  * plugin's ac_gen_request belongs to (NULL out of range). */
 const ac_message  *ac__chat_message(const ac_gen_request *g, size_t i);
 const ac_tool_def *ac__chat_tool(const ac_gen_request *g, size_t i);
+/* The text of the last user message (for the trace file), or NULL. */
+const char *ac__chat_prompt(const ac_request *q);
 /* The request's own copy of its parameters. */
 const ac_gen_params *ac__chat_params(const ac_request *q);
 /* The chat kind's table (replay.c drives it). */

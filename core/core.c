@@ -8,6 +8,8 @@
  */
 #include "core.h"
 #include "prompted.h"
+#include "hook.h"
+#include "trace.h"
 #include "alloc.h"
 #include "log.h"
 #include "call.h"
@@ -426,6 +428,7 @@ static void core_destroy(ac_core *c)
     ac__free(c->config_path);
     ac__free(c->default_provider);
     pthread_mutex_destroy(&c->mu);
+    ac__hook_slot_destroy(&c->hooks);
     ac__free(c);
 }
 
@@ -531,7 +534,7 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
     static const char *const known[] = {
         "default_provider", "engine.mode", "engine.max_connections",
         "engine.max_host_connections", "engine.max_idle_connections", "engine.workers",
-        "engine.max_response_bytes",
+        "engine.max_response_bytes", "trace.file", "trace.content",
     };
     for (size_t i = 0; opts && i < opts->n; i++) {
         int ok = 0;
@@ -541,7 +544,8 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
             ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "unknown core option '%s' (known: "
                           "default_provider, engine.mode, engine.max_connections, "
                           "engine.max_host_connections, engine.max_idle_connections, "
-                          "engine.workers, engine.max_response_bytes)", opts->keys[i]);
+                          "engine.workers, engine.max_response_bytes, trace.file, "
+                          "trace.content)", opts->keys[i]);
             return AC_EINVAL;
         }
     }
@@ -581,6 +585,56 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
     return engine_mode_value(c, eng, opts, ec, err);
 }
 
+/* abstractcore.trace = { file = "..."; content = false; }, or the options
+ * trace.file / trace.content (which win). */
+static ac_status read_trace_settings(ac_core *c, const ac_options *opts, ac_error *err)
+{
+    const char *file = NULL, *content = NULL;
+    for (size_t i = 0; opts && i < opts->n; i++) {
+        if (strcmp(opts->keys[i], "trace.file") == 0)
+            file = opts->values[i];
+        else if (strcmp(opts->keys[i], "trace.content") == 0)
+            content = opts->values[i];
+    }
+    config_setting_t *tr = config_lookup(&c->cfg, "abstractcore.trace");
+    if (tr && !config_setting_is_group(tr))
+        return bad_type(c, tr, "trace", "a group { file = \"...\"; content = false; }", err);
+    int want_content = 0;
+    if (tr) {
+        config_setting_t *f = config_setting_get_member(tr, "file");
+        config_setting_t *ct = config_setting_get_member(tr, "content");
+        if (f && config_setting_type(f) != CONFIG_TYPE_STRING)
+            return bad_type(c, f, "trace.file", "a file name (string)", err);
+        if (ct && config_setting_type(ct) != CONFIG_TYPE_BOOL)
+            return bad_type(c, ct, "trace.content", "true or false", err);
+        if (!file && f)
+            file = config_setting_get_string(f);
+        if (ct)
+            want_content = config_setting_get_bool(ct);
+    }
+    if (content) {
+        if (!strcmp(content, "true") || !strcmp(content, "1") || !strcmp(content, "yes"))
+            want_content = 1;
+        else if (!strcmp(content, "false") || !strcmp(content, "0") || !strcmp(content, "no"))
+            want_content = 0;
+        else {
+            ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "option trace.content: '%s' is not "
+                          "true or false", content);
+            return AC_EINVAL;
+        }
+    }
+    if (!file || !*file)
+        return AC_OK;
+    struct trace *t = ac__trace_open(file, want_content, err);
+    if (!t)
+        return err->code;
+    pthread_mutex_lock(&c->hooks.mu);
+    c->hooks.trace = t;
+    atomic_store(&c->hooks.on, 1);
+    pthread_mutex_unlock(&c->hooks.mu);
+    return AC_OK;
+}
+
 ac_status ac_core_open_ex(ac_core **out, const char *config_path, const ac_options *opts,
                           ac_error *err)
 {
@@ -606,12 +660,15 @@ ac_status ac_core_open_ex(ac_core **out, const char *config_path, const ac_optio
     }
     atomic_init(&c->refs, 1);
     pthread_mutex_init(&c->mu, NULL);
+    ac__hook_slot_init(&c->hooks);
     engine_config ec;
     ac_status st = config_find(config_path, &c->config_path, err);
     if (st == AC_OK)
         st = config_load(c, err);
     if (st == AC_OK)
         st = read_engine_settings(c, opts, &ec, err);
+    if (st == AC_OK)
+        st = read_trace_settings(c, opts, err);
     if (st == AC_OK)
         st = load_plugins(c, err);
     if (st == AC_OK)

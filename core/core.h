@@ -15,6 +15,15 @@
 #include "plugin.h"
 #include "settings.h"
 
+/* hook.h's slot, here so struct ac_core can hold it. */
+typedef struct hook_slot {
+    atomic_int      on;        /* a hook or a trace file is set */
+    pthread_mutex_t mu;
+    ac_hook_fn      fn;
+    void           *user;
+    struct trace   *trace;     /* the trace file, or NULL */
+} hook_slot;
+
 typedef struct engine engine;
 
 typedef struct limits {
@@ -51,6 +60,7 @@ struct ac_core {
     struct workers  *pool;       /* run_local pool, started on first use */
     int              n_workers;
     limits           defaults;
+    hook_slot        hooks;      /* the application's hook, the trace file */
 };
 
 /* How chat requests of an llm use tools and schemas (its provider's

@@ -18,6 +18,7 @@
  * quiet streams cost nothing per round.
  */
 #include "engine.h"
+#include "hook.h"
 #include "alloc.h"
 #include "error.h"
 #include "relay.h"
@@ -112,8 +113,15 @@ static void wake(engine *e)
 /* Ending an attempt, ending a request                                 */
 /* ------------------------------------------------------------------ */
 
-static void attempt_end(engine *e, ac_request *q)
+/* End the running try, if any (st: how it ended, err when it failed):
+ * the transfer or run goes, the try is recorded (hook.h), and q leaves
+ * the engine's lists. */
+static void attempt_end(engine *e, ac_request *q, ac_status st, const ac_error *err)
 {
+    int http_status = 0;
+    if (q->xfer && !q->local)
+        http_status = ((transfer *)q->xfer)->dec.http_status;
+    ac__hook_attempt_end(q, st, err, st == AC_OK ? http_status : 0);
     if (q->local) {
         if (q->xfer) {
             ac__relay_cancel(q->xfer);
@@ -133,7 +141,7 @@ static void attempt_end(engine *e, ac_request *q)
 
 static void finish(engine *e, ac_request *q, ac_status st, const ac_error *err)
 {
-    attempt_end(e, q);
+    attempt_end(e, q, st, err);
     ac__request_finish(q, st, err);
 }
 
@@ -178,7 +186,8 @@ static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
         q->kind->delivered(q) == 0 && q->attempt - q->round_start <= q->lim.max_retries) {
         double delay = ac__retry_delay_ms(&e->rng, q->attempt, err->retry_after_ms);
         if (q->lim.total_ms <= 0 || now + delay < q->t_start + (double)q->lim.total_ms) {
-            attempt_end(e, q);
+            attempt_end(e, q, err->code, err);
+            ac__hook_retry(q, err, (long)delay);
             q->kind->restart(q);
             set_state(q, RQ_BACKOFF);
             q->retry_at = now + delay;
@@ -231,6 +240,7 @@ static void attempt_start(engine *e, ac_request *q)
     q->xfer = t;
     set_state(q, RQ_ACTIVE);
     list_add(&e->active, q);
+    ac__hook_attempt_start(q);
     rearm(e, q);
 }
 
@@ -259,11 +269,13 @@ static void local_start(engine *e, ac_request *q)
     q->xfer = r;
     set_state(q, RQ_ACTIVE);
     list_add(&e->active, q);
+    ac__hook_attempt_start(q);
     rearm(e, q);
 }
 
 static void start_submitted(engine *e, ac_request *q, int stopping)
 {
+    ac__hook_request_start(q);
     if (stopping)
         finish_canceled(e, q, "the core was closed");
     else if (q->prestatus != AC_OK)
@@ -294,7 +306,7 @@ static void ended_well(engine *e, ac_request *q)
         finish(e, q, AC_OK, NULL);
         return;
     }
-    attempt_end(e, q);
+    attempt_end(e, q, AC_OK, NULL);
     q->round_start = q->attempt;
     if (q->local)
         local_start(e, q);

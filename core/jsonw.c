@@ -150,6 +150,11 @@ void ac__jw_double(jsonw *w, double v)
     double back;
     if (sscanf(n, "%lf", &back) != 1 || back != v)
         len = snprintf(n, sizeof n, "%.17g", v);
+    /* printf follows the program's locale: a decimal comma is a point in
+     * JSON, whatever the application set with setlocale. */
+    for (char *p = n; *p; p++)
+        if (*p == ',')
+            *p = '.';
     put(w, n, (size_t)len);
     /* "1" would read back as an integer: keep it a number with a point. */
     if (!strpbrk(n, ".eEn"))

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "engine.h"
 #include "error.h"
+#include "hook.h"
 #include "params.h"
 #include "response.h"
 
@@ -48,7 +49,9 @@ ac_request *ac__request_new(const rq_kind *kind, ac_llm *llm, const ac_gen_param
     ac_request *q = ac__calloc(1, kind->size);
     if (!q)
         return NULL;
+    static atomic_ullong next_id = 1;
     atomic_init(&q->refs, 1);
+    q->id = atomic_fetch_add(&next_id, 1);
     q->kind = kind;
     ac__llm_ref(llm);
     q->llm = llm;
@@ -164,6 +167,7 @@ void ac__request_finish(ac_request *q, ac_status status, const ac_error *err)
             q->kind->fail(q, &e);
         }
     }
+    ac__hook_request_end(q, status, status == AC_OK ? NULL : &e);
     pthread_mutex_lock(&q->mu);
     q->status = status;
     q->err = e;
@@ -185,6 +189,7 @@ void ac__request_unref(ac_request *q)
     if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
         return;
     q->kind->release(q);
+    ac__hook_attempts_free(q);
     ac__http_request_clear(&q->http);
     ac_response_free(q->resp);
     pthread_cond_destroy(&q->cv);

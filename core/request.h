@@ -84,8 +84,15 @@ struct ac_request {
     int               (*hook_backpressure)(void *ctx);
     void               *hook_ctx;
 
+    unsigned long long  id;           /* unique in the process, from 1 */
+
     /* Engine context only. */
     int                 attempt;      /* tries started, 1-based */
+    double              t_attempt;    /* this try began */
+    int                 attempt_open; /* a try runs: its end is not recorded yet */
+    int                 first_token;  /* content reached the caller */
+    struct attempt_rec *tries;        /* the tries so far (hook.h) */
+    size_t              n_tries;
     int                 round_start;  /* `attempt` when this round began */
     double              t_start;      /* first try, ms (ac__now_ms) */
     double              t_queued;     /* handed to the engine */

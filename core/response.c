@@ -3,6 +3,7 @@
  */
 #include "response.h"
 #include "alloc.h"
+#include "hook.h"
 #include "tools/toolrender.h"
 
 #include <json-c/json.h>
@@ -69,6 +70,48 @@ void ac__response_reset(ac_response *r)
     r->n_warnings = 0;
 }
 
+static void tries_free(attempt_rec *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ac__free(t[i].provider);
+        ac__free(t[i].model);
+    }
+    ac__free(t);
+}
+
+void ac__response_take_attempts(ac_response *r, attempt_rec *tries, size_t n)
+{
+    tries_free(r->tries, r->n_tries);
+    ac__free(r->tries_v);
+    r->tries = tries;
+    r->tries_v = NULL;
+    r->n_tries = 0;
+    if (!n)
+        return;
+    ac_attempt *v = ac__calloc(n, sizeof *v);
+    if (!v) {
+        tries_free(tries, n);
+        r->tries = NULL;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i].provider = tries[i].provider;
+        v[i].model = tries[i].model;
+        v[i].status = tries[i].status;
+        v[i].http_status = tries[i].http_status;
+        v[i].started_ms = tries[i].started_ms;
+        v[i].latency_ms = tries[i].latency_ms;
+    }
+    r->tries_v = v;
+    r->n_tries = n;
+}
+
+size_t ac_response_attempt_count(const ac_response *r) { return r ? r->n_tries : 0; }
+const ac_attempt *ac_response_attempt(const ac_response *r, size_t i)
+{
+    return r && i < r->n_tries ? &r->tries_v[i] : NULL;
+}
+
 int ac__response_warn(ac_response *r, const char *fmt, ...)
 {
     char line[400];
@@ -94,6 +137,7 @@ void ac_response_free(ac_response *r)
     if (!r)
         return;
     ac__response_reset(r);
+    ac__response_take_attempts(r, NULL, 0);
     ac__buf_free(&r->content);
     ac__buf_free(&r->reasoning);
     ac__free(r->model);
@@ -154,7 +198,7 @@ const char *ac_response_schema_errors(const ac_response *r)
 {
     return r ? r->schema_errors : NULL;
 }
-int ac_response_attempts(const ac_response *r) { return r ? r->attempts : 0; }
+int ac_response_rounds(const ac_response *r) { return r ? r->attempts : 0; }
 size_t ac_response_warning_count(const ac_response *r) { return r ? r->n_warnings : 0; }
 const char *ac_response_warning(const ac_response *r, size_t i)
 {
@@ -242,7 +286,27 @@ char *ac_response_to_json(const ac_response *r)
     if (r->schema_errors)
         json_object_object_add(o, "schema_errors", json_object_new_string(r->schema_errors));
     if (r->attempts > 1)
-        json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
+        json_object_object_add(o, "rounds", json_object_new_int(r->attempts));
+    if (r->n_tries) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < r->n_tries; i++) {
+            json_object *t = json_object_new_object();
+            if (!t)
+                continue;
+            const char *st = ac_strerror(r->tries_v[i].status), *colon = strchr(st, ':');
+            json_object_object_add(t, "provider", json_object_new_string(r->tries_v[i].provider));
+            json_object_object_add(t, "model", json_object_new_string(r->tries_v[i].model));
+            json_object_object_add(t, "status", json_object_new_string_len(
+                st, colon ? (int)(colon - st) : (int)strlen(st)));
+            if (r->tries_v[i].http_status)
+                json_object_object_add(t, "http_status",
+                                       json_object_new_int(r->tries_v[i].http_status));
+            json_object_object_add(t, "latency_ms",
+                                   json_object_new_double(r->tries_v[i].latency_ms));
+            json_object_array_add(a, t);
+        }
+        json_object_object_add(o, "attempts", a);
+    }
     if (r->n_warnings) {
         json_object *w = json_object_new_array();
         for (size_t i = 0; w && i < r->n_warnings; i++)

@@ -35,9 +35,13 @@ struct ac_response {
     struct json_object *json;   /* the validated document */
     char          *json_text;
     char          *schema_errors;  /* the last reply's, when it did not match */
-    int            attempts;       /* tries made: 1, more when asked again */
+    int            attempts;       /* structured-output rounds: 1, more when asked again */
     char         **warnings;
     size_t         n_warnings;
+    /* Every try (hook.h's records, owned), and their public view. */
+    struct attempt_rec *tries;
+    ac_attempt    *tries_v;
+    size_t         n_tries;
 };
 
 /* A new empty response; limit caps content/reasoning/arguments (0: none). */
@@ -45,6 +49,9 @@ ac_response *ac__response_new(const char *provider, const char *model, size_t li
 /* Back to empty (a retry starts over); keeps provider and model. */
 void         ac__response_reset(ac_response *r);
 int          ac__response_set_str(char **slot, const char *s);  /* 0 ok, -1 oom */
+/* Take a request's list of tries (owned from now on, even when the view
+ * cannot be made: then the count is 0). */
+void         ac__response_take_attempts(ac_response *r, struct attempt_rec *tries, size_t n);
 /* Add a warning line (printf-style).  0 ok, -1 oom. */
 int          ac__response_warn(ac_response *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -106,8 +106,8 @@ int main(int argc, char **argv)
     json_object_object_get_ex(doc, "born", &born);
     printf("%s\n", ac_response_json_text(r));
     printf("%s, born %d\n", json_object_get_string(name), json_object_get_int(born));
-    fprintf(stderr, "[%d attempt%s]\n", ac_response_attempts(r),
-            ac_response_attempts(r) == 1 ? "" : "s");
+    fprintf(stderr, "[%d attempt%s]\n", ac_response_rounds(r),
+            ac_response_rounds(r) == 1 ? "" : "s");
     rc = 0;
     goto done;
 fail:

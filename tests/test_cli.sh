@@ -237,7 +237,7 @@ else fail "--schema"; fi
 
 A --schema "$tmp/person.json" -m person -o json "Who?"
 if [ $rc -eq 0 ] && out_lines 1 && out_has '"content":{"name":"Ada","age":36}' &&
-   out_has '"attempts":2'; then
+   out_has '"rounds":2'; then
     pass "--schema -o json: the document is the content"
 else fail "--schema -o json"; fi
 

@@ -152,7 +152,7 @@ static void test_asked_again_until_valid(void)
         fprintf(stderr, "\n  %s\n", err.message);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_EQUAL(mock_server_request_count(env.mock) - before, 3);
-    CU_ASSERT_EQUAL(ac_response_attempts(r), 3);
+    CU_ASSERT_EQUAL(ac_response_rounds(r), 3);
     TU_ASSERT_STR(ac_response_json_text(r), "{\"name\":\"Ada\",\"age\":36}");
     CU_ASSERT_EQUAL(json_object_get_int(json_object_object_get(ac_response_json(r), "age")), 36);
     CU_ASSERT_PTR_NULL(ac_response_schema_errors(r));
@@ -201,7 +201,7 @@ static void test_attempts_run_out(void)
     CU_ASSERT_PTR_NULL(ac_response_json_text(r));
     CU_ASSERT_PTR_NOT_NULL(ac_response_schema_errors(r));
     CU_ASSERT_PTR_NOT_NULL(strstr(ac_response_schema_errors(r), "/age"));
-    CU_ASSERT_EQUAL(ac_response_attempts(r), 2);
+    CU_ASSERT_EQUAL(ac_response_rounds(r), 2);
     ac_request_free(q);
     /* One attempt: no asking again. */
     ac_gen_params_set_schema_attempts(p, 1);
@@ -220,7 +220,7 @@ static void test_fenced_json_accepted(void)
     ac_error err;
     ac_response *r = ac_generate(l, "Who?", p, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT_EQUAL(ac_response_attempts(r), 1);
+    CU_ASSERT_EQUAL(ac_response_rounds(r), 1);
     TU_ASSERT_STR(ac_response_json_text(r), "{\"name\":\"Bo\",\"age\":7}");
     /* The text is what the model wrote. */
     CU_ASSERT_PTR_NOT_NULL(strstr(ac_response_content(r), "Here you go"));

@@ -293,6 +293,77 @@ ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err);
 void ac_free(void *ptr);
 
 /* ------------------------------------------------------------------ */
+/* Hooks: what happens to every request, for metrics and tracing       */
+/* ------------------------------------------------------------------ */
+
+/** What a hook event reports. */
+typedef enum ac_hook_kind {
+    AC_HOOK_REQUEST_START = 1, /* the engine took a request */
+    AC_HOOK_ATTEMPT_START,     /* a try begins: provider, model, attempt */
+    AC_HOOK_ATTEMPT_END,       /* a try ended: status, error, http_status, latency_ms */
+    AC_HOOK_RETRY,             /* another try follows after delay_ms: error says why */
+    AC_HOOK_FIRST_TOKEN,       /* the request's first content reached the caller */
+    AC_HOOK_FALLBACK,          /* the request moves on to to_provider / to_model:
+                                  error says why */
+    AC_HOOK_CIRCUIT,           /* the breaker of provider / model changed: circuit */
+    AC_HOOK_RATE_WAIT,         /* the provider's rate limit holds the request
+                                  back delay_ms */
+    AC_HOOK_REQUEST_END        /* the request ended: status, error, usage,
+                                  latency_ms, and the provider / model that
+                                  answered */
+} ac_hook_kind;
+
+/**
+ * One event.  Valid only during the call; members are only ever
+ * appended (struct_size says how many there are).  Strings are never NULL
+ * ("" when not applicable).
+ */
+typedef struct ac_hook_event {
+    size_t          struct_size;
+    ac_hook_kind    kind;
+    ac_request     *request;        /* NULL for AC_HOOK_CIRCUIT */
+    unsigned long long request_id;  /* unique in the process, from 1 */
+    const char     *provider;       /* the provider instance this is about */
+    const char     *model;
+    int             attempt;        /* tries started so far, 1-based (0 before) */
+    ac_status       status;         /* *_END; RETRY / FALLBACK: the failure */
+    const ac_error *error;          /* RETRY, FALLBACK, failed *_END; else NULL */
+    int             http_status;    /* ATTEMPT_END, REQUEST_END: 0 if none */
+    long            delay_ms;       /* RETRY, RATE_WAIT */
+    const char     *to_provider;    /* FALLBACK */
+    const char     *to_model;       /* FALLBACK */
+    const char     *circuit;        /* CIRCUIT: "closed", "open", "half_open" */
+    long            input_tokens;   /* REQUEST_END: -1 unknown */
+    long            output_tokens;
+    double          latency_ms;     /* ATTEMPT_END: the try; REQUEST_END: all of it */
+    double          elapsed_ms;     /* since the request started */
+} ac_hook_event;
+
+typedef void (*ac_hook_fn)(const ac_hook_event *ev, void *user);
+
+/**
+ * Call fn for every event of every request of this core (NULL: none;
+ * then building the events costs nothing).  fn runs in the engine context
+ * (the engine thread, or inside ac_core_run_once in host mode), in order,
+ * one at a time; it must not block, and may not call blocking functions
+ * (they fail with AC_EBUSY there).  May be changed while requests run: an
+ * event goes to the old or the new hook.  Thread: any.
+ */
+ac_status ac_core_set_hook(ac_core *core, ac_hook_fn fn, void *user);
+/** Name of a hook kind ("request_start", ...).  Static. */
+const char *ac_hook_kind_name(ac_hook_kind kind);
+
+/** One try of a request, as the response lists them. */
+typedef struct ac_attempt {
+    const char *provider;     /* the provider instance tried */
+    const char *model;
+    ac_status   status;       /* AC_OK, or why this try failed */
+    int         http_status;  /* 0 if none */
+    double      started_ms;   /* since the request started */
+    double      latency_ms;   /* how long it took */
+} ac_attempt;
+
+/* ------------------------------------------------------------------ */
 /* Options for an LLM (overrides of the provider's config block)        */
 /* ------------------------------------------------------------------ */
 
@@ -708,9 +779,15 @@ struct json_object *ac_response_json(const ac_response *r);
  *  match, one a line ("/age: -3 is less than the minimum 0"), or NULL when
  *  the last reply matched.  Borrowed. */
 const char *ac_response_schema_errors(const ac_response *r);
-/** Tries made for this reply (more than 1 when structured output was
- *  asked again). */
-int         ac_response_attempts(const ac_response *r);
+/** Rounds of structured output: 1, more when a reply that did not match
+ *  the schema was asked again (each round may itself have been retried:
+ *  ac_response_attempt_count counts every try). */
+int         ac_response_rounds(const ac_response *r);
+/** Every try made for this response, in order: retries, fallbacks to
+ *  other providers, structured-output rounds.  The last is the one that
+ *  answered (or failed last).  Borrowed; NULL out of range. */
+size_t            ac_response_attempt_count(const ac_response *r);
+const ac_attempt *ac_response_attempt(const ac_response *r, size_t i);
 /** Things the library noticed but did not fail for, one line each: a tool
  *  call written in the reply text that could not be read (its text is kept
  *  in the content).  Borrowed; count 0 when none. */
