@@ -10,7 +10,7 @@
  * Features the backend lacks (tools, a structured mode) are prompted
  * (prompted.h).
  */
-#include "chat.h"
+#include "chat_int.h"
 #include "alloc.h"
 #include "call.h"
 #include "decoder.h"
@@ -26,24 +26,6 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct chat_request {
-    ac_request      base;
-    ac_gen_params  *params;     /* owned copy */
-    ac__msg        *msgs;       /* owned */
-    size_t          n_msgs;
-    ac_gen_request  greq;       /* what the plugin sees */
-    ac_sink         sink;
-    prompted_plan   plan;
-    /* Structured output. */
-    const ac__schema *schema;   /* params' compiled schema, or NULL */
-    int             attempts;   /* tries allowed */
-    int             round;      /* this try, 1-based */
-    int             again;      /* end found a reply to ask again about */
-    char           *feedback;   /* the user message of the next round */
-    long            used_in, used_out;  /* usage of earlier rounds; -1 unknown */
-} chat_request;
-
-#define CHAT(q) ((chat_request *)(q))
 
 /* The chat request a plugin's ac_gen_request belongs to. */
 static const chat_request *of_greq(const ac_gen_request *g)
@@ -211,6 +193,7 @@ static void chat_release(ac_request *q)
     ac__sink_cleanup(&c->sink);
     ac__sink_release(&c->sink);
     ac__free(c->feedback);
+    ac__chat_chain_free(c);
     ac__msgs_free(c->msgs, c->n_msgs);
     ac_gen_params_free(c->params);
 }
@@ -220,7 +203,6 @@ static ac_status chat_run_local(ac_request *q, ac_sink *sink, ac_call *call)
     return q->llm->vt->run_local(q->llm->state, &CHAT(q)->greq, sink, call);
 }
 
-static ac_status build_http(ac_request *q);
 static int chat_again(ac_request *q, ac_error *err);
 
 const rq_kind ac__chat_kind = {
@@ -235,6 +217,7 @@ const rq_kind ac__chat_kind = {
     .release = chat_release,
     .run_local = chat_run_local,
     .again = chat_again,
+    .fallback = ac__chat_fallback,
 };
 
 static void on_sink_event(void *ctx, const ac_chunk *c)
@@ -266,12 +249,11 @@ ac_request *ac__chat_new(ac_llm *llm, const ac_gen_params *params, const ac_call
     q->local = !llm->vt->build_request && llm->vt->run_local;
     ac__sink_init(&c->sink, q->resp, llm->vt, llm->state, on_sink_event, q);
     q->sink = &c->sink;
-    ac__prompted_plan(llm, c->params, &c->plan);
     c->schema = c->params->schema ? c->params->schema->s : NULL;
     c->attempts = c->params->schema_attempts >= 0 ? c->params->schema_attempts
                                                   : llm->co.schema_attempts;
     c->round = 1;
-    if (ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0) != AC_OK) {
+    if (ac__chat_chain(c) != AC_OK) {
         ac__request_unref(q);
         return NULL;
     }
@@ -293,39 +275,20 @@ const char *ac__chat_prompt(const ac_request *q)
 /* Building                                                            */
 /* ------------------------------------------------------------------ */
 
+/* The messages as the caller gave them: system prompt, history, prompt. */
 static ac_status build_messages(chat_request *c, const char *system, const ac__msg *history,
                                 size_t n_history, const char *prompt)
 {
     ac_request *q = &c->base;
-    /* What the backend cannot take natively goes in the system prompt. */
-    ac_status pst;
-    char *extra = ac__prompted_system(&c->plan, c->params, &pst, &q->preerr);
-    if (pst != AC_OK)
-        return ac__request_prefail(q, pst, AC_STAGE_REQUEST, q->preerr.message);
-    char *joined = NULL;
-    if (extra && system && *system) {
-        if (!(joined = ac__asprintf("%s\n\n%s", system, extra))) {
-            ac__free(extra);
-            return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
-        }
-        system = joined;
-    } else if (extra) {
-        system = extra;
-    }
     ac_status st = AC_OK;
     size_t n = (system ? 1 : 0) + n_history + (prompt ? 1 : 0);
-    if (n == 0) {
-        ac__free(extra);
-        ac__free(joined);
+    if (n == 0)
         return ac__request_prefail(q, AC_EINVAL, AC_STAGE_REQUEST,
                                    "nothing to send: no prompt and no history");
-    }
     c->msgs = ac__calloc(n, sizeof *c->msgs);
+    if (!c->msgs)
+        return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
     size_t k = 0;
-    if (!c->msgs) {
-        st = AC_ENOMEM;
-        goto fail;
-    }
     if (system && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_SYSTEM, system)) != AC_OK)
         goto fail;
     for (size_t i = 0; i < n_history; i++)
@@ -334,20 +297,100 @@ static ac_status build_messages(chat_request *c, const char *system, const ac__m
     if (prompt && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
         goto fail;
     c->n_msgs = k;
-    ac__free(extra);
-    ac__free(joined);
-    st = ac__prompted_messages(&c->plan, c->msgs, c->n_msgs, &q->preerr);
-    if (st != AC_OK)
-        return ac__request_prefail(q, st, AC_STAGE_REQUEST, q->preerr.message);
     return AC_OK;
 fail:
-    ac__free(extra);
-    ac__free(joined);
     c->n_msgs = k;
     return ac__request_prefail(q, st, AC_STAGE_REQUEST, "out of memory");
 }
 
-static void fill_gen_request(chat_request *c)
+/* Deep copies of n messages into *out.  AC_OK or AC_ENOMEM. */
+static ac_status copy_messages(const ac__msg *src, size_t n, ac__msg **out)
+{
+    ac__msg *v = ac__calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        return AC_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (ac__msg_copy(&v[i], &src[i]) != AC_OK) {
+            ac__msgs_free(v, i + 1);
+            return AC_ENOMEM;
+        }
+    *out = v;
+    return AC_OK;
+}
+
+/* What the backend cannot take natively goes into the system prompt: the
+ * first message's text when it is the system prompt, else a new first
+ * message. */
+static ac_status add_prompted_system(chat_request *c, ac_error *err)
+{
+    ac_status st;
+    char *extra = ac__prompted_system(&c->plan, c->params, &st, err);
+    if (!extra)
+        return st;
+    ac__msg sys;
+    if (c->n_msgs && c->msgs[0].pub.role == AC_ROLE_SYSTEM && c->msgs[0].pub.text_len) {
+        char *joined = ac__asprintf("%s\n\n%s", c->msgs[0].pub.text, extra);
+        st = joined ? ac__msg_text(&sys, AC_ROLE_SYSTEM, joined) : AC_ENOMEM;
+        ac__free(joined);
+        ac__free(extra);
+        if (st != AC_OK)
+            return st;
+        ac__msg_clear(&c->msgs[0]);
+        c->msgs[0] = sys;
+        return AC_OK;
+    }
+    st = ac__msg_text(&sys, AC_ROLE_SYSTEM, extra);
+    ac__free(extra);
+    ac__msg *v = st == AC_OK ? ac__realloc(c->msgs, (c->n_msgs + 1) * sizeof *v) : NULL;
+    if (!v) {
+        if (st == AC_OK)
+            ac__msg_clear(&sys);
+        return AC_ENOMEM;
+    }
+    memmove(v + 1, v, c->n_msgs * sizeof *v);
+    v[0] = sys;
+    c->msgs = v;
+    c->n_msgs++;
+    return AC_OK;
+}
+
+ac_status ac__chat_fit(chat_request *c, const ac__msg *base, size_t n_base)
+{
+    ac_request *q = &c->base;
+    const ac_provider *vt = q->llm->vt;
+    ac_error *err = &q->preerr;
+    ac_error_clear(err);
+    q->local = !vt->build_request && vt->run_local;
+    q->stream = c->params->stream >= 0 ? c->params->stream : (q->cb.on_event != NULL);
+    if (q->stream && !vt->parse_event && !q->local)
+        q->stream = 0; /* the backend cannot stream: events come at the end */
+    if (base) {
+        ac__msgs_free(c->msgs, c->n_msgs);
+        c->msgs = NULL;
+        c->n_msgs = 0;
+        if (copy_messages(base, n_base, &c->msgs) != AC_OK) {
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+            return AC_ENOMEM;
+        }
+        c->n_msgs = n_base;
+    }
+    ac__prompted_plan(q->llm, c->params, &c->plan);
+    ac__sink_release(&c->sink);
+    ac_status st = ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0);
+    if (st == AC_OK)
+        st = add_prompted_system(c, err);
+    if (st == AC_OK)
+        st = ac__prompted_messages(&c->plan, c->msgs, c->n_msgs, err);
+    if (st != AC_OK) {
+        if (err->code == AC_OK)
+            ac__error_set(err, st, AC_STAGE_REQUEST, "out of memory");
+        return st;
+    }
+    ac__chat_fill(c);
+    return q->local ? AC_OK : ac__chat_http(q);
+}
+
+void ac__chat_fill(chat_request *c)
 {
     const ac_gen_params *p = c->params;
     ac_gen_request *g = &c->greq;
@@ -379,7 +422,7 @@ static ac_status plugin_fail(ac_request *q, const char *msg)
 }
 
 /* The plugin's HTTP request for the messages as they are now. */
-static ac_status build_http(ac_request *q)
+ac_status ac__chat_http(ac_request *q)
 {
     chat_request *c = CHAT(q);
     const ac_provider *vt = q->llm->vt;
@@ -419,18 +462,18 @@ ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *histo
 {
     chat_request *c = CHAT(q);
     const ac_provider *vt = q->llm->vt;
-    if (!vt->build_request && !q->local)
+    if (!vt->build_request && !vt->run_local)
         return ac__request_prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
                                    "the plugin can neither build HTTP requests nor run locally");
-    if (q->stream && !vt->parse_event && !q->local)
-        q->stream = 0; /* the backend cannot stream: events come at the end */
     ac_status st = build_messages(c, system, history, n_history, prompt);
     if (st != AC_OK)
         return st;
-    fill_gen_request(c);
-    if (q->local)
-        return AC_OK; /* run_local takes the request as it is */
-    st = build_http(q);
+    /* A fallback starts from the messages as given, not as fitted to this
+     * plugin. */
+    if (c->n_fb && copy_messages(c->msgs, c->n_msgs, &c->base_msgs) != AC_OK)
+        return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+    c->n_base = c->n_fb ? c->n_msgs : 0;
+    st = ac__chat_fit(c, NULL, 0);
     if (st != AC_OK)
         return ac__request_prefail(q, st, AC_STAGE_REQUEST, q->preerr.code != AC_OK
                                    ? q->preerr.message : "the plugin could not build the request");
@@ -500,7 +543,7 @@ static int chat_again(ac_request *q, ac_error *err)
         return 1;
     ac__http_request_clear(&q->http);
     ac_error_clear(&q->preerr);
-    if (build_http(q) != AC_OK) {
+    if (ac__chat_http(q) != AC_OK) {
         *err = q->preerr;
         return -1;
     }

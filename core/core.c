@@ -62,6 +62,24 @@ static void read_long(const ac_settings *s, const char *key, long *out, long min
     }
 }
 
+const char *ac__instance_model_map(const instance *in, const char *from)
+{
+    int n = ac__settings_list_count(in->settings, "model_map");
+    const char *any = NULL;
+    size_t fl = strlen(from);
+    for (int i = 0; i < n; i++) {
+        const char *m = ac__settings_list_item(in->settings, "model_map", i);
+        const char *eq = m ? strchr(m, '=') : NULL;
+        if (!eq || !eq[1])
+            continue;
+        if ((size_t)(eq - m) == fl && strncmp(m, from, fl) == 0)
+            return eq + 1;
+        if (eq - m == 1 && m[0] == '*' && !any)
+            any = eq + 1;
+    }
+    return any;
+}
+
 void ac__limits_read(const ac_settings *s, const limits *base, limits *lim)
 {
     *lim = *base;
@@ -75,6 +93,15 @@ void ac__limits_read(const ac_settings *s, const limits *base, limits *lim)
     long m = (long)lim->max_response_bytes;
     read_long(s, "max_response_bytes", &m, 1024, 1L << 30);
     lim->max_response_bytes = (size_t)m;
+    int b;
+    if (ac__settings_bool(s, "retry_on_timeout", &b) == 1)
+        lim->retry_timeouts = b;
+    long f = lim->circuit_failures;
+    read_long(s, "circuit_failures", &f, 0, 1000);
+    lim->circuit_failures = (int)f;
+    read_long(s, "circuit_cooldown_ms", &lim->circuit_cooldown_ms, 0, 86400000L);
+    read_long(s, "rpm", &lim->rpm, 0, 100000000L);
+    read_long(s, "tpm", &lim->tpm, 0, 1000000000000L);
 }
 
 /* ------------------------------------------------------------------ */
@@ -264,6 +291,8 @@ static void instance_free(instance *in)
         in->pl->vt.fini(in->state);
     ac__settings_free(in->settings);
     ac__free(in->name);
+    if (in->inited_br)
+        ac__breakers_destroy(&in->br);
     ac__free(in);
 }
 
@@ -306,6 +335,9 @@ static instance *instance_new(ac_core *c, const char *name, const plugin *pl,
     if (pl && !pl->vt.build_request && pl->vt.run_local)
         base.connect_ms = 0;
     ac__limits_read(in->settings, &base, &in->lim);
+    ac__breakers_init(&in->br, in->lim.circuit_failures, in->lim.circuit_cooldown_ms);
+    ac__ratelimit_init(&in->rl, in->lim.rpm, in->lim.tpm);
+    in->inited_br = 1;
     return in;
 }
 
@@ -531,6 +563,12 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
     c->defaults.total_ms = 600000;
     c->defaults.max_retries = 2;
     c->defaults.max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+    /* The official SDKs retry a timed-out request (openai-python,
+     * anthropic-sdk-python): so do we, and say that it may be billed
+     * twice (docs/reliability.md). */
+    c->defaults.retry_timeouts = 1;
+    c->defaults.circuit_failures = 5;
+    c->defaults.circuit_cooldown_ms = 30000;
     static const char *const known[] = {
         "default_provider", "engine.mode", "engine.max_connections",
         "engine.max_host_connections", "engine.max_idle_connections", "engine.workers",

@@ -12,7 +12,9 @@
 #include <libconfig.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include "breaker.h"
 #include "plugin.h"
+#include "ratelimit.h"
 #include "settings.h"
 
 /* hook.h's slot, here so struct ac_core can hold it. */
@@ -33,6 +35,10 @@ typedef struct limits {
     long   total_ms;
     int    max_retries;
     size_t max_response_bytes;
+    int    retry_timeouts;       /* first-byte and idle timeouts are retried */
+    int    circuit_failures;     /* breaker threshold; 0: no breaker */
+    long   circuit_cooldown_ms;
+    long   rpm, tpm;             /* rate limits; 0: none */
 } limits;
 
 typedef struct instance {
@@ -43,6 +49,9 @@ typedef struct instance {
     ac_status      status;      /* AC_OK when usable */
     ac_error       err;         /* why not */
     limits         lim;
+    breakers       br;          /* per model */
+    int            inited_br;
+    ratelimit      rl;          /* rpm / tpm buckets */
 } instance;
 
 struct ac_core {
@@ -92,6 +101,11 @@ void ac__llm_ref(ac_llm *l);
  * option overrides). */
 const ac_settings *ac__llm_settings(const ac_llm *l);
 void ac__llm_unref(ac_llm *l);
+
+/* The model an instance maps `from` to (its `model_map` setting: a list
+ * of "from=to" strings, "*=to" for any), or NULL.  Borrowed from the
+ * instance's settings. */
+const char *ac__instance_model_map(const instance *in, const char *from);
 
 /* Read the engine's per-provider keys into lim, starting from base. */
 void ac__limits_read(const ac_settings *s, const limits *base, limits *lim);

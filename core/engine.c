@@ -121,6 +121,11 @@ static void attempt_end(engine *e, ac_request *q, ac_status st, const ac_error *
     int http_status = 0;
     if (q->xfer && !q->local)
         http_status = ((transfer *)q->xfer)->dec.http_status;
+    instance *in = q->llm->inst;
+    if (q->attempt_open)
+        ac__breaker_record(&in->br, q->llm->core, in->name, q->llm->model, q->probe, st, err);
+    q->probe = 0;
+    ac__ratelimit_forget(&in->rl, q);
     ac__hook_attempt_end(q, st, err, st == AC_OK ? http_status : 0);
     if (q->local) {
         if (q->xfer) {
@@ -142,6 +147,12 @@ static void attempt_end(engine *e, ac_request *q, ac_status st, const ac_error *
 static void finish(engine *e, ac_request *q, ac_status st, const ac_error *err)
 {
     attempt_end(e, q, st, err);
+    /* What the request used counts against its provider's tokens per
+     * minute. */
+    if (q->resp && q->llm->inst->rl.tpm) {
+        long in = q->resp->input_tokens, out = q->resp->output_tokens;
+        ac__ratelimit_used(&q->llm->inst->rl, (in > 0 ? in : 0) + (out > 0 ? out : 0));
+    }
     ac__request_finish(q, st, err);
 }
 
@@ -161,6 +172,7 @@ static void finish_timeout(engine *e, ac_request *q, const char *fmt, long ms)
 
 static void attempt_start(engine *e, ac_request *q);
 static void local_start(engine *e, ac_request *q);
+static void try_start(engine *e, ac_request *q);
 static double active_due(const ac_request *q, const char **what, long *ms);
 
 /* Arm the timer of q's next deadline (after anything that moves one:
@@ -177,6 +189,39 @@ void ac__engine_rearm(engine *e, ac_request *q)
     AC__ASSERT_ENGINE();
     if (e && q->state == RQ_ACTIVE)
         rearm(e, q);
+}
+
+/* A request that cannot go on where it is: on to its next fallback
+ * provider when it may (the failure is one another backend might not
+ * have, nothing reached the caller, time is left), else its end. */
+static void fail_or_fallback(engine *e, ac_request *q, ac_error *err)
+{
+    double now = ac__now_ms();
+    int time_left = q->lim.total_ms <= 0 || now < q->t_start + (double)q->lim.total_ms;
+    if (q->kind->fallback && time_left && !atomic_load(&q->cancel) &&
+        q->kind->delivered(q) == 0 && (err->retryable || err->code == AC_ECIRCUIT)) {
+        attempt_end(e, q, err->code, err);
+        ac_error ferr;
+        ac_error_clear(&ferr);
+        int moved = q->kind->fallback(q, err, &ferr);
+        if (moved > 0) {
+            q->round_start = q->attempt;
+            try_start(e, q);
+            return;
+        }
+        if (moved < 0) {
+            finish(e, q, ferr.code, &ferr);
+            return;
+        }
+    }
+    if (q->attempt > 1) {
+        char n[64];
+        snprintf(n, sizeof n, " (after %d attempts)", q->attempt);
+        size_t l = strlen(err->message);
+        if (l + strlen(n) < sizeof err->message)
+            memcpy(err->message + l, n, strlen(n) + 1);
+    }
+    finish(e, q, err->code, err);
 }
 
 static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
@@ -196,14 +241,7 @@ static void fail_or_retry(engine *e, ac_request *q, ac_error *err)
             return;
         }
     }
-    if (q->attempt > 1) {
-        char n[64];
-        snprintf(n, sizeof n, " (after %d attempts)", q->attempt);
-        size_t l = strlen(err->message);
-        if (l + strlen(n) < sizeof err->message)
-            memcpy(err->message + l, n, strlen(n) + 1);
-    }
-    finish(e, q, err->code, err);
+    fail_or_fallback(e, q, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -216,7 +254,7 @@ static void attempt_start(engine *e, ac_request *q)
     ac_error_clear(&err);
     double now = ac__now_ms();
     q->attempt++;
-    if (q->attempt == 1)
+    if (q->t_start <= 0)
         q->t_start = now;
     long total = 0;
     if (q->lim.total_ms > 0) {
@@ -252,7 +290,8 @@ static void local_start(engine *e, ac_request *q)
     ac_error err;
     ac_error_clear(&err);
     double now = ac__now_ms();
-    if (++q->attempt == 1)
+    q->attempt++;
+    if (q->t_start <= 0)
         q->t_start = now;
     relay *r = ac__relay_new(q);
     workers *w = r ? ac__core_workers(q->llm->core) : NULL;
@@ -273,6 +312,45 @@ static void local_start(engine *e, ac_request *q)
     rearm(e, q);
 }
 
+/* Start q's next try once its provider's rate limit and circuit breaker
+ * let it: a rate limit makes it wait in line (as a backoff), an open
+ * circuit fails the try at once (or moves it to a fallback). */
+static void try_start(engine *e, ac_request *q)
+{
+    double now = ac__now_ms();
+    if (q->t_start <= 0)
+        q->t_start = now;
+    instance *in = q->llm->inst;
+    double due;
+    if (ac__ratelimit_on(&in->rl) && !ac__ratelimit_take(&in->rl, q, now, &due)) {
+        double deadline = q->lim.total_ms > 0 ? q->t_start + (double)q->lim.total_ms : INFINITY;
+        if (!q->rl_told) {
+            q->rl_told = 1;
+            ac__hook_rate_wait(q, (long)(due - now));
+        }
+        set_state(q, RQ_BACKOFF);
+        q->retry_at = due < deadline ? due : deadline;
+        list_add(&e->backoff, q);
+        arm(e, q->retry_at);
+        return;
+    }
+    q->rl_told = 0;
+    int probe;
+    ac_error berr;
+    if (!ac__breaker_admit(&in->br, q->llm->core, in->name, q->llm->model, &probe, &berr)) {
+        /* Listed as a try that did not go out. */
+        ac__hook_attempt_start(q);
+        ac__hook_attempt_end(q, AC_ECIRCUIT, &berr, 0);
+        fail_or_fallback(e, q, &berr);
+        return;
+    }
+    q->probe = probe;
+    if (q->local)
+        local_start(e, q);
+    else
+        attempt_start(e, q);
+}
+
 static void start_submitted(engine *e, ac_request *q, int stopping)
 {
     ac__hook_request_start(q);
@@ -282,10 +360,8 @@ static void start_submitted(engine *e, ac_request *q, int stopping)
         finish(e, q, q->prestatus, &q->preerr);
     else if (atomic_load(&q->cancel))
         finish_canceled(e, q, "cancelled before it started");
-    else if (q->local)
-        local_start(e, q);
     else
-        attempt_start(e, q);
+        try_start(e, q);
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,10 +384,7 @@ static void ended_well(engine *e, ac_request *q)
     }
     attempt_end(e, q, AC_OK, NULL);
     q->round_start = q->attempt;
-    if (q->local)
-        local_start(e, q);
-    else
-        attempt_start(e, q);
+    try_start(e, q);
 }
 
 static void transfer_done(engine *e, transfer *t, CURLcode rc)
@@ -437,9 +510,13 @@ static void scan_timers(engine *e, double now)
     for (ac_request *q = e->backoff.head, *nx; q; q = nx) {
         nx = q->next;
         if (q->retry_at <= now) {
+            if (q->lim.total_ms > 0 && now >= q->t_start + (double)q->lim.total_ms) {
+                finish_timeout(e, q, "total timeout (%ld ms) reached", q->lim.total_ms);
+                continue;
+            }
             list_del(&e->backoff, q);
             set_state(q, RQ_QUEUED);
-            attempt_start(e, q);
+            try_start(e, q);
         } else if (q->retry_at < next) {
             next = q->retry_at;
         }
@@ -459,8 +536,9 @@ static void scan_timers(engine *e, double now)
         ac_error err;
         ac__error_set(&err, AC_ETIMEDOUT, AC_STAGE_TIMEOUT, what, ms);
         /* An HTTP first-byte or idle timeout may be retried (the request
-         * never produced anything the caller saw); local runs are not. */
-        err.retryable = !q->local;
+         * never produced anything the caller saw), as the official SDKs
+         * do, unless retry_on_timeout says not; local runs are not. */
+        err.retryable = !q->local && q->lim.retry_timeouts;
         if (q->local)
             finish(e, q, AC_ETIMEDOUT, &err);
         else

@@ -30,6 +30,7 @@ static const char *const status_names[AC_STATUS_LAST] = {
     [AC_EAGAIN]       = "AC_EAGAIN: nothing yet, try again",
     [AC_ESCHEMA]      = "AC_ESCHEMA: the reply did not match the JSON Schema",
     [AC_ELIMIT]       = "AC_ELIMIT: a limit set by the caller was reached",
+    [AC_ECIRCUIT]     = "AC_ECIRCUIT: circuit open: the backend rests after failing",
 };
 
 static const char *const stage_names[AC_STAGE_LAST] = {

@@ -125,7 +125,10 @@ ac_status ac__msg_text(ac__msg *m, ac_role role, const char *text)
         return AC_OK;
     ac_part p = {.struct_size = sizeof p, .type = AC_PART_TEXT, .text = text,
                  .text_len = strlen(text)};
-    return ac__msg_add(m, &p);
+    ac_status st = ac__msg_add(m, &p);
+    if (st != AC_OK)
+        ac__msg_clear(m); /* nothing half made is left to free */
+    return st;
 }
 
 ac_status ac__msg_tool_result(ac__msg *m, const char *call_id, const char *name,

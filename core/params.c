@@ -54,7 +54,28 @@ void ac_gen_params_free(ac_gen_params *p)
     ac__free(p->json_schema);
     ac__free(p->json_schema_name);
     schema_unref(p->schema);
+    for (size_t i = 0; i < p->n_fb; i++) {
+        ac__free(p->fb_provider[i]);
+        ac__free(p->fb_model[i]);
+    }
     ac__free(p);
+}
+
+ac_status ac_gen_params_add_fallback(ac_gen_params *p, const char *provider, const char *model)
+{
+    if (!p || !provider || !*provider || p->n_fb >= AC_MAX_FALLBACKS ||
+        !ac__utf8_valid(provider) || (model && (!*model || !ac__utf8_valid(model))))
+        return AC_EINVAL;
+    char *pv = ac__strdup(provider), *m = model ? ac__strdup(model) : NULL;
+    if (!pv || (model && !m)) {
+        ac__free(pv);
+        ac__free(m);
+        return AC_ENOMEM;
+    }
+    p->fb_provider[p->n_fb] = pv;
+    p->fb_model[p->n_fb] = m;
+    p->n_fb++;
+    return AC_OK;
 }
 
 ac_status ac_gen_params_set_max_tokens(ac_gen_params *p, long n)
@@ -279,6 +300,10 @@ ac_gen_params *ac__params_copy(const ac_gen_params *src)
     p->schema = src->schema;
     if (p->schema)
         atomic_fetch_add(&p->schema->refs, 1);
+    p->n_fb = 0;
+    for (size_t i = 0; i < src->n_fb; i++)
+        if (ac_gen_params_add_fallback(p, src->fb_provider[i], src->fb_model[i]) != AC_OK)
+            goto fail;
     for (size_t i = 0; i < src->n_stop; i++)
         if (ac_gen_params_add_stop(p, src->stop[i]) != AC_OK)
             goto fail;

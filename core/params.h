@@ -17,6 +17,7 @@ typedef struct ac__schema_ref {
 
 #define AC_MAX_STOPS 16
 #define AC_MAX_TOOLS 128
+#define AC_MAX_FALLBACKS 8
 
 struct ac_gen_params {
     int         has_max_tokens;  long      max_tokens;
@@ -35,6 +36,9 @@ struct ac_gen_params {
     int         stream;          /* -1 unset */
     long        connect_ms, first_byte_ms, idle_ms, total_ms; /* -1 unset */
     int         max_retries;     /* -1 unset */
+    char       *fb_provider[AC_MAX_FALLBACKS];  /* fallback chain, owned */
+    char       *fb_model[AC_MAX_FALLBACKS];     /* NULL: mapped */
+    size_t      n_fb;
 };
 
 /* Deep copy (src may be NULL: defaults).  NULL on no memory. */

@@ -54,7 +54,8 @@ ac_request *ac__request_new(const rq_kind *kind, ac_llm *llm, const ac_gen_param
     q->id = atomic_fetch_add(&next_id, 1);
     q->kind = kind;
     ac__llm_ref(llm);
-    q->llm = llm;
+    ac__llm_ref(llm);
+    q->llm = q->origin = llm;
     if (cb) {
         /* Version 0 is read as 1 (designated initializers omit it). */
         q->cb.version = AC_CALLBACKS_VERSION;
@@ -195,6 +196,7 @@ void ac__request_unref(ac_request *q)
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     ac__llm_unref(q->llm);
+    ac__llm_unref(q->origin);
     ac__free(q);
 }
 
@@ -337,7 +339,7 @@ void ac_request_cancel(ac_request *q)
         return; /* already asked: one poke is enough */
     /* A request not yet submitted (a session turn waiting its turn) is
      * ignored by the poke; the engine sees the flag when it gets it. */
-    ac__engine_poke(q->llm->core->eng, q);
+    ac__engine_poke(q->origin->core->eng, q);
 }
 
 ac_status ac_request_status(const ac_request *q, ac_error *err)

@@ -53,7 +53,10 @@ typedef struct ac__decoder ac__decoder;
 struct ac_request {
     atomic_int          refs;
     const rq_kind      *kind;
-    ac_llm             *llm;          /* a reference */
+    ac_llm             *llm;          /* a reference: the provider it is on now
+                                         (engine context: a fallback moves it) */
+    ac_llm             *origin;       /* a reference: the llm it was made on,
+                                         for any thread (its core, its name) */
     ac_callbacks        cb;
     void               *user;
     limits              lim;
@@ -91,6 +94,10 @@ struct ac_request {
     double              t_attempt;    /* this try began */
     int                 attempt_open; /* a try runs: its end is not recorded yet */
     int                 first_token;  /* content reached the caller */
+    int                 probe;        /* this try is its circuit's probe */
+    int                 rl_waiting;   /* in its instance's rate-limit line */
+    int                 rl_told;      /* the hook heard of this wait */
+    ac_request         *rl_next;
     struct attempt_rec *tries;        /* the tries so far (hook.h) */
     size_t              n_tries;
     int                 round_start;  /* `attempt` when this round began */
@@ -141,6 +148,11 @@ struct rq_kind {
      * done, -1 on failure (err filled).  Each round gets max_retries of
      * its own; the total timeout spans them all. */
     int       (*again)(ac_request *q, ac_error *err);
+    /* OPTIONAL.  The request failed with why (nothing reached the
+     * caller): move it to its next fallback provider -- a new llm, the
+     * request rebuilt for it.  1 moved, 0 no fallback left, -1 failure
+     * (err filled). */
+    int       (*fallback)(ac_request *q, const ac_error *why, ac_error *err);
 };
 
 /* Make a request of `kind` on llm (takes a reference on it): limits are

@@ -235,7 +235,7 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
             pthread_mutex_unlock(&s->mu);
             return AC_EAGAIN;
         }
-        if (ac__refuse_blocking(s->q->llm, "ac_stream_next", NULL)) {
+        if (ac__refuse_blocking(s->q->origin, "ac_stream_next", NULL)) {
             pthread_mutex_unlock(&s->mu);
             return AC_EBUSY;
         }
@@ -254,7 +254,7 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
         /* on_done has run; let the request be done too, so its response
          * can be taken right after the end of the stream.  (Not from the
          * engine context, where on_done itself is still running.) */
-        if (!ac__in_engine_context() && ac__engine_mode(s->q->llm->core->eng) != ENGINE_HOST)
+        if (!ac__in_engine_context() && ac__engine_mode(s->q->origin->core->eng) != ENGINE_HOST)
             ac_request_wait(s->q, -1);
         return st;
     }
@@ -267,7 +267,7 @@ ac_status ac_stream_next(ac_stream *s, const ac_chunk **out, int timeout_ms)
     int resume = s->queued < QUEUE_LOW && atomic_load(&s->q->paused);
     pthread_mutex_unlock(&s->mu);
     if (resume)
-        ac__engine_poke(s->q->llm->core->eng, s->q);
+        ac__engine_poke(s->q->origin->core->eng, s->q);
     *out = &n->c;
     return AC_OK;
 }

@@ -78,6 +78,8 @@ typedef enum ac_status {
                          in the attempts allowed (the last reply is kept) */
     AC_ELIMIT,        /* a limit the caller set was reached: a tool run's
                          max_rounds with calls still pending */
+    AC_ECIRCUIT,      /* the provider's circuit breaker is open for this
+                         model: it failed too often, and rests */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
 } ac_status;
 
@@ -494,6 +496,18 @@ typedef enum ac_tool_mode {
                                tool-call events native calls give */
 } ac_tool_mode;
 ac_status ac_gen_params_set_tool_mode(ac_gen_params *p, ac_tool_mode mode);
+/**
+ * Add a provider to fall back to (at most 8, tried in the order added;
+ * replaces the provider's own `fallback` list for this request).  When a
+ * try fails with an error another backend may not have -- a connection
+ * error, a timeout, HTTP 408/409/429/5xx/529 after the retries, an open
+ * circuit -- and nothing has reached the caller yet, the request moves on
+ * to the next provider.  model: the model to ask there; NULL: the
+ * provider's `model_map` for the model asked, else its default model.
+ * The response says who answered (ac_response_provider / _model) and
+ * lists every try (ac_response_attempt).
+ */
+ac_status ac_gen_params_add_fallback(ac_gen_params *p, const char *provider, const char *model);
 /** Stream (1) or not (0).  Unset: ac_agenerate streams when callbacks with
  *  on_event are given; ac_generate does not stream; ac_stream_open always
  *  streams. */
