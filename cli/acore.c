@@ -64,7 +64,8 @@ enum {
     OPT_DEMO,
     OPT_SCHEMA,
     OPT_TOOL,
-    OPT_TOOL_MODE
+    OPT_TOOL_MODE,
+    OPT_TRACE
 };
 
 static const struct option acore_long_options[] = {
@@ -81,6 +82,7 @@ static const struct option acore_long_options[] = {
     { "schema",      required_argument, NULL, OPT_SCHEMA },
     { "tool",        required_argument, NULL, OPT_TOOL },
     { "tool-mode",   required_argument, NULL, OPT_TOOL_MODE },
+    { "trace",       required_argument, NULL, OPT_TRACE },
     { "verbose",     no_argument,       NULL, 'v' },
     { "help",        no_argument,       NULL, 'h' },
     { "version",     no_argument,       NULL, 'V' },
@@ -220,6 +222,8 @@ static void acore_print_help(void)
 "                         into -o json)\n"
 "      --tool-mode MODE   auto (default), native or prompted: tools through the\n"
 "                         backend's API, or in the prompt and read from the text\n"
+"      --trace FILE       append one JSON line per try and per request to FILE\n"
+"                         (timings, provider, model, status, usage; no text)\n"
 "      --demo             use the bundled mock server even if configured\n"
 "  -v, --verbose          reasoning, the config file used, and a usage line,\n"
 "                         on standard error\n"
@@ -365,6 +369,11 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg)
             if (o->n_tools >= CLI_MAX_TOOLS)
                 return acore_usage_error("--tool: at most %d tools", CLI_MAX_TOOLS);
             o->tool_paths[o->n_tools++] = optarg;
+            break;
+        case OPT_TRACE:
+            if (!optarg[0])
+                return acore_usage_error("--trace: empty file name");
+            o->trace_path = optarg;
             break;
         case OPT_TOOL_MODE:
             if (strcmp(optarg, "auto") == 0)
@@ -689,7 +698,16 @@ int main(int argc, char **argv)
     sigaddset(&sigint_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigint_set, NULL);
 
-    if (ac_core_open(&core, o.config_path, &err) != AC_OK) {
+    ac_options *copts = o.trace_path ? ac_options_new() : NULL;
+    if (o.trace_path && (!copts || ac_options_set(copts, "trace.file", o.trace_path) != AC_OK)) {
+        cli_errorf("out of memory");
+        ac_options_free(copts);
+        rc = CLI_EXIT_REQUEST;
+        goto done;
+    }
+    ac_status open_st = ac_core_open_ex(&core, o.config_path, copts, &err);
+    ac_options_free(copts);
+    if (open_st != AC_OK) {
         cli_print_error(&err);
         rc = err.code == AC_ENOMEM ? CLI_EXIT_REQUEST : CLI_EXIT_CONFIG;
         goto done;

@@ -48,6 +48,7 @@ typedef struct cli_opts {
     const char *tool_paths[CLI_MAX_TOOLS]; /* --tool FILE, each a tool */
     int         n_tools;
     int         tool_mode;    /* --tool-mode: ac_tool_mode, -1 unset */
+    const char *trace_path;   /* --trace FILE */
 } cli_opts;
 
 /*

@@ -793,6 +793,24 @@ const char *ac_core_default_provider(const ac_core *core)
     return core ? core->default_provider : NULL;
 }
 
+typedef struct report_buf {
+    char   *s;
+    size_t *off;
+} report_buf;
+
+static void report_line(void *ctx, const char *line)
+{
+    report_buf *b = ctx;
+    *b->off += (size_t)sprintf(b->s + *b->off, "%.255s\n", line);
+}
+
+const char *ac_llm_circuit(const ac_llm *llm)
+{
+    if (!llm)
+        return "closed";
+    return ac__breaker_state(&llm->inst->br, llm->model);
+}
+
 ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err)
 {
     if (!core || !out) {
@@ -803,12 +821,18 @@ ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err)
     size_t n = 128;
     for (size_t i = 0; i < core->plugins.n_report; i++)
         n += strlen(core->plugins.report[i]) + 1;
+    /* Breakers that are not closed: at most 8 lines of 256 per instance. */
+    n += core->n_inst * 8 * 257;
     char *s = malloc(n + strlen(core->config_path ? core->config_path : "") + 64);
     if (s) {
         size_t off = (size_t)sprintf(s, "config: %s\n",
                                      core->config_path ? core->config_path : "(none: built-in defaults)");
         for (size_t i = 0; i < core->plugins.n_report; i++)
             off += (size_t)sprintf(s + off, "%s\n", core->plugins.report[i]);
+        report_buf rb = {s, &off};
+        for (size_t i = 0; i < core->n_inst; i++)
+            if (core->inst[i]->inited_br)
+                ac__breaker_report(&core->inst[i]->br, core->inst[i]->name, report_line, &rb);
     }
     pthread_mutex_unlock(&core->mu);
     if (!s) {

@@ -507,6 +507,9 @@ static double active_due(const ac_request *q, const char **what, long *ms)
 static void scan_timers(engine *e, double now)
 {
     double next = INFINITY;
+    /* What this scan starts or schedules (a retry's backoff, a new try)
+     * arms the timer as it goes; the lists' own deadlines join it below. */
+    e->next_timer = INFINITY;
     for (ac_request *q = e->backoff.head, *nx; q; q = nx) {
         nx = q->next;
         if (q->retry_at <= now) {
@@ -544,7 +547,8 @@ static void scan_timers(engine *e, double now)
         else
             fail_or_retry(e, q, &err);
     }
-    e->next_timer = next;
+    if (next < e->next_timer)
+        e->next_timer = next;
 }
 
 /* ------------------------------------------------------------------ */

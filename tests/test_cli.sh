@@ -278,6 +278,13 @@ if [ $rc -eq 2 ] && err_has "tool-mode"; then
     pass "a bad --tool-mode exits 2"
 else fail "--tool-mode"; fi
 
+A --trace "$tmp/trace.jsonl" "Say hello"
+if [ $rc -eq 0 ] && [ "$(grep -c '"type":"request"' "$tmp/trace.jsonl")" -eq 1 ] &&
+   grep -q '"type":"attempt".*"status":"AC_OK","http_status":200' "$tmp/trace.jsonl" &&
+   ! grep -q -- "$SECRET" "$tmp/trace.jsonl" && ! grep -q '"reply"' "$tmp/trace.jsonl"; then
+    pass "--trace appends a JSON line per try and per request, without text or key"
+else fail "--trace"; fi
+
 # Ctrl-C: SIGINT while streaming cancels, keeps what arrived, exits 130.
 # The old output goes first, so text in the file means this run started.
 rm -f "$tmp/out" "$tmp/err"

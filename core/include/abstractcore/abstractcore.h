@@ -291,6 +291,14 @@ const char *ac_core_default_provider(const ac_core *core);
  */
 ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err);
 
+/**
+ * The circuit breaker of this llm's provider and model: "closed" (tries
+ * go), "open" (tries fail at once with AC_ECIRCUIT, or move to a
+ * fallback), "half_open" (the next try is a probe).  Static string.
+ * Thread: any.
+ */
+const char *ac_llm_circuit(const ac_llm *llm);
+
 /** Free memory the library returned with "free with ac_free()".  NULL ok. */
 void ac_free(void *ptr);
 
