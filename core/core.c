@@ -1,10 +1,14 @@
 /*
  * core.c -- opening a core (config search, plugins, provider instances,
- * engine), closing it, and creating LLM handles.
+ * engine), closing it, creating LLM handles, and checking a config file
+ * without opening a core (ac_core_check_config).
  *
- * A broken provider never fails the open: its instance keeps the error,
+ * A broken provider never fails the open: its instance keeps the error
+ * (a missing plugin, a wrong key or value in its group: confcheck.c),
  * which ac_llm_create returns and ac_core_plugin_report lists.  Only an
- * unreadable or malformed config file fails it, naming file and line.
+ * unreadable or malformed config file, or a wrong key or value at the top
+ * level or in the abstractcore and engine groups, fails it, naming file
+ * and line.
  */
 #include "core.h"
 #include "confcheck.h"
