@@ -1,11 +1,12 @@
 /*
  * acore.c -- the `acore` command-line program: main(), the command line,
- * and the `plugins` and `models` commands.
+ * and the `plugins`, `models` and `config check` commands.
  *
  *   acore [OPTIONS] PROMPT...     send a prompt, stream the reply (run.c)
  *   acore [OPTIONS] -             read the prompt from standard input
  *   acore plugins                 what the core found, loaded and refused
  *   acore models [-p NAME]        the models a provider serves
+ *   acore config check [-c FILE]  every problem of the configuration file
  *
  * It uses only the public API plus the mock server library: when no
  * configuration file exists and no provider was named, it starts the
@@ -199,6 +200,7 @@ static void acore_print_help(void)
 "       acore [OPTIONS] -            read the prompt from standard input\n"
 "       acore plugins                list plugins and providers found, loaded, refused\n"
 "       acore models [-p NAME]       list the models a provider serves\n"
+"       acore config check [-c FILE] list every problem of the configuration file\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE      read this configuration file (default: search\n"
@@ -589,6 +591,25 @@ done:
     return rc;
 }
 
+/* `acore config check`: every problem of the file, one per line on
+ * standard output ("FILE:LINE: message"); exit 0 without errors
+ * (warnings allowed), 3 with one.  Nothing is started or contacted. */
+static int acore_cmd_config_check(const cli_opts *o)
+{
+    ac_error err;
+    char *report = NULL;
+    ac_status st = ac_core_check_config(o->config_path, &report, &err);
+    if (!report) {
+        cli_print_error(&err);
+        return cli_exit_status(err.code);
+    }
+    fputs(report, stdout);
+    if (!*report)
+        puts("no problems found");
+    ac_free(report);
+    return st == AC_OK ? CLI_EXIT_OK : CLI_EXIT_CONFIG;
+}
+
 /* ------------------------------------------------------------------ */
 /* main                                                                */
 /* ------------------------------------------------------------------ */
@@ -666,6 +687,9 @@ int main(int argc, char **argv)
         cmd = ACORE_CMD_PLUGINS;
     else if (nargs >= 1 && strcmp(argv[first], "models") == 0)
         cmd = ACORE_CMD_MODELS;
+    else if (nargs == 2 && strcmp(argv[first], "config") == 0 &&
+             strcmp(argv[first + 1], "check") == 0)
+        return acore_cmd_config_check(&o); /* other words after "config": a prompt */
     if (cmd != ACORE_CMD_PROMPT && nargs > 1)
         return acore_usage_error("%s: unexpected argument '%s'", argv[first], argv[first + 1]);
     if (cmd == ACORE_CMD_PROMPT) {

@@ -59,8 +59,11 @@ ac_status ac__chat_chain(chat_request *c)
     }
     const ac_settings *s = ac__llm_settings(llm);
     int n = ac__settings_list_count(s, "fallback");
+    const char *one = NULL;
+    if (n < 0 && ac__settings_string(s, "fallback", &one) == 1)
+        n = 1; /* one provider, as a plain string */
     for (int i = 0; i < n; i++) {
-        const char *name = ac__settings_list_item(s, "fallback", i);
+        const char *name = one ? one : ac__settings_list_item(s, "fallback", i);
         /* A chain naming its own provider would go round in a circle. */
         if (name && *name && strcmp(name, llm->inst->name) != 0 &&
             chain_add(c, name, NULL) != AC_OK)

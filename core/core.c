@@ -1,12 +1,18 @@
 /*
  * core.c -- opening a core (config search, plugins, provider instances,
- * engine), closing it, and creating LLM handles.
+ * engine), closing it, creating LLM handles, and checking a config file
+ * without opening a core (ac_core_check_config).
  *
- * A broken provider never fails the open: its instance keeps the error,
+ * A broken provider never fails the open: its instance keeps the error
+ * (a missing plugin, a wrong key or value in its group: confcheck.c),
  * which ac_llm_create returns and ac_core_plugin_report lists.  Only an
- * unreadable or malformed config file fails it, naming file and line.
+ * unreadable or malformed config file, or a wrong key or value at the top
+ * level or in the abstractcore and engine groups, fails it, naming file
+ * and line.
  */
 #include "core.h"
+#include "confcheck.h"
+#include "keys.h"
 #include "prompted.h"
 #include "hook.h"
 #include "trace.h"
@@ -50,25 +56,28 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_D
 /* Limits                                                              */
 /* ------------------------------------------------------------------ */
 
-static void read_long(const ac_settings *s, const char *key, long *out, long min, long max)
+/* A provider's integer setting into *out, within its range in the keys
+ * table.  The value was checked when the config was loaded (and the
+ * options when the llm was made), so a value that does not fit cannot
+ * reach here; if one did, the default stays. */
+static void read_long(const ac_settings *s, const char *key, long *out)
 {
-    long long v;
-    if (ac__settings_int(s, key, &v) == 1) {
-        if (v < min || v > max)
-            ac__log(AC_LOG_WARN, ac__settings_name(s), "%s: %s = %lld is out of range "
-                    "(%ld..%ld), ignored", ac__settings_where(s, key), key, v, min, max);
-        else
-            *out = (long)v;
-    }
+    long long v, min, max;
+    ac__key_range(KS_PROVIDER, key, &min, &max);
+    if (ac__settings_int_quiet(s, key, &v) == 1 && v >= min && v <= max)
+        *out = (long)v;
 }
 
 const char *ac__instance_model_map(const instance *in, const char *from)
 {
     int n = ac__settings_list_count(in->settings, "model_map");
+    const char *one = NULL;
+    if (n < 0 && ac__settings_string(in->settings, "model_map", &one) == 1)
+        n = 1; /* one mapping, as a plain string */
     const char *any = NULL;
     size_t fl = strlen(from);
     for (int i = 0; i < n; i++) {
-        const char *m = ac__settings_list_item(in->settings, "model_map", i);
+        const char *m = one ? one : ac__settings_list_item(in->settings, "model_map", i);
         const char *eq = m ? strchr(m, '=') : NULL;
         if (!eq || !eq[1])
             continue;
@@ -83,25 +92,52 @@ const char *ac__instance_model_map(const instance *in, const char *from)
 void ac__limits_read(const ac_settings *s, const limits *base, limits *lim)
 {
     *lim = *base;
-    read_long(s, "connect_timeout_ms", &lim->connect_ms, 0, 86400000L);
-    read_long(s, "first_byte_timeout_ms", &lim->first_byte_ms, 0, 86400000L);
-    read_long(s, "idle_timeout_ms", &lim->idle_ms, 0, 86400000L);
-    read_long(s, "timeout_ms", &lim->total_ms, 0, 86400000L);
+    read_long(s, "connect_timeout_ms", &lim->connect_ms);
+    read_long(s, "first_byte_timeout_ms", &lim->first_byte_ms);
+    read_long(s, "idle_timeout_ms", &lim->idle_ms);
+    read_long(s, "timeout_ms", &lim->total_ms);
     long r = lim->max_retries;
-    read_long(s, "max_retries", &r, 0, 10);
+    read_long(s, "max_retries", &r);
     lim->max_retries = (int)r;
     long m = (long)lim->max_response_bytes;
-    read_long(s, "max_response_bytes", &m, 1024, 1L << 30);
+    read_long(s, "max_response_bytes", &m);
     lim->max_response_bytes = (size_t)m;
     int b;
     if (ac__settings_bool(s, "retry_on_timeout", &b) == 1)
         lim->retry_timeouts = b;
     long f = lim->circuit_failures;
-    read_long(s, "circuit_failures", &f, 0, 1000);
+    read_long(s, "circuit_failures", &f);
     lim->circuit_failures = (int)f;
-    read_long(s, "circuit_cooldown_ms", &lim->circuit_cooldown_ms, 0, 86400000L);
-    read_long(s, "rpm", &lim->rpm, 0, 100000000L);
-    read_long(s, "tpm", &lim->tpm, 0, 1000000000000L);
+    read_long(s, "circuit_cooldown_ms", &lim->circuit_cooldown_ms);
+    read_long(s, "rpm", &lim->rpm);
+    read_long(s, "tpm", &lim->tpm);
+}
+
+ac_status ac__tls_read(const ac_settings *s, tlsopts *t, ac_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->verify = 1;
+    int b;
+    if (ac__settings_bool(s, "tls_verify", &b) == 1)
+        t->verify = b;
+    const char *v;
+    if (ac__settings_string(s, "ca_bundle", &v) == 1)
+        t->ca_bundle = v;
+    if (ac__settings_string(s, "client_cert", &v) == 1)
+        t->client_cert = v;
+    if (ac__settings_string(s, "client_key", &v) == 1)
+        t->client_key = v;
+    if (ac__settings_string(s, "client_key_password", &v) == 1)
+        t->client_key_password = v;
+    /* The file's group was checked at load; options may still pair a key
+     * with no certificate, which TLS would ignore without a word. */
+    if (!t->client_cert && (t->client_key || t->client_key_password)) {
+        ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "provider '%s': '%s' is set but "
+                      "'client_cert' is not", ac__settings_name(s),
+                      t->client_key ? "client_key" : "client_key_password");
+        return AC_ECONFIG;
+    }
+    return AC_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -180,10 +216,7 @@ static ac_status config_load(ac_core *c, ac_error *err)
 
 static const char *where(const ac_core *c, const config_setting_t *s)
 {
-    static _Thread_local char w[512];
-    const char *f = config_setting_source_file((config_setting_t *)s);
-    snprintf(w, sizeof w, "%s:%u", f ? f : c->config_path, config_setting_source_line(s));
-    return w;
+    return ac__config_where(s, c->config_path);
 }
 
 static ac_status bad_type(ac_core *c, const config_setting_t *s, const char *key,
@@ -359,6 +392,66 @@ static instance *instance_find(ac_core *c, const char *name)
     return NULL;
 }
 
+/* The name of provider group #i (1-based) g, or NULL after saying why
+ * it is skipped (say: a report note, or a problem when checking). */
+static const char *provider_name(ac_core *c, config_setting_t *g, int i, problems *check)
+{
+    const char *name = NULL, *why = NULL;
+    if (!config_setting_is_group(g))
+        why = "not a group { ... }";
+    else if (!config_setting_lookup_string(g, "name", &name) || !*name ||
+             strlen(name) >= AC_ERROR_PROVIDER_MAX)
+        why = "missing or bad 'name' (a string of 1 to 63 bytes)";
+    if (why) {
+        if (check)
+            ac__problem(check, 0, where(c, g), "provider #%d: %s", i, why);
+        else
+            ac__plugins_note(&c->plugins, "provider #%d (%s): %s, skipped", i, where(c, g), why);
+        return NULL;
+    }
+    return name;
+}
+
+/* The plugin of provider `name` (group g), loading it when the group
+ * names a file; NULL with why in *perr (AC_EPLUGIN, naming file and
+ * line). */
+static const plugin *provider_plugin(ac_core *c, config_setting_t *g, const char *name,
+                                     ac_error *perr)
+{
+    const char *plug = NULL;
+    if (!config_setting_lookup_string(g, "plugin", &plug))
+        plug = name;
+    const plugin *pl = NULL;
+    ac_error e;
+    ac_error_clear(&e);
+    ac_error_clear(perr);
+    /* A plain name is looked up in the plugin path; only an absolute
+     * path names a file, so a relative path or ".." cannot make the
+     * program load something from wherever it happens to run. */
+    if (plug[0] == '/') {
+        size_t before = c->plugins.n;
+        pl = ac__plugins_load_file(&c->plugins, plug, &e);
+        if (pl && c->plugins.n > before)
+            ac__plugins_note_loaded(&c->plugins, pl);
+    } else if (strchr(plug, '/') || strstr(plug, ".."))
+        ac__error_set(&e, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin '%s' is neither a plugin "
+                      "name (looked up in the plugin path) nor an absolute path", plug);
+    else if (!(pl = ac__plugins_find(&c->plugins, plug)) &&
+             ac__plugins_refusal(&c->plugins, plug))
+        ac__error_set(&e, AC_EPLUGIN, AC_STAGE_PLUGIN, "found but refused: %s",
+                      ac__plugins_refusal(&c->plugins, plug));
+    if (pl)
+        return pl;
+    if (e.code != AC_OK)
+        ac__error_set(perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s: provider '%s': %s", where(c, g),
+                      name, e.message);
+    else
+        ac__error_set(perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s: provider '%s': plugin '%s' not "
+                      "found in the plugin path (see `acore plugins`)", where(c, g), name, plug);
+    ac__error_set_provider(perr, name);
+    return NULL;
+}
+
 static ac_status load_providers(ac_core *c, ac_error *err)
 {
     config_setting_t *list = config_lookup(&c->cfg, "providers");
@@ -368,43 +461,22 @@ static ac_status load_providers(ac_core *c, ac_error *err)
         return bad_type(c, list, "providers", "a list of provider groups: ( { ... }, ... )", err);
     for (int i = 0; i < config_setting_length(list); i++) {
         config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        const char *name = NULL, *plug = NULL;
-        if (!config_setting_is_group(g)) {
-            ac__plugins_note(&c->plugins, "provider #%d (%s): not a group { ... }, skipped", i + 1,
-                         where(c, g));
+        const char *name = provider_name(c, g, i + 1, NULL);
+        if (!name)
             continue;
-        }
-        if (!config_setting_lookup_string(g, "name", &name) || !*name ||
-            strlen(name) >= AC_ERROR_PROVIDER_MAX) {
-            ac__plugins_note(&c->plugins, "provider #%d (%s): missing or bad 'name', skipped", i + 1,
-                         where(c, g));
-            continue;
-        }
         if (instance_find(c, name)) {
             ac__plugins_note(&c->plugins, "provider %s (%s): duplicate name, skipped", name,
                          where(c, g));
             continue;
         }
-        if (!config_setting_lookup_string(g, "plugin", &plug))
-            plug = name;
-        const plugin *pl = NULL;
         ac_error perr;
-        ac_error_clear(&perr);
-        /* A plain name is looked up in the plugin path; only an absolute
-         * path names a file, so a relative path or ".." cannot make the
-         * program load something from wherever it happens to run. */
-        if (plug[0] == '/') {
-            size_t before = c->plugins.n;
-            pl = ac__plugins_load_file(&c->plugins, plug, &perr);
-            if (pl && c->plugins.n > before)
-                ac__plugins_note_loaded(&c->plugins, pl);
-        } else if (strchr(plug, '/') || strstr(plug, ".."))
-            ac__error_set(&perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "plugin '%s' is neither a plugin "
-                          "name (looked up in the plugin path) nor an absolute path", plug);
-        else if (!(pl = ac__plugins_find(&c->plugins, plug)) &&
-                 ac__plugins_refusal(&c->plugins, plug))
-            ac__error_set(&perr, AC_EPLUGIN, AC_STAGE_PLUGIN, "found but refused: %s",
-                          ac__plugins_refusal(&c->plugins, plug));
+        const plugin *pl = provider_plugin(c, g, name, &perr);
+        /* Its keys, before its plugin runs: a typo must not reach a
+         * backend (base_ulr would send the key to the default host). */
+        problems pr;
+        memset(&pr, 0, sizeof pr);
+        pr.notes = &c->plugins;
+        ac__confcheck_provider(g, c->config_path, name, pl ? &pl->vt : NULL, &pr);
         instance *in = instance_new(c, name, pl, g);
         if (!in || instances_add(c, in)) {
             instance_free(in);
@@ -412,13 +484,16 @@ static ac_status load_providers(ac_core *c, ac_error *err)
         }
         if (!pl) {
             in->status = AC_EPLUGIN;
-            if (perr.code != AC_OK)
-                ac__error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN, "%s: provider '%s': %s",
-                          where(c, g), name, perr.message);
-            else
-                ac__error_set(&in->err, AC_EPLUGIN, AC_STAGE_PLUGIN,
-                          "%s: provider '%s': plugin '%s' not found in the plugin path "
-                          "(see `acore plugins`)", where(c, g), name, plug);
+            in->err = perr;
+        } else if (pr.errors) {
+            in->status = AC_ECONFIG;
+            in->bad_group = 1;
+            in->err = pr.first;
+            if (pr.errors > 1) {
+                size_t n = strlen(in->err.message);
+                snprintf(in->err.message + n, sizeof in->err.message - n, " (and %zu more: "
+                         "`acore config check` lists them all)", pr.errors - 1);
+            }
             ac__error_set_provider(&in->err, name);
         } else {
             instance_init(in);
@@ -474,82 +549,49 @@ void ac__core_unref(ac_core *c)
  * application's overrides ("engine.KEY" in the options of
  * ac_core_open_ex).  Defaults are those a user of the official SDKs would
  * expect: no cap on connections (a burst to one backend is sent at once,
- * as the Node SDK does), 4 workers for in-process models. */
-typedef struct engine_key {
-    const char *key;
-    long        min, max;
-    long       *slot;
-} engine_key;
-
-static ac_status engine_value(ac_core *c, const engine_key *k, const config_setting_t *grp,
-                              const ac_options *opts, ac_error *err)
+ * as the Node SDK does), 4 workers for in-process models.  The file's
+ * values were checked (confcheck.c) and so were the options, against the
+ * same table (keys.c). */
+static long engine_value(const config_setting_t *grp, const ac_options *opts, const char *key,
+                         long dflt)
 {
     char full[64];
-    snprintf(full, sizeof full, "engine.%s", k->key);
+    snprintf(full, sizeof full, "engine.%s", key);
     const char *ov = NULL;
     for (size_t i = 0; opts && i < opts->n; i++)
         if (strcmp(opts->keys[i], full) == 0)
             ov = opts->values[i];
-    long long v;
-    const char *where_ = NULL;
+    long long v, min, max;
+    ac__key_range(KS_ENGINE, key, &min, &max);
     if (ov) {
-        char *end;
-        errno = 0;
-        v = strtoll(ov, &end, 10);
-        if (errno || end == ov || *end) {
-            ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "option '%s' = '%s': must be an "
-                          "integer", full, ov);
-            return AC_ECONFIG;
-        }
-        where_ = "option";
+        if (ac__key_parse_int(ov, &v) != 0)
+            return dflt;
     } else {
-        config_setting_t *s = grp ? config_setting_get_member((config_setting_t *)grp, k->key)
+        config_setting_t *s = grp ? config_setting_get_member((config_setting_t *)grp, key)
                                   : NULL;
-        if (!s)
-            return AC_OK;
-        int t = config_setting_type(s);
+        int t = s ? config_setting_type(s) : CONFIG_TYPE_NONE;
         if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-            return bad_type(c, s, k->key, "an integer", err);
+            return dflt;
         v = t == CONFIG_TYPE_INT ? config_setting_get_int(s) : config_setting_get_int64(s);
-        where_ = where(c, s);
     }
-    if (v < k->min || v > k->max) {
-        ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: '%s' = %lld is out of range "
-                      "(%ld..%ld)", where_, full, v, k->min, k->max);
-        return AC_ECONFIG;
-    }
-    *k->slot = (long)v;
-    return AC_OK;
+    return v >= min && v <= max ? (long)v : dflt;
 }
 
-static ac_status engine_mode_value(ac_core *c, const config_setting_t *grp,
-                                   const ac_options *opts, engine_config *ec, ac_error *err)
+static void engine_mode_value(const config_setting_t *grp, const ac_options *opts,
+                              engine_config *ec)
 {
-    const char *v = NULL, *where_ = "option 'engine.mode'";
+    const char *v = NULL;
     for (size_t i = 0; opts && i < opts->n; i++)
         if (strcmp(opts->keys[i], "engine.mode") == 0)
             v = opts->values[i];
     if (!v && grp) {
         config_setting_t *s = config_setting_get_member((config_setting_t *)grp, "mode");
-        if (!s)
-            return AC_OK;
-        if (config_setting_type(s) != CONFIG_TYPE_STRING)
-            return bad_type(c, s, "mode", "\"thread\" or \"host\"", err);
-        v = config_setting_get_string(s);
-        where_ = where(c, s);
+        if (s && config_setting_type(s) == CONFIG_TYPE_STRING)
+            v = config_setting_get_string(s);
     }
-    if (!v)
-        return AC_OK;
-    if (strcmp(v, "thread") == 0)
-        ec->mode = ENGINE_THREAD;
-    else if (strcmp(v, "host") == 0)
-        ec->mode = ENGINE_HOST;
-    else {
-        ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s: engine mode '%s' is neither "
-                      "\"thread\" nor \"host\"", where_, v);
-        return AC_ECONFIG;
-    }
-    return AC_OK;
+    /* "thread", "host": the order of the table's choices. */
+    ec->mode = v && ac__key_choice(ac__key_find(KS_ENGINE, "mode"), v) == 1 ? ENGINE_HOST
+                                                                            : ENGINE_THREAD;
 }
 
 static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine_config *ec,
@@ -569,58 +611,47 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
     c->defaults.retry_timeouts = 1;
     c->defaults.circuit_failures = 5;
     c->defaults.circuit_cooldown_ms = 30000;
-    static const char *const known[] = {
-        "default_provider", "engine.mode", "engine.max_connections",
-        "engine.max_host_connections", "engine.max_idle_connections", "engine.workers",
-        "engine.max_response_bytes", "trace.file", "trace.content",
-    };
-    for (size_t i = 0; opts && i < opts->n; i++) {
-        int ok = 0;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            ok |= strcmp(opts->keys[i], known[k]) == 0;
-        if (!ok) {
-            ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "unknown core option '%s' (known: "
-                          "default_provider, engine.mode, engine.max_connections, "
-                          "engine.max_host_connections, engine.max_idle_connections, "
-                          "engine.workers, engine.max_response_bytes, trace.file, "
-                          "trace.content)", opts->keys[i]);
-            return AC_EINVAL;
-        }
-    }
-    config_setting_t *top = config_lookup(&c->cfg, "abstractcore");
-    if (top && !config_setting_is_group(top))
-        return bad_type(c, top, "abstractcore", "a group { ... }", err);
+    ac_status st = ac__confcheck_core_options(opts, err);
+    if (st != AC_OK)
+        return st;
     const char *dpv = NULL;
     for (size_t i = 0; opts && i < opts->n; i++)
         if (strcmp(opts->keys[i], "default_provider") == 0)
             dpv = opts->values[i];
     config_setting_t *dp = config_lookup(&c->cfg, "abstractcore.default_provider");
-    if (!dpv && dp) {
-        if (config_setting_type(dp) != CONFIG_TYPE_STRING)
-            return bad_type(c, dp, "default_provider", "a string", err);
+    if (!dpv && dp && config_setting_type(dp) == CONFIG_TYPE_STRING)
         dpv = config_setting_get_string(dp);
-    }
     if (dpv && !(c->default_provider = ac__strdup(dpv)))
         return AC_ENOMEM;
     config_setting_t *eng = config_lookup(&c->cfg, "abstractcore.engine");
-    if (eng && !config_setting_is_group(eng))
-        return bad_type(c, eng, "engine", "a group { ... }", err);
-    long n_workers = 4, max_bytes = (long)c->defaults.max_response_bytes;
-    const engine_key keys[] = {
-        {"max_connections", 0, 1L << 20, &ec->max_connections},
-        {"max_host_connections", 0, 1L << 20, &ec->max_host_connections},
-        {"max_idle_connections", 0, 1L << 20, &ec->max_idle_connections},
-        {"workers", 1, 256, &n_workers},
-        {"max_response_bytes", 1024, 1L << 30, &max_bytes},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        ac_status st = engine_value(c, &keys[i], eng, opts, err);
-        if (st != AC_OK)
-            return st;
+    ec->max_connections = engine_value(eng, opts, "max_connections", 0);
+    ec->max_host_connections = engine_value(eng, opts, "max_host_connections", 0);
+    ec->max_idle_connections = engine_value(eng, opts, "max_idle_connections", 0);
+    c->n_workers = (int)engine_value(eng, opts, "workers", 4);
+    c->defaults.max_response_bytes =
+        (size_t)engine_value(eng, opts, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES);
+    engine_mode_value(eng, opts, ec);
+    return AC_OK;
+}
+
+/* The top level, abstractcore and abstractcore.engine, checked as a whole:
+ * the first error fails the open (saying how many more there are). */
+static ac_status check_core_groups(ac_core *c, ac_error *err)
+{
+    if (!c->config_path)
+        return AC_OK;
+    problems p;
+    memset(&p, 0, sizeof p);
+    ac__confcheck_core(&c->cfg, c->config_path, &p);
+    if (!p.errors)
+        return AC_OK;
+    *err = p.first;
+    if (p.errors > 1) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, " (and %zu more: `acore config "
+                 "check` lists them all)", p.errors - 1);
     }
-    c->n_workers = (int)n_workers;
-    c->defaults.max_response_bytes = (size_t)max_bytes;
-    return engine_mode_value(c, eng, opts, ec, err);
+    return AC_ECONFIG;
 }
 
 /* abstractcore.trace = { file = "..."; content = false; }, or the options
@@ -703,6 +734,8 @@ ac_status ac_core_open_ex(ac_core **out, const char *config_path, const ac_optio
     ac_status st = config_find(config_path, &c->config_path, err);
     if (st == AC_OK)
         st = config_load(c, err);
+    if (st == AC_OK)
+        st = check_core_groups(c, err);
     if (st == AC_OK)
         st = read_engine_settings(c, opts, &ec, err);
     if (st == AC_OK)
@@ -844,6 +877,121 @@ ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err)
 }
 
 /* ------------------------------------------------------------------ */
+/* Checking a configuration                                            */
+/* ------------------------------------------------------------------ */
+
+/* Every provider group of the file, as load_providers reads them, each
+ * problem kept; no plugin init runs. */
+static void check_providers(ac_core *c, problems *p)
+{
+    config_setting_t *list = config_lookup(&c->cfg, "providers");
+    if (!list || (!config_setting_is_list(list) && !config_setting_is_array(list)))
+        return; /* absent, or reported by ac__confcheck_core */
+    for (int i = 0; i < config_setting_length(list); i++) {
+        config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        const char *name = provider_name(c, g, i + 1, p);
+        if (!name)
+            continue;
+        int dup = 0;
+        for (int j = 0; j < i && !dup; j++) {
+            const char *other = NULL;
+            config_setting_t *h = config_setting_get_elem(list, (unsigned)j);
+            dup = config_setting_is_group(h) && config_setting_lookup_string(h, "name", &other) &&
+                  strcmp(other, name) == 0;
+        }
+        if (dup) {
+            ac__problem(p, 0, where(c, g), "provider '%s': duplicate name (an earlier group "
+                        "has it)", name);
+            continue;
+        }
+        ac_error perr;
+        const plugin *pl = provider_plugin(c, g, name, &perr);
+        if (!pl)
+            ac__problem(p, 0, "", "%s", perr.message); /* names file and line already */
+        ac__confcheck_provider(g, c->config_path, name, pl ? &pl->vt : NULL, p);
+    }
+}
+
+/* The problems as text: "FILE:LINE: message" (a warning's message starts
+ * with "warning: "), one per line. */
+static char *problems_text(const problems *p)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < p->n; i++)
+        n += strlen(p->items[i].where) + strlen(p->items[i].text) + 16;
+    char *s = malloc(n); /* the caller frees it with ac_free */
+    if (!s)
+        return NULL;
+    size_t off = 0;
+    s[0] = '\0';
+    for (size_t i = 0; i < p->n; i++)
+        off += (size_t)snprintf(s + off, n - off, "%s%s%s%s\n", p->items[i].where,
+                                *p->items[i].where ? ": " : "",
+                                p->items[i].warning ? "warning: " : "", p->items[i].text);
+    return s;
+}
+
+ac_status ac_core_check_config(const char *config_path, char **report, ac_error *err)
+{
+    if (!report) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_CONFIG, "report is NULL");
+        return AC_EINVAL;
+    }
+    *report = NULL;
+    ac_core *c = ac__calloc(1, sizeof *c);
+    if (!c) {
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+        return AC_ENOMEM;
+    }
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->mu, NULL);
+    problems p;
+    memset(&p, 0, sizeof p);
+    p.collect = 1;
+    ac_error e;
+    ac_error_clear(&e);
+    ac_status st = config_find(config_path, &c->config_path, &e);
+    if (st == AC_OK && c->config_path)
+        st = config_load(c, &e);
+    if (st == AC_ECONFIG) {
+        ac__problem(&p, 0, "", "%s", e.message); /* names file and line already */
+        st = AC_OK;
+    } else if (st == AC_OK && c->config_path) {
+        ac__confcheck_core(&c->cfg, c->config_path, &p);
+        /* The plugins are loaded (dlopen and the descriptor, no init) to
+         * learn the settings each one reads.  A plugin_path of the wrong
+         * type is a problem already listed: look no further. */
+        if (load_plugins(c, &e) == AC_ENOMEM)
+            st = AC_ENOMEM;
+        else
+            check_providers(c, &p);
+    }
+    char *text = st == AC_OK && !p.nomem ? problems_text(&p) : NULL;
+    if (!text) {
+        st = AC_ENOMEM;
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
+    } else if (p.errors) {
+        st = AC_ECONFIG;
+        if (err)
+            *err = p.first;
+    }
+    ac__problems_free(&p);
+    core_destroy(c);
+    *report = text;
+    return st;
+}
+
+const char *ac_core_provider_setting(size_t i)
+{
+    size_t n, seen = 0;
+    const keydef *k = ac__keys(&n);
+    for (size_t j = 0; j < n; j++)
+        if (k[j].scope == KS_PROVIDER && seen++ == i)
+            return k[j].name;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* LLM handles                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -933,7 +1081,7 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
         ac__error_set_provider(err, provider);
         return NULL;
     }
-    if (!in->pl) {
+    if (!in->pl || in->bad_group) {
         if (err)
             *err = in->err;
         return NULL;
@@ -949,6 +1097,14 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
     l->lim = in->lim;
     const ac_settings *s = in->settings;
     if (opts && opts->n) {
+        ac_error oerr;
+        if (ac__confcheck_options(opts, in->name, l->vt, &oerr) != AC_OK) {
+            ac__free(l);
+            if (err)
+                *err = oerr;
+            ac__error_set_provider(err, in->name);
+            return NULL;
+        }
         /* Overrides make a plugin state of this LLM's own. */
         l->own_settings = ac__settings_new(in->name, in->settings->group, core->config_path, opts,
                                            l->vt);
@@ -981,7 +1137,8 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
         l->state = in->state;
     }
     ac_error coerr;
-    if (ac__chatopts_read(s, &l->co, &coerr) != AC_OK) {
+    if (ac__chatopts_read(s, &l->co, &coerr) != AC_OK ||
+        ac__tls_read(s, &l->tls, &coerr) != AC_OK) {
         if (l->own_inited && l->vt->fini)
             l->vt->fini(l->own_state);
         ac__settings_free(l->own_settings);

@@ -41,6 +41,17 @@ typedef struct limits {
     long   rpm, tpm;             /* rate limits; 0: none */
 } limits;
 
+/* A provider's TLS settings (tls_verify, ca_bundle, client_cert,
+ * client_key, client_key_password).  The strings are borrowed from the
+ * llm's settings, which outlive every request of the llm. */
+typedef struct tlsopts {
+    int         verify;               /* 0: tls_verify = false */
+    const char *ca_bundle;            /* NULL: libcurl's default CA store */
+    const char *client_cert;          /* PEM; NULL: none */
+    const char *client_key;           /* PEM; NULL: in client_cert, or none */
+    const char *client_key_password;  /* a secret; NULL: none */
+} tlsopts;
+
 typedef struct instance {
     char          *name;
     const plugin  *pl;          /* NULL when the plugin was not found */
@@ -48,6 +59,7 @@ typedef struct instance {
     void          *state;
     ac_status      status;      /* AC_OK when usable */
     ac_error       err;         /* why not */
+    int            bad_group;   /* its group's keys are wrong: options cannot help */
     limits         lim;
     breakers       br;          /* per model */
     int            inited_br;
@@ -92,6 +104,7 @@ struct ac_llm {
     char               *model;
     limits              lim;
     chatopts            co;
+    tlsopts             tls;
 };
 
 void ac__core_ref(ac_core *c);
@@ -109,6 +122,10 @@ const char *ac__instance_model_map(const instance *in, const char *from);
 
 /* Read the engine's per-provider keys into lim, starting from base. */
 void ac__limits_read(const ac_settings *s, const limits *base, limits *lim);
+
+/* Read the TLS keys into t (borrowed from s).  AC_ECONFIG when a client
+ * key is set without its certificate. */
+ac_status ac__tls_read(const ac_settings *s, tlsopts *t, ac_error *err);
 
 /* The run_local worker pool, started on first use; NULL when it cannot
  * be started or the core is closed. */

@@ -135,6 +135,9 @@ static int path_safe(const char *path, char *real, ac_error *err)
 /* The smallest descriptor that has every REQUIRED member: up to init. */
 #define MIN_DESCRIPTOR_SIZE (offsetof(ac_provider, init) + sizeof(void *))
 
+/* Most settings a plugin may declare. */
+#define MAX_SETTINGS 256
+
 static int has(const ac_provider *d, size_t off)
 {
     return d->struct_size >= off + sizeof(void *);
@@ -168,6 +171,17 @@ static ac_status plugin_check(const ac_provider *d, const char *path, ac_error *
     if (has(d, offsetof(ac_provider, parse_models)) &&
         !d->build_models_request != !d->parse_models)
         return refuse(err, path, "sets one of build_models_request and parse_models, not both");
+    /* ABI 2.1: the settings it reads.  Read with a bound, so a list that
+     * was never terminated is refused instead of read past its end. */
+    if (has(d, offsetof(ac_provider, settings)) && d->settings) {
+        size_t i;
+        for (i = 0; i < MAX_SETTINGS && d->settings[i]; i++)
+            if (!*d->settings[i] || strnlen(d->settings[i], 64) >= 64)
+                return refuse(err, path, "settings[%zu] is an empty or overlong name", i);
+        if (i == MAX_SETTINGS)
+            return refuse(err, path, "settings lists %d names or more: not NULL-terminated?",
+                          MAX_SETTINGS);
+    }
     return AC_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "keys.h"
 #include "tools/toolparse.h"
 #include "tools/toolprompt.h"
 #include "tools/toolrender.h"
@@ -30,42 +31,43 @@ static ac_status bad_setting(const ac_settings *s, const char *key, const char *
                              ac_error *err)
 {
     const char *w = ac__settings_where(s, key);
-    ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s%sprovider '%s': %s %s", w,
+    ac__error_set(err, AC_ECONFIG, AC_STAGE_CONFIG, "%s%sprovider '%s': %s must be %s", w,
                   *w ? ": " : "", ac__settings_name(s), key, what);
     return AC_ECONFIG;
 }
 
 ac_status ac__chatopts_read(const ac_settings *s, chatopts *co, ac_error *err)
 {
+    /* The values were checked against the keys table (keys.c) when the
+     * config was loaded and the llm made; these checks use the same
+     * table, for a value that reached here another way. */
+    char want[160];
     co->schema_attempts = 3;
     co->tool_mode = AC_TOOL_MODE_AUTO;
     co->tool_family = -1;
-    long long n;
+    long long n, min, max;
+    ac__key_range(KS_PROVIDER, "schema_attempts", &min, &max);
     int got = ac__settings_int(s, "schema_attempts", &n);
-    if (got < 0 || (got == 1 && (n < 1 || n > 10)))
-        return bad_setting(s, "schema_attempts", "must be an integer from 1 to 10", err);
+    const keydef *k = ac__key_find(KS_PROVIDER, "schema_attempts");
+    if (got < 0 || (got == 1 && (n < min || n > max)))
+        return bad_setting(s, "schema_attempts", ac__key_expect_text(k, want, sizeof want), err);
     if (got == 1)
         co->schema_attempts = (int)n;
     const char *v;
+    k = ac__key_find(KS_PROVIDER, "tool_mode");
     got = ac__settings_string(s, "tool_mode", &v);
-    if (got < 0)
-        return bad_setting(s, "tool_mode", "must be \"auto\", \"native\" or \"prompted\"", err);
-    if (got == 1) {
-        if (!strcasecmp(v, "auto"))
-            co->tool_mode = AC_TOOL_MODE_AUTO;
-        else if (!strcasecmp(v, "native"))
-            co->tool_mode = AC_TOOL_MODE_NATIVE;
-        else if (!strcasecmp(v, "prompted"))
-            co->tool_mode = AC_TOOL_MODE_PROMPTED;
-        else
-            return bad_setting(s, "tool_mode", "must be \"auto\", \"native\" or \"prompted\"",
-                               err);
-    }
+    /* The table's choices, in order: auto, native, prompted. */
+    static const int modes[] = {AC_TOOL_MODE_AUTO, AC_TOOL_MODE_NATIVE, AC_TOOL_MODE_PROMPTED};
+    int i = got == 1 ? ac__key_choice(k, v) : 0;
+    if (got < 0 || i < 0 || i > 2)
+        return bad_setting(s, "tool_mode", ac__key_expect_text(k, want, sizeof want), err);
+    if (got == 1)
+        co->tool_mode = modes[i];
     got = ac__settings_string(s, "tool_family", &v);
     ac__toolfam fam;
+    k = ac__key_find(KS_PROVIDER, "tool_family");
     if (got < 0 || (got == 1 && ac__toolfam_parse(v, &fam) < 0))
-        return bad_setting(s, "tool_family", "must be one of auto, hermes (qwen), llama3, "
-                           "mistral, gemma, phi, function_call", err);
+        return bad_setting(s, "tool_family", ac__key_expect_text(k, want, sizeof want), err);
     if (got == 1)
         co->tool_family = (int)fam;
     return AC_OK;

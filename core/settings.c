@@ -11,6 +11,7 @@
 #include "log.h"
 #include "call.h"
 #include "error.h"
+#include "keys.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ int ac__options_copy(ac_options *dst, const ac_options *src)
 /* ---- settings ---- */
 
 static char *secret_find(const ac_settings *s, const char *default_env, ac_error *err);
+static int string_quiet(const ac_settings *s, const char *key, const char **out);
 
 /* Remember a value as a secret of these settings (once).  -1 on no
  * memory. */
@@ -144,12 +146,22 @@ ac_settings *ac__settings_new(const char *name, const config_setting_t *group,
         return NULL;
     }
     /* The secrets the settings name: known before any plugin runs, so
-     * that even a plugin that reads api_key itself has it scrubbed. */
+     * that even a plugin that reads api_key itself has it scrubbed.  The
+     * API key may come from a file or a variable; the other secrets
+     * (client_key_password) are the keys table's KF_SECRET strings. */
     ac_error ignored;
     ac_error_clear(&ignored);
     char *k = secret_find(s, NULL, &ignored);
     int rc = remember(s, k);
     wipe_free(k);
+    size_t nk;
+    const keydef *keys = ac__keys(&nk);
+    for (size_t i = 0; i < nk && rc == 0; i++) {
+        const char *v;
+        if (keys[i].scope == KS_PROVIDER && (keys[i].flags & KF_SECRET) &&
+            string_quiet(s, keys[i].name, &v) == 1)
+            rc = remember(s, v);
+    }
     if (rc) {
         ac__settings_free(s);
         return NULL;
@@ -219,10 +231,17 @@ const char *ac__settings_where(const ac_settings *s, const char *key)
     return where;
 }
 
+/* A plugin read its own setting as another type than it has: the plugin
+ * fails its init saying so; this line adds where the setting is.  (The
+ * core's own settings were checked against the keys table before any
+ * reader ran.) */
 static void wrong_type(const ac_settings *s, const char *key, const char *want)
 {
-    ac__log(AC_LOG_WARN, s->name, "%s: setting '%s' must be %s", ac__settings_where(s, key),
-            key, want);
+    ac_call call;
+    ac__call_init(&call, s->name, s, NULL);
+    const char *w = ac__settings_where(s, key);
+    ac__host_log(&call, AC_LOG_ERROR, "%s%ssetting '%s' must be %s", w, *w ? ": " : "", key,
+                 want);
 }
 
 /* The plugin's own default for a key the descriptor carries one for. */
@@ -235,6 +254,20 @@ static const char *plugin_default(const ac_settings *s, const char *key)
     if (strcmp(key, "default_model") == 0)
         return s->plugin->default_model;
     return NULL;
+}
+
+/* A string setting without the wrong-type report (0 then): for the
+ * secrets, gathered before anything is checked. */
+static int string_quiet(const ac_settings *s, const char *key, const char **out)
+{
+    const char *v = overlay_get(s, key);
+    const config_setting_t *m = v ? NULL : member(s, key);
+    if (!v && m && config_setting_type(m) == CONFIG_TYPE_STRING)
+        v = config_setting_get_string(m);
+    if (!v)
+        return 0;
+    *out = v;
+    return 1;
 }
 
 int ac__settings_string(const ac_settings *s, const char *key, const char **out)
@@ -265,14 +298,10 @@ int ac__settings_int(const ac_settings *s, const char *key, long long *out)
 {
     const char *v = overlay_get(s, key);
     if (v) {
-        char *end;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (errno || end == v || *end) {
+        if (ac__key_parse_int(v, out) != 0) {
             wrong_type(s, key, "an integer");
             return -1;
         }
-        *out = n;
         return 1;
     }
     const config_setting_t *m = member(s, key);
@@ -290,15 +319,27 @@ int ac__settings_int(const ac_settings *s, const char *key, long long *out)
     return 1;
 }
 
+int ac__settings_int_quiet(const ac_settings *s, const char *key, long long *out)
+{
+    const char *v = overlay_get(s, key);
+    if (v)
+        return ac__key_parse_int(v, out) == 0;
+    const config_setting_t *m = member(s, key);
+    int t = m ? config_setting_type(m) : CONFIG_TYPE_NONE;
+    if (t == CONFIG_TYPE_INT)
+        *out = config_setting_get_int(m);
+    else if (t == CONFIG_TYPE_INT64)
+        *out = config_setting_get_int64(m);
+    else
+        return 0;
+    return 1;
+}
+
 int ac__settings_bool(const ac_settings *s, const char *key, int *out)
 {
     const char *v = overlay_get(s, key);
     if (v) {
-        if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
-            *out = 1;
-        else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
-            *out = 0;
-        else {
+        if (ac__key_parse_bool(v, out) != 0) {
             wrong_type(s, key, "a boolean");
             return -1;
         }

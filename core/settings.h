@@ -44,6 +44,9 @@ void         ac__settings_free(ac_settings *s);
 
 int  ac__settings_string(const ac_settings *s, const char *key, const char **out);
 int  ac__settings_int(const ac_settings *s, const char *key, long long *out);
+/* An integer setting when it is one (1), else 0, reporting nothing: for
+ * readers of values checked before (a wrong one keeps its default). */
+int  ac__settings_int_quiet(const ac_settings *s, const char *key, long long *out);
 int  ac__settings_bool(const ac_settings *s, const char *key, int *out);
 int  ac__settings_double(const ac_settings *s, const char *key, double *out);
 int  ac__settings_list_count(const ac_settings *s, const char *key);

@@ -6,6 +6,8 @@
 #include "transfer.h"
 #include "log.h"
 #include "alloc.h"
+#include "call.h"
+#include "core.h"
 #include "engine.h"
 #include "error.h"
 
@@ -113,6 +115,56 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 }
 
 /* ------------------------------------------------------------------ */
+/* TLS                                                                 */
+/* ------------------------------------------------------------------ */
+
+static void url_for_message(const char *url, char *out, size_t n);
+
+/* libcurl calls this for every socket it opens for a connection: with
+ * tls_verify = false, each connection is logged, so that an instance that
+ * talks to an unauthenticated server never does so silently. */
+static int on_socket(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    transfer *t = ud;
+    (void)fd;
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+        char host[256];
+        url_for_message(t->q->http.url, host, sizeof host);
+        ac_call call;
+        ac__call_init(&call, t->q->llm->inst->name, NULL, NULL);
+        ac__host_log(&call, AC_LOG_WARN, "TLS certificate verification is off (tls_verify = "
+                     "false): connecting to %s without checking who answers", host);
+    }
+    return CURL_SOCKOPT_OK;
+}
+
+/* The instance's TLS settings onto the easy handle (https only). */
+static void tls_setup(transfer *t, CURL *h)
+{
+    const tlsopts *tls = &t->q->llm->tls;
+    if (strncasecmp(t->q->http.url, "https://", 8) != 0)
+        return;
+    if (!tls->verify) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_socket);
+        curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, t);
+    }
+    if (tls->ca_bundle)
+        curl_easy_setopt(h, CURLOPT_CAINFO, tls->ca_bundle);
+    if (tls->client_cert) {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, tls->client_cert);
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (tls->client_key) {
+        curl_easy_setopt(h, CURLOPT_SSLKEY, tls->client_key);
+        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (tls->client_key_password)
+        curl_easy_setopt(h, CURLOPT_KEYPASSWD, tls->client_key_password);
+}
+
+/* ------------------------------------------------------------------ */
 /* Starting                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -157,6 +209,8 @@ transfer *ac__transfer_new(ac_request *q, long total_ms, ac_error *err)
         curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     }
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+    tls_setup(t, h);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "abstractcore/" AC_VERSION_STRING);
     if (q->lim.connect_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->lim.connect_ms);
@@ -248,9 +302,29 @@ static void curl_failure(transfer *t, CURLcode rc, ac_error *err)
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-        ac__error_set(err, AC_ETLS, AC_STAGE_TLS, "TLS with %s failed: %s", host,
-                      curl_easy_strerror(rc));
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT: {
+        /* libcurl's detail says which certificate and why ("self-signed
+         * certificate in certificate chain"); the hint says what to set. */
+        for (char *c = t->errbuf; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        const char *hint = rc == CURLE_PEER_FAILED_VERIFICATION
+            ? "; if the server's certificate is signed by a private CA, set the provider's "
+              "ca_bundle to it"
+            : rc == CURLE_SSL_CLIENTCERT ? "; the server wants a client certificate "
+                                           "(client_cert, client_key)"
+            : "";
+        ac__error_set(err, AC_ETLS, AC_STAGE_TLS, "TLS with %s failed: %s%s%s%s%s", host,
+                      curl_easy_strerror(rc), t->errbuf[0] ? " (" : "", t->errbuf,
+                      t->errbuf[0] ? ")" : "", hint);
         break;
+    }
     case CURLE_OUT_OF_MEMORY:
         ac__error_set(err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory in libcurl");
         break;

@@ -18,6 +18,7 @@ typedef struct transfer {
     int         got_first_byte;
     double      t_begin;        /* the attempt started, ms */
     double      t_last_byte;    /* last body byte, ms */
+    char        errbuf[CURL_ERROR_SIZE]; /* libcurl's detail of a failure */
 } transfer;
 
 /* A new attempt for q (its http request built), with `total_ms` left of

@@ -113,6 +113,10 @@ no_secret() { ! grep -q -- "$SECRET" "$tmp/out" "$tmp/err"; }
 # scenarios in $tmp/script.conf (and the options given); sets $url and
 # $mockpid.
 mockd_start() {
+    # A restart must not read the URL line the previous server left in
+    # the file before the new one truncates it (the redirection happens
+    # in the background job, maybe after the first read below).
+    rm -f "$tmp/mockd.out"
     "$MOCKD" --port 0 "$@" --script "$tmp/script.conf" >"$tmp/mockd.out" 2>"$tmp/mockd.err" &
     mockpid=$!
     url=

@@ -129,6 +129,27 @@ if [ $rc -eq 0 ] && out_has "$CONF" && out_has "openai" && out_has "provider moc
     pass "plugins prints the report"
 else fail "plugins"; fi
 
+# ---------------------------------------------------------------------
+# config check
+# ---------------------------------------------------------------------
+
+A config check
+if [ $rc -eq 0 ] && out_is "no problems found" && err_empty; then
+    pass "config check: a clean file"
+else fail "config check: a clean file"; fi
+
+cp "$CONF" "$tmp/typo.conf"
+printf 'abstractcor = { };\n' >>"$tmp/typo.conf"
+run 20 "$ACORE" -c "$tmp/typo.conf" config check
+if [ $rc -eq 3 ] && out_lines 1 &&
+   out_has "^$tmp/typo.conf:[0-9]*: unknown setting 'abstractcor' at the top level (did you mean abstractcore?)\$"; then
+    pass "config check: a typo, file, line and the nearest key; exit 3"
+else fail "config check: a typo"; fi
+run 20 "$ACORE" -c "$tmp/typo.conf" "Say hello"
+if [ $rc -eq 3 ] && err_has "did you mean abstractcore?"; then
+    pass "the same file fails to open with the same message"
+else fail "a typo fails the open"; fi
+
 A models
 if [ $rc -eq 0 ] && [ -s "$tmp/out" ]; then
     pass "models lists the provider's models"

@@ -6,7 +6,8 @@
 #   2. the template plugin (sdk/template) passes its own unit tests and
 #      the checker with its fixture file;
 #   3. the template built against the frozen ABI 2.0 headers
-#      (tests/abi/2.0) loads in this core and passes the checker;
+#      (tests/abi/2.0) loads in this core and passes the checker, and
+#      the checker refuses wrong ABI 2.1 settings lists;
 #   4. the checker names each mistake of tests/plugins/sloppy.c, and a
 #      plugin that logs its key still shows it to no one;
 #   5. the SDK installed with DESTDIR builds the installed copy of the
@@ -45,7 +46,14 @@ checked_ok() {
 # 1. Every bundled plugin, in the protocol the mock speaks for it.
 for p in openai anthropic ollama lmstudio huggingface mlx; do
     run 300 "$CHECK" "$top_builddir/plugins/$p/.libs/$p.so"
+    case $p in
+    openai) settings='organization project' ;;
+    anthropic) settings='anthropic_version anthropic_beta structured_output max_tokens' ;;
+    ollama) settings='keep_alive think num_ctx' ;;
+    *) settings="none beyond the core's" ;;
+    esac
     if checked_ok && out_has "^plugin: $p " && out_has '^PASS split$' &&
+        out_has "^settings: $settings\$" &&
         out_has '^PASS concurrent$' && out_has '^PASS log$'; then
         pass "acore-provider-check $p"
     else
@@ -63,6 +71,7 @@ else
 fi
 run 300 "$CHECK" --fixtures "$TPL/acme.check" "$TPLUG/acme.so"
 if checked_ok && out_has '^protocol: its own' && out_has '^PASS error_429.2$' &&
+    out_has "^settings: none beyond the core's\$" &&
     out_has '^PASS utf8_stream$' && out_has '^SKIP tools: features has no AC_FEATURE_TOOLS$'; then
     pass "acore-provider-check --fixtures acme.check acme.so"
 else
@@ -73,11 +82,25 @@ fi
 # 3. Built against the ABI 2.0 headers as they were frozen, run by this
 #    core.
 run 300 "$CHECK" --fixtures "$TPL/acme.check" "$TPLUG/acme20.so"
-if checked_ok && out_has '^plugin: acme 1.0.0, ABI 2.0 '; then
+if checked_ok && out_has '^plugin: acme 1.0.0, ABI 2.0 ' && out_has '^settings: not declared'; then
     pass "the template built against the frozen ABI 2.0 headers"
 else
     fail "the template built against the frozen ABI 2.0 headers"
 fi
+
+# ---------------------------------------------------------------------
+# 3b. ABI 2.1 settings lists that break the rules (tests/plugins/badsettings.c).
+badsettings() { # N TEXT
+    run 300 "$CHECK" "$TPLUG/badsettings$1.so"
+    if [ "$rc" -eq 1 ] && out_has "^FAIL descriptor: $2"; then
+        pass "the checker refuses settings list $1"
+    else
+        fail "the checker refuses settings list $1 (FAIL descriptor: $2)"
+    fi
+}
+badsettings 1 'settings\[1\] "timeout_ms" is one of the core'"'"'s settings'
+badsettings 2 'settings\[0\] "Base URL" is not a setting name'
+badsettings 3 'settings\[0\] "a_setting_name_far_too_long.*" is not a setting name'
 
 # ---------------------------------------------------------------------
 # 4. Mistakes, each named by the rule it breaks.

@@ -356,6 +356,12 @@ done:
 /* Descriptor                                                           */
 /* ------------------------------------------------------------------ */
 
+/* The settings read beyond the core's (see anth_init and
+ * docs/providers/anthropic.md). */
+static const char *const anthropic_settings[] = {
+    "anthropic_version", "anthropic_beta", "structured_output", "max_tokens", NULL
+};
+
 static const ac_provider anthropic_provider = {
     .struct_size = sizeof(ac_provider),
     .abi_major = AC_ABI_MAJOR,
@@ -379,6 +385,7 @@ static const ac_provider anthropic_provider = {
     .parse_models = anth_parse_models,
     .run_local = NULL,
     .stream_free = anth_stream_free,
+    .settings = anthropic_settings,
 };
 
 /* The entry point rule (provider.h): store the host, return the

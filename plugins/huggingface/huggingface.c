@@ -55,6 +55,10 @@ static ac_status huggingface_init(const ac_settings *settings, void **state,
     return ac_oai_init(g_host, &huggingface_dialect, settings, state, call);
 }
 
+/* No settings beyond the core's (base_url, api_key, default_model, ...):
+ * any other key of its provider groups is a configuration error. */
+static const char *const huggingface_settings[] = { NULL };
+
 static const ac_provider huggingface_provider = {
     .struct_size      = sizeof(ac_provider),
     .abi_major        = AC_ABI_MAJOR,
@@ -70,6 +74,7 @@ static const ac_provider huggingface_provider = {
     .default_model    = "openai/gpt-oss-20b",
     .init                 = huggingface_init,
     AC_OAI_PROVIDER_FUNCTIONS,
+    .settings         = huggingface_settings,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

@@ -49,6 +49,10 @@ static ac_status lmstudio_init(const ac_settings *settings, void **state,
     return ac_oai_init(g_host, &lmstudio_dialect, settings, state, call);
 }
 
+/* No settings beyond the core's (base_url, api_key, default_model, ...):
+ * any other key of its provider groups is a configuration error. */
+static const char *const lmstudio_settings[] = { NULL };
+
 static const ac_provider lmstudio_provider = {
     .struct_size      = sizeof(ac_provider),
     .abi_major        = AC_ABI_MAJOR,
@@ -63,6 +67,7 @@ static const ac_provider lmstudio_provider = {
     .default_model    = "local-model",
     .init                 = lmstudio_init,
     AC_OAI_PROVIDER_FUNCTIONS,
+    .settings         = lmstudio_settings,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

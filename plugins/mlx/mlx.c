@@ -52,6 +52,10 @@ static ac_status mlx_init(const ac_settings *settings, void **state,
     return ac_oai_init(g_host, &mlx_dialect, settings, state, call);
 }
 
+/* No settings beyond the core's (base_url, api_key, default_model, ...):
+ * any other key of its provider groups is a configuration error. */
+static const char *const mlx_settings[] = { NULL };
+
 static const ac_provider mlx_provider = {
     .struct_size      = sizeof(ac_provider),
     .abi_major        = AC_ABI_MAJOR,
@@ -64,6 +68,7 @@ static const ac_provider mlx_provider = {
     .default_model    = NULL,           /* the server's own (see above) */
     .init                 = mlx_init,
     AC_OAI_PROVIDER_FUNCTIONS,
+    .settings         = mlx_settings,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

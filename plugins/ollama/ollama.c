@@ -393,6 +393,10 @@ fail:
 /* Entry point                                                          */
 /* ------------------------------------------------------------------ */
 
+/* The settings read beyond the core's (see ollama_init and
+ * docs/providers/ollama.md). */
+static const char *const ollama_settings[] = { "keep_alive", "think", "num_ctx", NULL };
+
 static const ac_provider ollama_provider = {
     .struct_size = sizeof(ac_provider),
     .abi_major = AC_ABI_MAJOR,
@@ -417,6 +421,7 @@ static const ac_provider ollama_provider = {
     .build_models_request = ollama_build_models_request,
     .parse_models = ollama_parse_models,
     .stream_free = ollama_stream_free,
+    .settings = ollama_settings,
 };
 
 /* The entry point rule (provider.h): store the host, return the

@@ -37,6 +37,10 @@ static ac_status openai_init(const ac_settings *settings, void **state,
     return ac_oai_init(g_host, &openai_dialect, settings, state, call);
 }
 
+/* The settings read beyond the core's: the OpenAI-Organization and
+ * OpenAI-Project headers (docs/configuration.md). */
+static const char *const openai_settings[] = { "organization", "project", NULL };
+
 static const ac_provider openai_provider = {
     .struct_size      = sizeof(ac_provider),
     .abi_major        = AC_ABI_MAJOR,
@@ -49,6 +53,7 @@ static const ac_provider openai_provider = {
     .default_model    = "gpt-4o-mini",
     .init                 = openai_init,
     AC_OAI_PROVIDER_FUNCTIONS,
+    .settings         = openai_settings,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

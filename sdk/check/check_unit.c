@@ -16,6 +16,7 @@
 
 #include <abstractcore/testkit.h>
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,18 +101,54 @@ static int name_ok(const char *n)
     return 1;
 }
 
+/* A setting name: what a config file can write as a key and a user can
+ * type, lower case so it cannot clash with another by case alone. */
+static int setting_name_ok(const char *n)
+{
+    if (!n || !(*n >= 'a' && *n <= 'z') || strlen(n) >= 64)
+        return 0;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') || *n == '_'))
+            return 0;
+    return 1;
+}
+
+/* ABI 2.1: the settings the plugin declares (NULL: undeclared, allowed;
+ * the core then only warns about keys it does not know). */
+static verdict settings_list(const ac_provider *d)
+{
+    if (d->struct_size < offsetof(ac_provider, settings) + sizeof d->settings || !d->settings)
+        return NULL;
+    size_t i;
+    for (i = 0; i < 256 && d->settings[i]; i++) {
+        const char *n = d->settings[i];
+        if (!setting_name_ok(n))
+            return check_fail("settings[%zu] \"%.64s\" is not a setting name (1-63 of a-z, "
+                              "0-9, '_', starting with a letter)", i, n);
+        for (size_t k = 0; ac_core_provider_setting(k); k++)
+            if (strcmp(ac_core_provider_setting(k), n) == 0)
+                return check_fail("settings[%zu] \"%s\" is one of the core's settings: list "
+                                  "only the plugin's own", i, n);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(d->settings[j], n) == 0)
+                return check_fail("settings lists \"%s\" twice", n);
+    }
+    if (i == 256)
+        return check_fail("settings lists 256 names or more: is it NULL-terminated?");
+    return NULL;
+}
+
 static verdict descriptor(checker *c, const ac_provider *d)
 {
     if (d->abi_major != AC_ABI_MAJOR)
         return check_fail("abi_major is %u; this SDK is ABI %d", d->abi_major, AC_ABI_MAJOR);
     if (d->abi_minor > AC_ABI_MINOR)
         return check_fail("abi_minor %u is newer than this SDK's %d", d->abi_minor, AC_ABI_MINOR);
-    if (d->abi_minor == AC_ABI_MINOR && d->struct_size != sizeof(ac_provider))
-        return check_fail("struct_size is %zu, not sizeof(ac_provider) (%zu) of ABI %d.%d",
-                          d->struct_size, sizeof(ac_provider), AC_ABI_MAJOR, AC_ABI_MINOR);
-    if (d->struct_size > sizeof(ac_provider))
-        return check_fail("struct_size %zu is larger than any ABI %d.%d descriptor",
-                          d->struct_size, d->abi_major, d->abi_minor);
+    /* The descriptor's size for each minor: 2.0 ends before settings. */
+    size_t want = d->abi_minor == 0 ? offsetof(ac_provider, settings) : sizeof(ac_provider);
+    if (d->struct_size != want)
+        return check_fail("struct_size is %zu, not sizeof(ac_provider) (%zu) of ABI %u.%u",
+                          d->struct_size, want, d->abi_major, d->abi_minor);
     if (!name_ok(d->name))
         return check_fail("name must be 1-31 of a-z, 0-9, '_', '-', starting with a letter "
                           "(it names the plugin in configs and errors)");
@@ -139,6 +176,9 @@ static verdict descriptor(checker *c, const ac_provider *d)
         strncmp(d->default_base_url, "https://", 8) != 0)
         return check_fail("default_base_url \"%s\" is not an http:// or https:// URL",
                           d->default_base_url);
+    verdict v = settings_list(d);
+    if (v)
+        return v;
     snprintf(c->name, sizeof c->name, "%s", d->name);
     c->features = d->features;
     c->can_stream = http && d->parse_event != NULL;
@@ -419,6 +459,16 @@ int check_unit(checker *c)
     if (v) {
         dlclose(dl);
         return -1;
+    }
+    /* What it declares, so an author sees the list the core will use. */
+    if (d->struct_size < offsetof(ac_provider, settings) + sizeof d->settings || !d->settings) {
+        printf("settings: not declared (unknown keys of its groups get a warning, not an "
+               "error)\n");
+    } else {
+        printf("settings:");
+        for (size_t i = 0; d->settings[i]; i++)
+            printf(" %s", d->settings[i]);
+        printf("%s\n", d->settings[0] ? "" : " none beyond the core's");
     }
     if (check_selected(c, "entry"))
         check_report(c, "entry", entry_again(dl, d));

@@ -360,6 +360,22 @@ static ac_status acme_parse_models(void *state, const char *b, size_t len, ac_mo
 /* The descriptor and the entry point                                   */
 /* ------------------------------------------------------------------ */
 
+#if AC_ABI_MINOR >= 1
+/* The settings this plugin reads beyond the core's (base_url, api_key,
+ * default_model, timeouts, ...: ac_core_provider_setting lists them).
+ * Acme reads none; add the names of yours ("acme_region", ...).  With the
+ * list, a key of a provider group that neither the core nor the plugin
+ * reads is an error naming file, line and the nearest name, so a typo
+ * never passes silently.
+ *
+ * Why the #if: `settings` came with ABI 2.1, and this same file is also
+ * built against the ABI 2.0 headers (tests/abi/2.0, by make check) to
+ * prove that a plugin written for 2.0 still loads.  Built that way it
+ * declares nothing, and the core only warns about keys it does not know.
+ * A plugin of your own needs no #if if it only targets 2.1 and later. */
+static const char *const acme_settings[] = { NULL };
+#endif
+
 static const ac_provider acme_provider = {
     .struct_size = sizeof(ac_provider),
     .abi_major = AC_ABI_MAJOR,
@@ -378,6 +394,9 @@ static const ac_provider acme_provider = {
     .parse_error = acme_parse_error,
     .build_models_request = acme_build_models_request,
     .parse_models = acme_parse_models,
+#if AC_ABI_MINOR >= 1
+    .settings = acme_settings,
+#endif
 };
 
 AC_PLUGIN_EXPORT const ac_provider *ac_provider_entry(const ac_host_api *h)

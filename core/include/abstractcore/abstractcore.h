@@ -197,10 +197,15 @@ typedef struct ac_models     ac_models;
  *   When nothing is found the core opens with built-in defaults (the
  *   installed plugin folder, no configured providers).
  *
- * A syntax error fails with AC_ECONFIG naming file and line.  A provider
- * whose plugin is missing or whose settings are wrong does NOT fail the
- * open: the others load, and that provider's error is reported by
- * ac_llm_create and listed by ac_core_plugin_report().
+ * The configuration is strict (docs/configuration.md): a syntax error, a
+ * key the core does not know at the top level or in the `abstractcore`
+ * and `abstractcore.engine` groups, or a value of the wrong type or out
+ * of range there, fails with AC_ECONFIG naming file, line and, for an
+ * unknown key, the nearest known one ("did you mean base_url?").  A
+ * provider whose plugin is missing or whose settings are wrong (the same
+ * checks, against the core's keys and those its plugin declares) does
+ * NOT fail the open: the others load, and that provider's error is
+ * reported by ac_llm_create and listed by ac_core_plugin_report().
  *
  * On success *out owns a core; close it with ac_core_close().
  * Thread: any thread.  Errors: AC_EINVAL, AC_ENOMEM, AC_ECONFIG.
@@ -299,6 +304,34 @@ ac_status ac_core_plugin_report(ac_core *core, char **out, ac_error *err);
  */
 const char *ac_llm_circuit(const ac_llm *llm);
 
+/**
+ * Check a configuration file without opening a core: read it (config_path
+ * as ac_core_open takes it; NULL searches the same places), check every
+ * key and value of every group, and load the plugins (dlopen and their
+ * descriptors, to learn the settings each one reads; no plugin's init
+ * runs, no thread starts, nothing is contacted).
+ *
+ * *report gets every problem found, one per line, "FILE:LINE: message"
+ * (a message that starts with "warning: " does not stop the file from
+ * working: a setting a plugin that does not declare its settings may
+ * read), or "" when there is none; free it with ac_free().  Returns AC_OK
+ * when the file has no error (warnings allowed), AC_ECONFIG when it has
+ * at least one (err then holds the first; *report lists them all, a file
+ * that cannot be found or parsed included), AC_EINVAL (report is NULL) or
+ * AC_ENOMEM (*report NULL).  `acore config check` prints the report.
+ * Thread: any.
+ */
+ac_status ac_core_check_config(const char *config_path, char **report, ac_error *err);
+
+/**
+ * The settings the core itself reads in a provider group (and as
+ * ac_options of ac_llm_create): the i-th name ("name", "plugin",
+ * "base_url", "api_key", ..., "tls_verify", "ca_bundle", ...), or NULL
+ * past the last.  A plugin's own settings (ac_provider.settings) must not
+ * reuse them.  Static storage.  Thread: any.
+ */
+const char *ac_core_provider_setting(size_t i);
+
 /** Free memory the library returned with "free with ac_free()".  NULL ok. */
 void ac_free(void *ptr);
 
@@ -388,8 +421,14 @@ void        ac_options_free(ac_options *opts);
  * the provider's config block: "base_url", "api_key" (the key itself; never
  * logged), "api_key_env", "default_model", "timeout_ms",
  * "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
- * "max_retries", "max_response_bytes", or any key the plugin documents.
- * The value is copied.  Returns AC_EINVAL for a NULL or empty key.
+ * "max_retries", "max_response_bytes", "tls_verify", "ca_bundle", ...
+ * (ac_core_provider_setting lists them; "name" and "plugin" are not
+ * options), or a key the plugin declares.  The value is copied.  Returns
+ * AC_EINVAL for a NULL or empty key.  The keys and values are checked by
+ * ac_llm_create: an unknown key, or a value that does not fit its key,
+ * fails it with AC_ECONFIG naming the option (and the nearest known key);
+ * for a plugin that does not declare its settings (ABI 2.0) an unknown key
+ * is only logged as a warning and handed to the plugin.
  */
 ac_status ac_options_set(ac_options *opts, const char *key, const char *value);
 
@@ -409,7 +448,8 @@ ac_status ac_options_set(ac_options *opts, const char *key, const char *value);
  *
  * Returns a new LLM (free with ac_llm_free) or NULL with err filled:
  * AC_ENOPROVIDER (unknown name), AC_EPLUGIN (plugin refused), AC_ECONFIG
- * (e.g. its API key variable is not set), AC_ECANCELED (core closed).
+ * (e.g. its API key variable is not set, a setting of its group or an
+ * option is unknown or wrong), AC_ECANCELED (core closed).
  * Thread: any.
  */
 ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,

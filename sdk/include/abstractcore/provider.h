@@ -1,5 +1,5 @@
 /*
- * provider.h -- the ABI that provider plugins are written against (ABI 2).
+ * provider.h -- the ABI that provider plugins are written against (ABI 2.1).
  *
  * A plugin is a shared object that exports one symbol:
  *
@@ -78,7 +78,7 @@ extern "C" {
 #endif
 
 #define AC_ABI_MAJOR 2
-#define AC_ABI_MINOR 0
+#define AC_ABI_MINOR 1
 
 /* Opaque core objects handed to plugins. */
 typedef struct ac_settings     ac_settings;     /* a provider instance's settings */
@@ -248,7 +248,11 @@ typedef struct ac_host_api {
      * settings are, i.e. during init: copy what you keep) ----
      * Each returns 1 and sets *out when the key is present with the right
      * type, 0 when absent, -1 when present with another type (the core has
-     * then recorded a configuration error naming key, file and line).
+     * then logged an error naming key, file and line; fail init with
+     * AC_ECONFIG).  The core's own keys (ac_core_provider_setting) reach
+     * init already checked against their type and range; keys that are
+     * neither the core's nor in the descriptor's `settings` never reach
+     * a plugin that declares them (ABI 2.1).
      * "base_url" and "default_model" fall back to the descriptor's
      * defaults. */
     int    (*setting_string)(const ac_settings *s, const char *key, const char **out);
@@ -418,6 +422,19 @@ typedef struct ac_provider {
                            ac_call *call);
     /* OPTIONAL.  Free what the plugin stored in the stream slot. */
     void      (*stream_free)(void *state, void *stream_state);
+
+    /* ---- ABI 2.1 ---- */
+
+    /* OPTIONAL: NULL-terminated names of the settings the plugin reads
+     * beyond the core's (docs/plugin-authors.md).  With it, a setting of a
+     * provider group that is neither the core's nor in this list is a
+     * configuration error naming file, line and the nearest known name;
+     * an empty list ({ NULL }) says the plugin reads none.  NULL (and
+     * every plugin built for ABI 2.0) means "not declared": unknown
+     * settings then only get a warning in the plugin report.  Names are
+     * identifiers (a-z, 0-9, '_', starting with a letter, < 64 bytes) and
+     * never one of the core's (ac_core_provider_setting). */
+    const char *const *settings;
 } ac_provider;
 
 /** Marks the entry point exported even when a plugin is built with
