@@ -31,6 +31,30 @@
 #endif
 
 #define DEFAULT_MAX_RESPONSE_BYTES (16L * 1024 * 1024)
+/*
+ * A stream without progress: events (SSE events and comments, NDJSON
+ * lines) and bytes in a row that add nothing to the response -- no text,
+ * reasoning, tool call, usage or finish.  Real servers send such events
+ * in three ways, none of which comes near these limits:
+ *   - keep-alives on a timer (sse-starlette's ": ping" every 15 s,
+ *     Anthropic's `ping`, mlx's ": keepalive N/M" while reading a prompt):
+ *     a few hundred in an hour, well under 64 KiB;
+ *   - bookkeeping (OpenAI's role-only first chunk, Azure's
+ *     prompt_filter_results, Anthropic's content_block_start/stop and
+ *     signature deltas): a handful per response;
+ *   - one event per generated token the server keeps to itself (llama.cpp
+ *     holding back a possible stop string, a server buffering what may be
+ *     a tool call or dropping hidden thinking): bounded by the model's
+ *     output, at most a few tens of thousands of tokens, each event 100 to
+ *     300 bytes.
+ * Reasoning deltas are progress, so a long thinking phase never counts.
+ * 50000 events and 16 MiB cover the third kind for 50000 hidden tokens
+ * with room to spare (16 MiB is also the default response limit), and
+ * still end a broken server's endless stream of nothing within seconds
+ * on any link, where only the total timeout (10 min, or none) would.
+ */
+#define DEFAULT_MAX_IDLE_EVENTS 50000L
+#define DEFAULT_MAX_IDLE_BYTES (16L * 1024 * 1024)
 
 double ac__now_ms(void)
 {
@@ -73,6 +97,8 @@ void ac__limits_read(const ac_settings *s, const limits *base, limits *lim)
     long m = (long)lim->max_response_bytes;
     read_long(s, "max_response_bytes", &m, 1024, 1L << 30);
     lim->max_response_bytes = (size_t)m;
+    read_long(s, "max_idle_events", &lim->max_idle_events, 0, 1000000000L);
+    read_long(s, "max_idle_bytes", &lim->max_idle_bytes, 0, 1L << 30);
 }
 
 /* ------------------------------------------------------------------ */
@@ -528,6 +554,8 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
     c->defaults.total_ms = 600000;
     c->defaults.max_retries = 2;
     c->defaults.max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+    c->defaults.max_idle_events = DEFAULT_MAX_IDLE_EVENTS;
+    c->defaults.max_idle_bytes = DEFAULT_MAX_IDLE_BYTES;
     static const char *const known[] = {
         "default_provider", "engine.mode", "engine.max_connections",
         "engine.max_host_connections", "engine.max_idle_connections", "engine.workers",

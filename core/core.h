@@ -24,6 +24,10 @@ typedef struct limits {
     long   total_ms;
     int    max_retries;
     size_t max_response_bytes;
+    /* A stream that makes no progress (decoder.c): events and bytes in a
+     * row that change nothing in the response; 0: no limit. */
+    long   max_idle_events;
+    long   max_idle_bytes;
 } limits;
 
 typedef struct instance {
