@@ -32,6 +32,9 @@ void ac__decoder_reset(decoder *d)
 {
     ac__framer_free(d->fr);
     d->fr = NULL;
+    ac__free(d->head);
+    d->head = NULL;
+    d->head_gone = 0;
     ac__buf_reset(&d->body);
     d->retry_after_ms = -1;
     d->should_retry = -1;
@@ -49,6 +52,8 @@ void ac__decoder_free(decoder *d)
 {
     ac__framer_free(d->fr);
     d->fr = NULL;
+    ac__free(d->head);
+    d->head = NULL;
     ac__buf_free(&d->body);
 }
 
@@ -234,14 +239,15 @@ static ac_status choose_mode(decoder *d)
  * can say more than the parser did (err keeps its provider). */
 static void name_body(decoder *d, ac_error *err, int early)
 {
-    if (!early && (d->frames_ok > 0 || (err->code != AC_EFRAMING && err->code != AC_EJSON &&
-                                        err->code != AC_EPROTOCOL)))
+    if (d->head_gone || (!early && (d->frames_ok > 0 ||
+                                (err->code != AC_EFRAMING && err->code != AC_EJSON &&
+                                 err->code != AC_EPROTOCOL))))
         return;
     ac__body_facts f = {
         .http_status = d->http_status,
         .content_type = d->has_type ? d->content_type : NULL,
         .content_encoding = d->content_encoding[0] ? d->content_encoding : NULL,
-        .head = d->head,
+        .head = d->head ? d->head : "",
         .head_len = d->head_len,
         .total = d->total,
         .framing = d->framing,
@@ -321,13 +327,28 @@ static ac_status decide(decoder *d, ac__sniff v, size_t held, const char *p, siz
         return fail_named(d);
     if (v == AC__SNIFF_MARKUP) {
         d->markup = 1;
-        return ac__sniff_markup_done(d->head, d->head_len, sizeof d->head) ? fail_named(d)
+        return ac__sniff_markup_done(d->head, d->head_len, AC__SNIFF_HEAD) ? fail_named(d)
                                                                            : AC_OK;
     }
     if (choose_mode(d) != AC_OK)
         return d->failed;
     ac_status st = deliver(d, d->head, held);
     return st == AC_OK ? deliver(d, p, n) : st;
+}
+
+/* Keep the first bytes of the body.  -1 on no memory. */
+static int head_keep(decoder *d, const char *p, size_t n, size_t *kept)
+{
+    *kept = 0;
+    if (d->head_gone)
+        return 0;
+    if (!d->head && !(d->head = ac__malloc(AC__SNIFF_HEAD)))
+        return -1;
+    size_t room = AC__SNIFF_HEAD - d->head_len;
+    *kept = n < room ? n : room;
+    memcpy(d->head + d->head_len, p, *kept);
+    d->head_len += *kept;
+    return 0;
 }
 
 ac_status ac__decoder_feed(decoder *d, const char *p, size_t n)
@@ -345,20 +366,30 @@ ac_status ac__decoder_feed(decoder *d, const char *p, size_t n)
         return AC_OK;
     }
     d->total += n;
-    size_t held = d->head_len, room = sizeof d->head - d->head_len, k = n < room ? n : room;
-    memcpy(d->head + d->head_len, p, k);
-    d->head_len += k;
-    if (d->markup)
-        return ac__sniff_markup_done(d->head, d->head_len, sizeof d->head) ? fail_named(d)
-                                                                           : AC_OK;
-    if (d->decided)
-        return deliver(d, p, n);
-    /* Until a byte that is not blank arrives (or the head is full), the
-     * bytes wait in head: all of them fit, or the head is full now. */
-    ac__sniff v = ac__sniff_start(d->head, d->head_len);
-    if (v == AC__SNIFF_MORE && k == n && d->head_len < sizeof d->head)
-        return AC_OK;
-    return decide(d, v == AC__SNIFF_MORE ? AC__SNIFF_FINE : v, held, p, n);
+    size_t held = d->head_len, k;
+    if (head_keep(d, p, n, &k) != 0)
+        return feed_fail(d, AC_ENOMEM, AC_STAGE_HTTP, "out of memory reading the response");
+    ac_status st;
+    if (d->markup) {
+        st = ac__sniff_markup_done(d->head, d->head_len, AC__SNIFF_HEAD) ? fail_named(d) : AC_OK;
+    } else if (d->decided) {
+        st = deliver(d, p, n);
+    } else {
+        /* Until a byte that is not blank arrives (or the head is full),
+         * the bytes wait in head: all of them fit, or the head is full. */
+        ac__sniff v = ac__sniff_start(d->head, d->head_len);
+        if (v == AC__SNIFF_MORE && k == n && d->head_len < AC__SNIFF_HEAD)
+            return AC_OK;
+        st = decide(d, v == AC__SNIFF_MORE ? AC__SNIFF_FINE : v, held, p, n);
+    }
+    /* A stream whose first event was read is the protocol's: nothing will
+     * be named, so its head is let go (deliver may have been reading it). */
+    if (d->fr && d->frames_ok > 0 && d->head) {
+        ac__free(d->head);
+        d->head = NULL;
+        d->head_gone = 1;
+    }
+    return st;
 }
 
 char *ac__decoder_take_body(decoder *d)
@@ -402,7 +433,7 @@ ac_status ac__decoder_finish(decoder *d, ac_error *err)
     if (d->failed == AC_OK && !d->error_body) {
         /* A body too short to say what it is: look at what came. */
         if (!d->decided) {
-            ac__sniff v = ac__sniff_start(d->head, d->head_len);
+            ac__sniff v = ac__sniff_start(d->head ? d->head : "", d->head_len);
             decide(d, v == AC__SNIFF_MORE ? AC__SNIFF_FINE : v, d->head_len, NULL, 0);
         }
         if (d->failed == AC_OK && d->markup)

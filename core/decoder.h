@@ -49,9 +49,12 @@ struct ac__decoder {
     int          whole_body;     /* 2xx, not framed: one body for `body` */
     framer      *fr;
     buf          body;           /* whole body, or the error body */
-    /* A 2xx body's first bytes, for sniff.h. */
-    char         head[AC__SNIFF_HEAD];
+    /* A 2xx body's first AC__SNIFF_HEAD bytes, for sniff.h: allocated
+     * on its first byte, released once a stream's first event was read
+     * (nothing is named after that), so a long stream does not keep it. */
+    char        *head;
     size_t       head_len;
+    int          head_gone;      /* released: keep no more */
     size_t       total;          /* 2xx body bytes fed */
     int          decided;        /* the first bytes were looked at, the
                                     mode (whole or framed) chosen */
