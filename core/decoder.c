@@ -387,6 +387,7 @@ ac_status ac__decoder_feed(decoder *d, const char *p, size_t n)
     if (d->fr && d->frames_ok > 0 && d->head) {
         ac__free(d->head);
         d->head = NULL;
+        d->head_len = 0;
         d->head_gone = 1;
     }
     return st;
