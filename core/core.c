@@ -40,6 +40,30 @@
 #endif
 
 #define DEFAULT_MAX_RESPONSE_BYTES (16L * 1024 * 1024)
+/*
+ * A stream without progress: events (SSE events and comments, NDJSON
+ * lines) and bytes in a row that add nothing to the response -- no text,
+ * reasoning, tool call, usage or finish.  Real servers send such events
+ * in three ways, none of which comes near these limits:
+ *   - keep-alives on a timer (sse-starlette's ": ping" every 15 s,
+ *     Anthropic's `ping`, mlx's ": keepalive N/M" while reading a prompt):
+ *     a few hundred in an hour, well under 64 KiB;
+ *   - bookkeeping (OpenAI's role-only first chunk, Azure's
+ *     prompt_filter_results, Anthropic's content_block_start/stop and
+ *     signature deltas): a handful per response;
+ *   - one event per generated token the server keeps to itself (llama.cpp
+ *     holding back a possible stop string, a server buffering what may be
+ *     a tool call or dropping hidden thinking): bounded by the model's
+ *     output, at most a few tens of thousands of tokens, each event 100 to
+ *     300 bytes.
+ * Reasoning deltas are progress, so a long thinking phase never counts.
+ * 50000 events and 16 MiB cover the third kind for 50000 hidden tokens
+ * with room to spare (16 MiB is also the default response limit), and
+ * still end a broken server's endless stream of nothing within seconds
+ * on any link, where only the total timeout (10 min, or none) would.
+ */
+#define DEFAULT_MAX_IDLE_EVENTS 50000L
+#define DEFAULT_MAX_IDLE_BYTES (16L * 1024 * 1024)
 
 double ac__now_ms(void)
 {
@@ -111,6 +135,8 @@ void ac__limits_read(const ac_settings *s, const limits *base, limits *lim)
     read_long(s, "circuit_cooldown_ms", &lim->circuit_cooldown_ms);
     read_long(s, "rpm", &lim->rpm);
     read_long(s, "tpm", &lim->tpm);
+    read_long(s, "max_idle_events", &lim->max_idle_events);
+    read_long(s, "max_idle_bytes", &lim->max_idle_bytes);
 }
 
 ac_status ac__tls_read(const ac_settings *s, tlsopts *t, ac_error *err)
@@ -611,6 +637,8 @@ static ac_status read_engine_settings(ac_core *c, const ac_options *opts, engine
     c->defaults.retry_timeouts = 1;
     c->defaults.circuit_failures = 5;
     c->defaults.circuit_cooldown_ms = 30000;
+    c->defaults.max_idle_events = DEFAULT_MAX_IDLE_EVENTS;
+    c->defaults.max_idle_bytes = DEFAULT_MAX_IDLE_BYTES;
     ac_status st = ac__confcheck_core_options(opts, err);
     if (st != AC_OK)
         return st;

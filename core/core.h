@@ -39,6 +39,10 @@ typedef struct limits {
     int    circuit_failures;     /* breaker threshold; 0: no breaker */
     long   circuit_cooldown_ms;
     long   rpm, tpm;             /* rate limits; 0: none */
+    /* A stream that makes no progress (decoder.c): events and bytes in a
+     * row that change nothing in the response; 0: no limit. */
+    long   max_idle_events;
+    long   max_idle_bytes;
 } limits;
 
 /* A provider's TLS settings (tls_verify, ca_bundle, client_cert,

@@ -72,6 +72,7 @@ struct framer {
     int        has_id;
     size_t     bytes;      /* fed so far */
     size_t     events;     /* dispatched so far */
+    size_t     comments;   /* SSE comment lines begun so far */
     ac_status  failed;     /* sticky: AC_OK until a feed fails */
     int        finished;   /* ac__framer_finish was called */
 };
@@ -103,6 +104,7 @@ void ac__framer_free(framer *f)
 
 size_t ac__framer_bytes(const framer *f) { return f ? f->bytes : 0; }
 size_t ac__framer_events(const framer *f) { return f ? f->events : 0; }
+size_t ac__framer_comments(const framer *f) { return f ? f->comments : 0; }
 
 /* Bytes held for the event being assembled, not counting the line. */
 static size_t framer_held(const framer *f)
@@ -219,8 +221,10 @@ static ac_status sse_line(framer *f, const char *s, size_t n, framer_cb cb,
     }
     if (n == 0)
         return sse_dispatch(f, cb, ctx, err);
-    if (s[0] == ':')
-        return AC_OK;                          /* comment, e.g. keep-alive */
+    if (s[0] == ':') {
+        f->comments++;                         /* comment, e.g. keep-alive */
+        return AC_OK;
+    }
 
     /* "field: value", one leading space stripped; no colon: the whole line
      * is the field name and the value is empty. */
@@ -362,6 +366,7 @@ ac_status ac__framer_feed(framer *f, const char *p, size_t n,
         } else if (f->line.len == 0) {
             if (f->kind == AC_FRAMING_SSE && len && s[0] == ':') {
                 f->discard = !complete;        /* comment: never kept */
+                f->comments++;
             } else if (!complete) {
                 st = framer_keep(f, s, len, err);
             } else if (framer_over(f, framer_held(f), len)) {

@@ -38,7 +38,9 @@ ac_status ac__framer_feed(framer *f, const char *p, size_t n,
  * and the anthropic_stream_text fixture).  */
 ac_status ac__framer_finish(framer *f, framer_cb cb, void *ctx, ac_error *err);
 
-/* Bytes fed so far, and events dispatched so far. */
+/* Bytes fed so far, events dispatched so far, and SSE comment lines
+ * (keep-alives) seen so far, each counted once when it begins. */
 size_t    ac__framer_bytes(const framer *f);
 size_t    ac__framer_events(const framer *f);
+size_t    ac__framer_comments(const framer *f);
 #endif

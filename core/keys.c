@@ -78,6 +78,8 @@ static const keydef table[] = {
     INT_KEY(KS_PROVIDER, "circuit_cooldown_ms", 0, DAY_MS),
     INT_KEY(KS_PROVIDER, "rpm", 0, 100000000),
     INT_KEY(KS_PROVIDER, "tpm", 0, 1000000000000LL),
+    INT_KEY(KS_PROVIDER, "max_idle_events", 0, 1000000000),
+    INT_KEY(KS_PROVIDER, "max_idle_bytes", 0, 1LL << 30),
     KEY(KS_PROVIDER, "fallback", KT_FOLDERS, 0),
     KEY(KS_PROVIDER, "model_map", KT_FOLDERS, 0),
 };

@@ -8,24 +8,15 @@
  * (with tool calls); a turn that fails appends nothing, so the history is
  * as it was before it.
  *
- * Saved sessions are JSON: {"format":"abstractcore-session","version":1,
- * "system", "provider", "model", "messages":[...]} -- never an API key.
+ * Saving and loading are in session_file.c.
  */
+#include "session.h"
 #include "alloc.h"
 #include "error.h"
-#include "message.h"
 #include "chat.h"
-#include "jsonw.h"
-#include "session.h"
 
-#include <errno.h>
-#include <json-c/json.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#define SESSION_FILE_MAX (64L * 1024 * 1024)
 
 typedef struct turn {
     ac_session  *s;
@@ -33,18 +24,6 @@ typedef struct turn {
     char        *prompt;   /* NULL: continue after tool results */
     struct turn *next;
 } turn;
-
-struct ac_session {
-    atomic_int      refs;
-    pthread_mutex_t mu;
-    ac_llm         *llm;
-    char           *system;
-    ac__msg        *hist;
-    size_t          n, cap;
-    turn           *queue_head, *queue_tail;
-    ac_request     *current;  /* the running turn (a reference) */
-    int             busy;
-};
 
 static void session_ref(ac_session *s) { atomic_fetch_add(&s->refs, 1); }
 
@@ -70,19 +49,7 @@ const char *ac_role_name(ac_role role)
     return "unknown";
 }
 
-static int role_parse(const char *s, ac_role *out)
-{
-    static const ac_role roles[] = {AC_ROLE_SYSTEM, AC_ROLE_USER, AC_ROLE_ASSISTANT, AC_ROLE_TOOL};
-    for (size_t i = 0; i < 4; i++)
-        if (s && strcmp(s, ac_role_name(roles[i])) == 0) {
-            *out = roles[i];
-            return 0;
-        }
-    return -1;
-}
-
-/* Append (takes ownership of *m on success).  Called with mu held. */
-static ac_status hist_push(ac_session *s, ac__msg *m)
+ac_status ac__session_push(ac_session *s, ac__msg *m)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -181,9 +148,9 @@ static ac_status turn_done(ac_request *q, ac_status status, void *ctx)
         int ok = (!t->prompt || ac__msg_text(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
                  ac__msg_from_response(&reply, q->resp, s->n) == AC_OK;
         size_t before = s->n;
-        if (ok && t->prompt && hist_push(s, &user) != AC_OK)
+        if (ok && t->prompt && ac__session_push(s, &user) != AC_OK)
             ok = 0;
-        if (ok && hist_push(s, &reply) != AC_OK) {
+        if (ok && ac__session_push(s, &reply) != AC_OK) {
             ok = 0;
             while (s->n > before)
                 ac__msg_clear(&s->hist[--s->n]);
@@ -366,7 +333,7 @@ ac_status ac__session_add_result(ac_session *s, const char *tool_call_id, const 
         }
     ac_status st = ac__msg_tool_result(&m, tool_call_id, found, content, is_error);
     if (st == AC_OK)
-        st = hist_push(s, &m);
+        st = ac__session_push(s, &m);
     pthread_mutex_unlock(&s->mu);
     ac__msg_clear(&m);
     return st;
@@ -461,390 +428,4 @@ void ac_session_clear(ac_session *s)
         ac__msg_clear(&s->hist[i]);
     s->n = 0;
     pthread_mutex_unlock(&s->mu);
-}
-
-/* ------------------------------------------------------------------ */
-/* Save and load                                                       */
-/* ------------------------------------------------------------------ */
-
-/* The saved file is written with jsonw, whose every append is checked:
- * a save that runs out of memory writes nothing, rather than a file
- * missing a message that would load as a different conversation. */
-/* One message in the saved form (format version 1): role, content (its
- * text, or a tool message's result), tool_calls, tool_call_id, name,
- * images (data: URLs or http(s) URLs). */
-static void message_write(jsonw *w, const ac__msg *m)
-{
-    const ac_part *res = ac__msg_find(m, AC_PART_TOOL_RESULT);
-    ac__jw_object(w);
-    ac__jw_key(w, "role");
-    ac__jw_string(w, ac_role_name(m->pub.role));
-    ac__jw_key(w, "content");
-    ac__jw_string(w, *m->pub.text || !res ? m->pub.text : res->text);
-    int calls = 0, images = 0;
-    for (size_t i = 0; i < m->pub.n_parts; i++) {
-        calls += m->parts[i].type == AC_PART_TOOL_CALL;
-        images += m->parts[i].type == AC_PART_IMAGE;
-    }
-    if (calls) {
-        ac__jw_key(w, "tool_calls");
-        ac__jw_array(w);
-        for (size_t i = 0; i < m->pub.n_parts; i++) {
-            const ac_part *p = &m->parts[i];
-            if (p->type != AC_PART_TOOL_CALL)
-                continue;
-            ac__jw_object(w);
-            ac__jw_key(w, "id");
-            ac__jw_string(w, p->id);
-            ac__jw_key(w, "name");
-            ac__jw_string(w, p->name);
-            /* Stored arguments are always a JSON object (the sink
-             * checked them): written as they are. */
-            ac__jw_key(w, "arguments");
-            ac__jw_raw(w, p->arguments ? p->arguments : "{}");
-            ac__jw_end(w);
-        }
-        ac__jw_end(w);
-    }
-    if (res) {
-        ac__jw_key(w, "tool_call_id");
-        ac__jw_string(w, res->id);
-    }
-    if (res && res->name) {
-        ac__jw_key(w, "name");
-        ac__jw_string(w, res->name);
-    } else if (m->pub.name) {
-        ac__jw_key(w, "name");
-        ac__jw_string(w, m->pub.name);
-    }
-    if (images) {
-        ac__jw_key(w, "images");
-        ac__jw_array(w);
-        for (size_t i = 0; i < m->pub.n_parts; i++) {
-            const ac_part *p = &m->parts[i];
-            if (p->type != AC_PART_IMAGE)
-                continue;
-            if (p->url) {
-                ac__jw_string(w, p->url);
-            } else {
-                char *u = ac__asprintf("data:%s;base64,%s", p->mime_type ? p->mime_type : "image/png",
-                                       p->data_base64 ? p->data_base64 : "");
-                if (!u)
-                    w->failed = 1;
-                ac__jw_string(w, u ? u : "");
-                ac__free(u);
-            }
-        }
-        ac__jw_end(w);
-    }
-    ac__jw_end(w);
-}
-
-ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
-{
-    if (!s || !path || !*path) {
-        ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
-        return AC_EINVAL;
-    }
-    jsonw w;
-    ac__jw_init(&w, 1);
-    pthread_mutex_lock(&s->mu);
-    ac__jw_object(&w);
-    ac__jw_key(&w, "format");
-    ac__jw_string(&w, "abstractcore-session");
-    ac__jw_key(&w, "version");
-    ac__jw_int(&w, 1);
-    if (s->system) {
-        ac__jw_key(&w, "system");
-        ac__jw_string(&w, s->system);
-    }
-    ac__jw_key(&w, "provider");
-    ac__jw_string(&w, s->llm->inst->name);
-    ac__jw_key(&w, "model");
-    ac__jw_string(&w, s->llm->model);
-    ac__jw_key(&w, "messages");
-    ac__jw_array(&w);
-    for (size_t i = 0; i < s->n; i++)
-        message_write(&w, &s->hist[i]);
-    ac__jw_end(&w);
-    ac__jw_end(&w);
-    pthread_mutex_unlock(&s->mu);
-    char *text = ac__jw_finish(&w, NULL);
-    ac_status st = AC_OK;
-    char *tmp = text ? ac__asprintf("%s.tmp.XXXXXX", path) : NULL;
-    int fd = tmp ? mkstemp(tmp) : -1; /* only once there is text to write */
-    if (!text || !tmp) {
-        st = AC_ENOMEM;
-        ac__error_set(err, st, AC_STAGE_IO, "out of memory");
-    } else if (fd < 0) {
-        st = AC_EIO;
-        ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path, strerror(errno));
-    } else {
-        size_t len = strlen(text), off = 0;
-        while (off < len) {
-            ssize_t wr = write(fd, text + off, len - off);
-            if (wr < 0 && errno == EINTR)
-                continue;
-            if (wr <= 0)
-                break;
-            off += (size_t)wr;
-        }
-        int bad = off < len || write(fd, "\n", 1) != 1 || fsync(fd) != 0;
-        int saved_errno = errno;
-        if (close(fd) != 0)
-            bad = 1;
-        if (bad || rename(tmp, path) != 0) {
-            st = AC_EIO;
-            ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path,
-                      strerror(bad ? saved_errno : errno));
-            unlink(tmp);
-        }
-    }
-    ac__free(tmp);
-    ac__free(text);
-    return st;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-/* A saved string, read exactly: a string with no NUL inside (json-c keeps
- * "\u0000" and C strings would cut the value there).  1 ok, 0 absent,
- * -1 present but not such a string. */
-static int saved_string(json_object *o, const char *key, const char **out)
-{
-    json_object *v;
-    *out = NULL;
-    if (!json_object_object_get_ex(o, key, &v))
-        return 0;
-    if (!json_object_is_type(v, json_type_string))
-        return -1;
-    const char *sv = json_object_get_string(v);
-    if ((size_t)json_object_get_string_len(v) != strlen(sv))
-        return -1;
-    *out = sv;
-    return 1;
-}
-
-static ac_status bad_value(ac_error *err, const char *path, size_t i, const char *what)
-{
-    ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: messages[%zu]%s", path, i, what);
-    return AC_EPROTOCOL;
-}
-
-/* An image as saved: a data: URL (split into its type and base64) or an
- * http(s) URL. */
-static ac_status image_part(ac__msg *m, const char *u)
-{
-    ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE};
-    char *mime = NULL;
-    if (strncmp(u, "data:", 5) == 0) {
-        const char *semi = strstr(u, ";base64,");
-        if (!semi)
-            return AC_EPROTOCOL;
-        if (!(mime = ac__strndup(u + 5, (size_t)(semi - u - 5))))
-            return AC_ENOMEM;
-        p.mime_type = mime;
-        p.data_base64 = semi + 8;
-        p.data_len = strlen(p.data_base64) / 4 * 3;
-    } else if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
-        p.url = u;
-    } else {
-        return AC_EPROTOCOL;
-    }
-    ac_status st = ac__msg_add(m, &p);
-    ac__free(mime);
-    return st;
-}
-
-/* One saved message, strictly: a value that would load dropped or changed
- * (a number as content, a NUL cutting a string, arguments that are not a
- * JSON object) is refused with its place in the file. */
-static ac_status message_from_json(json_object *o, ac__msg *m, const char *path, size_t i,
-                                   ac_error *err)
-{
-    ac__msg_init(m, AC_ROLE_USER);
-    const char *role_s, *content, *id, *name;
-    ac_role role;
-    if (!json_object_is_type(o, json_type_object))
-        return bad_value(err, path, i, " is not an object");
-    if (saved_string(o, "role", &role_s) != 1 || role_parse(role_s, &role) ||
-        role == AC_ROLE_SYSTEM)
-        return bad_value(err, path, i, ".role is not user, assistant or tool");
-    if (saved_string(o, "content", &content) < 0)
-        return bad_value(err, path, i, ".content is not a string (or holds a NUL byte)");
-    if (saved_string(o, "tool_call_id", &id) < 0)
-        return bad_value(err, path, i, ".tool_call_id is not a string");
-    if (saved_string(o, "name", &name) < 0)
-        return bad_value(err, path, i, ".name is not a string");
-    if (!ac__utf8_valid(content) || !ac__utf8_valid(id) || !ac__utf8_valid(name))
-        return bad_value(err, path, i, " has text that is not UTF-8");
-    ac_status st;
-    if (role == AC_ROLE_TOOL) {
-        if (!id)
-            return bad_value(err, path, i, ": a tool message without tool_call_id");
-        st = ac__msg_tool_result(m, id, name, content ? content : "", 0);
-    } else {
-        st = ac__msg_text(m, role, content && *content ? content : NULL);
-        if (st == AC_OK && name)
-            st = ac__msg_set_name(m, name);
-    }
-    if (st != AC_OK)
-        goto oom;
-    json_object *calls;
-    if (json_object_object_get_ex(o, "tool_calls", &calls)) {
-        if (!json_object_is_type(calls, json_type_array) || role != AC_ROLE_ASSISTANT) {
-            ac__msg_clear(m);
-            return bad_value(err, path, i, ".tool_calls is not a list on an assistant message");
-        }
-        for (size_t k = 0; k < json_object_array_length(calls); k++) {
-            json_object *c = json_object_array_get_idx(calls, k), *args = NULL;
-            const char *cid = NULL, *cname = NULL;
-            char what[96];
-            int bad = !json_object_is_type(c, json_type_object) ||
-                      saved_string(c, "name", &cname) != 1 || !*cname ||
-                      saved_string(c, "id", &cid) < 0;
-            if (!bad && json_object_object_get_ex(c, "arguments", &args) &&
-                !json_object_is_type(args, json_type_object))
-                bad = 2;
-            if (bad) {
-                snprintf(what, sizeof what, ".tool_calls[%zu]%s", k,
-                         bad == 2 ? ".arguments is not a JSON object" : " has no name (or a bad id)");
-                ac__msg_clear(m);
-                return bad_value(err, path, i, what);
-            }
-            const char *at = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN)
-                                  : "{}";
-            if (!at)
-                goto oom;
-            ac_part p = {.struct_size = sizeof p, .type = AC_PART_TOOL_CALL, .id = cid ? cid : "",
-                         .name = cname, .arguments = at};
-            if (ac__msg_add(m, &p) != AC_OK)
-                goto oom;
-        }
-    }
-    json_object *imgs;
-    if (json_object_object_get_ex(o, "images", &imgs)) {
-        if (!json_object_is_type(imgs, json_type_array)) {
-            ac__msg_clear(m);
-            return bad_value(err, path, i, ".images is not a list");
-        }
-        for (size_t k = 0; k < json_object_array_length(imgs); k++) {
-            json_object *u = json_object_array_get_idx(imgs, k);
-            st = json_object_is_type(u, json_type_string)
-                     ? image_part(m, json_object_get_string(u)) : AC_EPROTOCOL;
-            if (st == AC_ENOMEM)
-                goto oom;
-            if (st != AC_OK) {
-                char what[64];
-                snprintf(what, sizeof what, ".images[%zu] is not a data: or http(s) URL", k);
-                ac__msg_clear(m);
-                return bad_value(err, path, i, what);
-            }
-        }
-    }
-    return AC_OK;
-oom:
-    ac__msg_clear(m);
-    ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
-    return AC_ENOMEM;
-}
-
-ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
-{
-    if (!llm || !path) {
-        ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "llm or path is NULL");
-        return NULL;
-    }
-    /* Work on a local report: the caller's may hold anything until we fail. */
-    ac_error local, *user_err = err;
-    ac_error_clear(&local);
-    err = &local;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ac__error_set(user_err, AC_EIO, AC_STAGE_IO, "cannot open session file %s: %s", path,
-                  strerror(errno));
-        return NULL;
-    }
-    json_tokener *tok = json_tokener_new();
-    json_object *root = NULL;
-    char chunk[65536];
-    size_t total = 0, r;
-    enum json_tokener_error je = json_tokener_continue;
-    if (tok)
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    while (tok && !root && (r = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        total += r;
-        if (total > (size_t)SESSION_FILE_MAX)
-            break;
-        root = json_tokener_parse_ex(tok, chunk, (int)r);
-        je = json_tokener_get_error(tok);
-        if (je != json_tokener_continue && je != json_tokener_success)
-            break;
-    }
-    int ioerr = ferror(f);
-    fclose(f);
-    ac_session *s = NULL;
-    if (tok)
-        json_tokener_free(tok);
-    if (!tok) {
-        ac__error_set(user_err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
-        return NULL;
-    }
-    if (ioerr) {
-        ac__error_set(err, AC_EIO, AC_STAGE_IO, "cannot read session file %s", path);
-        goto done;
-    }
-    if (total > (size_t)SESSION_FILE_MAX) {
-        ac__error_set(err, AC_ETOOBIG, AC_STAGE_IO, "session file %s is larger than %ld bytes", path,
-                  SESSION_FILE_MAX);
-        goto done;
-    }
-    if (!root) {
-        ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "session file %s is not valid JSON: %s", path,
-                  je == json_tokener_continue ? "unexpected end of file" : json_tokener_error_desc(je));
-        goto done;
-    }
-    const char *fmt = jstr(root, "format");
-    json_object *msgs;
-    if (!fmt || strcmp(fmt, "abstractcore-session") != 0 ||
-        !json_object_object_get_ex(root, "messages", &msgs) ||
-        !json_object_is_type(msgs, json_type_array)) {
-        ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO,
-                  "%s is not a saved abstractcore session (no format/messages)", path);
-        goto done;
-    }
-    const char *system;
-    if (saved_string(root, "system", &system) < 0 || !ac__utf8_valid(system)) {
-        ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: system is not a string (or holds a "
-                      "NUL byte)", path);
-        goto done;
-    }
-    s = ac_session_new(llm, system);
-    if (!s) {
-        ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < json_object_array_length(msgs); i++) {
-        ac__msg m;
-        if (message_from_json(json_object_array_get_idx(msgs, i), &m, path, i, err) != AC_OK ||
-            hist_push(s, &m) != AC_OK) {
-            ac__msg_clear(&m);
-            if (err->code == AC_OK)
-                ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
-            ac_session_free(s);
-            s = NULL;
-            break;
-        }
-    }
-done:
-    json_object_put(root);
-    if (!s && user_err)
-        *user_err = local;
-    return s;
 }

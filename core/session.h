@@ -1,15 +1,39 @@
 /*
- * session.h -- what the tool loop (toolrun.c) needs of a session beyond
- * the public API: a reference across the rounds of a run, the llm for the
- * blocking-call check, tool results marked as errors, and the ids the
- * history gave to a reply's tool calls.  Defined in session.c; every
- * function may be called from any thread.
+ * session.h -- what session.c (conversations and their turns),
+ * session_file.c (saving and loading them) and toolrun.c (the tool loop)
+ * share.
+ *
+ * Every field of the session is guarded by `mu` except `refs` (atomic).
+ * A turn is a queued ac_session_agenerate (session.c).  The functions
+ * below may be called from any thread unless they say otherwise.
  */
 #ifndef AC_SESSION_H
 #define AC_SESSION_H
-#include <abstractcore/abstractcore.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "message.h"
+#include "request.h"
 
-/* Keep s alive (ac_session_free only drops the caller's reference). */
+typedef struct turn turn;
+
+struct ac_session {
+    atomic_int      refs;
+    pthread_mutex_t mu;
+    ac_llm         *llm;
+    char           *system;
+    ac__msg        *hist;
+    size_t          n, cap;
+    turn           *queue_head, *queue_tail;
+    ac_request     *current;  /* the running turn (a reference) */
+    int             busy;
+};
+
+/* Append m to the history (takes ownership of *m on success, leaving it
+ * empty).  Called with mu held.  AC_OK or AC_ENOMEM. */
+ac_status ac__session_push(ac_session *s, ac__msg *m);
+
+/* For the tool loop: keep s alive across the rounds of a run
+ * (ac_session_free only drops the caller's reference). */
 void    ac__session_hold(ac_session *s);
 void    ac__session_release(ac_session *s);
 /* The llm of the next turn, with a reference the caller drops

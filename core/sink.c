@@ -149,6 +149,8 @@ ac_status ac__sink_emit_text(ac_sink *k, const char *s, size_t n)
 {
     if (k->relay)
         return s && n ? ac__relay_emit(k->relay, RELAY_TEXT, 0, s, n, NULL, NULL, 0, 0, 0) : AC_OK;
+    if (s && n)
+        k->progress++;
     if (!k->tp_on)
         return text_out(k, s, n);
     if (!s || !n)
@@ -167,6 +169,7 @@ ac_status ac__sink_emit_reasoning(ac_sink *k, const char *s, size_t n)
                       : AC_OK;
     if (!s || !n)
         return AC_OK;
+    k->progress++;
     if (sink_room(k, n) != AC_OK)
         return too_big();
     size_t at = k->resp->reasoning.len;
@@ -199,6 +202,10 @@ ac_status ac__sink_emit_tool_call(ac_sink *k, int key, const char *id, const cha
     ac_response *r = k->resp;
     size_t idx;
     tool_call_acc *tc = call_find(r, key, &idx);
+    /* A fragment with nothing in it changes nothing; anything else does
+     * (a new call, its id or name, argument bytes, whole arguments). */
+    if (!tc || tc->ended || (id && *id) || (name && *name) || (args && n) || complete)
+        k->progress++;
     if (tc && tc->ended) {
         /* A backend that reuses a key after ending the call (whole calls
          * sent again) starts a new one. */
@@ -312,8 +319,10 @@ ac_status ac__sink_emit_tool_call_end(ac_sink *k, int key)
     if (k->relay)
         return ac__relay_emit(k->relay, RELAY_TOOL_CALL_END, key, NULL, 0, NULL, NULL, 0, 0, 0);
     size_t idx;
-    if (call_find(k->resp, key, &idx))
+    if (call_find(k->resp, key, &idx) && !k->resp->calls[idx].ended) {
+        k->progress++;
         call_end(k, idx);
+    }
     return AC_OK;
 }
 
@@ -321,6 +330,9 @@ ac_status ac__sink_emit_usage(ac_sink *k, long in, long out)
 {
     if (k->relay)
         return ac__relay_emit(k->relay, RELAY_USAGE, 0, NULL, 0, NULL, NULL, 0, in, out);
+    /* The same counts again (OpenAI's usage on every chunk) are no news. */
+    if ((in >= 0 && in != k->resp->input_tokens) || (out >= 0 && out != k->resp->output_tokens))
+        k->progress++;
     if (in >= 0)
         k->resp->input_tokens = in;
     if (out >= 0)
@@ -335,6 +347,7 @@ ac_status ac__sink_emit_finish(ac_sink *k, const char *normalized, const char *r
                               normalized ? strlen(normalized) : 0, raw, NULL, 0, 0, 0);
     if (!normalized || !*normalized)
         normalized = "stop";
+    k->progress++;
     if (ac__response_set_str(&k->resp->finish, normalized) ||
         ac__response_set_str(&k->resp->raw_finish, raw ? raw : ""))
         return AC_ENOMEM;

@@ -13,7 +13,10 @@
  *     is ended (and marked truncated if its JSON is incomplete);
  *   - text, reasoning and every tool call's id, name and arguments together
  *     stay within max_response_bytes (AC_ETOOBIG past it), so a server
- *     cannot grow a response past the cap by spreading it over calls.
+ *     cannot grow a response past the cap by spreading it over calls;
+ *   - `progress` counts the emits that changed the response (text counted
+ *     as it comes in, before the prompted-tools parser holds any back), so
+ *     the decoder can bound a stream whose events carry nothing.
  * Used by one thread at a time (the engine context).
  *
  * A sink in relay mode (relay != NULL) is the one an in-process plugin
@@ -40,6 +43,10 @@ struct ac_sink {
     size_t              held;        /* bytes of text, reasoning and tool
                                         calls in resp: all of them together
                                         are capped by the response limit */
+    size_t              progress;    /* emits that changed the response
+                                        (text, reasoning, tool calls, usage,
+                                        finish): the decoder's measure of a
+                                        stream that carries nothing */
     struct relay       *relay;       /* relay mode: forward every emit */
     /* Prompted tools: text goes through a tool-call parser first. */
     int                 tp_on;

@@ -39,6 +39,7 @@ typedef struct run {
     size_t    bytes, events;
     int       bad_frame; /* a frame broke the ac_frame contract */
     long      fail_at;   /* callback fails on this event (0-based), -1 never */
+    size_t    comments;  /* ac__framer_comments at the end */
 } run;
 
 static char *dup_or_null(const char *s)
@@ -120,6 +121,7 @@ static void feed_sizes(run *r, ac_framing kind, size_t max, const char *p,
         r->st = ac__framer_finish(f, collect, r, &r->err);
     r->bytes = ac__framer_bytes(f);
     r->events = ac__framer_events(f);
+    r->comments = ac__framer_comments(f);
     ac__framer_free(f);
 }
 
@@ -399,6 +401,31 @@ static void test_comments_only(void)
     /* Comments inside an event do not split it. */
     static const exp_ev want[] = { { "e", "a\nb", NULL } };
     check_sse(": hi\nevent: e\n: mid\ndata: a\n:x\ndata: b\n: end\n\n", AC_OK, want, N_OF(want));
+}
+
+/* Comment lines are counted once each, however the reads cut them (the
+ * decoder counts keep-alives as events that carry nothing). */
+static void test_comments_counted(void)
+{
+    static const char text[] = "\xef\xbb\xbf: first\r\n\r\n:\n: keepalive 10/200\r"
+                               "data: x\n:in an event\n\n::\n";
+    static const size_t cuts[][1] = { { 0 }, { 1 }, { 2 }, { 5 } };
+    for (size_t i = 0; i < N_OF(cuts); i++) {
+        run r;
+        run_init(&r);
+        feed_sizes(&r, AC_FRAMING_SSE, 0, text, sizeof text - 1, cuts[i], 1);
+        CU_ASSERT_EQUAL(r.st, AC_OK);
+        CU_ASSERT_EQUAL(r.comments, 5);
+        CU_ASSERT_EQUAL(r.events, 1);
+        run_free(&r);
+    }
+    /* NDJSON has no comments. */
+    run r;
+    run_init(&r);
+    feed_whole(&r, AC_FRAMING_NDJSON, 0, ":x\n", 3);
+    CU_ASSERT_EQUAL(r.comments, 0);
+    run_free(&r);
+    CU_ASSERT_EQUAL(ac__framer_comments(NULL), 0);
 }
 
 static void test_done(void)
@@ -1011,6 +1038,7 @@ int main(void)
         { "CR at the end of a read, LF in the next", test_cr_at_end_of_read },
         { "U+2028/U+2029 are not line breaks", test_unicode_separators_not_breaks },
         { "comments only dispatch nothing", test_comments_only },
+        { "comments are counted", test_comments_counted },
         { "[DONE] is passed on as data", test_done },
         { "multi-line and empty data", test_multiline_data },
         { "blocks without data dispatch nothing", test_no_data_no_event },

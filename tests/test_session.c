@@ -1,7 +1,8 @@
 /*
  * test_session.c -- conversations: history sent and kept, a system prompt,
  * turns serialized in call order under concurrency, rollback of a failed
- * turn, tool calls and tool results, save/load round trip.
+ * turn, tool calls and tool results, save/load round trip, and load's
+ * refusal of every file that would load with data dropped or changed.
  */
 #include "mockutil.h"
 #include "failmalloc.h"
@@ -385,6 +386,183 @@ static void test_save_whole_or_nothing(void)
     mu_stop(&e);
 }
 
+/* Files that would load with something dropped or changed are refused,
+ * naming the file and the JSON path of the value. */
+#define HEAD "{\"format\":\"abstractcore-session\",\"version\":1,\"system\":\"s\"," \
+             "\"provider\":\"mock\",\"model\":\"echo\",\"messages\":["
+#define USER "{\"role\":\"user\",\"content\":\"Weather?\"}"
+#define CALL(args) "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\"," \
+                   "\"name\":\"get_weather\",\"arguments\":" args "}]}"
+#define RESULT "{\"role\":\"tool\",\"content\":\"sunny\",\"tool_call_id\":\"c1\"," \
+               "\"name\":\"get_weather\"}"
+
+static void test_load_refuses_changes(void)
+{
+    static const struct {
+        const char *text;
+        ac_status   code;
+        const char *message;  /* after "FILE: " */
+    } cases[] = {
+        /* Values of the wrong type, by path. */
+        { HEAD "{\"role\":\"user\",\"content\":42}]}", AC_EPROTOCOL,
+          "messages[0].content is a number, not a string" },
+        { HEAD "{\"role\":\"user\",\"content\":null}]}", AC_EPROTOCOL,
+          "messages[0].content is null, not a string" },
+        { HEAD USER ",{\"role\":\"user\",\"content\":[\"a\"]}]}", AC_EPROTOCOL,
+          "messages[1].content is an array, not a string" },
+        { HEAD "{\"role\":7}]}", AC_EPROTOCOL, "messages[0].role is a number, not a string" },
+        { HEAD "\"hello\"]}", AC_EPROTOCOL, "messages[0] is a string, not an object" },
+        { HEAD USER "," CALL("{}") ",{\"role\":\"tool\",\"content\":\"x\",\"tool_call_id\":"
+          "\"c1\",\"name\":false}]}", AC_EPROTOCOL,
+          "messages[2].name is a boolean, not a string" },
+        { "{\"format\":\"abstractcore-session\",\"system\":5,\"messages\":[]}", AC_EPROTOCOL,
+          "system is a number, not a string" },
+        { "{\"format\":\"abstractcore-session\",\"model\":{},\"messages\":[]}", AC_EPROTOCOL,
+          "model is an object, not a string" },
+        { "{\"format\":\"abstractcore-session\",\"messages\":{}}", AC_EPROTOCOL,
+          "messages is an object, not an array" },
+        { "{\"format\":\"abstractcore-session\",\"version\":\"1\",\"messages\":[]}",
+          AC_EPROTOCOL, "version is a string, not an integer" },
+        { "{\"format\":\"abstractcore-session\",\"version\":2,\"messages\":[]}", AC_EPROTOCOL,
+          "version 2: this library reads version 1" },
+        /* A NUL cutting a string. */
+        { HEAD "{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}", AC_EPROTOCOL,
+          "messages[0].content holds a NUL byte (\\u0000), which would cut the text there" },
+        { "{\"format\":\"abstractcore-session\",\"system\":\"x\\u0000\",\"messages\":[]}",
+          AC_EPROTOCOL, "system holds a NUL byte (\\u0000), which would cut the text there" },
+        { HEAD "{\"role\":\"user\",\"content\\u0000x\":\"hi\"}]}", AC_EPROTOCOL,
+          "line 1: an object key holding a NUL byte (\\u0000), which would cut the key" },
+        { HEAD USER ",\n" CALL("{\"ci\\u0000ty\":1}") "]}", AC_EPROTOCOL,
+          "line 2: an object key holding a NUL byte (\\u0000), which would cut the key" },
+        { HEAD "{\"role\":\"user\",\"content\":\"\\ud800 alone\"}]}", AC_EPROTOCOL,
+          "line 1: a UTF-16 surrogate escape without its pair, which would load as U+FFFD" },
+        /* Tool calls. */
+        { HEAD USER "," CALL("\"not json\"") "]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0].arguments is text that is not a JSON object (a tool "
+          "call's arguments are a JSON object, or the text of one)" },
+        { HEAD USER "," CALL("\"[1, 2]\"") "]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0].arguments is text that is not a JSON object (a tool "
+          "call's arguments are a JSON object, or the text of one)" },
+        { HEAD USER "," CALL("\"{} {}\"") "]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0].arguments is text that is not a JSON object (a tool "
+          "call's arguments are a JSON object, or the text of one)" },
+        { HEAD USER "," CALL("[1]") "]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0].arguments is an array (a tool call's arguments are a JSON "
+          "object, or the text of one)" },
+        { HEAD USER "," CALL("3") "]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0].arguments is a number (a tool call's arguments are a JSON "
+          "object, or the text of one)" },
+        { HEAD USER ",{\"role\":\"assistant\",\"tool_calls\":{}}]}", AC_EPROTOCOL,
+          "messages[1].tool_calls is an object, not an array" },
+        { HEAD USER ",{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\"}]}]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0] has no name" },
+        { HEAD USER ",{\"role\":\"assistant\",\"tool_calls\":[{\"name\":\"f\",\"id\":1}]}]}",
+          AC_EPROTOCOL, "messages[1].tool_calls[0].id is a number, not a string" },
+        { HEAD USER ",{\"role\":\"assistant\",\"tool_calls\":[{\"name\":\"f\",\"type\":"
+          "\"function\"}]}]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0] has a field \"type\" that a saved tool call does not have "
+          "(id, name, arguments)" },
+        { HEAD USER ",{\"role\":\"assistant\",\"tool_calls\":[5]}]}", AC_EPROTOCOL,
+          "messages[1].tool_calls[0] is a number, not an object" },
+        /* Roles, and fields a role has no use for. */
+        { HEAD "{\"role\":\"wizard\",\"content\":\"x\"}]}", AC_EPROTOCOL,
+          "messages[0].role \"wizard\" is not user, assistant or tool (the system prompt is the "
+          "file's \"system\")" },
+        { HEAD "{\"role\":\"system\",\"content\":\"x\"}]}", AC_EPROTOCOL,
+          "messages[0].role \"system\" is not user, assistant or tool (the system prompt is the "
+          "file's \"system\")" },
+        { HEAD "{\"content\":\"x\"}]}", AC_EPROTOCOL, "messages[0] has no role" },
+        { HEAD "{\"role\":\"user\",\"content\":\"x\",\"tool_call_id\":\"c1\"}]}", AC_EPROTOCOL,
+          "messages[0].tool_call_id on a user message (only tool messages answer a call)" },
+        { HEAD "{\"role\":\"user\",\"tool_calls\":[]}]}", AC_EPROTOCOL,
+          "messages[0].tool_calls on a user message (only assistant messages make tool calls)" },
+        { HEAD USER ",{\"role\":\"tool\",\"content\":\"x\"}]}", AC_EPROTOCOL,
+          "messages[1] is a tool message without tool_call_id" },
+        /* Fields this version does not know. */
+        { HEAD "{\"role\":\"user\",\"contents\":\"x\"}]}", AC_EPROTOCOL,
+          "messages[0] has a field \"contents\" that a saved message does not have (role, "
+          "content, tool_calls, tool_call_id, name, images)" },
+        { "{\"format\":\"abstractcore-session\",\"sytem\":\"x\",\"messages\":[]}", AC_EPROTOCOL,
+          "a field \"sytem\" that a saved session does not have (format, version, system, "
+          "provider, model, messages)" },
+        { HEAD "{\"role\":\"user\",\"content\":\"x\",\"images\":[3]}]}", AC_EPROTOCOL,
+          "messages[0].images[0] is not a data: or http(s) URL" },
+        { HEAD "{\"role\":\"user\",\"content\":\"x\",\"images\":\"a\"}]}", AC_EPROTOCOL,
+          "messages[0].images is a string, not an array" },
+        /* Not JSON, or more than one JSON text. */
+        { HEAD USER "]} {}", AC_EJSON, NULL },
+        { HEAD "{\"role\":\"user\",\"content\":\"\xff\"}]}", AC_EJSON, NULL },
+        { "[1, 2]", AC_EPROTOCOL, "not a saved abstractcore session (no \"format\": "
+          "\"abstractcore-session\" and \"messages\")" },
+    };
+    mu_env e;
+    mu_start(&e, SCRIPT, "echo", NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = tu_write_temp(cases[i].text);
+        ac_error err;
+        ac_session *s = ac_session_load(e.llm, path, &err);
+        CU_ASSERT_PTR_NULL(s);
+        ac_session_free(s);
+        CU_ASSERT_EQUAL(err.code, cases[i].code);
+        char want[1024];
+        if (cases[i].message)
+            snprintf(want, sizeof want, "%s: %s", path, cases[i].message);
+        else
+            snprintf(want, sizeof want, "session file %s is not valid JSON: ", path);
+        int same = cases[i].message ? strcmp(err.message, want) == 0
+                                    : strncmp(err.message, want, strlen(want)) == 0;
+        CU_ASSERT(same);
+        if (!same || err.code != cases[i].code)
+            fprintf(stderr, "\ncase %zu: got %s: %s\n  wanted %s: %s\n", i,
+                    ac_strerror(err.code), err.message, ac_strerror(cases[i].code), want);
+        unlink(path);
+        free(path);
+    }
+    mu_stop(&e);
+}
+
+/* What loads: arguments as an object or as the text of one (kept as they
+ * are), a surrogate pair, names and images, and no version. */
+static void test_load_accepts(void)
+{
+    mu_env e;
+    mu_start(&e, SCRIPT, "echo", NULL);
+    char *path = tu_write_temp(
+        "{\"format\":\"abstractcore-session\",\"messages\":["
+        "{\"role\":\"user\",\"content\":\"smile \\ud83d\\ude00\",\"name\":\"ann\","
+        "\"images\":[\"https://example.org/a.png\"]},"
+        "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":["
+        "{\"id\":\"c1\",\"name\":\"f\",\"arguments\":\"{\\\"n\\\": 1.50}\"},"
+        "{\"id\":\"c2\",\"name\":\"g\",\"arguments\":{\"s\":\"a\\u0000b\"}},"
+        "{\"name\":\"h\"}]},"
+        "{\"role\":\"tool\",\"content\":\"ok\",\"tool_call_id\":\"c1\"}]}\n\n");
+    ac_error err;
+    ac_session *s = ac_session_load(e.llm, path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(ac_session_message_count(s), 3);
+    char *c = ac_session_message_content(s, 0);
+    CU_ASSERT_STRING_EQUAL(c, "smile \xf0\x9f\x98\x80");
+    ac_free(c);
+    /* The history goes out as it was saved: arguments text unchanged. */
+    ac_response *r = ac_session_generate(s, "and?", NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    json_object *root, *msgs = last_messages(&e, &root);
+    CU_ASSERT_EQUAL(json_object_array_length(msgs), 4);
+    json_object *calls = NULL;
+    json_object_object_get_ex(json_object_array_get_idx(msgs, 1), "tool_calls", &calls);
+    CU_ASSERT_EQUAL(json_object_array_length(calls), 3);
+    TU_ASSERT_STR(tu_jstr(json_object_array_get_idx(calls, 0), "function.arguments"),
+                  "{\"n\": 1.50}");
+    TU_ASSERT_STR(tu_jstr(json_object_array_get_idx(calls, 1), "function.arguments"),
+                  "{\"s\":\"a\\u0000b\"}");
+    json_object_put(root);
+    ac_session_free(s);
+    unlink(path);
+    free(path);
+    mu_stop(&e);
+}
+
 /* Free a session with one turn running and two queued: all three end
  * cancelled (on_done once each), and the queued ones are never sent. */
 static atomic_int free_done_calls;
@@ -431,5 +609,7 @@ int main(void)
     CU_add_test(s, "save/load round trip and bad files", test_save_load_round_trip);
     CU_add_test(s, "free with turns queued", test_free_with_turns_queued);
     CU_add_test(s, "save: the whole file or nothing", test_save_whole_or_nothing);
+    CU_add_test(s, "load refuses what it would drop or change", test_load_refuses_changes);
+    CU_add_test(s, "load keeps what it is given", test_load_accepts);
     return tu_run_suites();
 }

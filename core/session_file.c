@@ -1,0 +1,690 @@
+/*
+ * session_file.c -- saving a session's history to a file and loading it
+ * back (ac_session_save, ac_session_load).
+ *
+ * The file is JSON, format version 1:
+ *   {"format":"abstractcore-session", "version":1, "system", "provider",
+ *    "model", "messages":[{"role", "content", "tool_calls":[{"id", "name",
+ *    "arguments"}], "tool_call_id", "name", "images":[URL...]}, ...]}
+ * and never holds an API key.  Saving writes a temporary file and renames
+ * it, so a file is either the old one or the whole new one.
+ *
+ * Loading is strict: a file that would load with anything dropped or
+ * changed is refused, with AC_EPROTOCOL, the file's name and the JSON path
+ * of the value (`messages[2].tool_calls[0].arguments`), rather than loaded
+ * as a different conversation.  So: every value of the right type; no
+ * field this version does not know (a typo like "contents", or a field of
+ * a newer version); a version other than 1; a role other than user,
+ * assistant or tool; a field on a message whose role has no use for it;
+ * strings without NUL bytes (C strings would cut them) and in UTF-8;
+ * tool-call arguments that are a JSON object, or the text of one (the
+ * OpenAI wire form).  What json-c changes while parsing is refused too,
+ * found in the text: an object key with \u0000 in it (json-c cuts the key
+ * there) and a UTF-16 surrogate escape without its pair (json-c makes it
+ * U+FFFD).  A file that is not JSON fails with AC_EJSON.
+ *
+ * Relies on json-c (parsing), jsonw.h (writing), message.h.  Thread-safe
+ * as the session is: the history is read under the session's lock.
+ */
+#include "session.h"
+#include "alloc.h"
+#include "error.h"
+#include "jsonw.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SESSION_FILE_MAX (64L * 1024 * 1024)
+
+/* ------------------------------------------------------------------ */
+/* Save                                                                */
+/* ------------------------------------------------------------------ */
+
+/* The saved file is written with jsonw, whose every append is checked:
+ * a save that runs out of memory writes nothing, rather than a file
+ * missing a message that would load as a different conversation. */
+/* One message in the saved form (format version 1): role, content (its
+ * text, or a tool message's result), tool_calls, tool_call_id, name,
+ * images (data: URLs or http(s) URLs). */
+static void message_write(jsonw *w, const ac__msg *m)
+{
+    const ac_part *res = ac__msg_find(m, AC_PART_TOOL_RESULT);
+    ac__jw_object(w);
+    ac__jw_key(w, "role");
+    ac__jw_string(w, ac_role_name(m->pub.role));
+    ac__jw_key(w, "content");
+    ac__jw_string(w, *m->pub.text || !res ? m->pub.text : res->text);
+    int calls = 0, images = 0;
+    for (size_t i = 0; i < m->pub.n_parts; i++) {
+        calls += m->parts[i].type == AC_PART_TOOL_CALL;
+        images += m->parts[i].type == AC_PART_IMAGE;
+    }
+    if (calls) {
+        ac__jw_key(w, "tool_calls");
+        ac__jw_array(w);
+        for (size_t i = 0; i < m->pub.n_parts; i++) {
+            const ac_part *p = &m->parts[i];
+            if (p->type != AC_PART_TOOL_CALL)
+                continue;
+            ac__jw_object(w);
+            ac__jw_key(w, "id");
+            ac__jw_string(w, p->id);
+            ac__jw_key(w, "name");
+            ac__jw_string(w, p->name);
+            /* Stored arguments are always a JSON object (the sink
+             * checked them): written as they are. */
+            ac__jw_key(w, "arguments");
+            ac__jw_raw(w, p->arguments ? p->arguments : "{}");
+            ac__jw_end(w);
+        }
+        ac__jw_end(w);
+    }
+    if (res) {
+        ac__jw_key(w, "tool_call_id");
+        ac__jw_string(w, res->id);
+    }
+    if (res && res->name) {
+        ac__jw_key(w, "name");
+        ac__jw_string(w, res->name);
+    } else if (m->pub.name) {
+        ac__jw_key(w, "name");
+        ac__jw_string(w, m->pub.name);
+    }
+    if (images) {
+        ac__jw_key(w, "images");
+        ac__jw_array(w);
+        for (size_t i = 0; i < m->pub.n_parts; i++) {
+            const ac_part *p = &m->parts[i];
+            if (p->type != AC_PART_IMAGE)
+                continue;
+            if (p->url) {
+                ac__jw_string(w, p->url);
+            } else {
+                char *u = ac__asprintf("data:%s;base64,%s", p->mime_type ? p->mime_type : "image/png",
+                                       p->data_base64 ? p->data_base64 : "");
+                if (!u)
+                    w->failed = 1;
+                ac__jw_string(w, u ? u : "");
+                ac__free(u);
+            }
+        }
+        ac__jw_end(w);
+    }
+    ac__jw_end(w);
+}
+
+ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
+{
+    if (!s || !path || !*path) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
+        return AC_EINVAL;
+    }
+    jsonw w;
+    ac__jw_init(&w, 1);
+    pthread_mutex_lock(&s->mu);
+    ac__jw_object(&w);
+    ac__jw_key(&w, "format");
+    ac__jw_string(&w, "abstractcore-session");
+    ac__jw_key(&w, "version");
+    ac__jw_int(&w, 1);
+    if (s->system) {
+        ac__jw_key(&w, "system");
+        ac__jw_string(&w, s->system);
+    }
+    ac__jw_key(&w, "provider");
+    ac__jw_string(&w, s->llm->inst->name);
+    ac__jw_key(&w, "model");
+    ac__jw_string(&w, s->llm->model);
+    ac__jw_key(&w, "messages");
+    ac__jw_array(&w);
+    for (size_t i = 0; i < s->n; i++)
+        message_write(&w, &s->hist[i]);
+    ac__jw_end(&w);
+    ac__jw_end(&w);
+    pthread_mutex_unlock(&s->mu);
+    char *text = ac__jw_finish(&w, NULL);
+    ac_status st = AC_OK;
+    char *tmp = text ? ac__asprintf("%s.tmp.XXXXXX", path) : NULL;
+    int fd = tmp ? mkstemp(tmp) : -1; /* only once there is text to write */
+    if (!text || !tmp) {
+        st = AC_ENOMEM;
+        ac__error_set(err, st, AC_STAGE_IO, "out of memory");
+    } else if (fd < 0) {
+        st = AC_EIO;
+        ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path, strerror(errno));
+    } else {
+        size_t len = strlen(text), off = 0;
+        while (off < len) {
+            ssize_t wr = write(fd, text + off, len - off);
+            if (wr < 0 && errno == EINTR)
+                continue;
+            if (wr <= 0)
+                break;
+            off += (size_t)wr;
+        }
+        int bad = off < len || write(fd, "\n", 1) != 1 || fsync(fd) != 0;
+        int saved_errno = errno;
+        if (close(fd) != 0)
+            bad = 1;
+        if (bad || rename(tmp, path) != 0) {
+            st = AC_EIO;
+            ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path,
+                      strerror(bad ? saved_errno : errno));
+            unlink(tmp);
+        }
+    }
+    ac__free(tmp);
+    ac__free(text);
+    return st;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Load                                                                */
+/* ------------------------------------------------------------------ */
+
+static ac_status refuse(ac_error *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "FILE: what" as AC_EPROTOCOL. */
+static ac_status refuse(ac_error *err, const char *path, const char *fmt, ...)
+{
+    char what[AC_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    ac__error_set(err, AC_EPROTOCOL, AC_STAGE_IO, "%s: %s", path, what);
+    return AC_EPROTOCOL;
+}
+
+static int role_parse(const char *s, ac_role *out)
+{
+    static const ac_role roles[] = {AC_ROLE_SYSTEM, AC_ROLE_USER, AC_ROLE_ASSISTANT, AC_ROLE_TOOL};
+    for (size_t i = 0; i < 4; i++)
+        if (s && strcmp(s, ac_role_name(roles[i])) == 0) {
+            *out = roles[i];
+            return 0;
+        }
+    return -1;
+}
+
+/* The first key of object o not in known (n of them), or NULL. */
+static const char *unknown_key(json_object *o, const char *const *known, size_t n)
+{
+    json_object_object_foreach(o, key, val) {
+        (void)val;
+        size_t i = 0;
+        while (i < n && strcmp(key, known[i]) != 0)
+            i++;
+        if (i == n)
+            return key;
+    }
+    return NULL;
+}
+
+/* The JSON type of v as a message says it. */
+static const char *type_name(json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null: return "null";
+    case json_type_boolean: return "a boolean";
+    case json_type_double:
+    case json_type_int: return "a number";
+    case json_type_object: return "an object";
+    case json_type_array: return "an array";
+    case json_type_string: return "a string";
+    }
+    return "something else";
+}
+
+/* A saved string, read exactly.  1: *out is it; 0: absent; -1: not a
+ * string; -2: a string with a NUL inside (json-c keeps "\u0000", a C
+ * string would end there); -3: not UTF-8 (an escape made it so). */
+static int saved_string(json_object *o, const char *key, const char **out)
+{
+    json_object *v;
+    *out = NULL;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    const char *sv = json_object_get_string(v);
+    if ((size_t)json_object_get_string_len(v) != strlen(sv))
+        return -2;
+    if (!ac__utf8_valid(sv))
+        return -3;
+    *out = sv;
+    return 1;
+}
+
+/* Read key of o as an optional string; on a bad value refuse it with
+ * its path (where, then ".key"). */
+static ac_status opt_string(json_object *o, const char *key, const char **out, const char *file,
+                            const char *where, ac_error *err)
+{
+    int rc = saved_string(o, key, out);
+    json_object *v = NULL;
+    json_object_object_get_ex(o, key, &v);
+    if (rc == -1)
+        return refuse(err, file, "%s%s%s is %s, not a string", where, *where ? "." : "", key,
+                      type_name(v));
+    if (rc < 0)
+        return refuse(err, file, "%s%s%s %s", where, *where ? "." : "", key,
+                      rc == -2 ? "holds a NUL byte (\\u0000), which would cut the text there"
+                               : "is not valid UTF-8");
+    return AC_OK;
+}
+
+/* Text that is one JSON object and nothing else (blanks around it). */
+static int object_text(const char *s, size_t len)
+{
+    json_tokener *t = json_tokener_new();
+    if (!t)
+        return -1;
+    json_tokener_set_flags(t, JSON_TOKENER_STRICT);
+    json_object *o = json_tokener_parse_ex(t, s, (int)len);
+    int ok = o && json_tokener_get_error(t) == json_tokener_success &&
+             json_object_is_type(o, json_type_object);
+    for (size_t j = ok ? (size_t)json_tokener_get_parse_end(t) : len; j < len; j++)
+        if (s[j] != ' ' && s[j] != '\n' && s[j] != '\r' && s[j] != '\t')
+            ok = 0;
+    json_object_put(o);
+    json_tokener_free(t);
+    return ok;
+}
+
+/* An image as saved: a data: URL (split into its type and base64) or an
+ * http(s) URL. */
+static ac_status image_part(ac__msg *m, const char *u)
+{
+    ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE};
+    char *mime = NULL;
+    if (strncmp(u, "data:", 5) == 0) {
+        const char *semi = strstr(u, ";base64,");
+        if (!semi)
+            return AC_EPROTOCOL;
+        if (!(mime = ac__strndup(u + 5, (size_t)(semi - u - 5))))
+            return AC_ENOMEM;
+        p.mime_type = mime;
+        p.data_base64 = semi + 8;
+        p.data_len = strlen(p.data_base64) / 4 * 3;
+    } else if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+        p.url = u;
+    } else {
+        return AC_EPROTOCOL;
+    }
+    ac_status st = ac__msg_add(m, &p);
+    ac__free(mime);
+    return st;
+}
+
+static ac_status no_memory(ac_error *err)
+{
+    ac__error_set(err, AC_ENOMEM, AC_STAGE_IO, "out of memory");
+    return AC_ENOMEM;
+}
+
+/* The tool calls of an assistant message (at `where`, "messages[i]"). */
+static ac_status calls_from_json(json_object *calls, ac__msg *m, const char *file,
+                                 const char *where, ac_error *err)
+{
+    static const char *const known[] = {"id", "name", "arguments"};
+    if (!json_object_is_type(calls, json_type_array))
+        return refuse(err, file, "%s.tool_calls is %s, not an array", where, type_name(calls));
+    for (size_t k = 0; k < json_object_array_length(calls); k++) {
+        json_object *c = json_object_array_get_idx(calls, k), *args = NULL;
+        char at[96];
+        snprintf(at, sizeof at, "%s.tool_calls[%zu]", where, k);
+        if (!json_object_is_type(c, json_type_object))
+            return refuse(err, file, "%s is %s, not an object", at, type_name(c));
+        const char *bad = unknown_key(c, known, sizeof known / sizeof known[0]);
+        if (bad)
+            return refuse(err, file, "%s has a field \"%.60s\" that a saved tool call does not "
+                          "have (id, name, arguments)", at, bad);
+        const char *id, *name, *text = "{}";
+        if (opt_string(c, "id", &id, file, at, err) != AC_OK ||
+            opt_string(c, "name", &name, file, at, err) != AC_OK)
+            return AC_EPROTOCOL;
+        if (!name || !*name)
+            return refuse(err, file, "%s has no name", at);
+        if (json_object_object_get_ex(c, "arguments", &args)) {
+            if (json_object_is_type(args, json_type_object)) {
+                text = json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN);
+                if (!text)
+                    return no_memory(err);
+            } else {
+                /* The text of an object (OpenAI's form) is kept as it is. */
+                int rc = saved_string(c, "arguments", &text);
+                int ok = rc == 1 ? object_text(text, strlen(text)) : 0;
+                if (ok < 0)
+                    return no_memory(err);
+                if (!ok)
+                    return refuse(err, file, "%s.arguments is %s (a tool call's arguments are a "
+                                  "JSON object, or the text of one)", at,
+                                  rc == 1 ? "text that is not a JSON object"
+                                  : rc < -1 ? "a string that is not UTF-8 or holds a NUL byte"
+                                  : type_name(args));
+            }
+        }
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_TOOL_CALL, .id = id ? id : "",
+                     .name = name, .arguments = text};
+        if (ac__msg_add(m, &p) != AC_OK)
+            return no_memory(err);
+    }
+    return AC_OK;
+}
+
+/* One saved message, strictly (see the top): a value that would load
+ * dropped or changed is refused with its path. */
+static ac_status message_from_json(json_object *o, ac__msg *m, const char *file, size_t i,
+                                   ac_error *err)
+{
+    static const char *const known[] = {"role", "content", "tool_calls", "tool_call_id",
+                                        "name", "images"};
+    char where[48];
+    snprintf(where, sizeof where, "messages[%zu]", i);
+    ac__msg_init(m, AC_ROLE_USER);
+    if (!json_object_is_type(o, json_type_object))
+        return refuse(err, file, "%s is %s, not an object", where, type_name(o));
+    const char *bad = unknown_key(o, known, sizeof known / sizeof known[0]);
+    if (bad)
+        return refuse(err, file, "%s has a field \"%.60s\" that a saved message does not have "
+                      "(role, content, tool_calls, tool_call_id, name, images)", where, bad);
+    const char *role_s, *content, *id, *name;
+    ac_role role;
+    if (opt_string(o, "role", &role_s, file, where, err) != AC_OK)
+        return AC_EPROTOCOL;
+    if (!role_s)
+        return refuse(err, file, "%s has no role", where);
+    if (role_parse(role_s, &role) || role == AC_ROLE_SYSTEM)
+        return refuse(err, file, "%s.role \"%.40s\" is not user, assistant or tool (the system "
+                      "prompt is the file's \"system\")", where, role_s);
+    if (opt_string(o, "content", &content, file, where, err) != AC_OK ||
+        opt_string(o, "tool_call_id", &id, file, where, err) != AC_OK ||
+        opt_string(o, "name", &name, file, where, err) != AC_OK)
+        return AC_EPROTOCOL;
+    json_object *calls = NULL, *imgs = NULL;
+    json_object_object_get_ex(o, "tool_calls", &calls);
+    json_object_object_get_ex(o, "images", &imgs);
+    /* Fields the role has no use for would be dropped. */
+    if (calls && role != AC_ROLE_ASSISTANT)
+        return refuse(err, file, "%s.tool_calls on a %s message (only assistant messages make "
+                      "tool calls)", where, role_s);
+    if (id && role != AC_ROLE_TOOL)
+        return refuse(err, file, "%s.tool_call_id on a %s message (only tool messages answer a "
+                      "call)", where, role_s);
+    if (role == AC_ROLE_TOOL && !id)
+        return refuse(err, file, "%s is a tool message without tool_call_id", where);
+    ac_status st;
+    if (role == AC_ROLE_TOOL) {
+        st = ac__msg_tool_result(m, id, name, content ? content : "", 0);
+    } else {
+        st = ac__msg_text(m, role, content && *content ? content : NULL);
+        if (st == AC_OK && name)
+            st = ac__msg_set_name(m, name);
+    }
+    if (st != AC_OK)
+        return no_memory(err);
+    if (calls && (st = calls_from_json(calls, m, file, where, err)) != AC_OK)
+        return st;
+    if (imgs) {
+        if (!json_object_is_type(imgs, json_type_array))
+            return refuse(err, file, "%s.images is %s, not an array", where, type_name(imgs));
+        for (size_t k = 0; k < json_object_array_length(imgs); k++) {
+            json_object *u = json_object_array_get_idx(imgs, k);
+            const char *url = json_object_is_type(u, json_type_string)
+                                  ? json_object_get_string(u) : NULL;
+            if (url && (size_t)json_object_get_string_len(u) != strlen(url))
+                url = NULL;
+            st = url ? image_part(m, url) : AC_EPROTOCOL;
+            if (st == AC_ENOMEM)
+                return no_memory(err);
+            if (st != AC_OK)
+                return refuse(err, file, "%s.images[%zu] is not a data: or http(s) URL", where,
+                              k);
+        }
+    }
+    return AC_OK;
+}
+
+/* The line of byte offset `at` in text (1-based). */
+static size_t line_of(const char *text, size_t at)
+{
+    size_t line = 1;
+    for (size_t i = 0; i < at; i++)
+        line += text[i] == '\n';
+    return line;
+}
+
+static int hex4(const char *p, unsigned *v)
+{
+    *v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        *v = *v << 4 | (unsigned)d;
+    }
+    return 0;
+}
+
+/*
+ * What json-c changes without a word, found in the text of a file it
+ * parsed (so every backslash is inside a string and starts an escape):
+ * an object key holding \u0000 (the key is cut there) and a surrogate
+ * escape without its pair (made U+FFFD).  NULL, or what, with *at its
+ * byte offset.
+ */
+static const char *lossy_escape(const char *text, size_t len, size_t *at)
+{
+    int in_string = 0, nul = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (!in_string) {
+            if (c == '"') {
+                in_string = 1;
+                nul = 0;
+                start = i;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = 0;
+            size_t j = i + 1;
+            while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' ||
+                               text[j] == '\n'))
+                j++;
+            if (nul && j < len && text[j] == ':') {
+                *at = start;
+                return "an object key holding a NUL byte (\\u0000), which would cut the key";
+            }
+            continue;
+        }
+        if (c != '\\' || i + 1 >= len)
+            continue;
+        unsigned v, w;
+        if (text[i + 1] != 'u' || i + 5 >= len || hex4(text + i + 2, &v) != 0) {
+            i++;                                   /* a two-character escape */
+            continue;
+        }
+        nul |= v == 0;
+        if (v >= 0xD800 && v <= 0xDBFF && i + 11 < len && text[i + 6] == '\\' &&
+            text[i + 7] == 'u' && hex4(text + i + 8, &w) == 0 && w >= 0xDC00 && w <= 0xDFFF) {
+            i += 11;                               /* a pair: one character */
+            continue;
+        }
+        if (v >= 0xD800 && v <= 0xDFFF) {
+            *at = i;
+            return "a UTF-16 surrogate escape without its pair, which would load as U+FFFD";
+        }
+        i += 5;
+    }
+    return NULL;
+}
+
+/* The whole file, NUL-terminated, at most SESSION_FILE_MAX bytes. */
+static ac_status read_all(const char *path, char **out, size_t *len, ac_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ac__error_set(err, AC_EIO, AC_STAGE_IO, "cannot open session file %s: %s", path,
+                      strerror(errno));
+        return AC_EIO;
+    }
+    size_t cap = 65536, n = 0;
+    char *data = ac__malloc(cap + 1);
+    ac_status st = data ? AC_OK : AC_ENOMEM;
+    while (st == AC_OK) {
+        if (n == cap) {
+            if (cap >= (size_t)SESSION_FILE_MAX + 1) {
+                ac__error_set(err, AC_ETOOBIG, AC_STAGE_IO, "session file %s is larger than %ld "
+                              "bytes", path, SESSION_FILE_MAX);
+                st = AC_ETOOBIG;
+                break;
+            }
+            size_t ncap = cap * 2 > (size_t)SESSION_FILE_MAX + 1 ? (size_t)SESSION_FILE_MAX + 1
+                                                                 : cap * 2;
+            char *nb = ac__realloc(data, ncap + 1);
+            if (!nb) {
+                st = AC_ENOMEM;
+                break;
+            }
+            data = nb;
+            cap = ncap;
+        }
+        size_t r = fread(data + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            if (ferror(f)) {
+                ac__error_set(err, AC_EIO, AC_STAGE_IO, "cannot read session file %s", path);
+                st = AC_EIO;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (st == AC_ENOMEM)
+        no_memory(err);
+    if (st != AC_OK) {
+        ac__free(data);
+        return st;
+    }
+    data[n] = '\0';
+    *out = data;
+    *len = n;
+    return AC_OK;
+}
+
+/* The file's top level: everything but the messages. */
+static ac_status top_from_json(json_object *root, const char *path, json_object **msgs,
+                               const char **system, ac_error *err)
+{
+    static const char *const known[] = {"format", "version", "system", "provider", "model",
+                                        "messages"};
+    json_object *v;
+    const char *fmt, *provider, *model;
+    if (!json_object_is_type(root, json_type_object) ||
+        saved_string(root, "format", &fmt) != 1 || strcmp(fmt, "abstractcore-session") != 0 ||
+        !json_object_object_get_ex(root, "messages", msgs))
+        return refuse(err, path, "not a saved abstractcore session (no \"format\": "
+                      "\"abstractcore-session\" and \"messages\")");
+    if (json_object_object_get_ex(root, "version", &v)) {
+        if (!json_object_is_type(v, json_type_int))
+            return refuse(err, path, "version is %s, not an integer", type_name(v));
+        if (json_object_get_int64(v) != 1)
+            return refuse(err, path, "version %lld: this library reads version 1",
+                          (long long)json_object_get_int64(v));
+    }
+    const char *bad = unknown_key(root, known, sizeof known / sizeof known[0]);
+    if (bad)
+        return refuse(err, path, "a field \"%.60s\" that a saved session does not have (format, "
+                      "version, system, provider, model, messages)", bad);
+    if (opt_string(root, "system", system, path, "", err) != AC_OK ||
+        opt_string(root, "provider", &provider, path, "", err) != AC_OK ||
+        opt_string(root, "model", &model, path, "", err) != AC_OK)
+        return AC_EPROTOCOL;
+    if (!json_object_is_type(*msgs, json_type_array))
+        return refuse(err, path, "messages is %s, not an array", type_name(*msgs));
+    return AC_OK;
+}
+
+ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err)
+{
+    if (!llm || !path) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "llm or path is NULL");
+        return NULL;
+    }
+    /* Work on a local report: the caller's may hold anything until we fail. */
+    ac_error local, *user_err = err;
+    ac_error_clear(&local);
+    err = &local;
+    char *text = NULL;
+    size_t len = 0;
+    json_object *root = NULL;
+    ac_session *s = NULL;
+    if (read_all(path, &text, &len, err) != AC_OK)
+        goto done;
+    json_tokener *tok = json_tokener_new();
+    if (!tok) {
+        no_memory(err);
+        goto done;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error je = json_tokener_get_error(tok);
+    size_t end = root ? (size_t)json_tokener_get_parse_end(tok) : 0;
+    json_tokener_free(tok);
+    while (root && end < len && (text[end] == ' ' || text[end] == '\n' || text[end] == '\r' ||
+                                 text[end] == '\t'))
+        end++;
+    if (!root || end < len) {
+        ac__error_set(err, AC_EJSON, AC_STAGE_JSON, "session file %s is not valid JSON: %s", path,
+                      root ? "text after the end of the session"
+                      : je == json_tokener_continue ? "unexpected end of file"
+                                                    : json_tokener_error_desc(je));
+        goto done;
+    }
+    size_t at;
+    const char *lossy = lossy_escape(text, len, &at);
+    if (lossy) {
+        refuse(err, path, "line %zu: %s", line_of(text, at), lossy);
+        goto done;
+    }
+    json_object *msgs;
+    const char *system;
+    if (top_from_json(root, path, &msgs, &system, err) != AC_OK)
+        goto done;
+    s = ac_session_new(llm, system);
+    if (!s) {
+        no_memory(err);
+        goto done;
+    }
+    for (size_t i = 0; i < json_object_array_length(msgs); i++) {
+        ac__msg m;
+        if (message_from_json(json_object_array_get_idx(msgs, i), &m, path, i, err) != AC_OK ||
+            ac__session_push(s, &m) != AC_OK) {
+            ac__msg_clear(&m);
+            if (err->code == AC_OK)
+                no_memory(err);
+            ac_session_free(s);
+            s = NULL;
+            break;
+        }
+    }
+done:
+    json_object_put(root);
+    ac__free(text);
+    if (!s && user_err)
+        *user_err = local;
+    return s;
+}
