@@ -11,6 +11,7 @@
  * Saving and loading are in session_file.c.
  */
 #include "session.h"
+#include "messages.h"
 #include "alloc.h"
 #include "error.h"
 #include "chat.h"
@@ -304,6 +305,48 @@ void ac_session_free(ac_session *s)
         ac__request_unref(cur);
     }
     session_unref(s);
+}
+
+ac_status ac_session_add_messages(ac_session *s, const ac_messages *msgs)
+{
+    if (!s || !msgs)
+        return AC_EINVAL;
+    /* Copies first, outside the lock; then all of them or none. */
+    size_t n = msgs->n;
+    ac__msg *copy = ac__calloc(n ? n : 1, sizeof *copy);
+    char *system = NULL;
+    if (!copy)
+        return AC_ENOMEM;
+    ac_status st = AC_OK;
+    for (size_t i = 0; i < n && st == AC_OK; i++)
+        st = ac__msg_copy(&copy[i], &msgs->v[i]);
+    pthread_mutex_lock(&s->mu);
+    size_t before = s->n;
+    for (size_t i = 0; i < n && st == AC_OK; i++) {
+        if (copy[i].pub.role == AC_ROLE_SYSTEM) {
+            char *t = ac__strdup(copy[i].pub.text ? copy[i].pub.text : "");
+            if (!t) {
+                st = AC_ENOMEM;
+                break;
+            }
+            ac__free(system);
+            system = t;
+            continue;
+        }
+        st = ac__session_push(s, &copy[i]);
+    }
+    if (st != AC_OK) {
+        while (s->n > before)
+            ac__msg_clear(&s->hist[--s->n]);
+    } else if (system) {
+        ac__free(s->system);
+        s->system = system;
+        system = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    ac__free(system);
+    ac__msgs_free(copy, n); /* what was pushed was moved out: empty now */
+    return st;
 }
 
 ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, const char *name,

@@ -77,7 +77,8 @@ typedef enum ac_status {
     AC_ESCHEMA,       /* structured output: no reply matched the JSON Schema
                          in the attempts allowed (the last reply is kept) */
     AC_ELIMIT,        /* a limit the caller set was reached: a tool run's
-                         max_rounds with calls still pending */
+                         max_rounds with calls still pending, an input over
+                         max_input_tokens */
     AC_ECIRCUIT,      /* the provider's circuit breaker is open for this
                          model: it failed too often, and rests */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
@@ -545,6 +546,17 @@ typedef enum ac_tool_mode {
 } ac_tool_mode;
 ac_status ac_gen_params_set_tool_mode(ac_gen_params *p, ac_tool_mode mode);
 /**
+ * Bound the input: when the messages sent (system prompt, history,
+ * prompt) are estimated at more than max_tokens (ac_messages_estimate_
+ * tokens' heuristic; 0: no bound), the request fails with AC_ELIMIT
+ * before anything is sent -- or, with trim, the oldest turns are left out
+ * of what is sent until it fits: never the system prompt, never the last
+ * turn, never a tool call without its result (whole turns go, from a
+ * user message to the next).  A session's history itself is not changed.
+ * Unset: the provider's `max_input_tokens` and `input_overflow`.
+ */
+ac_status ac_gen_params_set_max_input_tokens(ac_gen_params *p, long max_tokens, int trim);
+/**
  * Add a provider to fall back to (at most 8, tried in the order added;
  * replaces the provider's own `fallback` list for this request).  When a
  * try fails with an error another backend may not have -- a connection
@@ -866,7 +878,7 @@ char       *ac_response_to_json(const ac_response *r);
 void        ac_response_free(ac_response *r);
 
 /* ------------------------------------------------------------------ */
-/* Sessions: conversation history kept in the core                      */
+/* Message lists: a whole history, without a session                   */
 /* ------------------------------------------------------------------ */
 
 typedef enum ac_role {
@@ -878,6 +890,71 @@ typedef enum ac_role {
 
 /** Name of a role ("system", "user", "assistant", "tool").  Static. */
 const char *ac_role_name(ac_role role);
+
+
+/**
+ * A list of messages the caller builds (the original's `messages=`): sent
+ * whole with ac_generate_messages, or added to a session with
+ * ac_session_add_messages.  Everything added is copied.  Not thread-safe:
+ * one thread builds it; once built it may be sent from many threads at
+ * once (sending only reads it).
+ */
+typedef struct ac_messages ac_messages;
+
+/** A new, empty list (free with ac_messages_free), or NULL on no memory. */
+ac_messages *ac_messages_new(void);
+void         ac_messages_free(ac_messages *m);
+/** Append a message of `role` with `text` (UTF-8; may be "" or NULL for an
+ *  assistant message that only calls tools).  AC_EINVAL for a bad role or
+ *  text that is not UTF-8. */
+ac_status ac_messages_add(ac_messages *m, ac_role role, const char *text);
+/** Name the last message's author (OpenAI's `name`).  AC_EINVAL if the
+ *  list is empty. */
+ac_status ac_messages_set_name(ac_messages *m, const char *name);
+/** Append a tool call to the last message, which must be an assistant
+ *  message: id (may be ""), name, arguments (a JSON object as text; NULL:
+ *  "{}"). */
+ac_status ac_messages_add_tool_call(ac_messages *m, const char *id, const char *name,
+                                    const char *arguments_json);
+/** Append a tool message answering call `tool_call_id` (name may be
+ *  NULL); is_error: the tool failed and `content` says how. */
+ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
+                                      const char *name, const char *content, int is_error);
+/** Messages in the list. */
+size_t    ac_messages_count(const ac_messages *m);
+/**
+ * An estimate of the input tokens the messages take: 4 per message, one
+ * per 4 bytes of text, tool-call arguments and results, 85 per image.
+ * Real tokenizers give 3 to 5 bytes a token for English and code (fewer
+ * for other scripts): good for keeping under a limit with a margin, not
+ * for billing.  No network, any thread.
+ */
+long      ac_messages_estimate_tokens(const ac_messages *m);
+/**
+ * The input tokens msgs would take on llm (with params' system prompt,
+ * tools and schema, which may be NULL): the backend's own count where its
+ * plugin offers one (Anthropic's count_tokens; *exact = 1, a request to
+ * the server, blocking), else ac_messages_estimate_tokens (*exact = 0, no
+ * request).  exact may be NULL.  Errors as ac_generate.
+ */
+ac_status ac_count_tokens(ac_llm *llm, const ac_messages *msgs, const ac_gen_params *params,
+                          long *tokens, int *exact, ac_error *err);
+
+/**
+ * Send a whole history: as ac_generate / ac_agenerate, with `msgs` in place
+ * of a prompt (a system message in it, if any, comes first; params'
+ * system prompt is used only when it has none).  The list is copied at the
+ * call; the caller may change or free it at once.
+ */
+ac_response *ac_generate_messages(ac_llm *llm, const ac_messages *msgs,
+                                  const ac_gen_params *params, ac_error *err);
+ac_request  *ac_agenerate_messages(ac_llm *llm, const ac_messages *msgs,
+                                   const ac_gen_params *params, const ac_callbacks *cb,
+                                   void *user, ac_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Sessions: conversation history kept in the core                      */
+/* ------------------------------------------------------------------ */
 
 /**
  * A new session on llm, with an optional system prompt (copied; NULL for
@@ -919,6 +996,11 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt,
                                  const ac_gen_params *params,
                                  const ac_callbacks *cb, void *user,
                                  ac_error *err);
+
+/** Append every message of msgs to the history, as they are (any role,
+ *  tool calls and results included; a system message sets the session's
+ *  system prompt instead).  All or nothing.  Thread: any. */
+ac_status ac_session_add_messages(ac_session *s, const ac_messages *msgs);
 
 /** Append a tool result (for a tool call the model made) to the history.
  *  name may be NULL (looked up from the call).  Copied. */

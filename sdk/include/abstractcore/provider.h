@@ -435,6 +435,18 @@ typedef struct ac_provider {
      * identifiers (a-z, 0-9, '_', starting with a letter, < 64 bytes) and
      * never one of the core's (ac_core_provider_setting). */
     const char *const *settings;
+
+    /* ---- ABI 2.1: counting input tokens ---- */
+    /* OPTIONAL (together).  The backend's own count of the input tokens a
+     * request would take (Anthropic's /v1/messages/count_tokens): build
+     * the HTTP request for req as build_request would (its messages,
+     * system prompt and tools; req->stream is 0), then read the count
+     * from the 2xx body into *tokens.  Without them, ac_count_tokens
+     * falls back to the core's estimate. */
+    ac_status (*build_count_request)(void *state, const ac_gen_request *req,
+                                     ac_http_request *out, ac_call *call);
+    ac_status (*parse_count_response)(void *state, const char *body, size_t len, long *tokens,
+                                      ac_call *call);
 } ac_provider;
 
 /** Marks the entry point exported even when a plugin is built with
