@@ -98,6 +98,119 @@ ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
     return AC_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* Reading                                                              */
+/* ------------------------------------------------------------------ */
+
+static const ac__msg *at(const ac_messages *m, size_t i) { return m && i < m->n ? &m->v[i] : NULL; }
+
+ac_role ac_messages_role(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->pub.role : AC_ROLE_USER;
+}
+
+const char *ac_messages_text(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    if (!x)
+        return NULL;
+    const ac_part *res = ac__msg_find(x, AC_PART_TOOL_RESULT);
+    return *x->pub.text || !res ? x->pub.text : res->text;
+}
+
+const char *ac_messages_name(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    if (!x)
+        return NULL;
+    const ac_part *res = ac__msg_find(x, AC_PART_TOOL_RESULT);
+    return res && res->name ? res->name : x->pub.name;
+}
+
+unsigned ac_messages_flags(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    if (!x)
+        return 0;
+    const ac_part *res = ac__msg_find(x, AC_PART_TOOL_RESULT);
+    return x->flags | (res && res->is_error ? AC_MESSAGE_TOOL_ERROR : 0);
+}
+
+const char *ac_messages_tool_call_id(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    const ac_part *res = x ? ac__msg_find(x, AC_PART_TOOL_RESULT) : NULL;
+    return res ? res->id : NULL;
+}
+
+/* Call j of message x, or NULL. */
+static const ac_part *call_at(const ac__msg *x, size_t j)
+{
+    for (size_t k = 0, seen = 0; x && k < x->pub.n_parts; k++)
+        if (x->parts[k].type == AC_PART_TOOL_CALL && seen++ == j)
+            return &x->parts[k];
+    return NULL;
+}
+
+size_t ac_messages_tool_call_count(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    size_t n = 0;
+    for (size_t k = 0; x && k < x->pub.n_parts; k++)
+        n += x->parts[k].type == AC_PART_TOOL_CALL;
+    return n;
+}
+
+ac_status ac_messages_tool_call(const ac_messages *m, size_t i, size_t j, const char **id,
+                                const char **name, const char **arguments)
+{
+    const ac_part *p = call_at(at(m, i), j);
+    if (!p)
+        return AC_EINVAL;
+    if (id)
+        *id = p->id ? p->id : "";
+    if (name)
+        *name = p->name;
+    if (arguments)
+        *arguments = p->arguments ? p->arguments : "{}";
+    return AC_OK;
+}
+
+const char *ac_messages_provider(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->provider : NULL;
+}
+
+const char *ac_messages_model(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->model : NULL;
+}
+
+long ac_messages_input_tokens(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->input_tokens : -1;
+}
+
+long ac_messages_output_tokens(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->output_tokens : -1;
+}
+
+long long ac_messages_time(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->time_ms : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                              */
+/* ------------------------------------------------------------------ */
+
 ac_request *ac_agenerate_messages(ac_llm *llm, const ac_messages *msgs,
                                   const ac_gen_params *params, const ac_callbacks *cb,
                                   void *user, ac_error *err)

@@ -922,6 +922,43 @@ ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
                                       const char *name, const char *content, int is_error);
 /** Messages in the list. */
 size_t    ac_messages_count(const ac_messages *m);
+
+/*
+ * Reading a list: the caller's own, or a copy of a session's history
+ * (ac_session_messages) or archive (ac_session_archive).  Strings are
+ * borrowed from the list: valid until it is changed or freed.  Out of
+ * range (or m NULL), each returns its "none": NULL, 0, or AC_ROLE_USER.
+ */
+enum {
+    AC_MESSAGE_SUMMARY    = 1u << 0, /* a compaction's summary (user role) of
+                                        the messages it replaced */
+    AC_MESSAGE_TOOL_ERROR = 1u << 1  /* a tool result that reports a failure */
+};
+ac_role     ac_messages_role(const ac_messages *m, size_t i);
+/** The text ("" for an assistant message that only calls tools); a tool
+ *  message's result. */
+const char *ac_messages_text(const ac_messages *m, size_t i);
+/** The author's name (ac_messages_set_name), or a tool message's tool. */
+const char *ac_messages_name(const ac_messages *m, size_t i);
+/** AC_MESSAGE_* bits. */
+unsigned    ac_messages_flags(const ac_messages *m, size_t i);
+/** A tool message: the id of the call it answers. */
+const char *ac_messages_tool_call_id(const ac_messages *m, size_t i);
+/** An assistant message's tool calls, and call j of them (any of id, name,
+ *  arguments may be NULL).  AC_EINVAL out of range. */
+size_t      ac_messages_tool_call_count(const ac_messages *m, size_t i);
+ac_status   ac_messages_tool_call(const ac_messages *m, size_t i, size_t j, const char **id,
+                                  const char **name, const char **arguments);
+/** A session's reply (or summary): the provider instance and model that
+ *  wrote it, NULL when not known (messages the caller added). */
+const char *ac_messages_provider(const ac_messages *m, size_t i);
+const char *ac_messages_model(const ac_messages *m, size_t i);
+/** ... and the usage of the request that wrote it: -1 when not known. */
+long        ac_messages_input_tokens(const ac_messages *m, size_t i);
+long        ac_messages_output_tokens(const ac_messages *m, size_t i);
+/** When the message joined a session's history, in milliseconds since
+ *  the Unix epoch; 0 when not known. */
+long long   ac_messages_time(const ac_messages *m, size_t i);
 /**
  * An estimate of the input tokens the messages take: 4 per message, one
  * per 4 bytes of text, tool-call arguments and results, 85 per image.
@@ -1033,6 +1070,100 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err);
  * AC_EJSON / AC_EPROTOCOL (not a saved session, naming the file).
  */
 ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
+
+/**
+ * A copy of the history (the system prompt not included), to read with
+ * the ac_messages_* accessors: each message's role, text, tool calls and
+ * results, and for replies the provider, model and usage and the time it
+ * was added.  Free with ac_messages_free.  NULL for NULL s or no memory.
+ * Thread: any.
+ */
+ac_messages *ac_session_messages(ac_session *s);
+/** A copy of the messages compactions replaced, oldest first (empty when
+ *  none was): what the summary at the start of the history stands for. */
+ac_messages *ac_session_archive(ac_session *s);
+/** The session's id, a UUID (random at ac_session_new, kept by saving
+ *  and loading).  Borrowed: valid while s is. */
+const char *ac_session_id(ac_session *s);
+/** When the session was created and when its history last changed, in
+ *  milliseconds since the Unix epoch (kept by saving and loading). */
+long long   ac_session_created(ac_session *s);
+long long   ac_session_updated(ac_session *s);
+
+/* ------------------------------------------------------------------ */
+/* Compaction: older turns summarised into one message                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A long conversation is compacted by asking a model (the session's, or
+ * another: a small fast one does well) to summarise its older turns.  The
+ * summary becomes one user message flagged AC_MESSAGE_SUMMARY at the
+ * start of the history; the newest keep_turns turns stay verbatim; the
+ * messages replaced move to the archive (ac_session_archive), and saved
+ * files keep both.  A turn is a user message and everything up to the
+ * next one, so a tool call is never parted from its result.  The system
+ * prompt is never summarised.  A later compaction summarises the earlier
+ * summary with the turns after it.
+ *
+ * On demand: ac_session_compact / ac_session_acompact.  Automatically:
+ * ac_session_set_compaction, with a threshold -- before a turn whose
+ * input (history, system prompt and prompt, by the estimate of
+ * ac_messages_estimate_tokens) is over it, the session compacts, then
+ * sends the turn.  A compaction that fails leaves the history as it was;
+ * the turn is sent anyway, and its response carries a warning
+ * (ac_response_warning) saying why.
+ *
+ * Compactions run in the session's order with its turns: one queued
+ * behind a running turn waits for it, and turns issued meanwhile wait for
+ * the compaction.  The summary's request is an ordinary request on the
+ * summarising llm (hooks and traces see it, its retries and timeouts
+ * apply); cancelling a turn that waits for its compaction cancels the
+ * summary's request too.
+ */
+#define AC_COMPACT_OPTS_VERSION 1
+#define AC_COMPACT_KEEP_NONE    (-1)  /* keep_turns: summarise every turn */
+
+typedef struct ac_compact_opts {
+    unsigned    version;            /* AC_COMPACT_OPTS_VERSION (0 is read as 1) */
+    int         keep_turns;         /* newest turns kept verbatim; 0: 2;
+                                       AC_COMPACT_KEEP_NONE: none */
+    ac_llm     *llm;                /* writes the summary; NULL: the session's
+                                       llm at the time (a reference is kept
+                                       while the options are in use) */
+    const char *instructions;       /* the summariser's system prompt (copied);
+                                       NULL: the default (docs/api.md) */
+    long        max_summary_tokens; /* the summary's max_tokens; 0: 1024 */
+    long        threshold_tokens;   /* ac_session_set_compaction only: compact
+                                       before a turn estimated at more input
+                                       tokens than this (> 0) */
+} ac_compact_opts;
+
+/** A compaction ended: status AC_OK (replaced: messages replaced by the
+ *  summary, 0 when there was nothing to compact) or its error (err,
+ *  borrowed for the call; AC_ECANCELED if the session was freed or the
+ *  history cleared meanwhile). */
+typedef void (*ac_compact_done_fn)(ac_session *s, ac_status status, size_t replaced,
+                                   const ac_error *err, void *user);
+
+/**
+ * Compact now (opts may be NULL: the defaults).  Returns AC_OK when the
+ * compaction is queued; `done` (may be NULL) then runs exactly once: in
+ * the engine context when the summary's request ends, or on this thread
+ * before ac_session_acompact returns when the session was idle and there
+ * was nothing to compact.  AC_EINVAL (NULL s, bad opts) or AC_ENOMEM
+ * otherwise, and done does not run.  Thread: any.
+ */
+ac_status ac_session_acompact(ac_session *s, const ac_compact_opts *opts,
+                              ac_compact_done_fn done, void *user, ac_error *err);
+/** The blocking form: waits for turns queued before it, then for the
+ *  summary; *replaced (may be NULL) as for done.  AC_EBUSY from the engine
+ *  context or in host mode. */
+ac_status ac_session_compact(ac_session *s, const ac_compact_opts *opts, size_t *replaced,
+                             ac_error *err);
+/** Compact automatically before turns past opts->threshold_tokens (see
+ *  above); opts NULL turns it off.  Copied.  Thread: any. */
+ac_status ac_session_set_compaction(ac_session *s, const ac_compact_opts *opts,
+                                    ac_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Running tools: a session loop that calls the application's C functions */
