@@ -42,6 +42,7 @@
 #include "decoder.h"
 #include "error.h"
 #include "message.h"
+#include "ratelimit.h"
 #include "request.h"
 
 #include <curl/curl.h>
@@ -262,6 +263,10 @@ static void batch_done(ac_request *q, ac_status st, void *user)
     embed_batch *b = BATCH(q);
     g->batches[b->index] = NULL;
     g->running--;
+    /* What the batch used counts against its provider's tokens per
+     * minute, as a chat reply's usage does (the engine counts those). */
+    if (st == AC_OK && b->sink.input_tokens > 0 && q->llm->inst->rl.tpm)
+        ac__ratelimit_used(&q->llm->inst->rl, b->sink.input_tokens);
     if (!g->ended) {
         ac_error e;
         ac_error_clear(&e);
