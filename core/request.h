@@ -157,9 +157,9 @@ struct rq_kind {
      * requests (an embeddings call, embed.c, runs its batches): the
      * engine calls start instead of starting a try, with q ACTIVE but on
      * none of its lists (no timer, no retry), and the kind ends q itself
-     * with ac__request_finish.  A cancel or the core's close still ends
-     * q through the engine, which calls `fail`: there the kind stops
-     * what it started. */
+     * with ac__request_finish.  A cancel still ends q through the
+     * engine, which calls `fail`: there the kind stops what it started.
+     * Closing the core ends the requests q started, and so q. */
     void      (*start)(ac_request *q);
 };
 

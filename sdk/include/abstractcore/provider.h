@@ -413,7 +413,8 @@ enum {
  *   - in-process backend: run_local (then build_request stays NULL);
  *   - model listing: build_models_request and parse_models;
  *   - embeddings (ABI 2.1): build_embed_request and parse_embed_response
- *     (HTTP), or run_embed (in-process).
+ *     (HTTP), or run_embed (in-process).  A plugin may embed and not chat
+ *     (then it sets no chat member; chat on it fails with AC_EUNSUPPORTED).
  */
 typedef struct ac_provider {
     size_t      struct_size;   /* REQUIRED: sizeof(ac_provider) at build */
@@ -488,7 +489,7 @@ typedef struct ac_provider {
      * never one of the core's (ac_core_provider_setting). */
     const char *const *settings;
 
-    /* ---- ABI 2.1: embeddings ----
+    /* ---- ABI 2.1: embeddings (all OPTIONAL) ----
      * A plugin that sets none of these cannot embed: ac_embed fails with
      * AC_EUNSUPPORTED naming the provider.  The core cuts a call's texts
      * into batches of at most embed_max_batch texts and sends several at
