@@ -315,9 +315,9 @@ static void group_fail(ac_request *q, const ac_error *err)
 static void group_release(ac_request *q)
 {
     embed_group *g = GROUP(q);
-    /* Batches never sent (the group was never started) hold a reference
-     * on the group, so none is left here but those: already dropped by
-     * group_fail, or by the unref of a group that was not submitted. */
+    /* No batch is left in g->batches: each one there holds a reference
+     * on the group, so the group goes only after every batch has left
+     * (batch_done, group_fail, or the failed build in group_new). */
     for (size_t i = 0; i < g->n; i++)
         ac__free(g->texts[i]);
     ac__free(g->texts);

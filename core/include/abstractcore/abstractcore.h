@@ -1197,8 +1197,10 @@ void        ac_models_free(ac_models *m);
  * plugin's, or the provider's `embed_max_batch`), and up to
  * `embed_parallel` (default 4) batches are in flight at once, each an
  * HTTP request of its own with the provider's timeouts, retries, rate
- * limits and circuit breaker.  The first batch that fails fails the
- * call with its error (naming the texts it held) and cancels the others.
+ * limits and circuit breaker (never a fallback to another provider:
+ * vectors of two models do not compare).  The first batch that fails
+ * fails the call with its error (naming the texts it held) and cancels
+ * the others.
  * Hooks and traces see the call as one request and each batch as one
  * more.
  */
