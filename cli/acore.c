@@ -201,6 +201,7 @@ static void acore_print_help(void)
 "       acore plugins                list plugins and providers found, loaded, refused\n"
 "       acore models [-p NAME]       list the models a provider serves\n"
 "       acore config check [-c FILE] list every problem of the configuration file\n"
+"       acore embed [OPTIONS] TEXT... one embedding per text, as JSON lines\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE      read this configuration file (default: search\n"
@@ -677,6 +678,10 @@ int main(int argc, char **argv)
     sigset_t sigint_set;
     ac_error err;
     int first = 0, nargs, rc;
+
+    /* `acore embed` has options and output of its own (cli/embed.c). */
+    if (argc > 1 && strcmp(argv[1], "embed") == 0)
+        return cli_embed_main(argc - 1, argv + 1);
 
     rc = acore_parse_args(argc, argv, &o, &first);
     if (rc != CLI_EXIT_OK)

@@ -4,7 +4,8 @@
  * acore.c reads the command line, opens the core, picks the provider (or
  * starts the bundled mock server in demo mode) and runs the `plugins` and
  * `models` commands; run.c sends a prompt and prints the reply, handling
- * Ctrl-C.  Both use only the public API (abstractcore.h).
+ * Ctrl-C; embed.c is the `embed` command.  All use only the public API
+ * (abstractcore.h).
  */
 #ifndef ACORE_CLI_H
 #define ACORE_CLI_H
@@ -58,6 +59,10 @@ typedef struct cli_opts {
  * library thread starts, so the handler always runs on this thread).
  */
 int cli_run_prompt(ac_llm *llm, const char *prompt, const cli_opts *o);
+
+/* `acore embed ...` (embed.c): argv[0] is "embed"; parses its own
+ * options, prints one JSON line per vector, returns the exit status. */
+int cli_embed_main(int argc, char **argv);
 
 /* Print `acore: <formatted text>` as one line on stderr, with control
  * characters replaced, so server-supplied text cannot break the line or

@@ -85,6 +85,9 @@ static const keydef table[] = {
     INT_KEY(KS_PROVIDER, "max_idle_bytes", 0, 1LL << 30),
     KEY(KS_PROVIDER, "fallback", KT_FOLDERS, 0),
     KEY(KS_PROVIDER, "model_map", KT_FOLDERS, 0),
+    KEY(KS_PROVIDER, "embed_model", KT_STRING, 0),
+    INT_KEY(KS_PROVIDER, "embed_max_batch", 1, 1000000),
+    INT_KEY(KS_PROVIDER, "embed_parallel", 1, 64),
 };
 
 const keydef *ac__keys(size_t *n)

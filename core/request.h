@@ -157,6 +157,14 @@ struct rq_kind {
      * request rebuilt for it.  1 moved, 0 no fallback left, -1 failure
      * (err filled). */
     int       (*fallback)(ac_request *q, const ac_error *why, ac_error *err);
+    /* OPTIONAL.  A kind that runs no transfer of its own but other
+     * requests (an embeddings call, embed.c, runs its batches): the
+     * engine calls start instead of starting a try, with q ACTIVE but on
+     * none of its lists (no timer, no retry), and the kind ends q itself
+     * with ac__request_finish.  A cancel still ends q through the
+     * engine, which calls `fail`: there the kind stops what it started.
+     * Closing the core ends the requests q started, and so q. */
+    void      (*start)(ac_request *q);
 };
 
 /* Make a request of `kind` on llm (takes a reference on it): limits are

@@ -8,8 +8,9 @@
 # against it and checks what it prints: the reply text, the streamed text
 # and usage, the gathered replies, a cancel that comes early and keeps the
 # partial text, a session file written and loaded back, a tool call run
-# and answered, a tool loop of three rounds run by the library, and
-# one-line errors with the documented exit statuses.
+# and answered, a tool loop of three rounds run by the library, documents
+# ranked by their embeddings, and one-line errors with the documented exit
+# statuses.
 # Nothing talks to anything but 127.0.0.1.  The steps it shares with
 # test_cli.sh (the server, the config, running and checking a program) are
 # in mockd.sh.
@@ -28,7 +29,7 @@ top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 ME=test_examples
 . "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-EXAMPLES="sync async gather cancel stream session tools tool_loop structured errors loop_poll"
+EXAMPLES="sync async gather cancel stream session tools tool_loop structured errors embed loop_poll"
 
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
@@ -362,6 +363,29 @@ E errors
 if [ $rc -eq 0 ] && out_is "$REPLY"; then
     pass "errors prints the reply when nothing fails"
 else fail "errors, success"; fi
+
+# ---------------------------------------------------------------------
+# embed
+# ---------------------------------------------------------------------
+
+# The mock's vectors are derived from the text: the same text scores 1.
+E embed "find this" "something else" "find this" "a third text"
+if [ $rc -eq 0 ] && out_lines 3 && [ "$(head -n 1 "$tmp/out")" = "1.000  find this" ] &&
+   [ "$(grep -c '^-\{0,1\}[01]\.[0-9][0-9][0-9]  ' "$tmp/out")" -eq 3 ] &&
+   err_has '^\[mock/default: 4 vectors of 384 values, 1 request, 7 tokens\]$'; then
+    pass "embed ranks the documents by cosine similarity, the same text first"
+else fail "embed"; fi
+
+E embed
+if [ $rc -eq 0 ] && out_lines 4; then
+    pass "embed ranks its built-in documents"
+else fail "embed, built-in documents"; fi
+
+E embed -m unauthorized
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^embed: mock: http: HTTP 401' && out_empty &&
+   no_secret; then
+    pass "embed reports a server's refusal on one line, exit 1"
+else fail "embed -m unauthorized"; fi
 
 # ---------------------------------------------------------------------
 # host mode: the application's loop drives the core

@@ -68,6 +68,7 @@ static const ac_provider lmstudio_provider = {
     .init                 = lmstudio_init,
     AC_OAI_PROVIDER_FUNCTIONS,
     .settings         = lmstudio_settings,
+    AC_OAI_EMBED_FUNCTIONS,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

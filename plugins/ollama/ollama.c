@@ -296,6 +296,7 @@ static void ollama_fini(void *state)
         return;
     ollama_host->free(st->chat_url);
     ollama_host->free(st->tags_url);
+    ollama_host->free(st->embed_url);
     ollama_free_secret(st->auth);
     ollama_host->free(st->default_model);
     ollama_host->free(st->keep_alive);
@@ -343,7 +344,8 @@ static ac_status ollama_init(const ac_settings *settings, void **state,
         base[--n] = '\0';
     st->chat_url = ollama_concat(base, "/api/chat");
     st->tags_url = ollama_concat(base, "/api/tags");
-    if (!st->chat_url || !st->tags_url)
+    st->embed_url = ollama_concat(base, "/api/embed");
+    if (!st->chat_url || !st->tags_url || !st->embed_url)
         goto nomem;
 
     rc = ollama_read_key(st, settings, call);
@@ -422,6 +424,9 @@ static const ac_provider ollama_provider = {
     .parse_models = ollama_parse_models,
     .stream_free = ollama_stream_free,
     .settings = ollama_settings,
+    .build_embed_request = ollama_build_embed_request,
+    .parse_embed_response = ollama_parse_embed_response,
+    .embed_max_batch = ollama_embed_max_batch,
 };
 
 /* The entry point rule (provider.h): store the host, return the

@@ -54,6 +54,7 @@ static const ac_provider openai_provider = {
     .init                 = openai_init,
     AC_OAI_PROVIDER_FUNCTIONS,
     .settings         = openai_settings,
+    AC_OAI_EMBED_FUNCTIONS,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

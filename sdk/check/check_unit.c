@@ -166,8 +166,15 @@ static verdict descriptor(checker *c, const ac_provider *d)
     if (!d->init)
         return check_fail("init is REQUIRED");
     int http = d->build_request && d->parse_response;
-    if (!http && !d->run_local)
-        return check_fail("needs build_request and parse_response, or run_local");
+    int embed_http = d->abi_minor >= 1 && d->build_embed_request && d->parse_embed_response;
+    int embed_local = d->abi_minor >= 1 && d->run_embed;
+    if (d->abi_minor >= 1 && !d->build_embed_request != !d->parse_embed_response)
+        return check_fail("build_embed_request and parse_embed_response go together");
+    if (embed_http && embed_local)
+        return check_fail("sets both HTTP embeddings (build_embed_request) and run_embed");
+    if (!http && !d->run_local && !embed_http && !embed_local)
+        return check_fail("needs build_request and parse_response, or run_local, or "
+                          "embeddings");
     if (http && d->run_local)
         return check_fail("sets both an HTTP backend (build_request) and run_local");
     if (!d->build_models_request != !d->parse_models)
@@ -184,6 +191,9 @@ static verdict descriptor(checker *c, const ac_provider *d)
     c->can_stream = http && d->parse_event != NULL;
     c->can_list = d->parse_models != NULL;
     c->local = d->run_local != NULL;
+    c->chat = http || c->local;
+    c->can_embed = embed_http || embed_local;
+    c->embed_local = embed_local;
     return NULL;
 }
 
@@ -474,9 +484,9 @@ int check_unit(checker *c)
         check_report(c, "entry", entry_again(dl, d));
     if (check_selected(c, "init"))
         check_report(c, "init", init_failing(c, d));
-    if (c->local) {
+    if (c->local || !c->chat) {
         c->proto = PROTO_LOCAL;
-        c->proto_name = "in-process (run_local)";
+        c->proto_name = c->local ? "in-process (run_local)" : "none (embeddings only)";
     } else {
         v = requests(c, d);
         check_report(c, "build_request", v);
@@ -489,7 +499,10 @@ int check_unit(checker *c)
     }
     printf("protocol: %s\n", c->proto_name);
     if (check_selected(c, "parse"))
-        check_report(c, "parse", check_unit_parse(c, d));
+        check_report(c, "parse", c->chat ? check_unit_parse(c, d)
+                                         : CHECK_SKIP "no chat: embeddings only");
+    if (check_selected(c, "embed_unit"))
+        check_report(c, "embed_unit", check_unit_embed(c, d));
     dlclose(dl);
     return 0;
 }

@@ -182,6 +182,7 @@ typedef struct ac_response   ac_response;
 typedef struct ac_stream     ac_stream;
 typedef struct ac_session    ac_session;
 typedef struct ac_models     ac_models;
+typedef struct ac_embeddings ac_embeddings;
 
 /* ------------------------------------------------------------------ */
 /* Core                                                                */
@@ -259,7 +260,7 @@ void ac_core_close(ac_core *core);
  * uv_backend_fd / uv_backend_timeout work.  Requests may still be started
  * and cancelled from any thread.  Calls that would block waiting for the
  * engine (ac_generate, ac_request_wait and ac_gather with a timeout,
- * ac_stream_next with a timeout, ac_list_models, ac_session_generate,
+ * ac_stream_next with a timeout, ac_list_models, ac_embed, ac_session_generate,
  * ac_session_run_tools, ac_toolrun_wait with a timeout) fail at once
  * with AC_EBUSY and say why; polls (timeout 0) work.
  * examples/loop_*.c show adapters for libuv, libevent, GLib and poll().
@@ -1393,6 +1394,99 @@ size_t      ac_models_count(const ac_models *m);
 /** Model id i, NULL out of range.  Borrowed from the list. */
 const char *ac_models_id(const ac_models *m, size_t i);
 void        ac_models_free(ac_models *m);
+
+/* ------------------------------------------------------------------ */
+/* Embeddings                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A batch of texts in, one vector per text out, in the order given.  The
+ * provider's plugin speaks its backend's embeddings API (OpenAI's
+ * /v1/embeddings, Ollama's /api/embed, Hugging Face's feature extraction
+ * and TEI's /embed, ...); a plugin without one fails with AC_EUNSUPPORTED
+ * naming the provider.
+ *
+ * The texts are cut into batches of at most the backend's limit (the
+ * plugin's, or the provider's `embed_max_batch`), and up to
+ * `embed_parallel` (default 4) batches are in flight at once, each an
+ * HTTP request of its own with the provider's timeouts, retries, rate
+ * limits and circuit breaker (never a fallback to another provider:
+ * vectors of two models do not compare).  The first batch that fails
+ * fails the call with its error (naming the texts it held) and cancels
+ * the others.
+ * Hooks and traces see the call as one request and each batch as one
+ * more.
+ */
+
+#define AC_EMBED_PARAMS_VERSION 1
+
+/** How to embed.  Zero-initialised means the defaults; members are only
+ *  ever appended.  Copied at the call. */
+typedef struct ac_embed_params {
+    unsigned    version;     /* AC_EMBED_PARAMS_VERSION (0 is read as 1) */
+    /* Values per vector, 1 .. 65536; 0: the model's own.  Only some
+     * models can shorten their vectors (OpenAI's text-embedding-3, some
+     * Ollama models); a plugin whose API cannot ask fails with
+     * AC_EUNSUPPORTED, and vectors of another size fail with
+     * AC_EPROTOCOL. */
+    size_t      dimensions;
+    /* The model; NULL: the provider's `embed_model` setting, else the
+     * llm's model. */
+    const char *model;
+} ac_embed_params;
+
+/**
+ * Embed n texts (blocking).  texts: n NUL-terminated UTF-8 strings, none
+ * empty; copied.  p may be NULL.  Returns the vectors (free with
+ * ac_embeddings_free) or NULL with err: AC_EINVAL (NULL llm or texts, n 0,
+ * a NULL, empty or non-UTF-8 text, naming its index, a bad p),
+ * AC_EUNSUPPORTED, AC_ENOMEM, AC_ECANCELED (the core was closed), AC_EBUSY
+ * (a callback or host mode, as ac_generate), or a batch's error.
+ * Thread: any except the engine context.
+ */
+ac_embeddings *ac_embed(ac_llm *llm, const char *const *texts, size_t n,
+                        const ac_embed_params *p, ac_error *err);
+
+/**
+ * The asynchronous ac_embed: returns a request the caller owns (free with
+ * ac_request_free), or NULL with err for the argument errors above,
+ * AC_ENOMEM and AC_ECANCELED; then no callback fires.  Every other
+ * failure (AC_EUNSUPPORTED included) comes through on_done and
+ * ac_request_status, as for ac_agenerate.  cb->on_event is never called
+ * (vectors do not stream); on_done runs once, in the engine context.
+ * The vectors: ac_request_embeddings.  ac_request_cancel cancels every
+ * batch in flight.  Works in host mode.  Thread: any, callbacks included.
+ */
+ac_request *ac_aembed(ac_llm *llm, const char *const *texts, size_t n,
+                      const ac_embed_params *p, const ac_callbacks *cb, void *user,
+                      ac_error *err);
+
+/** The vectors of a request made by ac_aembed that succeeded, from on_done
+ *  on; NULL before, after a failure, for another kind of request, or once
+ *  taken.  Borrowed: valid until ac_request_free. */
+const ac_embeddings *ac_request_embeddings(const ac_request *q);
+/** Take them (so they outlive the request); free with ac_embeddings_free.
+ *  NULL as above. */
+ac_embeddings *ac_request_take_embeddings(ac_request *q);
+
+/** Number of vectors: the number of texts. */
+size_t       ac_embeddings_count(const ac_embeddings *e);
+/** Values per vector (the same for all). */
+size_t       ac_embeddings_dimension(const ac_embeddings *e);
+/** Vector i (dimension floats, as the server sent them: unit length or
+ *  not, as the backend chose), NULL out of range.  Borrowed. */
+const float *ac_embeddings_vector(const ac_embeddings *e, size_t i);
+/** The model that answered (as the server named it), or the requested.
+ *  Borrowed. */
+const char  *ac_embeddings_model(const ac_embeddings *e);
+/** The provider instance name.  Borrowed. */
+const char  *ac_embeddings_provider(const ac_embeddings *e);
+/** Input tokens of all batches, -1 if a batch did not say. */
+long         ac_embeddings_input_tokens(const ac_embeddings *e);
+/** Requests it took (batches). */
+size_t       ac_embeddings_batches(const ac_embeddings *e);
+/** Free the vectors.  NULL is a no-op. */
+void         ac_embeddings_free(ac_embeddings *e);
 
 #ifdef __cplusplus
 }
