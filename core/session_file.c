@@ -5,7 +5,10 @@
  * The file is JSON, format version 1:
  *   {"format":"abstractcore-session", "version":1, "system", "provider",
  *    "model", "messages":[{"role", "content", "tool_calls":[{"id", "name",
- *    "arguments"}], "tool_call_id", "name", "images":[URL...]}, ...]}
+ *    "arguments"}], "tool_call_id", "name", "files":[{"name", "mime_type",
+ *    "text"}], "images":[URL...]}, ...]}
+ * (a user message's attachments: documents as their text, images inline as
+ * data: URLs, or the http(s) URL they were given by)
  * and never holds an API key.  Saving writes a temporary file and renames
  * it, so a file is either the old one or the whole new one.
  *
@@ -59,10 +62,11 @@ static void message_write(jsonw *w, const ac__msg *m)
     ac__jw_string(w, ac_role_name(m->pub.role));
     ac__jw_key(w, "content");
     ac__jw_string(w, *m->pub.text || !res ? m->pub.text : res->text);
-    int calls = 0, images = 0;
+    int calls = 0, images = 0, files = 0;
     for (size_t i = 0; i < m->pub.n_parts; i++) {
         calls += m->parts[i].type == AC_PART_TOOL_CALL;
         images += m->parts[i].type == AC_PART_IMAGE;
+        files += m->parts[i].type == AC_PART_FILE;
     }
     if (calls) {
         ac__jw_key(w, "tool_calls");
@@ -94,6 +98,26 @@ static void message_write(jsonw *w, const ac__msg *m)
     } else if (m->pub.name) {
         ac__jw_key(w, "name");
         ac__jw_string(w, m->pub.name);
+    }
+    if (files) {
+        ac__jw_key(w, "files");
+        ac__jw_array(w);
+        for (size_t i = 0; i < m->pub.n_parts; i++) {
+            const ac_part *p = &m->parts[i];
+            if (p->type != AC_PART_FILE)
+                continue;
+            ac__jw_object(w);
+            ac__jw_key(w, "name");
+            ac__jw_string(w, p->name ? p->name : "document");
+            if (p->mime_type) {
+                ac__jw_key(w, "mime_type");
+                ac__jw_string(w, p->mime_type);
+            }
+            ac__jw_key(w, "text");
+            ac__jw_string(w, p->text ? p->text : "");
+            ac__jw_end(w);
+        }
+        ac__jw_end(w);
     }
     if (images) {
         ac__jw_key(w, "images");
@@ -380,13 +404,47 @@ static ac_status calls_from_json(json_object *calls, ac__msg *m, const char *fil
     return AC_OK;
 }
 
+/* The documents of a user message (at `where`, "messages[i]"). */
+static ac_status files_from_json(json_object *files, ac__msg *m, const char *file,
+                                 const char *where, ac_error *err)
+{
+    static const char *const known[] = {"name", "mime_type", "text"};
+    if (!json_object_is_type(files, json_type_array))
+        return refuse(err, file, "%s.files is %s, not an array", where, type_name(files));
+    for (size_t k = 0; k < json_object_array_length(files); k++) {
+        json_object *f = json_object_array_get_idx(files, k);
+        char at[96];
+        snprintf(at, sizeof at, "%s.files[%zu]", where, k);
+        if (!json_object_is_type(f, json_type_object))
+            return refuse(err, file, "%s is %s, not an object", at, type_name(f));
+        const char *bad = unknown_key(f, known, sizeof known / sizeof known[0]);
+        if (bad)
+            return refuse(err, file, "%s has a field \"%.60s\" that a saved document does not "
+                          "have (name, mime_type, text)", at, bad);
+        const char *name, *mime, *text;
+        if (opt_string(f, "name", &name, file, at, err) != AC_OK ||
+            opt_string(f, "mime_type", &mime, file, at, err) != AC_OK ||
+            opt_string(f, "text", &text, file, at, err) != AC_OK)
+            return AC_EPROTOCOL;
+        if (!name || !*name)
+            return refuse(err, file, "%s has no name", at);
+        if (!text)
+            return refuse(err, file, "%s has no text", at);
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_FILE, .text = text,
+                     .text_len = strlen(text), .mime_type = mime, .name = name};
+        if (ac__msg_add(m, &p) != AC_OK)
+            return no_memory(err);
+    }
+    return AC_OK;
+}
+
 /* One saved message, strictly (see the top): a value that would load
  * dropped or changed is refused with its path. */
 static ac_status message_from_json(json_object *o, ac__msg *m, const char *file, size_t i,
                                    ac_error *err)
 {
     static const char *const known[] = {"role", "content", "tool_calls", "tool_call_id",
-                                        "name", "images"};
+                                        "name", "files", "images"};
     char where[48];
     snprintf(where, sizeof where, "messages[%zu]", i);
     ac__msg_init(m, AC_ROLE_USER);
@@ -395,7 +453,8 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
     const char *bad = unknown_key(o, known, sizeof known / sizeof known[0]);
     if (bad)
         return refuse(err, file, "%s has a field \"%.60s\" that a saved message does not have "
-                      "(role, content, tool_calls, tool_call_id, name, images)", where, bad);
+                      "(role, content, tool_calls, tool_call_id, name, files, images)", where,
+                      bad);
     const char *role_s, *content, *id, *name;
     ac_role role;
     if (opt_string(o, "role", &role_s, file, where, err) != AC_OK)
@@ -409,9 +468,10 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
         opt_string(o, "tool_call_id", &id, file, where, err) != AC_OK ||
         opt_string(o, "name", &name, file, where, err) != AC_OK)
         return AC_EPROTOCOL;
-    json_object *calls = NULL, *imgs = NULL;
+    json_object *calls = NULL, *imgs = NULL, *files = NULL;
     json_object_object_get_ex(o, "tool_calls", &calls);
     json_object_object_get_ex(o, "images", &imgs);
+    json_object_object_get_ex(o, "files", &files);
     /* Fields the role has no use for would be dropped. */
     if (calls && role != AC_ROLE_ASSISTANT)
         return refuse(err, file, "%s.tool_calls on a %s message (only assistant messages make "
@@ -419,6 +479,9 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
     if (id && role != AC_ROLE_TOOL)
         return refuse(err, file, "%s.tool_call_id on a %s message (only tool messages answer a "
                       "call)", where, role_s);
+    if (files && role != AC_ROLE_USER)
+        return refuse(err, file, "%s.files on a %s message (documents are attached to user "
+                      "messages)", where, role_s);
     if (role == AC_ROLE_TOOL && !id)
         return refuse(err, file, "%s is a tool message without tool_call_id", where);
     ac_status st;
@@ -432,6 +495,8 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
     if (st != AC_OK)
         return no_memory(err);
     if (calls && (st = calls_from_json(calls, m, file, where, err)) != AC_OK)
+        return st;
+    if (files && (st = files_from_json(files, m, file, where, err)) != AC_OK)
         return st;
     if (imgs) {
         if (!json_object_is_type(imgs, json_type_array))

@@ -481,7 +481,7 @@ static void test_load_refuses_changes(void)
         /* Fields this version does not know. */
         { HEAD "{\"role\":\"user\",\"contents\":\"x\"}]}", AC_EPROTOCOL,
           "messages[0] has a field \"contents\" that a saved message does not have (role, "
-          "content, tool_calls, tool_call_id, name, images)" },
+          "content, tool_calls, tool_call_id, name, files, images)" },
         { "{\"format\":\"abstractcore-session\",\"sytem\":\"x\",\"messages\":[]}", AC_EPROTOCOL,
           "a field \"sytem\" that a saved session does not have (format, version, system, "
           "provider, model, messages)" },
