@@ -15,6 +15,8 @@
 typedef struct ac__msg {
     ac_message pub;     /* role, n_parts, text (joined TEXT parts), name */
     ac_part   *parts;   /* pub.n_parts of them */
+    unsigned   fitted;  /* media.h: the image limits its images were fitted
+                           to (a digest), 0 if not known; copied along */
 } ac__msg;
 
 /* An empty message of `role` (no parts). */

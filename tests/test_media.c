@@ -824,6 +824,44 @@ static void test_session_attachments(void)
     g_free(png);
 }
 
+/* A session's images were fitted to the llm of their turn; moved to a
+ * backend with smaller limits, they are fitted again there (the history
+ * keeps them as they were). */
+static void test_session_moved(void)
+{
+    size_t n;
+    void *jpg = make_image(3000, 1500, 0, AC_IMAGE_JPEG, &n);
+    ac_llm *o = llm("openai"), *ol = llm("ollama");
+    ac_session *s = ac_session_new(o, NULL);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_error err;
+    CU_ASSERT_EQUAL(ac_gen_params_attach_image(p, jpg, n, NULL, &err), AC_OK);
+    ac_response *r = ac_session_generate(s, "Look", p, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    r = ac_session_generate(s, "Again", NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    sent_image si;
+    CU_ASSERT_EQUAL_FATAL(last_image("openai", &si), 0);
+    CU_ASSERT_EQUAL(si.w, 1536);
+    CU_ASSERT_EQUAL(si.h, 768);
+    sent_free(&si);
+    ac_session_set_llm(s, ol);
+    r = ac_session_generate(s, "And on Ollama?", NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    CU_ASSERT_EQUAL_FATAL(last_image("ollama", &si), 0);
+    CU_ASSERT_EQUAL(si.w, 1024);
+    CU_ASSERT_EQUAL(si.h, 512);
+    sent_free(&si);
+    ac_session_free(s);
+    ac_gen_params_free(p);
+    ac_llm_free(o);
+    ac_llm_free(ol);
+    g_free(jpg);
+}
+
 /* A file the session loads: a "files" entry of the wrong shape is
  * refused, naming its path. */
 static void test_session_file_strict(void)
@@ -966,6 +1004,7 @@ int main(void)
         {"errors when attaching", test_attach_errors},
         {"a provider without images: refused before sending", test_no_images},
         {"attachments on a session turn, saved and loaded", test_session_attachments},
+        {"a session moved to smaller limits: images fitted again", test_session_moved},
         {"a session file with bad files entries", test_session_file_strict},
         {"a pull stream with an attachment", test_stream},
         {"a tool run sends attachments in its first round", test_tool_run},

@@ -9,9 +9,11 @@
  * the engine thread); and every message is fitted again to the plugin the
  * request is built for (ac__media_fit_msgs, from the chat kind's fit),
  * which is where a fallback to another provider, or a session moved to
- * another llm, meets that backend's limits.  That second pass decodes
- * only headers for images that already fit (image.c), and leaves them
- * byte for byte as they are.
+ * another llm, meets that backend's limits.  That second pass skips a
+ * message whose images were fitted to equal limits (ac__msg.fitted: the
+ * prompt just made, the history of a session that stayed on one llm),
+ * decodes only the header of any other image that already fits (image.c),
+ * and leaves those byte for byte as they are.
  *
  * Documents go to a plugin without AC_FEATURE_FILES as text, the way the
  * bundled plugins write FILE parts themselves: "[file: NAME]" on its own
@@ -211,6 +213,19 @@ ac_status ac_gen_params_set_max_document_bytes(ac_gen_params *p, long n)
 /* The user message                                                    */
 /* ------------------------------------------------------------------ */
 
+/* A digest of the image limits (never 0): a message whose images were
+ * fitted to equal limits is not looked at again (ac__msg.fitted). */
+static unsigned limits_digest(const ac__media_limits *lim)
+{
+    const long v[] = {(long)lim->formats, lim->max_edge, lim->max_short_edge, lim->max_pixels,
+                      lim->max_bytes};
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        for (size_t b = 0; b < sizeof(long); b++)
+            h = (h ^ (unsigned)((unsigned long)v[i] >> (8 * b) & 0xff)) * 16777619u;
+    return h ? h : 1;
+}
+
 static ac_status no_images(const ac_llm *llm, ac_error *err)
 {
     ac__error_set(err, AC_EUNSUPPORTED, AC_STAGE_REQUEST, "provider '%s' takes no images (its "
@@ -309,6 +324,7 @@ ac_status ac__media_user_msg(const ac_llm *llm, const char *prompt, const ac_gen
             if ((st = image_part(out, m, &llm->media, err)) != AC_OK)
                 goto fail;
         }
+    out->fitted = limits_digest(&llm->media);
     return AC_OK;
 fail:
     ac__msg_clear(out);
@@ -432,6 +448,7 @@ static ac_status files_as_text(ac__msg *m)
         ac__msg_clear(&out);
         return AC_ENOMEM;
     }
+    out.fitted = m->fitted;
     ac__msg_clear(m);
     *m = out;
     return AC_OK;
@@ -440,6 +457,7 @@ static ac_status files_as_text(ac__msg *m)
 ac_status ac__media_fit_msgs(const ac_llm *llm, ac__msg *msgs, size_t n, ac_error *err)
 {
     unsigned features = llm->vt->features;
+    unsigned digest = limits_digest(&llm->media);
     for (size_t i = 0; i < n; i++) {
         ac__msg *m = &msgs[i];
         int files = 0;
@@ -451,10 +469,14 @@ ac_status ac__media_fit_msgs(const ac_llm *llm, ac__msg *msgs, size_t n, ac_erro
                 continue;
             if (!(features & AC_FEATURE_IMAGES))
                 return no_images(llm, err);
-            ac_status st = p->data_base64 ? refit(llm, p, i, &llm->media, err) : AC_OK;
+            /* Fitted to these limits already (this request's prompt, a
+             * turn of this llm): nothing to look at. */
+            ac_status st = p->data_base64 && m->fitted != digest
+                               ? refit(llm, p, i, &llm->media, err) : AC_OK;
             if (st != AC_OK)
                 return st;
         }
+        m->fitted = digest;
         if (files && !(features & AC_FEATURE_FILES) && files_as_text(m) != AC_OK) {
             ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
             return AC_ENOMEM;
