@@ -9,20 +9,24 @@
  * shrinks while it decodes (JPEG shrink-on-load), applies the EXIF
  * orientation, converts to sRGB and never enlarges, to the largest size
  * that meets every limit at the original aspect ratio (the longer side
- * rounded down, the shorter to the nearest pixel, checked again).  The format is kept where the backend takes
- * it (a GIF becomes PNG: it is a still now); else PNG for pictures with
- * alpha or from lossless sources, JPEG for photographs, whichever the
- * backend takes.  When the encoded image is still over the byte limit,
- * JPEG quality steps down (85, 70, 55), then the size shrinks by the
- * square root of the excess, a few times, before giving up.
+ * rounded down, the shorter to the nearest pixel, checked again).  The
+ * format is kept where the backend takes it (a GIF becomes PNG: it is a
+ * still now); else PNG for pictures with alpha or from lossless sources,
+ * JPEG for photographs, whichever the backend takes.  When the encoded
+ * image is still over the byte limit, JPEG quality steps down (85, 70,
+ * 55), then the size shrinks by the square root of the excess, a few
+ * times, before giving up.
  *
  * libvips is started once per process (pthread_once) with its operation
  * cache off: the cache would keep decoded images alive between requests
  * and could match a new buffer at an old address.  Its GLib log domain
- * ("VIPS") is routed to the library's log then, process-wide.  Its error text is
- * global, so a message may mix with another thread's failure; what we
- * report never depends on it.  Memory libvips hands back (g_malloc) is
- * copied into the core's allocator before it is returned.  Thread-safe.
+ * ("VIPS") is routed to the library's log then, process-wide.  Its error
+ * text is global, so a message may mix with another thread's failure;
+ * what we report never depends on it.  Memory libvips hands back
+ * (g_malloc) is copied into the core's allocator before it is returned.
+ * Under valgrind, run with VIPS_NOVECTOR=1: libvips' run-time generated
+ * vector code (liborc) reads past its buffers on purpose, which valgrind
+ * reports and can crash on.  Thread-safe.
  */
 #include "media.h"
 #include "../alloc.h"
