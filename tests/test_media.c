@@ -656,6 +656,12 @@ static void test_attach_errors(void)
     CU_ASSERT_EQUAL(ac_gen_params_attach_file(p, path, &err), AC_EUNSUPPORTED);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not UTF-8"));
     remove_file(path);
+    /* A file over 64 MiB (sparse: nothing is written) is not read. */
+    path = write_file("huge.txt", "x", 1);
+    CU_ASSERT_EQUAL(truncate(path, 65L * 1024 * 1024), 0);
+    CU_ASSERT_EQUAL(ac_gen_params_attach_file(p, path, &err), AC_ETOOBIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "huge.txt"));
+    remove_file(path);
     /* An empty file; a folder. */
     path = write_file("empty.txt", "", 0);
     CU_ASSERT_EQUAL(ac_gen_params_attach_file(p, path, &err), AC_EUNSUPPORTED);

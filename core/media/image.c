@@ -265,6 +265,21 @@ static int make(const void *bytes, size_t n, const ac__image_info *in, double sc
     return rc;
 }
 
+/* 1 if the bytes start as `format` does.  libvips picks its loader from
+ * the bytes, and has loaders for far more (SVG, PDF, ...) than the four
+ * formats taken here: an image from a session file whose media type says
+ * PNG must be one before libvips sees it. */
+static int signature_ok(const unsigned char *b, size_t n, unsigned format)
+{
+    switch (format) {
+    case AC_IMAGE_PNG: return n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8);
+    case AC_IMAGE_JPEG: return n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff;
+    case AC_IMAGE_GIF: return n >= 6 && (!memcmp(b, "GIF87a", 6) || !memcmp(b, "GIF89a", 6));
+    case AC_IMAGE_WEBP: return n >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4);
+    }
+    return 0;
+}
+
 ac_status ac__image_fit(const void *bytes, size_t n, unsigned format,
                         const ac__media_limits *lim, unsigned char **out, size_t *out_n,
                         unsigned *out_fmt, char *why, size_t whylen)
@@ -272,6 +287,11 @@ ac_status ac__image_fit(const void *bytes, size_t n, unsigned format,
     *out = NULL;
     *out_n = 0;
     *out_fmt = format;
+    if (!signature_ok(bytes, n, format)) {
+        snprintf(why, whylen, "the bytes are not a %s image", ac__image_mime(format) ?
+                 ac__image_mime(format) : "known");
+        return AC_EUNSUPPORTED;
+    }
     ac__image_info in;
     ac_status st = ac__image_probe(bytes, n, &in, why, whylen);
     if (st != AC_OK)
