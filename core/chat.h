@@ -31,6 +31,17 @@ const ac__msg *ac__chat_user_msg(const ac_request *q);
  * caller's thread, or the engine context for a queued session turn. */
 ac_status   ac__chat_build(ac_request *q, const char *system, const ac__msg *history,
                            size_t n_history, const char *prompt);
+/* Make and submit a chat request of history hist[0..n) (copied), as
+ * ac_agenerate does for a prompt.  NULL with err when it could not
+ * start. */
+ac_request *ac__chat_start(ac_llm *llm, const ac__msg *hist, size_t n,
+                           const ac_gen_params *params, const ac_callbacks *cb, void *user,
+                           ac_error *err);
+/* A request for the plugin's own count of the input tokens of
+ * hist[0..n) (build_count_request), and after it succeeded, the count. */
+ac_request *ac__chat_count(ac_llm *llm, const ac__msg *hist, size_t n,
+                           const ac_gen_params *params, ac_error *err);
+long        ac__chat_counted(const ac_request *q);
 /* host->message and host->tool: message / tool i of the chat request a
  * plugin's ac_gen_request belongs to (NULL out of range). */
 const ac_message  *ac__chat_message(const ac_gen_request *g, size_t i);

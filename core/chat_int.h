@@ -34,6 +34,9 @@ typedef struct chat_request {
     size_t          n_fb, fb_next;
     ac__msg        *base_msgs;
     size_t          n_base;
+    /* ac_count_tokens: the plugin's count request instead of a chat. */
+    int             count_only;
+    long            counted;
 } chat_request;
 
 #define CHAT(q) ((chat_request *)(q))

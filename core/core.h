@@ -95,6 +95,8 @@ typedef struct chatopts {
     int schema_attempts;   /* tries in all for a matching reply, 1..10 */
     int tool_mode;         /* ac_tool_mode */
     int tool_family;       /* ac__toolfam, or -1: from the model's name */
+    long max_input_tokens; /* 0: no limit */
+    int trim;              /* input_overflow = "trim" */
 } chatopts;
 
 struct ac_llm {

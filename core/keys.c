@@ -23,6 +23,7 @@
 
 static const char *const engine_modes[] = {"thread", "host", NULL};
 static const char *const tool_modes[] = {"auto", "native", "prompted", NULL};
+static const char *const overflow_modes[] = {"error", "trim", NULL};
 
 static int valid_tool_family(const char *v)
 {
@@ -75,6 +76,8 @@ static const keydef table[] = {
     {KS_PROVIDER, "tool_family", KT_STRING, 0, 0, NULL, valid_tool_family,
      "one of auto, hermes (qwen), llama3, mistral, gemma, phi, function_call", 0},
     INT_KEY(KS_PROVIDER, "schema_attempts", 1, 10),
+    INT_KEY(KS_PROVIDER, "max_input_tokens", 0, 100000000),
+    {KS_PROVIDER, "input_overflow", KT_CHOICE, 0, 0, overflow_modes, NULL, NULL, 0},
     KEY(KS_PROVIDER, "tls_verify", KT_BOOL, 0),
     KEY(KS_PROVIDER, "ca_bundle", KT_FILE, 0),
     KEY(KS_PROVIDER, "client_cert", KT_FILE, 0),

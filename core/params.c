@@ -22,6 +22,8 @@ static void params_init(ac_gen_params *p)
     p->schema_attempts = -1;
     p->tool_mode = -1;
     p->max_doc_bytes = -1;
+    p->max_input_tokens = -1;
+    p->trim = -1;
 }
 
 static void schema_unref(ac__schema_ref *r)
@@ -246,6 +248,15 @@ ac_status ac_gen_params_set_schema_attempts(ac_gen_params *p, int attempts)
     if (!p || attempts < 1 || attempts > 10)
         return AC_EINVAL;
     p->schema_attempts = attempts;
+    return AC_OK;
+}
+
+ac_status ac_gen_params_set_max_input_tokens(ac_gen_params *p, long max_tokens, int trim)
+{
+    if (!p || max_tokens < 0 || max_tokens > 100000000)
+        return AC_EINVAL;
+    p->max_input_tokens = max_tokens;
+    p->trim = trim ? 1 : 0;
     return AC_OK;
 }
 

@@ -34,6 +34,8 @@ struct ac_gen_params {
     ac__schema_ref *schema;      /* json_schema compiled; NULL without */
     int         schema_attempts; /* -1 unset */
     int         tool_mode;       /* ac_tool_mode, -1 unset */
+    long        max_input_tokens;  /* -1 unset, 0 none */
+    int         trim;            /* -1 unset, 0 error, 1 trim */
     int         stream;          /* -1 unset */
     long        connect_ms, first_byte_ms, idle_ms, total_ms; /* -1 unset */
     int         max_retries;     /* -1 unset */

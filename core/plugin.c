@@ -171,6 +171,10 @@ static ac_status plugin_check(const ac_provider *d, const char *path, ac_error *
     if (has(d, offsetof(ac_provider, parse_models)) &&
         !d->build_models_request != !d->parse_models)
         return refuse(err, path, "sets one of build_models_request and parse_models, not both");
+    if (has(d, offsetof(ac_provider, parse_count_response)) &&
+        !d->build_count_request != !d->parse_count_response)
+        return refuse(err, path, "sets one of build_count_request and parse_count_response, "
+                      "not both");
     /* ABI 2.1: the settings it reads.  Read with a bound, so a list that
      * was never terminated is refused instead of read past its end. */
     if (has(d, offsetof(ac_provider, settings)) && d->settings) {

@@ -77,6 +77,10 @@ struct ac_request {
                                          goes (engine context) */
 
     atomic_int          cancel;       /* asked to stop (any thread) */
+    ac_request         *waits_for;    /* under mu, a reference: a request that
+                                         must end before this one is submitted
+                                         (a session's compaction); cancelled
+                                         with it */
     atomic_int          paused;       /* its transfer is paused by backpressure */
 
     /* Internal hooks, run in the engine context.  hook_done may turn a

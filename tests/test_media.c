@@ -873,7 +873,7 @@ static void test_session_moved(void)
 static void test_session_file_strict(void)
 {
     char *f = tu_write_temp(
-        "{\"format\":\"abstractcore-session\",\"version\":1,\"messages\":[{\"role\":\"user\","
+        "{\"format\":\"abstractcore-session\",\"version\":2,\"messages\":[{\"role\":\"user\","
         "\"content\":\"x\",\"files\":[{\"name\":\"a.md\",\"text\":5}]}]}");
     ac_llm *l = llm("openai");
     ac_error err;
@@ -885,7 +885,7 @@ static void test_session_file_strict(void)
     unlink(f);
     free(f);
     f = tu_write_temp(
-        "{\"format\":\"abstractcore-session\",\"version\":1,\"messages\":[{\"role\":\"assistant\","
+        "{\"format\":\"abstractcore-session\",\"version\":2,\"messages\":[{\"role\":\"assistant\","
         "\"content\":\"x\",\"files\":[{\"name\":\"a.md\",\"text\":\"t\"}]}]}");
     s = ac_session_load(l, f, &err);
     CU_ASSERT_PTR_NULL(s);
@@ -893,7 +893,41 @@ static void test_session_file_strict(void)
     ac_session_free(s);
     unlink(f);
     free(f);
+    /* Version 1 files never had documents. */
+    f = tu_write_temp(
+        "{\"format\":\"abstractcore-session\",\"version\":1,\"messages\":[{\"role\":\"user\","
+        "\"content\":\"x\",\"files\":[{\"name\":\"a.md\",\"text\":\"t\"}]}]}");
+    s = ac_session_load(l, f, &err);
+    CU_ASSERT_PTR_NULL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "field \"files\" that a saved message of version 1"));
+    ac_session_free(s);
+    unlink(f);
+    free(f);
     ac_llm_free(l);
+}
+
+/* A message list sent whole: the attachments follow it as a user message
+ * of their own. */
+static void test_message_list(void)
+{
+    ac_messages *m = ac_messages_new();
+    CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_USER, "Here is the plan."), AC_OK);
+    CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_ASSISTANT, "Send it."), AC_OK);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_error err;
+    CU_ASSERT_EQUAL(ac_gen_params_attach_document(p, "plan.txt", "step 1", 6, &err), AC_OK);
+    ac_llm *l = llm("openai");
+    ac_response *r = ac_generate_messages(l, m, p, &err);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    ac_response_free(r);
+    json_object *b = mu_last_body(mock);
+    CU_ASSERT_EQUAL(json_object_array_length(tu_jget(b, "messages")), 3);
+    TU_ASSERT_STR(tu_jstr(b, "messages.2.role"), "user");
+    TU_ASSERT_STR(tu_jstr(b, "messages.2.content"), "[file: plan.txt]\nstep 1");
+    json_object_put(b);
+    ac_llm_free(l);
+    ac_gen_params_free(p);
+    ac_messages_free(m);
 }
 
 /* A pull stream carries the attachments too. */
@@ -1012,6 +1046,7 @@ int main(void)
         {"attachments on a session turn, saved and loaded", test_session_attachments},
         {"a session moved to smaller limits: images fitted again", test_session_moved},
         {"a session file with bad files entries", test_session_file_strict},
+        {"a message list with an attachment", test_message_list},
         {"a pull stream with an attachment", test_stream},
         {"a tool run sends attachments in its first round", test_tool_run},
         {"every allocation failing in turn", test_alloc_failures},

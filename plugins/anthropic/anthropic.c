@@ -352,6 +352,25 @@ done:
     return rc;
 }
 
+/* {"input_tokens": N} */
+static ac_status anth_parse_count(void *state, const char *body, size_t len, long *tokens,
+                                  ac_call *call)
+{
+    (void)state;
+    json_object *root = anth_host->json_parse(call, body, len, "token count");
+    if (!root)
+        return AC_EJSON;
+    long long n;
+    ac_status rc = AC_OK;
+    if (!ac_sdk_json_int(root, "input_tokens", &n) || n < 0 || n > LONG_MAX)
+        rc = anth_host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+                             "token count: no \"input_tokens\" number");
+    else
+        *tokens = (long)n;
+    json_object_put(root);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Descriptor                                                           */
 /* ------------------------------------------------------------------ */
@@ -400,6 +419,8 @@ static const ac_provider anthropic_provider = {
     .run_local = NULL,
     .stream_free = anth_stream_free,
     .settings = anthropic_settings,
+    .build_count_request = anth_build_count_request,
+    .parse_count_response = anth_parse_count,
     .media = &anthropic_media,
 };
 

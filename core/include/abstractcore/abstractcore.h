@@ -78,7 +78,8 @@ typedef enum ac_status {
     AC_ESCHEMA,       /* structured output: no reply matched the JSON Schema
                          in the attempts allowed (the last reply is kept) */
     AC_ELIMIT,        /* a limit the caller set was reached: a tool run's
-                         max_rounds with calls still pending */
+                         max_rounds with calls still pending, an input over
+                         max_input_tokens */
     AC_ECIRCUIT,      /* the provider's circuit breaker is open for this
                          model: it failed too often, and rests */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
@@ -546,6 +547,17 @@ typedef enum ac_tool_mode {
 } ac_tool_mode;
 ac_status ac_gen_params_set_tool_mode(ac_gen_params *p, ac_tool_mode mode);
 /**
+ * Bound the input: when the messages sent (system prompt, history,
+ * prompt) are estimated at more than max_tokens (ac_messages_estimate_
+ * tokens' heuristic; 0: no bound), the request fails with AC_ELIMIT
+ * before anything is sent -- or, with trim, the oldest turns are left out
+ * of what is sent until it fits: never the system prompt, never the last
+ * turn, never a tool call without its result (whole turns go, from a
+ * user message to the next).  A session's history itself is not changed.
+ * Unset: the provider's `max_input_tokens` and `input_overflow`.
+ */
+ac_status ac_gen_params_set_max_input_tokens(ac_gen_params *p, long max_tokens, int trim);
+/**
  * Add a provider to fall back to (at most 8, tried in the order added;
  * replaces the provider's own `fallback` list for this request).  When a
  * try fails with an error another backend may not have -- a connection
@@ -586,7 +598,8 @@ ac_status ac_gen_params_set_max_retries(ac_gen_params *p, int max_retries);
  * the prompt's text, then each document, then each image, in the order
  * attached.  A session keeps them in its history (and its saved file), so
  * later turns send them again.  A turn with a NULL prompt and attachments
- * sends a user message of the attachments alone.  Attachments stay on the
+ * sends a user message of the attachments alone, as does a message list
+ * (ac_generate_messages) after its last message.  Attachments stay on the
  * parameter set for every call it is passed to, until
  * ac_gen_params_clear_attachments.
  *
@@ -947,7 +960,7 @@ char       *ac_response_to_json(const ac_response *r);
 void        ac_response_free(ac_response *r);
 
 /* ------------------------------------------------------------------ */
-/* Sessions: conversation history kept in the core                      */
+/* Message lists: a whole history, without a session                   */
 /* ------------------------------------------------------------------ */
 
 typedef enum ac_role {
@@ -959,6 +972,108 @@ typedef enum ac_role {
 
 /** Name of a role ("system", "user", "assistant", "tool").  Static. */
 const char *ac_role_name(ac_role role);
+
+
+/**
+ * A list of messages the caller builds (the original's `messages=`): sent
+ * whole with ac_generate_messages, or added to a session with
+ * ac_session_add_messages.  Everything added is copied.  Not thread-safe:
+ * one thread builds it; once built it may be sent from many threads at
+ * once (sending only reads it).
+ */
+typedef struct ac_messages ac_messages;
+
+/** A new, empty list (free with ac_messages_free), or NULL on no memory. */
+ac_messages *ac_messages_new(void);
+void         ac_messages_free(ac_messages *m);
+/** Append a message of `role` with `text` (UTF-8; may be "" or NULL for an
+ *  assistant message that only calls tools).  AC_EINVAL for a bad role or
+ *  text that is not UTF-8. */
+ac_status ac_messages_add(ac_messages *m, ac_role role, const char *text);
+/** Name the last message's author (OpenAI's `name`).  AC_EINVAL if the
+ *  list is empty. */
+ac_status ac_messages_set_name(ac_messages *m, const char *name);
+/** Append a tool call to the last message, which must be an assistant
+ *  message: id (may be ""), name, arguments (a JSON object as text; NULL:
+ *  "{}"). */
+ac_status ac_messages_add_tool_call(ac_messages *m, const char *id, const char *name,
+                                    const char *arguments_json);
+/** Append a tool message answering call `tool_call_id` (name may be
+ *  NULL); is_error: the tool failed and `content` says how. */
+ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
+                                      const char *name, const char *content, int is_error);
+/** Messages in the list. */
+size_t    ac_messages_count(const ac_messages *m);
+
+/*
+ * Reading a list: the caller's own, or a copy of a session's history
+ * (ac_session_messages) or archive (ac_session_archive).  Strings are
+ * borrowed from the list: valid until it is changed or freed.  Out of
+ * range (or m NULL), each returns its "none": NULL, 0, or AC_ROLE_USER.
+ */
+enum {
+    AC_MESSAGE_SUMMARY    = 1u << 0, /* a compaction's summary (user role) of
+                                        the messages it replaced */
+    AC_MESSAGE_TOOL_ERROR = 1u << 1  /* a tool result that reports a failure */
+};
+ac_role     ac_messages_role(const ac_messages *m, size_t i);
+/** The text ("" for an assistant message that only calls tools); a tool
+ *  message's result. */
+const char *ac_messages_text(const ac_messages *m, size_t i);
+/** The author's name (ac_messages_set_name), or a tool message's tool. */
+const char *ac_messages_name(const ac_messages *m, size_t i);
+/** AC_MESSAGE_* bits. */
+unsigned    ac_messages_flags(const ac_messages *m, size_t i);
+/** A tool message: the id of the call it answers. */
+const char *ac_messages_tool_call_id(const ac_messages *m, size_t i);
+/** An assistant message's tool calls, and call j of them (any of id, name,
+ *  arguments may be NULL).  AC_EINVAL out of range. */
+size_t      ac_messages_tool_call_count(const ac_messages *m, size_t i);
+ac_status   ac_messages_tool_call(const ac_messages *m, size_t i, size_t j, const char **id,
+                                  const char **name, const char **arguments);
+/** A session's reply (or summary): the provider instance and model that
+ *  wrote it, NULL when not known (messages the caller added). */
+const char *ac_messages_provider(const ac_messages *m, size_t i);
+const char *ac_messages_model(const ac_messages *m, size_t i);
+/** ... and the usage of the request that wrote it: -1 when not known. */
+long        ac_messages_input_tokens(const ac_messages *m, size_t i);
+long        ac_messages_output_tokens(const ac_messages *m, size_t i);
+/** When the message joined a session's history, in milliseconds since
+ *  the Unix epoch; 0 when not known. */
+long long   ac_messages_time(const ac_messages *m, size_t i);
+/**
+ * An estimate of the input tokens the messages take: 4 per message, one
+ * per 4 bytes of text, tool-call arguments and results, 85 per image.
+ * Real tokenizers give 3 to 5 bytes a token for English and code (fewer
+ * for other scripts): good for keeping under a limit with a margin, not
+ * for billing.  No network, any thread.
+ */
+long      ac_messages_estimate_tokens(const ac_messages *m);
+/**
+ * The input tokens msgs would take on llm (with params' system prompt,
+ * tools and schema, which may be NULL): the backend's own count where its
+ * plugin offers one (Anthropic's count_tokens; *exact = 1, a request to
+ * the server, blocking), else ac_messages_estimate_tokens (*exact = 0, no
+ * request).  exact may be NULL.  Errors as ac_generate.
+ */
+ac_status ac_count_tokens(ac_llm *llm, const ac_messages *msgs, const ac_gen_params *params,
+                          long *tokens, int *exact, ac_error *err);
+
+/**
+ * Send a whole history: as ac_generate / ac_agenerate, with `msgs` in place
+ * of a prompt (a system message in it, if any, comes first; params'
+ * system prompt is used only when it has none).  The list is copied at the
+ * call; the caller may change or free it at once.
+ */
+ac_response *ac_generate_messages(ac_llm *llm, const ac_messages *msgs,
+                                  const ac_gen_params *params, ac_error *err);
+ac_request  *ac_agenerate_messages(ac_llm *llm, const ac_messages *msgs,
+                                   const ac_gen_params *params, const ac_callbacks *cb,
+                                   void *user, ac_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Sessions: conversation history kept in the core                      */
+/* ------------------------------------------------------------------ */
 
 /**
  * A new session on llm, with an optional system prompt (copied; NULL for
@@ -1001,6 +1116,11 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt,
                                  const ac_callbacks *cb, void *user,
                                  ac_error *err);
 
+/** Append every message of msgs to the history, as they are (any role,
+ *  tool calls and results included; a system message sets the session's
+ *  system prompt instead).  All or nothing.  Thread: any. */
+ac_status ac_session_add_messages(ac_session *s, const ac_messages *msgs);
+
 /** Append a tool result (for a tool call the model made) to the history.
  *  name may be NULL (looked up from the call).  Copied. */
 ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id,
@@ -1032,6 +1152,100 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err);
  * AC_EJSON / AC_EPROTOCOL (not a saved session, naming the file).
  */
 ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
+
+/**
+ * A copy of the history (the system prompt not included), to read with
+ * the ac_messages_* accessors: each message's role, text, tool calls and
+ * results, and for replies the provider, model and usage and the time it
+ * was added.  Free with ac_messages_free.  NULL for NULL s or no memory.
+ * Thread: any.
+ */
+ac_messages *ac_session_messages(ac_session *s);
+/** A copy of the messages compactions replaced, oldest first (empty when
+ *  none was): what the summary at the start of the history stands for. */
+ac_messages *ac_session_archive(ac_session *s);
+/** The session's id, a UUID (random at ac_session_new, kept by saving
+ *  and loading).  Borrowed: valid while s is. */
+const char *ac_session_id(ac_session *s);
+/** When the session was created and when its history last changed, in
+ *  milliseconds since the Unix epoch (kept by saving and loading). */
+long long   ac_session_created(ac_session *s);
+long long   ac_session_updated(ac_session *s);
+
+/* ------------------------------------------------------------------ */
+/* Compaction: older turns summarised into one message                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A long conversation is compacted by asking a model (the session's, or
+ * another: a small fast one does well) to summarise its older turns.  The
+ * summary becomes one user message flagged AC_MESSAGE_SUMMARY at the
+ * start of the history; the newest keep_turns turns stay verbatim; the
+ * messages replaced move to the archive (ac_session_archive), and saved
+ * files keep both.  A turn is a user message and everything up to the
+ * next one, so a tool call is never parted from its result.  The system
+ * prompt is never summarised.  A later compaction summarises the earlier
+ * summary with the turns after it.
+ *
+ * On demand: ac_session_compact / ac_session_acompact.  Automatically:
+ * ac_session_set_compaction, with a threshold -- before a turn whose
+ * input (history, system prompt and prompt, by the estimate of
+ * ac_messages_estimate_tokens) is over it, the session compacts, then
+ * sends the turn.  A compaction that fails leaves the history as it was;
+ * the turn is sent anyway, and its response carries a warning
+ * (ac_response_warning) saying why.
+ *
+ * Compactions run in the session's order with its turns: one queued
+ * behind a running turn waits for it, and turns issued meanwhile wait for
+ * the compaction.  The summary's request is an ordinary request on the
+ * summarising llm (hooks and traces see it, its retries and timeouts
+ * apply); cancelling a turn that waits for its compaction cancels the
+ * summary's request too.
+ */
+#define AC_COMPACT_OPTS_VERSION 1
+#define AC_COMPACT_KEEP_NONE    (-1)  /* keep_turns: summarise every turn */
+
+typedef struct ac_compact_opts {
+    unsigned    version;            /* AC_COMPACT_OPTS_VERSION (0 is read as 1) */
+    int         keep_turns;         /* newest turns kept verbatim; 0: 2;
+                                       AC_COMPACT_KEEP_NONE: none */
+    ac_llm     *llm;                /* writes the summary; NULL: the session's
+                                       llm at the time (a reference is kept
+                                       while the options are in use) */
+    const char *instructions;       /* the summariser's system prompt (copied);
+                                       NULL: the default (docs/api.md) */
+    long        max_summary_tokens; /* the summary's max_tokens; 0: 1024 */
+    long        threshold_tokens;   /* ac_session_set_compaction only: compact
+                                       before a turn estimated at more input
+                                       tokens than this (> 0) */
+} ac_compact_opts;
+
+/** A compaction ended: status AC_OK (replaced: messages replaced by the
+ *  summary, 0 when there was nothing to compact) or its error (err,
+ *  borrowed for the call; AC_ECANCELED if the session was freed or the
+ *  history cleared meanwhile). */
+typedef void (*ac_compact_done_fn)(ac_session *s, ac_status status, size_t replaced,
+                                   const ac_error *err, void *user);
+
+/**
+ * Compact now (opts may be NULL: the defaults).  Returns AC_OK when the
+ * compaction is queued; `done` (may be NULL) then runs exactly once: in
+ * the engine context when the summary's request ends, or on this thread
+ * before ac_session_acompact returns when the session was idle and there
+ * was nothing to compact.  AC_EINVAL (NULL s, bad opts) or AC_ENOMEM
+ * otherwise, and done does not run.  Thread: any.
+ */
+ac_status ac_session_acompact(ac_session *s, const ac_compact_opts *opts,
+                              ac_compact_done_fn done, void *user, ac_error *err);
+/** The blocking form: waits for turns queued before it, then for the
+ *  summary; *replaced (may be NULL) as for done.  AC_EBUSY from the engine
+ *  context or in host mode. */
+ac_status ac_session_compact(ac_session *s, const ac_compact_opts *opts, size_t *replaced,
+                             ac_error *err);
+/** Compact automatically before turns past opts->threshold_tokens (see
+ *  above); opts NULL turns it off.  Copied.  Thread: any. */
+ac_status ac_session_set_compaction(ac_session *s, const ac_compact_opts *opts,
+                                    ac_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Running tools: a session loop that calls the application's C functions */

@@ -463,6 +463,19 @@ typedef struct ac_provider {
      * never one of the core's (ac_core_provider_setting). */
     const char *const *settings;
 
+    /* ---- ABI 2.1: counting input tokens ---- */
+    /* OPTIONAL (together).  The backend's own count of the input tokens a
+     * request would take (Anthropic's /v1/messages/count_tokens): build
+     * the HTTP request for req as build_request would (its messages,
+     * system prompt and tools; req->stream is 0), then read the count
+     * from the 2xx body into *tokens.  Without them, ac_count_tokens
+     * falls back to the core's estimate. */
+    ac_status (*build_count_request)(void *state, const ac_gen_request *req,
+                                     ac_http_request *out, ac_call *call);
+    ac_status (*parse_count_response)(void *state, const char *body, size_t len, long *tokens,
+                                      ac_call *call);
+
+    /* ---- ABI 2.1: images ---- */
     /* OPTIONAL: the limits images must fit for this backend (see
      * ac_media_limits), for a plugin with AC_FEATURE_IMAGES.  NULL: the
      * core's defaults (PNG and JPEG, 2048 pixels on the long edge, 5 MiB
