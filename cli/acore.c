@@ -70,6 +70,7 @@ enum {
 };
 
 static const struct option acore_long_options[] = {
+    { "attach",      required_argument, NULL, 'a' },
     { "config",      required_argument, NULL, 'c' },
     { "provider",    required_argument, NULL, 'p' },
     { "model",       required_argument, NULL, 'm' },
@@ -211,6 +212,9 @@ static void acore_print_help(void)
 "                         (default: abstractcore.default_provider)\n"
 "  -m, --model NAME       the model (default: the provider's default_model)\n"
 "  -s, --system TEXT      a system prompt\n"
+"  -a, --attach FILE      attach an image (PNG, JPEG, WebP, GIF) or a document\n"
+"                         (PDF, text, Markdown, CSV, TSV, JSON) to the prompt;\n"
+"                         repeatable\n"
 "      --max-tokens N     at most N output tokens (1..100000000)\n"
 "      --temperature X    sampling temperature, 0.0..2.0\n"
 "  -o, --output FORMAT    text (default) or json: the whole response as one\n"
@@ -311,8 +315,15 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg)
     o->output = CLI_OUTPUT_TEXT;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:p:m:s:o:vhV", acore_long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":a:c:p:m:s:o:vhV", acore_long_options, NULL)) != -1) {
         switch (c) {
+        case 'a':
+            if (!optarg[0])
+                return acore_usage_error("--attach: empty file name");
+            if (o->n_attach >= AC_MAX_ATTACHMENTS)
+                return acore_usage_error("--attach: at most %d files", AC_MAX_ATTACHMENTS);
+            o->attach_paths[o->n_attach++] = optarg;
+            break;
         case 'c':
             if (!optarg[0])
                 return acore_usage_error("--config: empty file name");

@@ -50,6 +50,8 @@ typedef struct cli_opts {
     int         n_tools;
     int         tool_mode;    /* --tool-mode: ac_tool_mode, -1 unset */
     const char *trace_path;   /* --trace FILE */
+    const char *attach_paths[AC_MAX_ATTACHMENTS]; /* -a FILE, each attached */
+    int         n_attach;
 } cli_opts;
 
 /*

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "hook.h"
 #include "message.h"
+#include "media/media.h"
 #include "params.h"
 #include "prompted.h"
 #include "structured/reply.h"
@@ -210,6 +211,7 @@ static void chat_release(ac_request *q)
     ac__sink_cleanup(&c->sink);
     ac__sink_release(&c->sink);
     ac__free(c->feedback);
+    ac__msg_clear(&c->user);
     ac__chat_chain_free(c);
     ac__msgs_free(c->msgs, c->n_msgs);
     ac_gen_params_free(c->params);
@@ -292,13 +294,14 @@ const char *ac__chat_prompt(const ac_request *q)
 /* Building                                                            */
 /* ------------------------------------------------------------------ */
 
-/* The messages as the caller gave them: system prompt, history, prompt. */
+/* The messages as the caller gave them: system prompt, history, the user
+ * message (NULL: none). */
 static ac_status build_messages(chat_request *c, const char *system, const ac__msg *history,
-                                size_t n_history, const char *prompt)
+                                size_t n_history, const ac__msg *user)
 {
     ac_request *q = &c->base;
     ac_status st = AC_OK;
-    size_t n = (system ? 1 : 0) + n_history + (prompt ? 1 : 0);
+    size_t n = (system ? 1 : 0) + n_history + (user ? 1 : 0);
     if (n == 0)
         return ac__request_prefail(q, AC_EINVAL, AC_STAGE_REQUEST,
                                    "nothing to send: no prompt and no history");
@@ -311,7 +314,7 @@ static ac_status build_messages(chat_request *c, const char *system, const ac__m
     for (size_t i = 0; i < n_history; i++)
         if ((st = ac__msg_copy(&c->msgs[k++], &history[i])) != AC_OK)
             goto fail;
-    if (prompt && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
+    if (user && (st = ac__msg_copy(&c->msgs[k++], user)) != AC_OK)
         goto fail;
     c->n_msgs = k;
     return AC_OK;
@@ -422,9 +425,14 @@ ac_status ac__chat_fit(chat_request *c, const ac__msg *base, size_t n_base)
         }
         c->n_msgs = n_base;
     }
+    /* Images refused or fitted to this plugin, documents as text where it
+     * takes none natively. */
+    ac_status st = ac__media_fit_msgs(q->llm, c->msgs, c->n_msgs, err);
+    if (st != AC_OK)
+        return st;
     ac__prompted_plan(q->llm, c->params, &c->plan);
     ac__sink_release(&c->sink);
-    ac_status st = ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0);
+    st = ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0);
     if (st == AC_OK)
         st = add_prompted_system(c, err);
     if (st == AC_OK)
@@ -508,15 +516,39 @@ ac_status ac__chat_http(ac_request *q)
     return AC_OK;
 }
 
+ac_status ac__chat_user(ac_request *q, const char *prompt)
+{
+    chat_request *c = CHAT(q);
+    ac_error e;
+    ac__msg_clear(&c->user);
+    c->user_made = 1;
+    ac_status st = ac__media_user_msg(q->llm, prompt, c->params, &c->user, &e);
+    if (st != AC_OK) {
+        q->preerr = e; /* kept whole (stage, message) by the prefail */
+        return ac__request_prefail(q, st, e.stage, e.message);
+    }
+    return AC_OK;
+}
+
+const ac__msg *ac__chat_user_msg(const ac_request *q)
+{
+    const chat_request *c = (const chat_request *)q;
+    return c->user.pub.n_parts ? &c->user : NULL;
+}
+
 ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *history,
                          size_t n_history, const char *prompt)
 {
     chat_request *c = CHAT(q);
     const ac_provider *vt = q->llm->vt;
+    if (q->prestatus != AC_OK)
+        return q->prestatus; /* the user message could not be made */
     if (!vt->build_request && !vt->run_local)
         return ac__request_prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
                                    "the plugin can neither build HTTP requests nor run locally");
-    ac_status st = build_messages(c, system, history, n_history, prompt);
+    if (!c->user_made && ac__chat_user(q, prompt) != AC_OK)
+        return q->prestatus;
+    ac_status st = build_messages(c, system, history, n_history, ac__chat_user_msg(q));
     if (st != AC_OK)
         return st;
     if ((st = fit_input(c)) != AC_OK)

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include "breaker.h"
+#include "media/media.h"
 #include "plugin.h"
 #include "ratelimit.h"
 #include "settings.h"
@@ -111,6 +112,7 @@ struct ac_llm {
     limits              lim;
     chatopts            co;
     tlsopts             tls;
+    ac__media_limits    media;         /* what its images must fit */
 };
 
 void ac__core_ref(ac_core *c);

@@ -9,6 +9,7 @@
  */
 #include "keys.h"
 #include "tools/toolparse.h"
+#include "media/media.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +29,12 @@ static int valid_tool_family(const char *v)
 {
     ac__toolfam f;
     return ac__toolfam_parse(v, &f);
+}
+
+static int valid_image_formats(const char *v)
+{
+    unsigned f;
+    return ac__media_formats_parse(v, &f);
 }
 
 #define INT_KEY(scope, name, lo, hi) {scope, name, KT_INT, lo, hi, NULL, NULL, NULL, 0}
@@ -88,6 +95,13 @@ static const keydef table[] = {
     KEY(KS_PROVIDER, "embed_model", KT_STRING, 0),
     INT_KEY(KS_PROVIDER, "embed_max_batch", 1, 1000000),
     INT_KEY(KS_PROVIDER, "embed_parallel", 1, 64),
+    {KS_PROVIDER, "image_formats", KT_STRING, 0, 0, NULL, valid_image_formats,
+     "a list of png, jpeg, gif, webp (\"png, jpeg\")", 0},
+    INT_KEY(KS_PROVIDER, "image_max_edge", 0, 65535),
+    INT_KEY(KS_PROVIDER, "image_max_short_edge", 0, 65535),
+    INT_KEY(KS_PROVIDER, "image_max_pixels", 0, 1000000000),
+    INT_KEY(KS_PROVIDER, "image_max_bytes", 0, 1LL << 30),
+    INT_KEY(KS_PROVIDER, "max_document_bytes", 1, 1LL << 30),
 };
 
 const keydef *ac__keys(size_t *n)

@@ -208,6 +208,7 @@ ac_status ac__msg_copy(ac__msg *dst, const ac__msg *src)
     for (size_t i = 0; i < src->pub.n_parts; i++)
         if (ac__msg_add(dst, &src->parts[i]) != AC_OK)
             goto fail;
+    dst->fitted = src->fitted;
     return AC_OK;
 fail:
     ac__msg_clear(dst);

@@ -24,6 +24,8 @@ typedef struct ac__msg {
     long       output_tokens;
     long long  time_ms;       /* when it joined the history (ms since the
                                  epoch); 0 unknown */
+    unsigned   fitted;        /* media.h: the image limits its images were
+                                 fitted to (a digest), 0 unknown; not saved */
 } ac__msg;
 
 /* An empty message of `role` (no parts, no usage). */

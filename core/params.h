@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 struct ac__schema;
+struct ac__media;
 
 /* A compiled schema shared by a parameter set and every copy of it (each
  * request copies its parameters): immutable, freed with the last user. */
@@ -41,6 +42,9 @@ struct ac_gen_params {
     char       *fb_provider[AC_MAX_FALLBACKS];  /* fallback chain, owned */
     char       *fb_model[AC_MAX_FALLBACKS];     /* NULL: mapped */
     size_t      n_fb;
+    struct ac__media *media[AC_MAX_ATTACHMENTS]; /* shared, one reference each */
+    size_t      n_media;
+    long        max_doc_bytes;   /* -1 unset */
 };
 
 /* Deep copy (src may be NULL: defaults).  NULL on no memory. */

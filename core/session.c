@@ -243,10 +243,13 @@ static ac_status turn_done(ac_request *q, ac_status status, void *ctx)
         ac__msg user, reply;
         ac__msg_init(&user, AC_ROLE_USER);
         ac__msg_init(&reply, AC_ROLE_ASSISTANT);
-        int ok = (!t->prompt || ac__msg_text(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
+        /* The user message as sent: the prompt and its attachments (images
+         * fitted to the llm of this turn). */
+        const ac__msg *sent = ac__chat_user_msg(q);
+        int ok = (!sent || ac__msg_copy(&user, sent) == AC_OK) &&
                  ac__msg_from_response(&reply, q->resp, s->n) == AC_OK;
         size_t before = s->n;
-        if (ok && t->prompt && ac__session_push(s, &user) != AC_OK)
+        if (ok && sent && ac__session_push(s, &user) != AC_OK)
             ok = 0;
         if (ok && ac__session_push(s, &reply) != AC_OK) {
             ok = 0;
@@ -298,6 +301,10 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
     q = ac__chat_new(llm, params, cb, user);
     if (!q)
         goto oom;
+    /* The prompt and its attachments now, on this thread: a queued turn is
+     * built in the engine context, where no image should be resized.  A
+     * failure is the turn's, reported through on_done. */
+    ac__chat_user(q, prompt);
     ac__llm_unref(llm);
     llm = NULL;
     session_ref(s);

@@ -7,10 +7,12 @@
  *    "updated", "system", "provider", "model",
  *    "messages":[{"role", "content", "tool_calls":[{"id", "name",
  *      "arguments"}], "tool_call_id", "is_error", "name", "images":[URL...],
- *      "summary", "provider", "model", "usage":{"input_tokens",
- *      "output_tokens"}, "time"}, ...],
+ *      "files":[{"name", "mime_type", "text"}], "summary", "provider",
+ *      "model", "usage":{"input_tokens", "output_tokens"}, "time"}, ...],
  *    "archive":[...messages compactions replaced, in the same form]}
- * with times as UTC ISO 8601 text ("2026-12-04T20:11:12.345Z").  It never
+ * with times as UTC ISO 8601 text ("2026-12-04T20:11:12.345Z"), and a user
+ * message's attachments inline: images as data: URLs (or the http(s) URL
+ * they were given by), documents as their text.  It never
  * holds an API key.  Version 1 files (no id, times, usage, summaries or
  * archive; written by 0.x releases before compaction) still load, with a
  * new id and the load's time as their creation.  Saving writes a
@@ -98,7 +100,8 @@ static int time_parse(const char *s, long long *ms)
  * missing a message that would load as a different conversation. */
 /* One message in the saved form: role, content (its text, or a tool
  * message's result), tool_calls, tool_call_id, is_error, name, images
- * (data: URLs or http(s) URLs), summary, provider, model, usage, time. */
+ * (data: URLs or http(s) URLs), files (documents: name, mime_type, text),
+ * summary, provider, model, usage, time. */
 static void message_write(jsonw *w, const ac__msg *m)
 {
     const ac_part *res = ac__msg_find(m, AC_PART_TOOL_RESULT);
@@ -107,10 +110,11 @@ static void message_write(jsonw *w, const ac__msg *m)
     ac__jw_string(w, ac_role_name(m->pub.role));
     ac__jw_key(w, "content");
     ac__jw_string(w, *m->pub.text || !res ? m->pub.text : res->text);
-    int calls = 0, images = 0;
+    int calls = 0, images = 0, files = 0;
     for (size_t i = 0; i < m->pub.n_parts; i++) {
         calls += m->parts[i].type == AC_PART_TOOL_CALL;
         images += m->parts[i].type == AC_PART_IMAGE;
+        files += m->parts[i].type == AC_PART_FILE;
     }
     if (calls) {
         ac__jw_key(w, "tool_calls");
@@ -146,6 +150,26 @@ static void message_write(jsonw *w, const ac__msg *m)
     } else if (m->pub.name) {
         ac__jw_key(w, "name");
         ac__jw_string(w, m->pub.name);
+    }
+    if (files) {
+        ac__jw_key(w, "files");
+        ac__jw_array(w);
+        for (size_t i = 0; i < m->pub.n_parts; i++) {
+            const ac_part *p = &m->parts[i];
+            if (p->type != AC_PART_FILE)
+                continue;
+            ac__jw_object(w);
+            ac__jw_key(w, "name");
+            ac__jw_string(w, p->name ? p->name : "document");
+            if (p->mime_type) {
+                ac__jw_key(w, "mime_type");
+                ac__jw_string(w, p->mime_type);
+            }
+            ac__jw_key(w, "text");
+            ac__jw_string(w, p->text ? p->text : "");
+            ac__jw_end(w);
+        }
+        ac__jw_end(w);
     }
     if (images) {
         ac__jw_key(w, "images");
@@ -560,6 +584,40 @@ static ac_status v2_fields(json_object *o, ac__msg *m, ac_role role, const char 
     return AC_OK;
 }
 
+/* The documents of a user message (version 2; at `where`). */
+static ac_status files_from_json(json_object *files, ac__msg *m, const char *file,
+                                 const char *where, ac_error *err)
+{
+    static const char *const known[] = {"name", "mime_type", "text"};
+    if (!json_object_is_type(files, json_type_array))
+        return refuse(err, file, "%s.files is %s, not an array", where, type_name(files));
+    for (size_t k = 0; k < json_object_array_length(files); k++) {
+        json_object *f = json_object_array_get_idx(files, k);
+        char at[96];
+        snprintf(at, sizeof at, "%s.files[%zu]", where, k);
+        if (!json_object_is_type(f, json_type_object))
+            return refuse(err, file, "%s is %s, not an object", at, type_name(f));
+        const char *bad = unknown_key(f, known, sizeof known / sizeof known[0]);
+        if (bad)
+            return refuse(err, file, "%s has a field \"%.60s\" that a saved document does not "
+                          "have (name, mime_type, text)", at, bad);
+        const char *name, *mime, *text;
+        if (opt_string(f, "name", &name, file, at, err) != AC_OK ||
+            opt_string(f, "mime_type", &mime, file, at, err) != AC_OK ||
+            opt_string(f, "text", &text, file, at, err) != AC_OK)
+            return AC_EPROTOCOL;
+        if (!name || !*name)
+            return refuse(err, file, "%s has no name", at);
+        if (!text)
+            return refuse(err, file, "%s has no text", at);
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_FILE, .text = text,
+                     .text_len = strlen(text), .mime_type = mime, .name = name};
+        if (ac__msg_add(m, &p) != AC_OK)
+            return no_memory(err);
+    }
+    return AC_OK;
+}
+
 /* One saved message of a file of `version`, strictly (see the top): a
  * value that would load dropped or changed is refused with its path
  * (list "messages" or "archive", index i). */
@@ -568,18 +626,19 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
 {
     static const char *const known[] = {"role", "content", "tool_calls", "tool_call_id",
                                         "name", "images", /* version 2: */ "is_error",
-                                        "summary", "provider", "model", "usage", "time"};
+                                        "summary", "provider", "model", "usage", "time",
+                                        "files"};
     char where[48];
     snprintf(where, sizeof where, "%s[%zu]", list, i);
     ac__msg_init(m, AC_ROLE_USER);
     if (!json_object_is_type(o, json_type_object))
         return refuse(err, file, "%s is %s, not an object", where, type_name(o));
-    const char *bad = unknown_key(o, known, version >= 2 ? 12 : 6);
+    const char *bad = unknown_key(o, known, version >= 2 ? 13 : 6);
     if (bad)
         return refuse(err, file, "%s has a field \"%.60s\" that a saved message of version %d "
                       "does not have (role, content, tool_calls, tool_call_id, name, images%s)",
                       where, bad, version, version >= 2 ? ", is_error, summary, provider, "
-                      "model, usage, time" : "");
+                      "model, usage, time, files" : "");
     const char *role_s, *content, *id, *name;
     ac_role role;
     if (opt_string(o, "role", &role_s, file, where, err) != AC_OK)
@@ -593,9 +652,10 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
         opt_string(o, "tool_call_id", &id, file, where, err) != AC_OK ||
         opt_string(o, "name", &name, file, where, err) != AC_OK)
         return AC_EPROTOCOL;
-    json_object *calls = NULL, *imgs = NULL;
+    json_object *calls = NULL, *imgs = NULL, *files = NULL;
     json_object_object_get_ex(o, "tool_calls", &calls);
     json_object_object_get_ex(o, "images", &imgs);
+    json_object_object_get_ex(o, "files", &files);
     /* Fields the role has no use for would be dropped. */
     if (calls && role != AC_ROLE_ASSISTANT)
         return refuse(err, file, "%s.tool_calls on %s message (only assistant messages make "
@@ -603,6 +663,9 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
     if (id && role != AC_ROLE_TOOL)
         return refuse(err, file, "%s.tool_call_id on %s message (only tool messages answer a "
                       "call)", where, with_article(role));
+    if (files && role != AC_ROLE_USER)
+        return refuse(err, file, "%s.files on %s message (documents are attached to user "
+                      "messages)", where, with_article(role));
     if (role == AC_ROLE_TOOL && !id)
         return refuse(err, file, "%s is a tool message without tool_call_id", where);
     int is_error = saved_bool(o, "is_error");
@@ -622,6 +685,8 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
     if (st != AC_OK)
         return no_memory(err);
     if (calls && (st = calls_from_json(calls, m, file, where, err)) != AC_OK)
+        return st;
+    if (files && (st = files_from_json(files, m, file, where, err)) != AC_OK)
         return st;
     if (imgs) {
         if (!json_object_is_type(imgs, json_type_array))

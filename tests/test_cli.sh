@@ -243,6 +243,37 @@ if [ $rc -eq 1 ] && err_lines 1 && err_has '^acore: mock: timeout: '; then
 else fail "--timeout"; fi
 
 # ---------------------------------------------------------------------
+# -a FILE: attachments
+# ---------------------------------------------------------------------
+
+printf '# Notes\nthe meeting is at noon\n' >"$tmp/notes.md"
+printf 'a,b\n1,2\n' >"$tmp/table.csv"
+# A 1x1 PNG.
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' |
+    base64 -d >"$tmp/pixel.png"
+A -m echo -a "$tmp/notes.md" --attach "$tmp/table.csv" -a "$tmp/pixel.png" Summarize
+if [ $rc -eq 0 ] && err_empty && out_has "^Summarize\$" && out_has "^\[file: notes.md\]\$" &&
+   out_has "the meeting is at noon" && out_has "^\[file: table.csv\]\$"; then
+    pass "-a: documents follow the prompt as labelled text, with an image"
+else fail "-a documents and an image"; fi
+
+A -a "$tmp/missing.png" hi
+if [ $rc -eq 1 ] && err_lines 1 && out_empty && err_has "missing.png: cannot open the file"; then
+    pass "-a: a missing file exits 1 naming it"
+else fail "-a missing file"; fi
+
+printf '\037\213\010\000\000\000\000\000\000\003\003\000\000\000\000\000\000\000\000\000' >"$tmp/data.gz"
+A -a "$tmp/data.gz" hi
+if [ $rc -eq 1 ] && err_lines 1 && err_has "data.gz: the content is application/gzip, not"; then
+    pass "-a: an unsupported type exits 1 naming the file and the type"
+else fail "-a unsupported type"; fi
+
+A -a "" hi
+if [ $rc -eq 2 ] && err_has "attach: empty file name"; then
+    pass "-a '': a usage error"
+else fail "-a empty"; fi
+
+# ---------------------------------------------------------------------
 # --schema, --tool, --tool-mode
 # ---------------------------------------------------------------------
 

@@ -749,7 +749,7 @@ static void test_load_v2_refuses(void)
         { V2 "\"messages\":[],\"archive\":[{\"role\":\"user\",\"contents\":\"x\"}]}",
           "archive[0] has a field \"contents\" that a saved message of version 2 does not "
           "have (role, content, tool_calls, tool_call_id, name, images, is_error, summary, "
-          "provider, model, usage, time)" },
+          "provider, model, usage, time, files)" },
     };
     ac_llm *echo = llm_of("echo");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

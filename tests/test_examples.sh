@@ -8,9 +8,9 @@
 # against it and checks what it prints: the reply text, the streamed text
 # and usage, the gathered replies, a cancel that comes early and keeps the
 # partial text, a session file written and loaded back, a tool call run
-# and answered, a tool loop of three rounds run by the library, documents
-# ranked by their embeddings, and one-line errors with the documented exit
-# statuses.
+# and answered, a tool loop of three rounds run by the library, an image and a
+# document attached to a question, documents ranked by their embeddings, and
+# one-line errors with the documented exit statuses.
 # Nothing talks to anything but 127.0.0.1.  The steps it shares with
 # test_cli.sh (the server, the config, running and checking a program) are
 # in mockd.sh.
@@ -29,7 +29,7 @@ top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 ME=test_examples
 . "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-EXAMPLES="sync async gather cancel stream session tools tool_loop structured errors embed loop_poll"
+EXAMPLES="sync async gather cancel stream session tools tool_loop structured vision errors embed loop_poll"
 
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
@@ -301,6 +301,34 @@ if [ $rc -eq 0 ] && out_is "$ANSWER" &&
    err_has '^\[tool call\] get_weather({"city": *"Paris"}) -> {"celsius":21,"sky":"clear"}$'; then
     pass "tools -t prompted reads the call out of the reply text"
 else fail "tools -t prompted"; fi
+
+# ---------------------------------------------------------------------
+# vision
+# ---------------------------------------------------------------------
+
+printf '# Minutes\nThe launch moves to May.\n' >"$tmp/minutes.md"
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' |
+    base64 -d >"$tmp/pixel.png"
+E vision "$tmp/pixel.png" "$tmp/minutes.md"
+if [ $rc -eq 0 ] && out_is "$REPLY" && err_has '^\[2 attachment(s) to mock/default: 7 tokens in\]$'; then
+    pass "vision attaches an image and a document and prints the reply"
+else fail "vision"; fi
+
+E vision -m echo -q "Summarize" "$tmp/minutes.md"
+if [ $rc -eq 0 ] && out_has '^\[file: minutes.md\]$' && out_has '^The launch moves to May.$'; then
+    pass "vision sends the document as labelled text after the question"
+else fail "vision -m echo"; fi
+
+E vision "$tmp/missing.jpg"
+if [ $rc -eq 1 ] && err_lines 1 && err_has "^vision: io: .*missing.jpg: cannot open the file" &&
+   out_empty; then
+    pass "vision with a missing file exits 1 with one line naming it"
+else fail "vision missing file"; fi
+
+E vision
+if [ $rc -eq 2 ] && err_has '^usage: vision '; then
+    pass "vision without a file exits 2 with the usage line"
+else fail "vision without a file"; fi
 
 # ---------------------------------------------------------------------
 # structured

@@ -381,6 +381,20 @@ static const char *const anthropic_settings[] = {
     "anthropic_version", "anthropic_beta", "structured_output", "max_tokens", NULL
 };
 
+/* Images (docs/protocols.md 2, "Images"; Anthropic's vision guide): JPEG,
+ * PNG, GIF, WebP; a long edge over 1568 px or more than about 1.15
+ * megapixels is scaled down by the server anyway; 5 MB per image, counted
+ * on the base64 text ("image exceeds 5 MB maximum: N bytes > 5242880
+ * bytes"). */
+static const ac_media_limits anthropic_media = {
+    .struct_size = sizeof(ac_media_limits),
+    .image_formats = AC_IMAGE_PNG | AC_IMAGE_JPEG | AC_IMAGE_GIF | AC_IMAGE_WEBP,
+    .image_max_edge = 1568,
+    .image_max_short_edge = 0,
+    .image_max_pixels = 1150000,
+    .image_max_bytes = 5242880,
+};
+
 static const ac_provider anthropic_provider = {
     .struct_size = sizeof(ac_provider),
     .abi_major = AC_ABI_MAJOR,
@@ -407,6 +421,7 @@ static const ac_provider anthropic_provider = {
     .settings = anthropic_settings,
     .build_count_request = anth_build_count_request,
     .parse_count_response = anth_parse_count,
+    .media = &anthropic_media,
 };
 
 /* The entry point rule (provider.h): store the host, return the

@@ -399,6 +399,19 @@ fail:
  * docs/providers/ollama.md). */
 static const char *const ollama_settings[] = { "keep_alive", "think", "num_ctx", NULL };
 
+/* Images (docs/protocols.md 3, "Images"): PNG and JPEG are what every
+ * Ollama server and runner decodes (WebP came later and not to every
+ * runner); no size limit is documented, and the vision models resize to
+ * about 1024 px or less (a 336 to 1120 px grid), so nothing larger is sent. */
+static const ac_media_limits ollama_media = {
+    .struct_size = sizeof(ac_media_limits),
+    .image_formats = AC_IMAGE_PNG | AC_IMAGE_JPEG,
+    .image_max_edge = 1024,
+    .image_max_short_edge = 0,
+    .image_max_pixels = 0,
+    .image_max_bytes = 0,
+};
+
 static const ac_provider ollama_provider = {
     .struct_size = sizeof(ac_provider),
     .abi_major = AC_ABI_MAJOR,
@@ -427,6 +440,7 @@ static const ac_provider ollama_provider = {
     .build_embed_request = ollama_build_embed_request,
     .parse_embed_response = ollama_parse_embed_response,
     .embed_max_batch = ollama_embed_max_batch,
+    .media = &ollama_media,
 };
 
 /* The entry point rule (provider.h): store the host, return the

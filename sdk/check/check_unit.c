@@ -138,6 +138,27 @@ static verdict settings_list(const ac_provider *d)
     return NULL;
 }
 
+/* ABI 2.1: the image limits (NULL: the core's defaults). */
+static verdict media_limits(const ac_provider *d)
+{
+    if (d->struct_size < offsetof(ac_provider, media) + sizeof d->media || !d->media)
+        return NULL;
+    const ac_media_limits *m = d->media;
+    unsigned known = AC_IMAGE_PNG | AC_IMAGE_JPEG | AC_IMAGE_GIF | AC_IMAGE_WEBP;
+    if (m->struct_size < sizeof(ac_media_limits))
+        return check_fail("media->struct_size is %zu, not sizeof(ac_media_limits) (%zu)",
+                          m->struct_size, sizeof(ac_media_limits));
+    if (m->image_formats & ~known)
+        return check_fail("media->image_formats has bits no AC_IMAGE_* has (0x%x)",
+                          m->image_formats & ~known);
+    if (m->image_max_edge < 0 || m->image_max_short_edge < 0 || m->image_max_pixels < 0 ||
+        m->image_max_bytes < 0)
+        return check_fail("media has a negative limit (0 means none)");
+    if (!(d->features & AC_FEATURE_IMAGES))
+        return check_fail("media gives image limits, but features lacks AC_FEATURE_IMAGES");
+    return NULL;
+}
+
 static verdict descriptor(checker *c, const ac_provider *d)
 {
     if (d->abi_major != AC_ABI_MAJOR)
@@ -184,6 +205,8 @@ static verdict descriptor(checker *c, const ac_provider *d)
         return check_fail("default_base_url \"%s\" is not an http:// or https:// URL",
                           d->default_base_url);
     verdict v = settings_list(d);
+    if (!v)
+        v = media_limits(d);
     if (v)
         return v;
     snprintf(c->name, sizeof c->name, "%s", d->name);

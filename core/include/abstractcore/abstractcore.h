@@ -63,7 +63,8 @@ typedef enum ac_status {
     AC_EJSON,         /* a body or event that is not valid JSON (or UTF-8) */
     AC_EPROTOCOL,     /* valid JSON that breaks the backend's protocol, a
                          truncated stream, or an error sent inside a stream */
-    AC_ETOOBIG,       /* the response exceeded max_response_bytes */
+    AC_ETOOBIG,       /* the response exceeded max_response_bytes; an
+                         attachment exceeded its limit */
     AC_ETIMEDOUT,     /* a connect / first-byte / idle / total timeout fired;
                          from ac_request_wait: the wait itself timed out */
     AC_ECANCELED,     /* cancelled by ac_request_cancel or ac_core_close */
@@ -586,6 +587,87 @@ ac_status ac_gen_params_set_timeouts(ac_gen_params *p, long connect_ms,
  *  before the first content event; 0..10.  Unset: provider's max_retries
  *  (default 2). */
 ac_status ac_gen_params_set_max_retries(ac_gen_params *p, int max_retries);
+
+/* ------------------------------------------------------------------ */
+/* Images and documents                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Attachments go with the prompt: the user message of ac_generate,
+ * ac_agenerate, ac_stream_open and a session turn (ac_session_generate,
+ * ac_session_agenerate, the first round of ac_session_arun_tools) carries
+ * the prompt's text, then each document, then each image, in the order
+ * attached.  A session keeps them in its history (and its saved file), so
+ * later turns send them again.  A turn with a NULL prompt and attachments
+ * sends a user message of the attachments alone, as does a message list
+ * (ac_generate_messages) after its last message.  Attachments stay on the
+ * parameter set for every call it is passed to, until
+ * ac_gen_params_clear_attachments.
+ *
+ * The type is told from the content (libmagic), never from the name:
+ *   images:    PNG, JPEG, WebP, GIF (an animated GIF or WebP is sent as
+ *              its first frame);
+ *   documents: PDF (its text, read with poppler), and text in UTF-8 --
+ *              plain text, Markdown, CSV, TSV, JSON and other text types
+ *              (the name's extension refines the label: .md is
+ *              text/markdown, .tsv text/tab-separated-values).
+ * A file is read, and a document's text taken, when it is attached; the
+ * parameter set then holds the bytes (shared by every copy a request
+ * makes), and the file may change or go.  Files and documents of more
+ * than 64 MiB are refused (AC_ETOOBIG).
+ *
+ * Images are fitted to the backend when a request is made: resized
+ * (keeping the aspect ratio) and re-encoded to fit the provider's limits
+ * (image_max_edge, image_max_short_edge, image_max_pixels,
+ * image_max_bytes, image_formats: each plugin gives defaults from its
+ * backend's documentation, the configuration overrides them), or passed
+ * through byte for byte when they fit.  GIF and WebP are converted to PNG
+ * or JPEG for backends that do not take them.  Images given by http(s)
+ * URL are sent as URLs (the backend fetches them; Ollama cannot, and
+ * refuses them).  Documents reach the model as text under a line
+ * "[file: NAME]", after a blank line, unless the plugin takes documents
+ * natively (AC_FEATURE_FILES).  A document whose text is longer than the
+ * provider's max_document_bytes (default 1 MiB) or the request's
+ * ac_gen_params_set_max_document_bytes fails the request with
+ * AC_ETOOBIG: it is never cut.
+ *
+ * Errors when attaching (the set is then unchanged, err says which file):
+ * AC_EINVAL (NULL argument, more than AC_MAX_ATTACHMENTS, a URL that is
+ * not http, https or a base64 data: URL, a MIME type that contradicts
+ * the bytes), AC_EIO (a file that cannot be read), AC_EUNSUPPORTED (a
+ * type that is neither of the above, naming the type found; text that is
+ * not UTF-8; a PDF that is encrypted or has no text), AC_ETOOBIG,
+ * AC_ENOMEM.  Errors when a request is made, reported as every failure
+ * to build a request is (on_done; ac_generate's err): AC_EUNSUPPORTED
+ * for images to a provider whose plugin takes none (AC_FEATURE_IMAGES),
+ * naming the provider -- nothing is sent; AC_ETOOBIG for a document over
+ * the limit; AC_EUNSUPPORTED for an image that cannot be made to fit.
+ */
+#define AC_MAX_ATTACHMENTS 32
+
+/** Attach the file at path: an image or a document (see above).  The
+ *  prompt shows the model the file's base name.  Thread: as any setter. */
+ac_status ac_gen_params_attach_file(ac_gen_params *p, const char *path, ac_error *err);
+/** Attach an image from memory (n bytes, copied).  mime_type may be NULL;
+ *  when given ("image/png") it must agree with the bytes. */
+ac_status ac_gen_params_attach_image(ac_gen_params *p, const void *bytes, size_t n,
+                                     const char *mime_type, ac_error *err);
+/** Attach an image by URL: http:// or https:// (sent as is, fetched by
+ *  the backend), or a data: URL with base64 data (decoded and handled as
+ *  ac_gen_params_attach_image).  Copied. */
+ac_status ac_gen_params_attach_image_url(ac_gen_params *p, const char *url, ac_error *err);
+/** Attach a document from memory (n bytes, copied): a PDF or UTF-8 text,
+ *  labelled `name` (a file name such as "notes.md"; its extension refines
+ *  the type of text as for files). */
+ac_status ac_gen_params_attach_document(ac_gen_params *p, const char *name,
+                                        const void *bytes, size_t n, ac_error *err);
+/** Number of attachments on p (0 for NULL). */
+size_t    ac_gen_params_attachment_count(const ac_gen_params *p);
+/** Drop every attachment (a set reused for the next turn).  NULL ok. */
+void      ac_gen_params_clear_attachments(ac_gen_params *p);
+/** The longest document text this request sends, in bytes, 1 .. 2^30,
+ *  overriding the provider's max_document_bytes (default 1 MiB). */
+ac_status ac_gen_params_set_max_document_bytes(ac_gen_params *p, long n);
 
 /* ------------------------------------------------------------------ */
 /* Streaming events                                                    */

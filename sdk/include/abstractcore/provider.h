@@ -399,8 +399,35 @@ enum {
     AC_FEATURE_TOOLS       = 1u << 0,  /* tools, tool_choice, tool parts */
     AC_FEATURE_JSON_SCHEMA = 1u << 1,  /* json_schema: a native structured mode */
     AC_FEATURE_IMAGES      = 1u << 2,  /* IMAGE parts */
-    AC_FEATURE_FILES       = 1u << 3   /* FILE parts natively (else sent as text) */
+    AC_FEATURE_FILES       = 1u << 3   /* FILE parts natively (else the core turns
+                                          each into a TEXT part "[file: NAME]\n<text>") */
 };
+
+/** Image formats a backend decodes (ac_media_limits.image_formats). */
+enum {
+    AC_IMAGE_PNG  = 1u << 0,
+    AC_IMAGE_JPEG = 1u << 1,
+    AC_IMAGE_GIF  = 1u << 2,   /* a still GIF: animations are sent as their first frame */
+    AC_IMAGE_WEBP = 1u << 3
+};
+
+/**
+ * What a backend's images must fit (ABI 2.1), from its documentation.  The
+ * core resizes (keeping the aspect ratio) and re-encodes every image before
+ * build_request sees it, so the IMAGE parts a plugin gets already fit; an
+ * image that fits is passed through byte for byte.  The provider settings
+ * image_formats, image_max_edge, image_max_short_edge, image_max_pixels
+ * and image_max_bytes override each value (docs/configuration.md).  0 in
+ * a limit means none.  Static, read-only; grows only at its end.
+ */
+typedef struct ac_media_limits {
+    size_t   struct_size;          /* sizeof(ac_media_limits) at build */
+    unsigned image_formats;        /* AC_IMAGE_*; 0: PNG and JPEG */
+    long     image_max_edge;       /* pixels of the longer side */
+    long     image_max_short_edge; /* pixels of the shorter side */
+    long     image_max_pixels;     /* width x height */
+    long     image_max_bytes;      /* the image as sent: its base64 text */
+} ac_media_limits;
 
 /**
  * A plugin's static descriptor.  REQUIRED members must be set; OPTIONAL
@@ -534,6 +561,13 @@ typedef struct ac_provider {
                                      ac_http_request *out, ac_call *call);
     ac_status (*parse_count_response)(void *state, const char *body, size_t len, long *tokens,
                                       ac_call *call);
+
+    /* ---- ABI 2.1: images ---- */
+    /* OPTIONAL: the limits images must fit for this backend (see
+     * ac_media_limits), for a plugin with AC_FEATURE_IMAGES.  NULL: the
+     * core's defaults (PNG and JPEG, 2048 pixels on the long edge, 5 MiB
+     * of base64). */
+    const ac_media_limits *media;
 } ac_provider;
 
 /** Marks the entry point exported even when a plugin is built with
