@@ -40,6 +40,8 @@
 #include "alloc.h"
 #include "error.h"
 #include "jsonw.h"
+#include "session_refs.h"
+#include "media/media.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -98,12 +100,73 @@ static int time_parse(const char *s, long long *ms)
 /* The saved file is written with jsonw, whose every append is checked:
  * a save that runs out of memory writes nothing, rather than a file
  * missing a message that would load as a different conversation. */
+/* A save in progress. */
+typedef struct saver {
+    jsonw       w;
+    const char *path;    /* the session file */
+    int         by_ref;  /* AC_SAVE_ATTACHMENTS_BY_REFERENCE */
+    ac_status   st;      /* an attachment file that could not be written */
+    ac_error   *err;
+} saver;
+
+/* By reference: keep the bytes beside the session file and write the
+ * "file" and "sha256" members that name them. */
+static void ref_write(saver *sv, const void *bytes, size_t n, const char *ext)
+{
+    char *rel = NULL, sha[65];
+    if (sv->st == AC_OK && !sv->w.failed)
+        sv->st = ac__ref_store(sv->path, bytes, n, ext, &rel, sha, sv->err);
+    if (sv->st == AC_ENOMEM)
+        sv->w.failed = 1;
+    if (!rel)
+        return;
+    ac__jw_key(&sv->w, "file");
+    ac__jw_string(&sv->w, rel);
+    ac__jw_key(&sv->w, "sha256");
+    ac__jw_string(&sv->w, sha);
+    ac__free(rel);
+}
+
+/* An image given by its bytes: inline, a data: URL; by reference, an
+ * object {"file", "sha256", "mime_type"}. */
+static void image_write(saver *sv, const ac_part *p)
+{
+    jsonw *w = &sv->w;
+    const char *mime = p->mime_type ? p->mime_type : "image/png";
+    const char *b64 = p->data_base64 ? p->data_base64 : "";
+    size_t n = 0;
+    int bad = 0;
+    unsigned char *bytes = sv->by_ref ? ac__b64_decode(b64, strlen(b64), &n, &bad) : NULL;
+    if (sv->by_ref && !bytes && !bad) {
+        w->failed = 1;
+        return;
+    }
+    if (!bytes) {
+        /* Inline (also, by reference, bytes that are not base64: a file
+         * that loaded them keeps them as they were). */
+        char *u = ac__asprintf("data:%s;base64,%s", mime, b64);
+        if (!u)
+            w->failed = 1;
+        ac__jw_string(w, u ? u : "");
+        ac__free(u);
+        return;
+    }
+    ac__jw_object(w);
+    ref_write(sv, bytes, n, ac__ref_ext(mime, 0));
+    ac__jw_key(w, "mime_type");
+    ac__jw_string(w, mime);
+    ac__jw_end(w);
+    ac__free(bytes);
+}
+
 /* One message in the saved form: role, content (its text, or a tool
  * message's result), tool_calls, tool_call_id, is_error, name, images
- * (data: URLs or http(s) URLs), files (documents: name, mime_type, text),
+ * (data: URLs or http(s) URLs; by reference, objects), files (documents:
+ * name, mime_type, text; by reference file and sha256 for the text),
  * summary, provider, model, usage, time. */
-static void message_write(jsonw *w, const ac__msg *m)
+static void message_write(saver *sv, const ac__msg *m)
 {
+    jsonw *w = &sv->w;
     const ac_part *res = ac__msg_find(m, AC_PART_TOOL_RESULT);
     ac__jw_object(w);
     ac__jw_key(w, "role");
@@ -165,8 +228,13 @@ static void message_write(jsonw *w, const ac__msg *m)
                 ac__jw_key(w, "mime_type");
                 ac__jw_string(w, p->mime_type);
             }
-            ac__jw_key(w, "text");
-            ac__jw_string(w, p->text ? p->text : "");
+            if (sv->by_ref) {
+                ref_write(sv, p->text ? p->text : "", p->text ? p->text_len : 0,
+                          ac__ref_ext(NULL, 1));
+            } else {
+                ac__jw_key(w, "text");
+                ac__jw_string(w, p->text ? p->text : "");
+            }
             ac__jw_end(w);
         }
         ac__jw_end(w);
@@ -178,16 +246,10 @@ static void message_write(jsonw *w, const ac__msg *m)
             const ac_part *p = &m->parts[i];
             if (p->type != AC_PART_IMAGE)
                 continue;
-            if (p->url) {
+            if (p->url)
                 ac__jw_string(w, p->url);
-            } else {
-                char *u = ac__asprintf("data:%s;base64,%s", p->mime_type ? p->mime_type : "image/png",
-                                       p->data_base64 ? p->data_base64 : "");
-                if (!u)
-                    w->failed = 1;
-                ac__jw_string(w, u ? u : "");
-                ac__free(u);
-            }
+            else
+                image_write(sv, p);
         }
         ac__jw_end(w);
     }
@@ -234,46 +296,123 @@ static void time_write(jsonw *w, const char *key, long long ms)
     ac__jw_string(w, t);
 }
 
+/* What a save writes, read from the session (under its lock) or from a
+ * copy of it. */
+typedef struct snapshot {
+    const char    *id, *system, *provider, *model;
+    long long      created, updated;
+    const ac__msg *hist, *archive;
+    size_t         n, n_archive;
+} snapshot;
+
+static void document_write(saver *sv, const snapshot *x)
+{
+    jsonw *w = &sv->w;
+    ac__jw_object(w);
+    ac__jw_key(w, "format");
+    ac__jw_string(w, "abstractcore-session");
+    ac__jw_key(w, "version");
+    ac__jw_int(w, FORMAT_VERSION);
+    ac__jw_key(w, "id");
+    ac__jw_string(w, x->id);
+    time_write(w, "created", x->created);
+    time_write(w, "updated", x->updated);
+    if (x->system) {
+        ac__jw_key(w, "system");
+        ac__jw_string(w, x->system);
+    }
+    ac__jw_key(w, "provider");
+    ac__jw_string(w, x->provider);
+    ac__jw_key(w, "model");
+    ac__jw_string(w, x->model);
+    ac__jw_key(w, "messages");
+    ac__jw_array(w);
+    for (size_t i = 0; i < x->n; i++)
+        message_write(sv, &x->hist[i]);
+    ac__jw_end(w);
+    if (x->n_archive) {
+        ac__jw_key(w, "archive");
+        ac__jw_array(w);
+        for (size_t i = 0; i < x->n_archive; i++)
+            message_write(sv, &x->archive[i]);
+        ac__jw_end(w);
+    }
+    ac__jw_end(w);
+}
+
+/* Copies of v[0..n), or NULL (no memory; n == 0 gives a 1-element array). */
+static ac__msg *msgs_copy(const ac__msg *v, size_t n)
+{
+    ac__msg *c = ac__calloc(n ? n : 1, sizeof *c);
+    for (size_t i = 0; c && i < n; i++)
+        if (ac__msg_copy(&c[i], &v[i]) != AC_OK) {
+            ac__msgs_free(c, i);
+            c = NULL;
+        }
+    return c;
+}
+
 ac_status ac_session_save(ac_session *s, const char *path, ac_error *err)
+{
+    return ac_session_save_ex(s, path, 0, err);
+}
+
+ac_status ac_session_save_ex(ac_session *s, const char *path, unsigned flags, ac_error *err)
 {
     if (!s || !path || !*path) {
         ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "session or path is NULL");
         return AC_EINVAL;
     }
-    jsonw w;
-    ac__jw_init(&w, 1);
+    if (flags & ~(unsigned)AC_SAVE_ATTACHMENTS_BY_REFERENCE) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_IO, "unknown save flags 0x%x", flags);
+        return AC_EINVAL;
+    }
+    saver sv = {.path = path, .by_ref = !!(flags & AC_SAVE_ATTACHMENTS_BY_REFERENCE),
+                .st = AC_OK, .err = err};
+    ac__jw_init(&sv.w, 1);
     pthread_mutex_lock(&s->mu);
-    ac__jw_object(&w);
-    ac__jw_key(&w, "format");
-    ac__jw_string(&w, "abstractcore-session");
-    ac__jw_key(&w, "version");
-    ac__jw_int(&w, FORMAT_VERSION);
-    ac__jw_key(&w, "id");
-    ac__jw_string(&w, s->id);
-    time_write(&w, "created", s->created_ms);
-    time_write(&w, "updated", s->updated_ms);
-    if (s->system) {
-        ac__jw_key(&w, "system");
-        ac__jw_string(&w, s->system);
+    snapshot x = {.id = s->id, .system = s->system, .provider = s->llm->inst->name,
+                  .model = s->llm->model, .created = s->created_ms, .updated = s->updated_ms,
+                  .hist = s->hist, .n = s->n, .archive = s->archive,
+                  .n_archive = s->n_archive};
+    ac__msg *hist = NULL, *archive = NULL;
+    char *system = NULL, *provider = NULL, *model = NULL, id[sizeof s->id];
+    if (!sv.by_ref) {
+        /* All in memory: written under the lock. */
+        document_write(&sv, &x);
+        pthread_mutex_unlock(&s->mu);
+    } else {
+        /* Attachments go to disk: from a copy, so no turn waits on the
+         * writes for the lock. */
+        hist = msgs_copy(s->hist, s->n);
+        archive = msgs_copy(s->archive, s->n_archive);
+        system = s->system ? ac__strdup(s->system) : NULL;
+        provider = ac__strdup(x.provider);
+        model = ac__strdup(x.model);
+        memcpy(id, s->id, sizeof id);
+        pthread_mutex_unlock(&s->mu);
+        if (!hist || !archive || (x.system && !system) || !provider || !model) {
+            sv.w.failed = 1;
+        } else {
+            x.id = id;
+            x.system = system;
+            x.provider = provider;
+            x.model = model;
+            x.hist = hist;
+            x.archive = archive;
+            document_write(&sv, &x);
+        }
+        ac__msgs_free(hist, hist ? x.n : 0);
+        ac__msgs_free(archive, archive ? x.n_archive : 0);
+        ac__free(system);
+        ac__free(provider);
+        ac__free(model);
     }
-    ac__jw_key(&w, "provider");
-    ac__jw_string(&w, s->llm->inst->name);
-    ac__jw_key(&w, "model");
-    ac__jw_string(&w, s->llm->model);
-    ac__jw_key(&w, "messages");
-    ac__jw_array(&w);
-    for (size_t i = 0; i < s->n; i++)
-        message_write(&w, &s->hist[i]);
-    ac__jw_end(&w);
-    if (s->n_archive) {
-        ac__jw_key(&w, "archive");
-        ac__jw_array(&w);
-        for (size_t i = 0; i < s->n_archive; i++)
-            message_write(&w, &s->archive[i]);
-        ac__jw_end(&w);
+    if (sv.st != AC_OK && sv.st != AC_ENOMEM) {
+        ac__free(ac__jw_finish(&sv.w, NULL));
+        return sv.st;
     }
-    ac__jw_end(&w);
-    pthread_mutex_unlock(&s->mu);
+    jsonw w = sv.w;
     char *text = ac__jw_finish(&w, NULL);
     ac_status st = AC_OK;
     char *tmp = text ? ac__asprintf("%s.tmp.XXXXXX", path) : NULL;
@@ -463,6 +602,38 @@ static ac_status no_memory(ac_error *err)
     return AC_ENOMEM;
 }
 
+static char *ref_read(json_object *o, const char *file, const char *at, size_t *n,
+                      ac_error *err);
+
+/* An image kept by reference: {"file", "sha256", "mime_type"} (version 2,
+ * AC_SAVE_ATTACHMENTS_BY_REFERENCE). */
+static ac_status image_ref(json_object *o, ac__msg *m, const char *file, const char *at,
+                           ac_error *err)
+{
+    static const char *const known[] = {"file", "sha256", "mime_type"};
+    const char *bad = unknown_key(o, known, 3), *mime;
+    if (bad)
+        return refuse(err, file, "%s has a field \"%.60s\" that a saved image does not have "
+                      "(file, sha256, mime_type)", at, bad);
+    if (opt_string(o, "mime_type", &mime, file, at, err) != AC_OK)
+        return AC_EPROTOCOL;
+    if (!mime || strncmp(mime, "image/", 6) != 0)
+        return refuse(err, file, "%s has no image mime_type", at);
+    size_t n;
+    char *bytes = ref_read(o, file, at, &n, err);
+    if (!bytes)
+        return err->code;
+    char *b64 = ac__b64_encode(bytes, n);
+    ac__free(bytes);
+    if (!b64)
+        return no_memory(err);
+    ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE, .mime_type = mime,
+                 .data_base64 = b64, .data_len = n};
+    ac_status st = ac__msg_add(m, &p);
+    ac__free(b64);
+    return st == AC_OK ? AC_OK : no_memory(err);
+}
+
 /* The tool calls of an assistant message (at `where`, "messages[i]"). */
 static ac_status calls_from_json(json_object *calls, ac__msg *m, const char *file,
                                  const char *where, ac_error *err)
@@ -585,10 +756,39 @@ static ac_status v2_fields(json_object *o, ac__msg *m, ac_role role, const char 
 }
 
 /* The documents of a user message (version 2; at `where`). */
+/* An attachment kept by reference (`at` the object naming it with "file"
+ * and "sha256"): its bytes (ac__malloc'd, NUL after them) and *n, or NULL
+ * with err filled. */
+static char *ref_read(json_object *o, const char *file, const char *at, size_t *n,
+                      ac_error *err)
+{
+    const char *rel, *sha;
+    if (opt_string(o, "file", &rel, file, at, err) != AC_OK ||
+        opt_string(o, "sha256", &sha, file, at, err) != AC_OK)
+        return NULL;
+    if (!rel || !sha) {
+        refuse(err, file, "%s has %s without %s", at, rel ? "file" : "sha256",
+               rel ? "sha256" : "file");
+        return NULL;
+    }
+    char why[512];
+    ac_status st;
+    char *bytes = ac__ref_load(file, rel, sha, n, why, sizeof why, &st);
+    if (!bytes) {
+        if (st == AC_ENOMEM)
+            no_memory(err);
+        else if (st == AC_EIO)
+            ac__error_set(err, AC_EIO, AC_STAGE_IO, "%s: %s: the attachment %s", file, at, why);
+        else
+            refuse(err, file, "%s: the attachment %s", at, why);
+    }
+    return bytes;
+}
+
 static ac_status files_from_json(json_object *files, ac__msg *m, const char *file,
                                  const char *where, ac_error *err)
 {
-    static const char *const known[] = {"name", "mime_type", "text"};
+    static const char *const known[] = {"name", "mime_type", "text", "file", "sha256"};
     if (!json_object_is_type(files, json_type_array))
         return refuse(err, file, "%s.files is %s, not an array", where, type_name(files));
     for (size_t k = 0; k < json_object_array_length(files); k++) {
@@ -600,7 +800,7 @@ static ac_status files_from_json(json_object *files, ac__msg *m, const char *fil
         const char *bad = unknown_key(f, known, sizeof known / sizeof known[0]);
         if (bad)
             return refuse(err, file, "%s has a field \"%.60s\" that a saved document does not "
-                          "have (name, mime_type, text)", at, bad);
+                          "have (name, mime_type, text, file, sha256)", at, bad);
         const char *name, *mime, *text;
         if (opt_string(f, "name", &name, file, at, err) != AC_OK ||
             opt_string(f, "mime_type", &mime, file, at, err) != AC_OK ||
@@ -608,11 +808,24 @@ static ac_status files_from_json(json_object *files, ac__msg *m, const char *fil
             return AC_EPROTOCOL;
         if (!name || !*name)
             return refuse(err, file, "%s has no name", at);
-        if (!text)
-            return refuse(err, file, "%s has no text", at);
-        ac_part p = {.struct_size = sizeof p, .type = AC_PART_FILE, .text = text,
-                     .text_len = strlen(text), .mime_type = mime, .name = name};
-        if (ac__msg_add(m, &p) != AC_OK)
+        json_object *ref = NULL;
+        json_object_object_get_ex(f, "file", &ref);
+        if (!text == !ref)
+            return refuse(err, file, "%s has %s", at, text ? "both text and file (one or the other)"
+                                                         : "no text (nor file)");
+        size_t len = text ? strlen(text) : 0;
+        char *bytes = text ? NULL : ref_read(f, file, at, &len, err);
+        if (!text && !bytes)
+            return err->code;
+        if (bytes && (strlen(bytes) != len || !ac__utf8_valid(bytes))) {
+            ac__free(bytes);
+            return refuse(err, file, "%s: the attachment is not UTF-8 text", at);
+        }
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_FILE, .text = text ? text : bytes,
+                     .text_len = len, .mime_type = mime, .name = name};
+        ac_status st = ac__msg_add(m, &p);
+        ac__free(bytes);
+        if (st != AC_OK)
             return no_memory(err);
     }
     return AC_OK;
@@ -693,6 +906,13 @@ static ac_status message_from_json(json_object *o, ac__msg *m, const char *file,
             return refuse(err, file, "%s.images is %s, not an array", where, type_name(imgs));
         for (size_t k = 0; k < json_object_array_length(imgs); k++) {
             json_object *u = json_object_array_get_idx(imgs, k);
+            if (version >= 2 && json_object_is_type(u, json_type_object)) {
+                char at[96];
+                snprintf(at, sizeof at, "%s.images[%zu]", where, k);
+                if ((st = image_ref(u, m, file, at, err)) != AC_OK)
+                    return st;
+                continue;
+            }
             const char *url = json_object_is_type(u, json_type_string)
                                   ? json_object_get_string(u) : NULL;
             if (url && (size_t)json_object_get_string_len(u) != strlen(url))

@@ -677,6 +677,144 @@ static void test_save_load_v2(void)
     ac_llm_free(echo);
 }
 
+/* A 1x1 PNG. */
+static const unsigned char PNG[] =
+    "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x01"
+    "\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90\x77\x53\xde\x00\x00\x00\x0c\x49\x44\x41\x54"
+    "\x78\x9c\x63\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00"
+    "\x49\x45\x4e\x44\xae\x42\x60\x82";
+
+static int file_is(const char *path, const void *bytes, size_t n)
+{
+    size_t len = 0;
+    char *got = tu_read_file(path, &len);
+    int same = got && len == n && memcmp(got, bytes, n) == 0;
+    free(got);
+    return same;
+}
+
+/* Attachments kept beside the file: saved once, named by their digest,
+ * loaded back and checked. */
+static void test_save_by_reference(void)
+{
+    ac_llm *echo = llm_of("echo");
+    ac_session *s = ac_session_new(echo, NULL);
+    ac_gen_params *p = ac_gen_params_new();
+    ac_error err;
+    static const char notes[] = "# Notes\nThe launch is on Friday.\n";
+    CU_ASSERT_EQUAL_FATAL(ac_gen_params_attach_image(p, PNG, sizeof PNG - 1, "image/png", &err),
+                          AC_OK);
+    CU_ASSERT_EQUAL_FATAL(ac_gen_params_attach_document(p, "notes.md", notes, strlen(notes), &err),
+                          AC_OK);
+    ac_response *r = ac_session_generate(s, "What is in these?", p, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    ac_response_free(r);
+    r = ac_session_generate(s, "And again?", p, &err); /* the same attachments twice */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    ac_response_free(r);
+    ac_gen_params_free(p);
+
+    char dir[] = "/tmp/actest-refs-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char path[256], files[300];
+    snprintf(path, sizeof path, "%s/chat.json", dir);
+    snprintf(files, sizeof files, "%s/chat.json.files", dir);
+    CU_ASSERT_EQUAL(ac_session_save_ex(s, path, 99, &err), AC_EINVAL);
+    CU_ASSERT_EQUAL_FATAL(ac_session_save_ex(s, path, AC_SAVE_ATTACHMENTS_BY_REFERENCE, &err),
+                          AC_OK);
+    char *text = tu_read_file(path, NULL);
+    json_object *f = json_tokener_parse(text);
+    free(text);
+    const char *img = tu_jstr(f, "messages.0.images.0.file");
+    const char *img_sha = tu_jstr(f, "messages.0.images.0.sha256");
+    const char *doc = tu_jstr(f, "messages.0.files.0.file");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(img_sha);
+    CU_ASSERT(starts_with(img, "chat.json.files/"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(img, img_sha));
+    TU_ASSERT_STR(tu_jstr(f, "messages.0.images.0.mime_type"), "image/png");
+    CU_ASSERT(!tu_jhas(f, "messages.0.files.0.text"));
+    /* The second turn's attachments are the same files. */
+    TU_ASSERT_STR(tu_jstr(f, "messages.2.images.0.file"), img);
+    TU_ASSERT_STR(tu_jstr(f, "messages.2.files.0.file"), doc);
+    char full[512];
+    snprintf(full, sizeof full, "%s/%s", dir, img);
+    CU_ASSERT(file_is(full, PNG, sizeof PNG - 1));
+    char doc_path[512];
+    snprintf(doc_path, sizeof doc_path, "%s/%s", dir, doc);
+    CU_ASSERT(file_is(doc_path, notes, strlen(notes)));
+    char sha[65];
+    snprintf(sha, sizeof sha, "%s", img_sha);
+    json_object_put(f);
+
+    /* Loaded back: the same conversation, the same bytes sent. */
+    ac_session *t = ac_session_load(echo, path, &err);
+    if (!t)
+        fprintf(stderr, "\n  %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    char *inline1 = tu_write_temp(""), *inline2 = tu_write_temp("");
+    CU_ASSERT_EQUAL(ac_session_save(s, inline1, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac_session_save(t, inline2, &err), AC_OK);
+    char *x = tu_read_file(inline1, NULL), *y = tu_read_file(inline2, NULL);
+    CU_ASSERT_STRING_EQUAL(x, y);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x, "The launch is on Friday."));
+    free(x);
+    free(y);
+    unlink(inline1);
+    unlink(inline2);
+    free(inline1);
+    free(inline2);
+    ac_session_free(t);
+
+    /* A changed attachment is refused, naming it; a missing one too. */
+    FILE *w = fopen(doc_path, "w");
+    fputs("# Notes\nThe launch is on Monday.\n", w);
+    fclose(w);
+    CU_ASSERT_PTR_NULL(ac_session_load(echo, path, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "does not match its sha256"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "messages[0].files[0]"));
+    unlink(doc_path);
+    CU_ASSERT_PTR_NULL(ac_session_load(echo, path, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EIO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "cannot be read"));
+    /* Saving again writes what is missing. */
+    CU_ASSERT_EQUAL(ac_session_save_ex(s, path, AC_SAVE_ATTACHMENTS_BY_REFERENCE, &err), AC_OK);
+    CU_ASSERT(file_is(doc_path, notes, strlen(notes)));
+
+    /* A file naming anything but its own attachments is refused. */
+    static const char *const names[] = {
+        "/etc/passwd", "../x.files/", "chat.json.files/../../etc/passwd", ".files/",
+        "chat.json.files/sub/",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        /* A name ending in '/' gets the right digest after it: only the
+         * directory part is wrong. */
+        int dir_only = names[i][strlen(names[i]) - 1] == '/';
+        char body[1024], bp[300];
+        snprintf(body, sizeof body,
+                 "{\"format\":\"abstractcore-session\",\"version\":2,\"messages\":["
+                 "{\"role\":\"user\",\"content\":\"x\",\"files\":[{\"name\":\"a\","
+                 "\"file\":\"%s%s%s\",\"sha256\":\"%s\"}]}]}",
+                 names[i], dir_only ? sha : "", dir_only ? ".png" : "", sha);
+        snprintf(bp, sizeof bp, "%s/bad.json", dir);
+        w = fopen(bp, "w");
+        fputs(body, w);
+        fclose(w);
+        CU_ASSERT_PTR_NULL(ac_session_load(echo, bp, &err));
+        CU_ASSERT_EQUAL(err.code, AC_EPROTOCOL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not a name this library writes"));
+        unlink(bp);
+    }
+    /* Clean up: the directory of attachments and the file. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+    ac_session_free(s);
+    ac_llm_free(echo);
+}
+
 /* A file of version 1 (no id, times or usage) still loads. */
 static void test_load_v1(void)
 {
@@ -786,6 +924,7 @@ int main(void)
         {"compactions in order with turns", test_compaction_in_order},
         {"compactions cancelled", test_compaction_cancelled},
         {"save and load, version 2", test_save_load_v2},
+        {"attachments saved by reference", test_save_by_reference},
         {"version 1 files still load", test_load_v1},
         {"version 2 files refused", test_load_v2_refuses},
     };

@@ -1141,16 +1141,38 @@ char       *ac_session_system_prompt(ac_session *s);
 void        ac_session_clear(ac_session *s);
 
 /**
- * Save the history (system prompt, messages, tool calls and results) as
- * JSON to path, atomically (written to a temporary file, then renamed).
- * Contains no API key.  AC_EIO with the file name on failure.
+ * Save the session -- its id and times, system prompt, history (messages,
+ * tool calls and results, attachments, each reply's provider, model and
+ * usage) and archive -- as JSON to path (format: docs/sessions.md),
+ * atomically (written to a temporary file, then renamed).  Attachments
+ * are inline: images as data: URLs, documents as their text.  Contains no
+ * API key.  AC_EIO with the file name on failure.  Thread: any.
  */
 ac_status ac_session_save(ac_session *s, const char *path, ac_error *err);
 
+/** ac_session_save_ex flags. */
+#define AC_SAVE_ATTACHMENTS_BY_REFERENCE (1u << 0)
+
+/**
+ * ac_session_save with flags.  AC_SAVE_ATTACHMENTS_BY_REFERENCE keeps
+ * each image given by its bytes and each document as a file beside the
+ * session file, in the directory PATH.files/ (created), named by the
+ * SHA-256 of its content, and the session file names it with its digest:
+ * a small session file, and an attachment sent in many turns or saved many
+ * times is stored once.  Move or copy the directory with the file.
+ * ac_session_load reads such files back, checking every digest.  Files
+ * no longer referenced are not deleted.  AC_EINVAL for an unknown flag;
+ * AC_EIO naming the attachment that could not be written (the session
+ * file is then left as it was).
+ */
+ac_status ac_session_save_ex(ac_session *s, const char *path, unsigned flags, ac_error *err);
+
 /**
  * Load a session saved by ac_session_save, bound to llm.  Returns a new
- * session (free with ac_session_free) or NULL with err: AC_EIO (file),
- * AC_EJSON / AC_EPROTOCOL (not a saved session, naming the file).
+ * session (free with ac_session_free) or NULL with err: AC_EIO (the file,
+ * or an attachment it refers to, cannot be read), AC_EJSON / AC_EPROTOCOL
+ * (not a saved session, or one that would load changed: naming the file
+ * and the JSON path; an attachment whose bytes do not match its digest).
  */
 ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
 
