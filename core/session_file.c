@@ -412,39 +412,17 @@ ac_status ac_session_save_ex(ac_session *s, const char *path, unsigned flags, ac
         ac__free(ac__jw_finish(&sv.w, NULL));
         return sv.st;
     }
-    jsonw w = sv.w;
-    char *text = ac__jw_finish(&w, NULL);
+    size_t len = 0;
+    char *text = ac__jw_finish(&sv.w, &len);
     ac_status st = AC_OK;
-    char *tmp = text ? ac__asprintf("%s.tmp.XXXXXX", path) : NULL;
-    int fd = tmp ? mkstemp(tmp) : -1; /* only once there is text to write */
-    if (!text || !tmp) {
+    if (!text) {
         st = AC_ENOMEM;
         ac__error_set(err, st, AC_STAGE_IO, "out of memory");
-    } else if (fd < 0) {
-        st = AC_EIO;
-        ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path, strerror(errno));
-    } else {
-        size_t len = strlen(text), off = 0;
-        while (off < len) {
-            ssize_t wr = write(fd, text + off, len - off);
-            if (wr < 0 && errno == EINTR)
-                continue;
-            if (wr <= 0)
-                break;
-            off += (size_t)wr;
-        }
-        int bad = off < len || write(fd, "\n", 1) != 1 || fsync(fd) != 0;
-        int saved_errno = errno;
-        if (close(fd) != 0)
-            bad = 1;
-        if (bad || rename(tmp, path) != 0) {
-            st = AC_EIO;
-            ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path,
-                      strerror(bad ? saved_errno : errno));
-            unlink(tmp);
-        }
+    } else if (ac__write_atomic(path, text, len, "\n", 1) != 0) {
+        st = errno == ENOMEM ? AC_ENOMEM : AC_EIO;
+        ac__error_set(err, st, AC_STAGE_IO, "cannot save session to %s: %s", path,
+                      strerror(errno));
     }
-    ac__free(tmp);
     ac__free(text);
     return st;
 }

@@ -52,38 +52,47 @@ const char *ac__ref_ext(const char *mime, int document)
     return "bin";
 }
 
-/* Write n bytes to `full` through a temporary file and a rename.  0, or
- * -1 with errno. */
-static int write_file(const char *full, const void *bytes, size_t n)
+/* Write all of n bytes to fd.  0, or -1 with errno. */
+static int write_all(int fd, const void *bytes, size_t n)
 {
-    char *tmp = ac__asprintf("%s.tmp.XXXXXX", full);
+    const char *p = bytes;
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+int ac__write_atomic(const char *path, const void *a, size_t na, const void *b, size_t nb)
+{
+    char *tmp = ac__asprintf("%s.tmp.XXXXXX", path);
     if (!tmp) {
         errno = ENOMEM;
         return -1;
     }
     int fd = mkstemp(tmp), rc = -1;
     if (fd >= 0) {
-        const char *p = bytes;
-        size_t off = 0;
-        while (off < n) {
-            ssize_t w = write(fd, p + off, n - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        int ok = off == n && fsync(fd) == 0;
+        int ok = write_all(fd, a, na) == 0 && write_all(fd, b, nb) == 0 && fsync(fd) == 0;
         int saved = errno;
-        ok = close(fd) == 0 && ok;
-        if (ok && rename(tmp, full) == 0) {
+        if (close(fd) != 0 && ok) {
+            ok = 0;
+            saved = errno;
+        }
+        if (ok && rename(tmp, path) == 0) {
             rc = 0;
         } else {
-            if (!ok)
-                errno = saved ? saved : EIO;
-            saved = errno;
+            if (ok)
+                saved = errno;
             unlink(tmp);
-            errno = saved;
+            errno = saved ? saved : EIO;
         }
     }
     ac__free(tmp);
@@ -111,7 +120,7 @@ ac_status ac__ref_store(const char *session_path, const void *bytes, size_t n, c
                       dpath, strerror(errno));
     } else if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && (size_t)sb.st_size == n) {
         /* There already: its name is its digest. */
-    } else if (write_file(full, bytes, n) != 0) {
+    } else if (ac__write_atomic(full, bytes, n, NULL, 0) != 0) {
         st = errno == ENOMEM ? AC_ENOMEM : AC_EIO;
         ac__error_set(err, st, AC_STAGE_IO, "cannot save the attachment %s: %s", full,
                       strerror(errno));

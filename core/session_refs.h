@@ -42,6 +42,11 @@ ac_status ac__ref_store(const char *session_path, const void *bytes, size_t n, c
 void     *ac__ref_load(const char *session_path, const char *rel, const char *sha, size_t *n,
                        char *why, size_t why_len, ac_status *st);
 
+/* Write a then b (nb may be 0) to path through a temporary file beside
+ * it, synced, and a rename: path is the old file or the whole new one.
+ * 0, or -1 with errno (the temporary file removed). */
+int       ac__write_atomic(const char *path, const void *a, size_t na, const void *b, size_t nb);
+
 /* An extension for a media type ("png", "jpg", "gif", "webp", else
  * "bin"); "txt" for documents. */
 const char *ac__ref_ext(const char *mime, int document);
