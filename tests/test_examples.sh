@@ -8,8 +8,9 @@
 # against it and checks what it prints: the reply text, the streamed text
 # and usage, the gathered replies, a cancel that comes early and keeps the
 # partial text, a session file written and loaded back, a tool call run
-# and answered, a tool loop of three rounds run by the library, an image and a
-# document attached to a question, documents ranked by their embeddings, and
+# and answered, a session compacting itself past a token threshold, a tool
+# loop of three rounds run by the library, an image and a document attached
+# to a question, documents ranked by their embeddings, and
 # one-line errors with the documented exit statuses.
 # Nothing talks to anything but 127.0.0.1.  The steps it shares with
 # test_cli.sh (the server, the config, running and checking a program) are
@@ -29,7 +30,7 @@ top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 ME=test_examples
 . "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-EXAMPLES="sync async gather cancel stream session tools tool_loop structured vision errors embed loop_poll"
+EXAMPLES="sync async gather cancel stream session context tools tool_loop structured vision errors embed loop_poll"
 
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
@@ -128,6 +129,7 @@ scenarios = (
   { model = "toolforever"; reply = "";
     tool_calls = ( { name = "get_weather"; arguments = "{\"city\": \"Lima\"}"; } ); },
   { model = "unauthorized"; status = 401; error_message = "invalid key"; },
+  { model = "nosummary"; status = 400; error_message = "no summaries here"; },
   { model = "midstream"; stream_error = "the model fell over"; },
   # 20 s of reply in 1000 pieces: only a cancel ends it in time.
   { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; },
@@ -284,6 +286,28 @@ E session "$tmp/no-such-dir/chat.json"
 if [ $rc -eq 1 ] && err_lines 1 && err_has '^session: .*io: .*no-such-dir'; then
     pass "session that cannot save exits 1 with one line naming the file"
 else fail "session unwritable file"; fi
+
+# ---------------------------------------------------------------------
+# context
+# ---------------------------------------------------------------------
+
+E context -m echo
+if [ $rc -eq 0 ] && out_has '^about 36 input tokens$' &&
+   out_has '^> Where should I go first[?]$' && out_has '^Where should I go first[?]$' &&
+   out_has '^> Summarise the plan in one line[.]$' &&
+   out_has '^0 user      summary Summary of the conversation so far' &&
+   out_has '^1 user      Which museums are open on Mondays[?]$' &&
+   out_has '^4 assistant Summarise the plan in one line[.]$' && ! out_has '^5 \(user\|assistant\) ' &&
+   out_has '^5 messages compacted$' && err_empty; then
+    pass "context sends a history whole, and a session compacts itself past its threshold"
+else fail "context"; fi
+
+E context -m echo -s nosummary
+if [ $rc -eq 0 ] && out_has '^0 user      Plan a three-day trip' &&
+   out_has '^0 messages compacted$' &&
+   err_has '^context: warning: the history was not compacted: HTTP 400: no summaries here'; then
+    pass "context: a summariser that fails leaves the history whole, with a warning per turn"
+else fail "context -s nosummary"; fi
 
 # ---------------------------------------------------------------------
 # tools
