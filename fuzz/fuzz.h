@@ -53,6 +53,9 @@ const char *fuzz_plugin_so(const char *name);
 
 /* ---- helpers (fuzz/fuzzutil.c) ---- */
 
+/* 1 if an error message is one line, as ac_error promises (no CR, LF). */
+int   fuzz_one_line(const char *msg);
+
 /* A NUL-terminated malloc'd copy of data (NULL on no memory). */
 char *fuzz_strndup(const uint8_t *data, size_t size);
 /* Replace the contents of the file at path with data; 0 or -1. */

@@ -11,6 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+int fuzz_one_line(const char *msg)
+{
+    return !strchr(msg, '\n') && !strchr(msg, '\r');
+}
+
 char *fuzz_strndup(const uint8_t *data, size_t size)
 {
     char *s = malloc(size + 1);

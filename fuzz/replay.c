@@ -11,7 +11,8 @@
  *
  * Checked besides "no crash, no leak": the response the caller gets, and
  * the outcome, are the same whether the body came whole or in pieces;
- * AC_OK always comes with a response; the response serializes.
+ * AC_OK always comes with a response; the response serializes; an error
+ * is one line (whatever the server's message held).
  */
 #include "fuzz.h"
 #include "replay.h"
@@ -142,6 +143,7 @@ static char *replay_once(ac_framing framing, int status, const char *body, size_
         FUZZ_CHECK(r != NULL);
     if (st != AC_OK && st != AC_ENOMEM)
         FUZZ_CHECK(err.code == st && err.message[0] != '\0');
+    FUZZ_CHECK(fuzz_one_line(err.message));
     char *d = digest(st, r, dn);
     if (r) {
         char *js = ac_response_to_json(r);

@@ -3,7 +3,8 @@
  * a file holding the input, on an LLM of a core that loaded the openai
  * plugin by absolute path (an empty plugin_path: nothing else is loaded).
  *
- * Checked besides "no crash, no leak": a session that loads can be read
+ * Checked besides "no crash, no leak": a refusal is one line; a session
+ * that loads can be read
  * (roles, contents, system prompt), saves, and loads again to the same
  * system prompt and messages.
  */
@@ -68,7 +69,7 @@ static int session_run(const uint8_t *data, size_t size)
     ac_error_clear(&err);
     ac_session *s = ac_session_load(llm, in_path, &err);
     if (!s) {
-        FUZZ_CHECK(err.code != AC_OK && err.message[0] != '\0');
+        FUZZ_CHECK(err.code != AC_OK && err.message[0] != '\0' && fuzz_one_line(err.message));
         return 0;
     }
     size_t n = ac_session_message_count(s);
