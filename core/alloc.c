@@ -27,7 +27,7 @@ static void *counted(void *p)
 long ac__alloc_live(void) { return atomic_load(&live_count); }
 long ac__alloc_total(void) { return atomic_load(&alloc_count); }
 
-static int alloc_should_fail(void)
+int ac__alloc_should_fail(void)
 {
     long n = atomic_load(&fail_countdown);
     while (n >= 0) {
@@ -51,21 +51,21 @@ long ac__alloc_failures(void) { return atomic_load(&failed_count); }
 
 void *ac__malloc(size_t n)
 {
-    if (alloc_should_fail())
+    if (ac__alloc_should_fail())
         return NULL;
     return counted(malloc(n ? n : 1));
 }
 
 void *ac__calloc(size_t n, size_t size)
 {
-    if (alloc_should_fail())
+    if (ac__alloc_should_fail())
         return NULL;
     return counted(calloc(n ? n : 1, size ? size : 1));
 }
 
 void *ac__realloc(void *p, size_t n)
 {
-    if (alloc_should_fail())
+    if (ac__alloc_should_fail())
         return NULL;
     if (!p)
         return counted(realloc(NULL, n ? n : 1));

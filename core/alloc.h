@@ -21,6 +21,12 @@ char *ac__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void  ac__alloc_fail_after(long n);
 /* Tests only: allocations refused since the last ac__alloc_fail_after. */
 long  ac__alloc_failures(void);
+/* Tests only: 1 if an allocation made now must fail, by the schedule of
+ * ac__alloc_fail_after (and counted in ac__alloc_failures), else 0 (and
+ * counted toward that schedule).  For allocators outside the library
+ * that a test puts on the same schedule: libcurl's, given to
+ * curl_global_init_mem (tests/test_alloc.c). */
+int   ac__alloc_should_fail(void);
 /* Blocks allocated here and not yet freed: every test program ends with
  * zero (tests/testutil.c checks), so a leak on any path is a failure. */
 long  ac__alloc_live(void);

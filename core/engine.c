@@ -609,12 +609,36 @@ static void read_messages(engine *e)
     }
 }
 
-static void curl_timer_if_due(engine *e)
+/* Hand libcurl an event (a socket ready, or CURL_SOCKET_TIMEOUT).  When
+ * libcurl fails it (CURLM_OUT_OF_MEMORY: a socket it could not add to
+ * its hash, a connection it could not set up), the transfer it was
+ * working on may never be reported done, nor its socket watched: it
+ * would wait for its timeouts, or for ever.  libcurl does not say which
+ * transfer that was, so every HTTP attempt running ends with libcurl's
+ * out-of-memory error (test_alloc fails libcurl's allocations in turn).
+ * CURLM_BAD_SOCKET only means the socket went away before we asked. */
+static void curl_act(engine *e, curl_socket_t s, int flags)
 {
     int running;
+    CURLMcode mc = curl_multi_socket_action(e->multi, s, flags, &running);
+    if (mc == CURLM_OK || mc == CURLM_BAD_SOCKET)
+        return;
+    read_messages(e);
+    /* list_add puts a new attempt at the head: the walk never meets one
+     * this loop started. */
+    for (ac_request *q = e->active.head, *nx; q; q = nx) {
+        nx = q->next;
+        if (!q->local && q->xfer)
+            transfer_done(e, q->xfer, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                                                : CURLE_FAILED_INIT);
+    }
+}
+
+static void curl_timer_if_due(engine *e)
+{
     if (e->curl_due >= 0 && ac__now_ms() >= e->curl_due) {
         e->curl_due = -1;
-        curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        curl_act(e, CURL_SOCKET_TIMEOUT, 0);
         read_messages(e);
     }
 }
@@ -678,7 +702,6 @@ static int round_once(engine *e)
 
     struct epoll_event ev[128];
     int n = epoll_wait(e->epfd, ev, 128, 0);
-    int running;
     for (int i = 0; i < n; i++) {
         int fd = ev[i].data.fd;
         if (fd == e->wakefd)
@@ -686,7 +709,7 @@ static int round_once(engine *e)
         int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                     (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                     (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(e->multi, fd, flags, &running);
+        curl_act(e, fd, flags);
     }
     read_messages(e);
     curl_timer_if_due(e);

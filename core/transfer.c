@@ -139,7 +139,18 @@ static int on_socket(void *ud, curl_socket_t fd, curlsocktype purpose)
 }
 
 /* The instance's TLS settings onto the easy handle (https only). */
-static void tls_setup(transfer *t, CURL *h)
+/* libcurl copies a string option: that can run out of memory, and an
+ * option silently left unset (no URL, the system's CAs instead of the
+ * configured bundle, no client certificate) must fail the transfer.
+ * Keeps the first failure in *bad. */
+static void set_str(CURL *h, CURLoption opt, const char *v, CURLcode *bad)
+{
+    CURLcode rc = curl_easy_setopt(h, opt, v);
+    if (rc != CURLE_OK && *bad == CURLE_OK)
+        *bad = rc;
+}
+
+static void tls_setup(transfer *t, CURL *h, CURLcode *bad)
 {
     const tlsopts *tls = &t->q->llm->tls;
     if (strncasecmp(t->q->http.url, "https://", 8) != 0)
@@ -151,17 +162,17 @@ static void tls_setup(transfer *t, CURL *h)
         curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, t);
     }
     if (tls->ca_bundle)
-        curl_easy_setopt(h, CURLOPT_CAINFO, tls->ca_bundle);
+        set_str(h, CURLOPT_CAINFO, tls->ca_bundle, bad);
     if (tls->client_cert) {
-        curl_easy_setopt(h, CURLOPT_SSLCERT, tls->client_cert);
-        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        set_str(h, CURLOPT_SSLCERT, tls->client_cert, bad);
+        set_str(h, CURLOPT_SSLCERTTYPE, "PEM", bad);
     }
     if (tls->client_key) {
-        curl_easy_setopt(h, CURLOPT_SSLKEY, tls->client_key);
-        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+        set_str(h, CURLOPT_SSLKEY, tls->client_key, bad);
+        set_str(h, CURLOPT_SSLKEYTYPE, "PEM", bad);
     }
     if (tls->client_key_password)
-        curl_easy_setopt(h, CURLOPT_KEYPASSWD, tls->client_key_password);
+        set_str(h, CURLOPT_KEYPASSWD, tls->client_key_password, bad);
 }
 
 /* ------------------------------------------------------------------ */
@@ -182,7 +193,8 @@ transfer *ac__transfer_new(ac_request *q, long total_ms, ac_error *err)
     t->t_begin = t->t_last_byte = ac__now_ms();
     ac__decoder_init(&t->dec, q, q->http.framing);
     const ac_http_request *rq = &q->http;
-    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    CURLcode bad = CURLE_OK;
+    set_str(h, CURLOPT_URL, rq->url, &bad);
     curl_easy_setopt(h, CURLOPT_PRIVATE, t);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
@@ -192,7 +204,7 @@ transfer *ac__transfer_new(ac_request *q, long total_ms, ac_error *err)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
         if (strcmp(rq->method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+            set_str(h, CURLOPT_CUSTOMREQUEST, rq->method, &bad);
     }
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
@@ -210,8 +222,8 @@ transfer *ac__transfer_new(ac_request *q, long total_ms, ac_error *err)
     }
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
-    tls_setup(t, h);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "abstractcore/" AC_VERSION_STRING);
+    tls_setup(t, h, &bad);
+    set_str(h, CURLOPT_USERAGENT, "abstractcore/" AC_VERSION_STRING, &bad);
     if (q->lim.connect_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->lim.connect_ms);
     if (total_ms > 0)
@@ -221,6 +233,15 @@ transfer *ac__transfer_new(ac_request *q, long total_ms, ac_error *err)
         curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
         curl_easy_setopt(h, CURLOPT_DEBUGDATA, (void *)q->llm->inst->name);
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    }
+    if (bad != CURLE_OK) {
+        ac__transfer_free(t);
+        if (bad == CURLE_OUT_OF_MEMORY)
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_HTTP, "out of memory starting the transfer");
+        else
+            ac__error_set(err, AC_EHTTP, AC_STAGE_HTTP, "cannot set up the transfer: %s",
+                          curl_easy_strerror(bad));
+        return NULL;
     }
     return t;
 }

@@ -322,6 +322,13 @@ static void test_llama3(void)
           "[[CALL call_1 brave_search.call {\"query\":\"news\"}]]");
     /* Python code is not a call. */
     check("<|python_tag|>import sys", "[[BAD1 <|python_tag|>import]] sys");
+    /* Text after a chained call that ends in the last piece (make fuzz
+     * found it dropped at finish: tests/fixtures/fuzz/toolparse/). */
+    check("<|python_tag|>{\"name\": \"search\", \"parameters\": {\"q\": \"a\"}}; "
+          "{\"name\": \"get_time\", \"parameters\": {}}<|eom_id|> Done.",
+          "[[CALL call_1 search {\"q\":\"a\"}]][[CALL call_2 get_time {}]]Done.");
+    check("<|python_tag|>{name:\"s\"}{\"name\":\"g\"}>",
+          "[[CALL call_1 s {}]][[CALL call_2 g {}]]>");
 }
 
 static void test_mistral(void)

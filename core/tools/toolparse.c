@@ -395,10 +395,17 @@ static ac_status pump(ac__toolparser *p, int final, const ac__toolparse_cb *cb, 
     for (;;) {
         ac_status st;
         if (p->phase != PH_NONE) {
+            int phase = p->phase;
+            size_t before = p->in.len;
             st = ac__tp_region_step(p, final, cb, ctx, err);
             if (st)
                 return st;
-            if (p->phase != PH_NONE)
+            /* A step that settled a value into PH_AFTER (its optional
+             * trailer) has not looked at the bytes after it yet: go on.
+             * Only a step that took nothing waits for more bytes (at
+             * the end of the reply, returning here left the text after
+             * a chained call unread). */
+            if (p->phase != PH_NONE && p->phase == phase && p->in.len == before)
                 return AC_OK;               /* waiting for more bytes */
             continue;
         }
