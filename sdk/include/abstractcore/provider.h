@@ -361,7 +361,8 @@ enum {
  *   - HTTP backend: build_request and parse_response; streaming if
  *     parse_event is set too;
  *   - in-process backend: run_local (then build_request stays NULL);
- *   - model listing: build_models_request and parse_models.
+ *   - model listing: build_models_request and parse_models (HTTP), or
+ *     list_models (in-process, ABI 2.1).
  */
 typedef struct ac_provider {
     size_t      struct_size;   /* REQUIRED: sizeof(ac_provider) at build */
@@ -435,6 +436,16 @@ typedef struct ac_provider {
      * identifiers (a-z, 0-9, '_', starting with a letter, < 64 bytes) and
      * never one of the core's (ac_core_provider_setting). */
     const char *const *settings;
+
+    /* OPTIONAL (ABI 2.1), for in-process backends, whose models are not
+     * listed over HTTP: add the id of every model the instance offers
+     * with host->models_add, in the order to show them.  Called by
+     * ac_list_models on the caller's thread, concurrently with anything
+     * but init and fini.  Fail with host->fail (AC_EIO for a folder that
+     * cannot be read, AC_ENOMEM).  An HTTP backend leaves it NULL and sets
+     * build_models_request and parse_models instead; when both are set,
+     * this one is used. */
+    ac_status (*list_models)(void *state, ac_model_list *out, ac_call *call);
 } ac_provider;
 
 /** Marks the entry point exported even when a plugin is built with
