@@ -573,13 +573,15 @@ static void test_cancel(void)
     CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_ECANCELED);
     CU_ASSERT_EQUAL(w.status, AC_ECANCELED);
     /* The caller is told at once; the plugin's run ends on its worker:
-     * its line says when the decode thread let go of the sequence, long
-     * before the context was full. */
+     * its line says the decode thread let go of the sequence because it
+     * was cancelled (not "length": the 2048-token context full), and
+     * after how many tokens (a few; hundreds under valgrind, as the first
+     * event takes that long to reach this thread). */
     CU_ASSERT(tu_wait_until(cancel_logged, NULL, 10000));
     double took = now_ms() - t0;
     long n = logged_tokens("request cancelled");
     printf("\n  decoding stopped after %ld tokens, %.1f ms after the cancel\n", n, took);
-    CU_ASSERT(n >= 1 && n < 1000);
+    CU_ASSERT(n >= 1 && n < 2000);
     CU_ASSERT(took < 5000);
     ac_request_free(q);
     /* The model serves the next request as usual. */
