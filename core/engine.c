@@ -658,10 +658,16 @@ static void cancel_everything(engine *e)
 /* Engine context.  Returns 1 when stopping and nothing is left. */
 static int round_once(engine *e)
 {
-    atomic_store(&e->wake_pending, 0);
+    /* Drain the wake fd first, then allow wakes again, then take the
+     * queues: a waker that finds wake_pending set has queued its work
+     * before this round takes it.  (Cleared before the read, a wake
+     * written between the two was consumed while wake_pending stayed
+     * set, and every later wake was skipped until some timer ran a
+     * round: a lost poke left a finished in-process run waiting.) */
     uint64_t count;
     while (read(e->wakefd, &count, sizeof count) < 0 && errno == EINTR)
         ;
+    atomic_store(&e->wake_pending, 0);
     pthread_mutex_lock(&e->mu);
     ac_request *sub = e->sub_head, *pok = e->poke_head;
     e->sub_head = e->sub_tail = e->poke_head = e->poke_tail = NULL;

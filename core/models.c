@@ -1,5 +1,9 @@
 /*
  * models.c -- the model-list kind of request and ac_list_models.
+ *
+ * An HTTP plugin's list is a request through the engine (build, send,
+ * parse); an in-process plugin's (list_models, ABI 2.1) is one call on the
+ * caller's thread.
  */
 #include "alloc.h"
 #include "call.h"
@@ -78,6 +82,26 @@ static void build(ac_request *q)
     q->http.framing = AC_FRAMING_NONE;
 }
 
+/* An in-process plugin lists its models itself, without the engine. */
+static ac_models *list_local(ac_llm *llm, ac_error *err)
+{
+    ac_models *m = ac__calloc(1, sizeof *m);
+    if (!m) {
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        ac__error_set_provider(err, llm->inst->name);
+        return NULL;
+    }
+    ac_call call;
+    ac__call_init(&call, llm->inst->name, ac__llm_settings(llm), NULL);
+    ac_status st = llm->vt->list_models(llm->state, &m->l, &call);
+    if (ac__call_error(&call, st, "list_models", err) != AC_OK) {
+        list_clear(&m->l);
+        ac__free(m);
+        return NULL;
+    }
+    return m;
+}
+
 ac_models *ac_list_models(ac_llm *llm, ac_error *err)
 {
     if (!llm) {
@@ -91,6 +115,8 @@ ac_models *ac_list_models(ac_llm *llm, ac_error *err)
         ac__error_set_provider(err, llm->inst->name);
         return NULL;
     }
+    if (llm->vt->list_models)
+        return list_local(llm, err);
     ac_request *q = ac__request_new(&models_kind, llm, NULL, NULL, NULL);
     ac_models *m = ac__calloc(1, sizeof *m);
     if (!q || !m) {

@@ -3,7 +3,8 @@
 # it (make check):
 #
 #   1. acore-provider-check passes every bundled plugin (embeddings
-#      included, for those that have them);
+#      included, for those that have them; llamacpp on the tiny test
+#      model, when libllama was found);
 #   2. the template plugin (sdk/template) passes its own unit tests and
 #      the checker with its fixture file;
 #   3. the template built against the frozen ABI 2.0 headers
@@ -67,6 +68,27 @@ for p in openai anthropic ollama lmstudio huggingface mlx; do
         fail "acore-provider-check $p"
     fi
 done
+
+# ---------------------------------------------------------------------
+# 1b. The llamacpp plugin (in process, no HTTP), when configure found
+#     libllama: the checker's local scenarios on the tiny test model.
+LLAMACPP="$top_builddir/plugins/llamacpp/.libs/llamacpp.so"
+TINY="$top_builddir/tests/llama/tiny.gguf"
+if [ -f "$LLAMACPP" ] && [ -f "$TINY" ]; then
+    run 300 "$CHECK" -m tiny -s "model_path=\"$TINY\"" -s n_threads=1 -s n_ctx=2048 "$LLAMACPP"
+    if checked_ok && out_has '^plugin: llamacpp ' && out_has '^protocol: in-process' &&
+        out_has '^settings: model_path n_ctx n_threads n_batch n_gpu_layers n_parallel chat_template top_k$' &&
+        out_has '^PASS init$' && out_has '^PASS stream$' && out_has '^PASS cancel$' &&
+        out_has '^PASS concurrent$' && out_has '^PASS models$' && out_has '^PASS log$'; then
+        pass "acore-provider-check llamacpp"
+    else
+        fail "acore-provider-check llamacpp"
+    fi
+elif [ -f "$LLAMACPP" ]; then
+    echo "SKIP: acore-provider-check llamacpp: no test model $TINY"
+else
+    echo "SKIP: acore-provider-check llamacpp: ${LLAMA_WHY:-the plugin is not built}"
+fi
 
 # ---------------------------------------------------------------------
 # 2. The template: its unit tests, then the checker.

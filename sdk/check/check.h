@@ -13,6 +13,8 @@
  *      usage, every error class, retries, truncated and malformed replies,
  *      cancel mid-stream, many requests at once, a key that never shows,
  *      embeddings (check_embed.c: both phases).
+ *      An in-process plugin (run_local) has no HTTP: its scenarios run on
+ *      the model it is given (check_local.c).
  *
  * The mock plays the backend in its own protocol when the plugin speaks
  * one the mock knows (OpenAI Chat Completions, Anthropic Messages, Ollama
@@ -67,7 +69,7 @@ typedef struct checker {
     char        name[64];        /* the descriptor's name */
     unsigned    features;
     int         can_stream;      /* parse_event is set */
-    int         can_list;        /* parse_models is set */
+    int         can_list;        /* parse_models or list_models is set */
     int         local;           /* run_local */
     check_proto proto;
     const char *proto_name;
@@ -209,6 +211,8 @@ int check_capture(checker *c, const char *mock_url, const check_str *body, check
 /* ---- the scenarios (check_scenarios.c) ---- */
 
 void check_all(checker *c);
+/* An in-process plugin's scenarios (check_local.c): no HTTP, no mock. */
+void check_local_all(checker *c);
 
 /* ---- embeddings (check_embed.c) ---- */
 

@@ -605,8 +605,7 @@ static verdict utf8_stream(checker *c) { return sc_utf8(c, 1); }
 void check_all(checker *c)
 {
     if (c->proto == PROTO_LOCAL) {
-        check_report(c, "scenarios", CHECK_SKIP "an in-process plugin: the HTTP scenarios do "
-                     "not apply");
+        check_local_all(c);
         run1(c, "embeddings", check_embed_scenario);
         return;
     }

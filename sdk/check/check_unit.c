@@ -212,7 +212,9 @@ static verdict descriptor(checker *c, const ac_provider *d)
     snprintf(c->name, sizeof c->name, "%s", d->name);
     c->features = d->features;
     c->can_stream = http && d->parse_event != NULL;
-    c->can_list = d->parse_models != NULL;
+    c->can_list = d->parse_models != NULL ||
+                  (d->struct_size >= offsetof(ac_provider, list_models) + sizeof d->list_models &&
+                   d->list_models != NULL);
     c->local = d->run_local != NULL;
     c->chat = http || c->local;
     c->can_embed = embed_http || embed_local;

@@ -438,7 +438,8 @@ typedef struct ac_media_limits {
  *   - HTTP backend: build_request and parse_response; streaming if
  *     parse_event is set too;
  *   - in-process backend: run_local (then build_request stays NULL);
- *   - model listing: build_models_request and parse_models;
+ *   - model listing: build_models_request and parse_models (HTTP), or
+ *     list_models (in-process, ABI 2.1);
  *   - embeddings (ABI 2.1): build_embed_request and parse_embed_response
  *     (HTTP), or run_embed (in-process).  A plugin may embed and not chat
  *     (then it sets no chat member; chat on it fails with AC_EUNSUPPORTED).
@@ -568,6 +569,15 @@ typedef struct ac_provider {
      * core's defaults (PNG and JPEG, 2048 pixels on the long edge, 5 MiB
      * of base64). */
     const ac_media_limits *media;
+    /* OPTIONAL (ABI 2.1), for in-process backends, whose models are not
+     * listed over HTTP: add the id of every model the instance offers
+     * with host->models_add, in the order to show them.  Called by
+     * ac_list_models on the caller's thread, concurrently with anything
+     * but init and fini.  Fail with host->fail (AC_EIO for a folder that
+     * cannot be read, AC_ENOMEM).  An HTTP backend leaves it NULL and sets
+     * build_models_request and parse_models instead; when both are set,
+     * this one is used. */
+    ac_status (*list_models)(void *state, ac_model_list *out, ac_call *call);
 } ac_provider;
 
 /** Marks the entry point exported even when a plugin is built with
