@@ -53,7 +53,7 @@ EOF
 mockd_start
 mockd_config
 
-A() { run 20 "$ACORE" -c "$CONF" "$@"; }
+A() { run 20 "$ACORE" -C "$CONF" "$@"; }
 
 # ---------------------------------------------------------------------
 # Replies
@@ -140,12 +140,12 @@ else fail "config check: a clean file"; fi
 
 cp "$CONF" "$tmp/typo.conf"
 printf 'abstractcor = { };\n' >>"$tmp/typo.conf"
-run 20 "$ACORE" -c "$tmp/typo.conf" config check
+run 20 "$ACORE" -C "$tmp/typo.conf" config check
 if [ $rc -eq 3 ] && out_lines 1 &&
    out_has "^$tmp/typo.conf:[0-9]*: unknown setting 'abstractcor' at the top level (did you mean abstractcore?)\$"; then
     pass "config check: a typo, file, line and the nearest key; exit 3"
 else fail "config check: a typo"; fi
-run 20 "$ACORE" -c "$tmp/typo.conf" "Say hello"
+run 20 "$ACORE" -C "$tmp/typo.conf" "Say hello"
 if [ $rc -eq 3 ] && err_has "did you mean abstractcore?"; then
     pass "the same file fails to open with the same message"
 else fail "a typo fails the open"; fi
@@ -208,19 +208,19 @@ if [ $rc -eq 3 ] && err_lines 1 && err_has "^acore: .*no-such-provider" && out_e
     pass "an unknown provider exits 3 with one line"
 else fail "unknown provider"; fi
 
-run 10 "$ACORE" -c "$tmp/missing.conf" hi
+run 10 "$ACORE" -C "$tmp/missing.conf" hi
 if [ $rc -eq 3 ] && err_lines 1 && err_has "missing.conf"; then
     pass "a missing -c file exits 3"
 else fail "missing config file"; fi
 
 printf 'abstractcore = {\n  default_provider = ;\n};\n' >"$tmp/broken.conf"
-run 10 "$ACORE" -c "$tmp/broken.conf" hi
+run 10 "$ACORE" -C "$tmp/broken.conf" hi
 if [ $rc -eq 3 ] && err_lines 1 && err_has "broken.conf:2"; then
     pass "a config syntax error exits 3 naming file and line"
 else fail "config syntax error"; fi
 
 printf 'abstractcore = { plugin_path = [ "%s" ]; };\n' "$PLUGDIR" >"$tmp/nodefault.conf"
-run 10 "$ACORE" -c "$tmp/nodefault.conf" hi
+run 10 "$ACORE" -C "$tmp/nodefault.conf" hi
 if [ $rc -eq 3 ] && err_lines 1 && err_has "default_provider"; then
     pass "no provider chosen exits 3 and says how to choose one"
 else fail "no default provider"; fi
@@ -309,7 +309,7 @@ else fail "--trace"; fi
 # Ctrl-C: SIGINT while streaming cancels, keeps what arrived, exits 130.
 # The old output goes first, so text in the file means this run started.
 rm -f "$tmp/out" "$tmp/err"
-"$ACORE" -c "$CONF" -m slow hi </dev/null >"$tmp/out" 2>"$tmp/err" &
+"$ACORE" -C "$CONF" -m slow hi </dev/null >"$tmp/out" 2>"$tmp/err" &
 acpid=$!
 i=0
 while [ $i -lt 100 ] && [ ! -s "$tmp/out" ]; do

@@ -151,6 +151,13 @@ static void test_no_live_allocations(void)
 
 int tu_run_suites(void)
 {
+    /* Tests never read what is configured on the machine: no system-wide
+     * file (make install puts none, but an administrator may), no user
+     * file, no file named by the caller's environment.  A test that wants
+     * the search order sets these itself. */
+    setenv("ABSTRACTCORE_CONFIG_NOSYSTEM", "1", 1);
+    setenv("XDG_CONFIG_HOME", "/nonexistent/abstractcore-tests", 1);
+    unsetenv("ABSTRACTCORE_CONFIG");
     static const tu_test leaks[] = {
         {"no library allocation outlives the tests", test_no_live_allocations},
     };
