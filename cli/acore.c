@@ -121,7 +121,7 @@ static void acore_print_help(void)
 "       acore [OPTIONS] -            the prompt is standard input\n"
 "       acore [OPTIONS] -- PROMPT... the words are the prompt, even a command's name\n", stdout);
     for (i = 0; i < ACORE_N_COMMANDS; i++)
-        printf("       acore %-23s %s\n", acore_commands[i].usage, acore_commands[i].summary);
+        printf("       acore %-22s %s\n", acore_commands[i].usage, acore_commands[i].summary);
     fputs(
 "\n"
 "Options:\n"

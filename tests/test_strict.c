@@ -620,6 +620,28 @@ static void test_every_key_documented(void)
     free(doc);
 }
 
+/* abstractcore.conf(5), made by docs/conf-man.awk from configuration.md's
+ * tables: every key of the table, with its exact type, as
+ * "\fBNAME\fR (TYPE" (the engine and trace keys with their group). */
+static void test_every_key_in_man_page(void)
+{
+    char *man = tu_read_file(TEST_BUILDDIR "/docs/abstractcore.conf.5", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(man);
+    size_t n;
+    const keydef *keys = ac__keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        char type[256], entry[400];
+        ac__key_type_text(&keys[i], type, sizeof type);
+        snprintf(entry, sizeof entry, "\n.TP\n\\fB%s%s\\fR (%s", keys[i].scope == KS_ENGINE
+                 ? "engine." : keys[i].scope == KS_TRACE ? "trace." : "", keys[i].name, type);
+        int ok = strstr(man, entry) != NULL;
+        if (!ok)
+            fprintf(stderr, "\n  docs/abstractcore.conf.5: no entry \"%s\"", entry + 5);
+        CU_ASSERT_TRUE(ok);
+    }
+    free(man);
+}
+
 static void test_nearest(void)
 {
     TU_ASSERT_STR(ac__key_nearest(KS_PROVIDER, "base_ulr", NULL, 0), "base_url");
@@ -663,6 +685,7 @@ int main(void)
         {"unset key variables, unreadable plugin folders", test_check_variables_and_folders},
         {"the sample config is clean", test_sample_config_is_clean},
         {"every key documented", test_every_key_documented},
+        {"every key in abstractcore.conf(5)", test_every_key_in_man_page},
         {"nearest key", test_nearest},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
