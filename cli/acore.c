@@ -420,19 +420,6 @@ ac_llm *cli_llm_new(const cli_ctx *ctx, const char *provider, const char *model,
                          err);
 }
 
-/* A provider the core does not know: the library's message, and where to
- * look and what to try, on the same line. */
-static void acore_print_no_provider(const ac_error *err, const ac_core *core)
-{
-    char where[1200];
-
-    cli_config_where(core, NULL, where, sizeof where);
-    cli_errorf("%s%s%s (%s; `acore plugins` lists the providers; `acore --demo` runs "
-               "without any)", err->provider[0] ? err->provider : "",
-               err->provider[0] ? ": " : "", err->message[0] ? err->message
-                                                             : ac_strerror(err->code), where);
-}
-
 /* What main() made, to undo in reverse. */
 typedef struct acore_setup {
     ac_core    *core;
@@ -503,10 +490,7 @@ static int acore_set_up(cli_ctx *ctx, unsigned needs, acore_setup *su)
     ctx->provider = provider;
     su->llm = ac_llm_create(su->core, provider, o->model, su->opts, &err);
     if (!su->llm) {
-        if (err.code == AC_ENOPROVIDER)
-            acore_print_no_provider(&err, su->core);
-        else
-            cli_print_error(&err);
+        cli_print_llm_error(&err, su->core);
         return err.code == AC_ENOMEM ? CLI_EXIT_REQUEST : CLI_EXIT_CONFIG;
     }
     ctx->llm = su->llm;

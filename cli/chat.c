@@ -188,7 +188,13 @@ static int chat_read(chat_reader *r, const char **line)
 #ifdef HAVE_LIBEDIT
     if (r->el) {
         int count = 0;
-        const char *s = el_gets(r->el, &count);
+        const char *s;
+        /* The terminal in libedit's mode before the prompt shows (el_gets
+         * would switch only at its first read, after printing it): what
+         * is typed once the prompt is there is libedit's to echo, and a
+         * Ctrl-D is a key, not the terminal's end of input. */
+        el_set(r->el, EL_PREP_TERM, 1);
+        s = el_gets(r->el, &count);
         if (cli_interrupted)
             return CHAT_INTERRUPT;
         if (!s || count <= 0)
@@ -274,7 +280,7 @@ static int chat_model(chat_state *st, const char *arg)
     }
     llm = cli_llm_new(st->ctx, ac_llm_provider(st->llm), arg, &err);
     if (!llm)
-        cli_print_error(&err);
+        cli_print_llm_error(&err, st->ctx->core);
     else
         chat_use(st, llm);
     return CHAT_GO_ON;
@@ -302,7 +308,7 @@ static int chat_provider(chat_state *st, const char *arg)
         model++;
     llm = cli_llm_new(st->ctx, name, *model ? model : NULL, &err);
     if (!llm)
-        cli_print_error(&err);
+        cli_print_llm_error(&err, st->ctx->core);
     else
         chat_use(st, llm);
     return CHAT_GO_ON;
@@ -490,7 +496,9 @@ int cli_cmd_chat(cli_ctx *ctx)
         char *line;
         int r;
 
-        cli_interrupted = 0;
+        /* A Ctrl-C pressed since the last one was handled counts: it is
+         * cleared only when handled, and after a turn (presses while a
+         * reply winds down are that reply's). */
         cli_sigint_catch(0);
         r = chat_read(&rd, &raw);
         if (r == CHAT_EOF) {
@@ -499,6 +507,7 @@ int cli_cmd_chat(cli_ctx *ctx)
             break;
         }
         if (r == CHAT_INTERRUPT) {
+            cli_interrupted = 0;
             if (rd.cut_nonempty) {
                 fputc('\n', stdout);
                 armed = 0;
@@ -527,6 +536,7 @@ int cli_cmd_chat(cli_ctx *ctx)
             continue;
         }
         rc = cli_run_turn(st.s, line, st.gp, o, CLI_TURN_CHAT);
+        cli_interrupted = 0;
         if (rc == CLI_EXIT_INTERRUPT) {
             fputs("[cancelled; Ctrl-C at the empty prompt leaves]\n", stderr);
             armed = 1;

@@ -289,6 +289,9 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print an ac_error as `acore: <provider>: <stage>: <message>`. */
 void cli_print_error(const ac_error *err);
+/* The error of ac_llm_create: for an unknown provider with where the
+ * configuration was looked for and a word about --demo. */
+void cli_print_llm_error(const ac_error *err, const ac_core *core);
 /* The exit status for a failure with this code: 3 for configuration,
  * provider and plugin problems, 1 for everything else. */
 int cli_exit_status(ac_status code);

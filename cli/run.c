@@ -21,14 +21,8 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1   /* sigaction, pthread_sigmask */
-#endif
-
 #include <errno.h>
 #include <json-c/json.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -234,3 +234,20 @@ void cli_config_where(const ac_core *core, const char *config_path, char *buf, s
         snprintf(buf, n, "no configuration file (looked for %s and %s/abstractcore/abstractcore.conf)",
                  user, AC_SYSCONFDIR);
 }
+
+void cli_print_llm_error(const ac_error *err, const ac_core *core)
+{
+    char where[1200];
+
+    if (err->code != AC_ENOPROVIDER) {
+        cli_print_error(err);
+        return;
+    }
+    /* A provider the core does not know: the library's message, and
+     * where to look and what to try, on the same line. */
+    cli_config_where(core, NULL, where, sizeof where);
+    cli_errorf("%s%s%s (%s; `acore plugins` lists the providers; `acore --demo` runs "
+               "without any)", err->provider[0] ? err->provider : "",
+               err->provider[0] ? ": " : "",
+               err->message[0] ? err->message : ac_strerror(err->code), where);
+}

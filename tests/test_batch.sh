@@ -190,4 +190,26 @@ if [ $rc -eq 2 ] && err_has -- "--concurrency"; then
     pass "--concurrency 0 is refused"
 else fail "--concurrency 0"; fi
 
+# ---------------------------------------------------------------------
+# On a terminal: a progress bar on standard error, erased for each line
+# ---------------------------------------------------------------------
+
+PTY="$top_builddir/tests/pty_drive"
+if [ -x "$PTY" ]; then
+    cat >"$tmp/bar.pty" <<'EOF'
+expect [..............................] 0/10
+expect ] 10/10
+exit 0
+EOF
+    TERM=dumb "$PTY" -t 20 -o "$tmp/out" "$ACORE" -C "$CONF" --concurrency 3 batch "$tmp/many.txt" \
+        <"$tmp/bar.pty" >/dev/null 2>"$tmp/err"
+    rc=$?
+    # Each result line starts at the beginning of a line: the bar was
+    # erased ("\r" and blanks, then "\r") before it was printed.
+    if [ $rc -eq 0 ] && [ "$(grep -c '^{"line":' "$tmp/out")" -eq 0 ] &&
+       [ "$(tr '\r' '\n' <"$tmp/out" | grep -c '^{"line":')" -eq 10 ]; then
+        pass "a progress bar on a terminal, erased before each result"
+    else fail "progress bar"; fi
+else hard_error "$PTY is not built"; fi
+
 mockd_summary

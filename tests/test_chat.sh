@@ -37,6 +37,8 @@ reply = "Hello from the chat mock.";
 chunks = 4;
 scenarios = (
   { model = "echo"; echo = true; },
+  { model = "second"; reply = "The second reply."; },
+  { model = "third"; reply = "The third reply."; },
   { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; },
   { model = "wait"; first_byte_delay_ms = 1500; }
 );
@@ -45,6 +47,10 @@ mockd_start
 mockd_config
 data="$HOME/.local/share/abstractcore"
 
+# The replies differ from the lines typed: a line typed while a reply is
+# still printing (the terminal is not yet libedit's) is echoed twice, by
+# the terminal and by libedit, and must not pass for a reply.
+#
 # drive NAME CMD...: run CMD on a terminal with the script $tmp/NAME.pty;
 # the transcript goes to $tmp/NAME.out and pty_drive's report to
 # $tmp/NAME.err.
@@ -67,11 +73,11 @@ expect >
 send Say hello
 expect Hello from the chat mock.
 expect > 
-send /model echo
-expect [now mock, model echo]
+send /model second
+expect [now mock, model second]
 expect > 
 send second turn
-expect second turn\r\nsecond turn\r\n
+expect The second reply.
 expect > 
 send /model slow
 expect > 
@@ -83,10 +89,10 @@ intr
 expect ^C
 expect [cancelled; Ctrl-C at the empty prompt leaves]
 expect > 
-send /model echo
+send /model third
 expect > 
 send after the cancel
-expect after the cancel\r\nafter the cancel\r\n
+expect The third reply.
 expect > 
 send /save first-chat
 expect [saved 6 messages to 
@@ -113,10 +119,10 @@ expect >
 send /load first-chat
 expect [loaded 6 messages from 
 expect > 
-send /model echo
+send /model second
 expect > 
 send and one more
-expect and one more\r\nand one more\r\n
+expect The second reply.
 expect > 
 eof
 exit 0
@@ -150,11 +156,11 @@ expect >
 send /system
 expect [system prompt: Answer in one word.]
 expect > 
-send /provider mock echo
-expect [now mock, model echo]
+send /provider mock second
+expect [now mock, model second]
 expect > 
 send /model
-expect [provider mock, model echo]
+expect [provider mock, model second]
 expect > 
 send /modle x
 expect /modle is not a command (did you mean /model?)
@@ -164,7 +170,7 @@ expect /save NAME|FILE
 expect /exit
 expect > 
 send kept
-expect kept\r\nkept\r\n
+expect The second reply.
 expect > 
 send /reset
 expect [conversation cleared; the system prompt stays]
@@ -173,7 +179,7 @@ send /save after-reset
 expect [saved 0 messages
 expect > 
 send /provider no-such-provider
-expect no-such-provider
+expect acore --demo
 expect > 
 send /quit
 exit 0
@@ -189,13 +195,15 @@ else fail "chat commands"; fi
 
 cat >"$tmp/intr.pty" <<'EOF'
 expect > 
-type half a line
-expect half a line
+# Ctrl-A X: only libedit (not the terminal) turns this into "Xhalf...",
+# so once it shows, libedit has read the line.
+type half a line\x01X
+expect Xhalf a line
 intr
-expect > 
+expect \n> 
 intr
 expect [Ctrl-C again to leave, or /exit]
-expect > 
+expect \n> 
 intr
 exit 0
 EOF
@@ -213,7 +221,7 @@ expect go on and on\r\n
 bytes 100
 intr
 expect [cancelled
-expect > 
+expect \n> 
 intr
 exit 0
 EOF

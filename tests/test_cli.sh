@@ -645,4 +645,63 @@ if [ $rc -eq 3 ] && err_lines 1 && err_has "ABSTRACTCORE_MOCKD ($tmp/no-mockd) i
     pass "demo mode without the server: exit 3, one line"
 else fail "demo without acore-mockd"; fi
 
+# ---------------------------------------------------------------------
+# Shell completion (bash; zsh's file is checked for syntax)
+# ---------------------------------------------------------------------
+
+COMPLETE="$(cd "$(dirname "$0")/.." && pwd)/cli/complete"
+# comp WORD...: what bash completes for the last WORD after the others.
+comp() {
+    bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _acore
+             printf "%s\n" "${COMPREPLY[@]}"' _ "$COMPLETE/acore" "$ACORE" "$@" 2>&1 |
+        sort | tr '\n' ' '
+}
+if command -v bash >/dev/null 2>&1; then
+    got=$(comp "")
+    [ "$got" = "batch chat config help models plugins " ] &&
+        pass "bash completes the commands" || { rc=0; fail "bash commands: '$got'"; }
+    got=$(comp ch)
+    [ "$got" = "chat " ] && pass "bash completes 'ch' to chat" || { rc=0; fail "bash ch: '$got'"; }
+    got=$(comp -o j)
+    [ "$got" = "json jsonl " ] && pass "bash completes -o" || { rc=0; fail "bash -o: '$got'"; }
+    got=$(comp config "")
+    [ "$got" = "check " ] && pass "bash completes config check" || { rc=0; fail "bash config: '$got'"; }
+    got=$(comp -C "$CONF" -p "")
+    [ "$got" = "mock openai " ] &&
+        pass "bash completes -p with the configured providers and plugins" ||
+        { rc=0; fail "bash -p: '$got'"; }
+    got=$(comp --sess)
+    [ "$got" = "--session " ] && pass "bash completes long options" || { rc=0; fail "bash --sess: '$got'"; }
+fi
+# zsh completes on a terminal only: an interactive zsh on pty_drive's,
+# with _acore in its fpath and this acore first in PATH.
+if command -v zsh >/dev/null 2>&1 && [ -x "$top_builddir/tests/pty_drive" ]; then
+    mkdir -p "$tmp/zsh/bin"
+    ln -sf "$ACORE" "$tmp/zsh/bin/acore"
+    cat >"$tmp/zsh/.zshrc" <<ZRC
+PS1='READY%# '
+fpath=("$COMPLETE" \$fpath)
+autoload -Uz compinit && compinit -u -d "$tmp/zsh/.zcompdump"
+ZRC
+    cat >"$tmp/zsh.pty" <<'PTY'
+expect READY
+type acore ch\t
+expect acore chat 
+type \x15acore config \t
+expect acore config check 
+type \x15acore -o jsonl\t
+expect acore -o jsonl 
+type \x15exit\r
+exit 0
+PTY
+    TERM=dumb ZDOTDIR="$tmp/zsh" PATH="$tmp/zsh/bin:$PATH" \
+        "$top_builddir/tests/pty_drive" -t 15 -o "$tmp/out" zsh -i <"$tmp/zsh.pty" \
+        >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 0 ] && pass "zsh completes commands, config check and -o values" ||
+        fail "zsh completion"
+else
+    echo "# zsh is not installed: _acore not checked"
+fi
+
 mockd_summary
