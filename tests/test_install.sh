@@ -40,6 +40,9 @@ unset MAKEFLAGS MFLAGS MAKELEVEL DESTDIR
 MAKE=${MAKE:-make}
 case $MAKE in *" "*) MAKE=make ;; esac
 
+rc=0
+: >"$tmp/out"
+: >"$tmp/err"
 build="$tmp/build"
 P1="$tmp/p1"
 P2="$tmp/p2"
