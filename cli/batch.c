@@ -218,26 +218,30 @@ static void batch_on_done(ac_request *q, ac_status status, void *user)
     pthread_mutex_unlock(&b->mu);
 }
 
-/* The LLM for the line's (provider, model), made on first use; NULL with
- * *err set when it cannot be made (that line then fails, not the batch). */
-static ac_llm *batch_llm_for(batch *b, const batch_item *it, const ac_error **err)
+/* The LLM for the line's (provider, model), made on first use (a failure
+ * is remembered too); NULL with *err filled when it cannot be made (that
+ * line then fails, not the batch).  Borrowed: the batch frees them. */
+static ac_llm *batch_llm_for(batch *b, const batch_item *it, ac_error *err)
 {
     batch_llm *l;
     size_t i;
 
-    *err = NULL;
     if (!it->provider && !it->model)
         return b->ctx->llm;
     for (i = 0; i < b->n_llms; i++) {
         l = &b->llms[i];
         if (batch_same(l->provider, it->provider) && batch_same(l->model, it->model)) {
-            *err = &l->err;
+            if (!l->llm)
+                *err = l->err;
             return l->llm;
         }
     }
     l = realloc(b->llms, (b->n_llms + 1) * sizeof *l);
-    if (!l)
+    if (!l) {
+        err->code = AC_ENOMEM;
+        snprintf(err->message, sizeof err->message, "out of memory");
         return NULL;
+    }
     b->llms = l;
     l = &b->llms[b->n_llms++];
     memset(l, 0, sizeof *l);
@@ -246,7 +250,8 @@ static ac_llm *batch_llm_for(batch *b, const batch_item *it, const ac_error **er
     /* A line that names only a provider gets its default model; one that
      * names only a model keeps the command line's provider. */
     l->llm = cli_llm_new(b->ctx, it->provider, it->model, &l->err);
-    *err = &l->err;
+    if (!l->llm)
+        *err = l->err;
     return l->llm;
 }
 
@@ -256,19 +261,14 @@ static void batch_start(batch *b, batch_item *it, ac_error *start_err)
 {
     static const ac_callbacks cb = { .version = AC_CALLBACKS_VERSION,
                                      .on_done = batch_on_done };
-    const ac_error *lerr = NULL;
     ac_gen_params *gp = b->gp, *own = NULL;
-    ac_llm *llm = batch_llm_for(b, it, &lerr);
+    ac_llm *llm;
 
     it->started = 1;
     ac_error_clear(start_err);
-    if (!llm) {
-        if (lerr)
-            *start_err = *lerr;
-        else
-            start_err->code = AC_ENOMEM;
+    llm = batch_llm_for(b, it, start_err);
+    if (!llm)
         goto failed;
-    }
     if (it->system) {
         /* The command line's parameters with this line's system prompt
          * (the library copies them at the call). */

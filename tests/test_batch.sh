@@ -191,6 +191,40 @@ if [ $rc -eq 2 ] && err_has -- "--concurrency"; then
 else fail "--concurrency 0"; fi
 
 # ---------------------------------------------------------------------
+# Ctrl-C: what is in flight is cancelled and reported, the rest not sent
+# ---------------------------------------------------------------------
+
+: >"$tmp/slow.txt"
+i=1
+while [ $i -le 10 ]; do
+    printf '{"prompt": "s%d", "model": "late"}\n' $i >>"$tmp/slow.txt"
+    i=$((i + 1))
+done
+rm -f "$tmp/out" "$tmp/err"
+"$ACORE" -C "$CONF" --concurrency 2 batch "$tmp/slow.txt" </dev/null >"$tmp/out" 2>"$tmp/err" &
+acpid=$!
+i=0
+while [ $i -lt 100 ] && [ ! -s "$tmp/out" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -INT "$acpid" 2>/dev/null
+i=0
+while [ $i -lt 50 ] && kill -0 "$acpid" 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -0 "$acpid" 2>/dev/null && kill -9 "$acpid" 2>/dev/null
+wait "$acpid"
+rc=$?
+n=$(wc -l <"$tmp/out" | tr -d ' ')
+if [ $rc -eq 130 ] && [ "$n" -ge 2 ] && [ "$n" -lt 10 ] &&
+   [ "$(grep -c '"code":"AC_ECANCELED"' "$tmp/out")" -ge 1 ] &&
+   [ "$(sed -n 's/^{"line":\([0-9]*\),.*/\1/p' "$tmp/out" | tr '\n' ' ')" = "$(seq 1 "$n" | tr '\n' ' ')" ]; then
+    pass "Ctrl-C: in-flight prompts reported cancelled, in order; the rest not sent; exit 130"
+else fail "batch Ctrl-C ($n lines)"; fi
+
+# ---------------------------------------------------------------------
 # On a terminal: a progress bar on standard error, erased for each line
 # ---------------------------------------------------------------------
 
