@@ -57,6 +57,8 @@ static const cli_command acore_commands[] = {
       "an interactive conversation (line editing, history; /help inside)" },
     { "batch",   cli_cmd_batch,   CLI_NEEDS_LLM,  0, 1, "batch [FILE|-]",
       "send every prompt of FILE at once; results as JSON lines, in order" },
+    { "embed",   cli_cmd_embed,   CLI_NEEDS_LLM,  0, -1, "embed [TEXT...|-]",
+      "one embedding per text, as JSON lines" },
     { "models",  cli_cmd_models,  CLI_NEEDS_LLM,  0, 0, "models [-p NAME]",
       "list the models a provider serves" },
     { "plugins", cli_cmd_plugins, CLI_NEEDS_CORE, 0, 0, "plugins",
@@ -80,10 +82,12 @@ enum {
     OPT_TOOL_MODE,
     OPT_TRACE,
     OPT_SESSION,
-    OPT_CONCURRENCY
+    OPT_CONCURRENCY,
+    OPT_DIMENSIONS
 };
 
 static const struct option acore_long_options[] = {
+    { "attach",      required_argument, NULL, 'a' },
     { "config",      required_argument, NULL, 'C' },
     { "continue",    no_argument,       NULL, 'c' },
     { "session",     required_argument, NULL, OPT_SESSION },
@@ -101,6 +105,7 @@ static const struct option acore_long_options[] = {
     { "tool-mode",   required_argument, NULL, OPT_TOOL_MODE },
     { "trace",       required_argument, NULL, OPT_TRACE },
     { "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+    { "dimensions",  required_argument, NULL, OPT_DIMENSIONS },
     { "verbose",     no_argument,       NULL, 'v' },
     { "help",        no_argument,       NULL, 'h' },
     { "version",     no_argument,       NULL, 'V' },
@@ -132,6 +137,9 @@ static void acore_print_help(void)
 "                         (default: abstractcore.default_provider)\n"
 "  -m, --model NAME       the model (default: the provider's default_model)\n"
 "  -s, --system TEXT      a system prompt\n"
+"  -a, --attach FILE      attach an image (PNG, JPEG, WebP, GIF) or a document\n"
+"                         (PDF, text, Markdown, CSV, TSV, JSON) to the prompt;\n"
+"                         repeatable\n"
 "  -c, --continue         continue the last conversation (prompt or chat)\n"
 "      --session NAME     continue (or start) the conversation kept as NAME\n"
 "                         ($XDG_DATA_HOME/abstractcore/sessions/NAME.json;\n"
@@ -154,6 +162,8 @@ static void acore_print_help(void)
 "      --trace FILE       append one JSON line per try and per request to FILE\n"
 "                         (timings, provider, model, status, usage; no text)\n"
 "      --concurrency N    batch: at most N requests at once (default 8)\n"
+"      --dimensions N     embed: vectors of N values (models that can shorten\n"
+"                         theirs, e.g. OpenAI text-embedding-3)\n"
 "      --demo             use the mock server (acore-mockd) even if configured\n"
 "  -v, --verbose          reasoning, the config file used, and a usage line,\n"
 "                         on standard error\n"
@@ -287,9 +297,16 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg, 
     o->output = CLI_OUTPUT_TEXT;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":C:cp:m:s:o:vhV", acore_long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":a:C:cp:m:s:o:vhV", acore_long_options, NULL)) != -1) {
         last_end = optind;
         switch (c) {
+        case 'a':
+            if (!optarg[0])
+                return cli_usage_error("--attach: empty file name");
+            if (o->n_attach >= AC_MAX_ATTACHMENTS)
+                return cli_usage_error("--attach: at most %d files", AC_MAX_ATTACHMENTS);
+            o->attach_paths[o->n_attach++] = optarg;
+            break;
         case 'C':
             if (!optarg[0])
                 return cli_usage_error("--config: empty file name");
@@ -326,6 +343,11 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg, 
             if (rc != CLI_EXIT_OK)
                 return rc;
             o->has_temperature = 1;
+            break;
+        case OPT_DIMENSIONS:
+            rc = acore_parse_long("--dimensions", optarg, 1, 65536, &o->dimensions);
+            if (rc != CLI_EXIT_OK)
+                return rc;
             break;
         case OPT_CONCURRENCY:
             rc = acore_parse_long("--concurrency", optarg, 1, ACORE_CONCURRENCY_MAX,

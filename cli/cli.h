@@ -5,8 +5,8 @@
  * sets up what the command needs (the core; the provider, or the demo
  * mock server: demo.c).  Commands: run.c sends one prompt and prints the
  * reply (also one turn of chat.c), chat.c is the interactive session,
- * batch.c sends many prompts at once, commands.c has the small ones
- * (plugins, models, config check).  turn.c reads a session turn's events
+ * batch.c sends many prompts at once, embed.c turns texts into vectors,
+ * commands.c has the small ones (plugins, models, config check).  turn.c reads a session turn's events
  * one by one, events.c writes events and responses as JSON, store.c keeps
  * conversations in the XDG data folder, input.c reads prompts, tty.c
  * draws on a terminal and catches Ctrl-C, util.c prints messages.  All
@@ -69,6 +69,9 @@ typedef struct cli_opts {
     int         continue_last;/* -c, --continue: the last conversation */
     const char *session;      /* --session NAME|FILE */
     long        concurrency;  /* --concurrency N (batch); 0: the default */
+    const char *attach_paths[AC_MAX_ATTACHMENTS]; /* -a FILE, each attached */
+    int         n_attach;
+    long        dimensions;   /* --dimensions N (embed); 0: the model's own */
 } cli_opts;
 
 /* ------------------------------------------------------------------ */
@@ -112,6 +115,8 @@ int cli_cmd_config(cli_ctx *ctx);
 int cli_cmd_chat(cli_ctx *ctx);
 /* batch.c */
 int cli_cmd_batch(cli_ctx *ctx);
+/* embed.c */
+int cli_cmd_embed(cli_ctx *ctx);
 
 /* acore.c: an LLM like ctx->llm (same options), for `provider` (NULL:
  * ctx->provider) and `model` (NULL: the provider's default).  Free with
@@ -125,7 +130,7 @@ ac_llm *cli_llm_new(const cli_ctx *ctx, const char *provider, const char *model,
 
 /*
  * The generation parameters the options ask for (-s is not among them:
- * a session holds the system prompt).  Reads the --schema and --tool
+ * a session holds the system prompt).  Reads the --schema, --tool and -a
  * files.  Returns an exit status; *out is set on CLI_EXIT_OK (free with
  * ac_gen_params_free), after printing the problem otherwise.
  */
@@ -238,7 +243,8 @@ int cli_valid_utf8(const char *s);
 typedef struct cli_demo cli_demo;
 
 /* Start acore-mockd with the demo script as a child process and point
- * opts (base_url, api_key) at it; say so on stderr (explicit: --demo).
+ * opts (base_url, api_key, embed_model) at it; say so on stderr
+ * (explicit: --demo).
  * Returns an exit status; *out set on CLI_EXIT_OK. */
 int cli_demo_start(int explicit_demo, ac_options *opts, cli_demo **out);
 /* Stop the server and wait for it.  NULL ok. */

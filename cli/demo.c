@@ -42,6 +42,9 @@
 
 #include "cli.h"
 
+/* The embedding model `acore embed` asks the mock for in demo mode. */
+#define DEMO_EMBED_MODEL "demo-embedding"
+
 /* How long the server may take to say where it listens. */
 #define DEMO_START_MS 10000
 #define DEMO_STOP_MS  3000
@@ -56,7 +59,7 @@ struct cli_demo {
  * docs/mock-server.md): a reply that says where it comes from, streamed
  * in visible pieces, and models that show the rest: `-m echo` repeats the
  * prompt, `-m tools` makes a tool call, `-m slow` streams long enough to
- * try Ctrl-C.
+ * try Ctrl-C; `acore embed` gets vectors of 8 values.
  */
 static const char demo_script[] =
     "reply = \"Hello! This reply comes from the mock LLM server bundled with "
@@ -64,6 +67,7 @@ static const char demo_script[] =
     "a real model, write a configuration file: see acore(1), CONFIGURATION.\";\n"
     "chunks = 32;\n"
     "delay_ms = 30;\n"
+    "embedding_dim = 8;\n"
     "scenarios = (\n"
     "  { model = \"echo\"; echo = true; },\n"
     "  { model = \"tools\"; reply = \"\";\n"
@@ -289,7 +293,8 @@ int cli_demo_start(int explicit_demo, ac_options *opts, cli_demo **out)
     outp[0] = -1;
     snprintf(base_url, sizeof base_url, "%s/v1", d->url);
     if (ac_options_set(opts, "base_url", base_url) != AC_OK ||
-        ac_options_set(opts, "api_key", "mock") != AC_OK) {
+        ac_options_set(opts, "api_key", "mock") != AC_OK ||
+        ac_options_set(opts, "embed_model", DEMO_EMBED_MODEL) != AC_OK) {
         cli_errorf("out of memory");
         goto fail_child;
     }
