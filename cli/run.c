@@ -1,32 +1,28 @@
 /*
- * run.c -- send one prompt and print the reply, for acore.
+ * run.c -- one turn: send a prompt, print the reply, for `acore PROMPT`
+ * and each turn of `acore chat`.
  *
- * By default the reply is streamed with the pull API (ac_stream_open /
- * ac_stream_next): text deltas go to stdout, flushed as they arrive;
- * reasoning (with -v) and tool calls go to stderr.  --no-stream sends one
- * ac_agenerate request without callbacks and prints the whole reply.
- * -o json prints ac_response_to_json() of the final response instead.
+ * Every prompt is a turn of a session (store.c keeps it for -c and
+ * --session), read event by event (turn.c): text deltas go to stdout,
+ * flushed as they arrive; reasoning (with -v) and tool calls go to
+ * stderr.  -o json prints the whole response as one JSON object at the
+ * end, -o jsonl one object per event and then the response (events.c).
+ * --no-stream asks the backend for the whole reply at once; its events
+ * then all arrive at the end.  While nothing has arrived yet, a spinner
+ * turns on stderr when stderr is a terminal (tty.c).
  *
- * Ctrl-C: the SIGINT handler only sets a flag (about the only thing a
- * handler may safely do).  The main loop waits for events with a short
- * timeout, and when it sees the flag calls ac_request_cancel(), then keeps
- * reading until the request is done, so everything that arrived is
- * printed before acore exits with 130.  main() blocked SIGINT before the
- * library's threads started, so they inherited the block and only this
- * thread ever runs the handler.  The handler is one-shot (SA_RESETHAND):
- * a second Ctrl-C kills the program even if something hangs.
+ * Ctrl-C: the SIGINT handler (tty.c) only sets a flag.  The loop waits
+ * for events with a short timeout, and when it sees the flag cancels the
+ * request, then keeps reading until the turn is done, so everything that
+ * arrived is printed before acore exits with 130 (chat goes back to its
+ * prompt).  For a single prompt the handler is one-shot (SA_RESETHAND): a
+ * second Ctrl-C kills the program even if something hangs.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1   /* sigaction, pthread_sigmask */
-#endif
-
 #include <errno.h>
 #include <json-c/json.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,22 +37,13 @@
 /* --schema and --tool files larger than this are refused. */
 #define RUN_FILE_MAX ((size_t)1024 * 1024)
 
-static volatile sig_atomic_t run_interrupted;
-
 typedef struct run_state {
     const cli_opts *o;
     int  printed;         /* some reply text went to stdout */
     char last;            /* the last byte of it */
     int  reasoning_open;  /* a "[reasoning] ..." line on stderr is open */
-    int  saw_error;       /* an AC_EVENT_ERROR arrived: the stream is over */
-    int  streamed;        /* text was printed as events arrived */
+    int  has_schema;      /* --schema: only the validated document is printed */
 } run_state;
-
-static void run_on_sigint(int sig)
-{
-    (void)sig;
-    run_interrupted = 1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Output                                                              */
@@ -84,7 +71,7 @@ static void run_print_text(run_state *st, const char *text, size_t len)
 
 static void run_print_reasoning(run_state *st, const char *text, size_t len)
 {
-    if (!st->o->verbose || !text || len == 0)
+    if (!st->o->verbose || st->o->output != CLI_OUTPUT_TEXT || !text || len == 0)
         return;
     if (!st->reasoning_open) {
         fputs("[reasoning] ", stderr);
@@ -111,15 +98,20 @@ static void run_print_tool_call(run_state *st, const char *name,
 
 static void run_event(run_state *st, const ac_chunk *c)
 {
+    if (st->o->output == CLI_OUTPUT_JSONL) {
+        cli_event_jsonl(stdout, c);
+        fflush(stdout);
+        return;
+    }
     switch (c->type) {
     case AC_EVENT_TEXT:
         /* With a schema only the validated document is printed, at the
          * end: a reply that is asked again must not reach stdout. */
-        if (!st->o->schema_path)
+        if (!st->has_schema)
             run_print_text(st, c->text, c->len);
         break;
     case AC_EVENT_RESTART:
-        if (st->o->verbose && c->error) {
+        if (st->o->verbose && c->error && st->o->output == CLI_OUTPUT_TEXT) {
             run_close_reasoning(st);
             fputs("[retry] ", stderr);
             cli_put_clean(stderr, c->error->message, strlen(c->error->message));
@@ -131,9 +123,6 @@ static void run_event(run_state *st, const ac_chunk *c)
         break;
     case AC_EVENT_TOOL_CALL_END:
         run_print_tool_call(st, c->tool_name, c->data, c->data_len, c->truncated);
-        break;
-    case AC_EVENT_ERROR:
-        st->saw_error = 1;
         break;
     default:
         break;   /* usage and finish are read from the response at the end */
@@ -153,59 +142,46 @@ static void run_print_usage(const ac_response *r)
     fprintf(stderr, " latency_ms=%.0f\n", ac_response_latency_ms(r));
 }
 
-/* ac_response_to_json, with --schema the validated document as its
- * "content" (a JSON value, not the reply's text).  Malloc'd; NULL on no
- * memory. */
-static char *run_response_json(const ac_response *r, const cli_opts *o)
+/* The response as -o json prints it, or as -o jsonl's last line
+ * ({"type":"response","response":{...}}).  0, or -1 on no memory. */
+static int run_print_response(const run_state *st, const ac_response *r)
 {
-    char *json = ac_response_to_json(r);
-    if (!json || !o->schema_path || !ac_response_json(r))
-        return json;
-    json_object *obj = json_tokener_parse(json);
-    ac_free(json);
+    struct json_object *obj = cli_response_object(r, st->has_schema), *line = obj;
+
     if (!obj)
-        return NULL;
-    json_object_object_add(obj, "content", json_object_get(ac_response_json(r)));
-    json_object_object_del(obj, "json");
-    const char *t = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
-    char *out = t ? strdup(t) : NULL;
-    json_object_put(obj);
-    return out;
+        return -1;
+    if (st->o->output == CLI_OUTPUT_JSONL) {
+        line = json_object_new_object();
+        if (!line) {
+            json_object_put(obj);
+            return -1;
+        }
+        json_object_object_add(line, "type", json_object_new_string("response"));
+        json_object_object_add(line, "response", obj);
+    }
+    cli_json_line(stdout, line);
+    json_object_put(line);
+    return 0;
 }
 
 /*
- * The request is done: print what the mode asks for and turn its outcome
+ * The turn is done: print what the mode asks for and turn its outcome
  * into the exit status.
  */
-static int run_finish(run_state *st, ac_request *q)
+static int run_finish(run_state *st, ac_request *q, int interrupted)
 {
     const cli_opts *o = st->o;
     const ac_response *r = ac_request_response(q);
     ac_error err;
     ac_status status;
-    char *json;
-    size_t i;
 
     memset(&err, 0, sizeof err);
     status = ac_request_status(q, &err);
 
     /* --schema: the validated document, and nothing else, on stdout. */
-    if (o->schema_path && status == AC_OK && r && o->output == CLI_OUTPUT_TEXT) {
+    if (st->has_schema && status == AC_OK && r && o->output == CLI_OUTPUT_TEXT) {
         const char *doc = ac_response_json_text(r);
         run_print_text(st, doc, doc ? strlen(doc) : 0);
-    }
-    /* --no-stream: nothing was printed yet. */
-    if (!st->streamed && r && o->output == CLI_OUTPUT_TEXT) {
-        run_print_reasoning(st, ac_response_reasoning(r), strlen(ac_response_reasoning(r)));
-        if (!o->schema_path)
-            run_print_text(st, ac_response_content(r), ac_response_content_len(r));
-        for (i = 0; i < ac_response_tool_call_count(r); i++) {
-            const char *args = ac_response_tool_call_arguments(r, i);
-            run_print_tool_call(st, ac_response_tool_call_name(r, i), args,
-                                args ? strlen(args) : 0,
-                                ac_response_tool_call_truncated(r, i));
-        }
     }
     run_close_reasoning(st);
     if (st->printed && st->last != '\n')
@@ -215,102 +191,74 @@ static int run_finish(run_state *st, ac_request *q)
         run_print_usage(r);
 
     /* Ctrl-C: what arrived has been printed (or goes out as JSON). */
-    if (run_interrupted) {
-        if (o->output == CLI_OUTPUT_JSON && r && (json = run_response_json(r, o)) != NULL) {
-            puts(json);
-            free(json);
-        }
+    if (interrupted) {
+        if (o->output != CLI_OUTPUT_TEXT && r)
+            run_print_response(st, r);
         return CLI_EXIT_INTERRUPT;
     }
     if (status != AC_OK) {
         if (err.code == AC_OK)   /* no report: say at least what failed */
             err.code = status;
+        if (o->output == CLI_OUTPUT_JSONL && r)
+            run_print_response(st, r);
         cli_print_error(&err);
         return cli_exit_status(status);
     }
-    if (o->output == CLI_OUTPUT_JSON) {
-        if (!r || !(json = run_response_json(r, o))) {
-            cli_errorf("out of memory formatting the response");
-            return CLI_EXIT_REQUEST;
-        }
-        puts(json);
-        free(json);
+    if (o->output != CLI_OUTPUT_TEXT && (!r || run_print_response(st, r) != 0)) {
+        cli_errorf("out of memory formatting the response");
+        return CLI_EXIT_REQUEST;
     }
     return CLI_EXIT_OK;
 }
 
-/* Wait until q is done, cancelling it once if Ctrl-C was pressed. */
-static void run_wait(ac_request *q, int *cancelled)
+int cli_run_turn(ac_session *s, const char *prompt, const ac_gen_params *gp,
+                 const cli_opts *o, int mode)
 {
-    for (;;) {
-        if (run_interrupted && !*cancelled) {
-            ac_request_cancel(q);
-            *cancelled = 1;
-        }
-        if (ac_request_wait(q, RUN_POLL_MS) != AC_ETIMEDOUT)
-            break;
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* The two ways to run                                                 */
-/* ------------------------------------------------------------------ */
-
-static int run_stream(ac_llm *llm, const char *prompt, const ac_gen_params *gp,
-                      run_state *st)
-{
+    run_state st;
+    cli_spinner spin;
+    cli_turn *t;
     ac_error err;
-    ac_stream *s = ac_stream_open(llm, prompt, gp, &err);
-    ac_request *q;
     int cancelled = 0, rc;
+    char label[160];
 
-    if (!s) {
+    memset(&st, 0, sizeof st);
+    st.o = o;
+    st.has_schema = o->schema_path != NULL;
+    cli_interrupted = 0;
+    cli_sigint_catch(mode == CLI_TURN_ONESHOT);
+
+    t = cli_turn_start(s, prompt, gp, &err);
+    if (!t) {
         cli_print_error(&err);
-        return run_interrupted ? CLI_EXIT_INTERRUPT : cli_exit_status(err.code);
+        return cli_interrupted ? CLI_EXIT_INTERRUPT : cli_exit_status(err.code);
     }
-    st->streamed = 1;
-    q = ac_stream_request(s);
+    snprintf(label, sizeof label, "waiting for the reply (Ctrl-C cancels)");
+    cli_spinner_start(&spin, label);
     for (;;) {
         const ac_chunk *c = NULL;
         ac_status next;
 
-        if (run_interrupted && !cancelled) {
-            ac_request_cancel(q);
+        if (cli_interrupted && !cancelled) {
+            ac_request_cancel(cli_turn_request(t));
             cancelled = 1;
         }
         /* AC_EAGAIN: nothing within the poll interval; look at the
-         * interrupt flag and wait again. */
-        next = ac_stream_next(s, &c, RUN_POLL_MS);
+         * interrupt flag, turn the spinner, and wait again. */
+        next = cli_turn_next(t, &c, RUN_POLL_MS);
         if (next == AC_OK) {
-            if (c)
-                run_event(st, c);
+            cli_spinner_stop(&spin);
+            run_event(&st, c);
             continue;
         }
-        if (next == AC_EAGAIN)
+        if (next == AC_EAGAIN) {
+            cli_spinner_tick(&spin);
             continue;
-        break;   /* AC_EOF, or the request failed */
+        }
+        break;   /* AC_EOF: the turn is done and every event was read */
     }
-    /* The status and response are final only once on_done has run. */
-    run_wait(q, &cancelled);
-    rc = run_finish(st, q);
-    ac_stream_close(s);
-    return rc;
-}
-
-static int run_whole(ac_llm *llm, const char *prompt, const ac_gen_params *gp,
-                     run_state *st)
-{
-    ac_error err;
-    ac_request *q = ac_agenerate(llm, prompt, gp, NULL, NULL, &err);
-    int cancelled = 0, rc;
-
-    if (!q) {
-        cli_errorf("cannot start the request: %s", err.message);
-        return CLI_EXIT_REQUEST;
-    }
-    run_wait(q, &cancelled);
-    rc = run_finish(st, q);
-    ac_request_free(q);
+    cli_spinner_stop(&spin);
+    rc = run_finish(&st, cli_turn_request(t), cancelled);
+    cli_turn_close(t);
     return rc;
 }
 
@@ -395,80 +343,74 @@ static int run_add_tool(ac_gen_params *gp, const char *path)
     return rc;
 }
 
-int cli_run_prompt(ac_llm *llm, const char *prompt, const cli_opts *o)
+int cli_gen_params(const cli_opts *o, ac_gen_params **out)
 {
     ac_gen_params *gp = ac_gen_params_new();
-    run_state st;
-    struct sigaction sa;
-    sigset_t set;
-    int rc = CLI_EXIT_REQUEST;
+    int rc = CLI_EXIT_USAGE;
 
-    memset(&st, 0, sizeof st);
-    st.o = o;
     if (!gp) {
         cli_errorf("out of memory");
-        goto done;
+        return CLI_EXIT_REQUEST;
     }
     /* The values were range-checked when parsed; a refusal here means the
      * library's limits differ, which is still the user's value to fix. */
-    if (o->system && ac_gen_params_set_system(gp, o->system) != AC_OK) {
-        cli_errorf("--system: the library refused this system prompt");
-        rc = CLI_EXIT_USAGE;
-        goto done;
-    }
     if (o->max_tokens > 0 && ac_gen_params_set_max_tokens(gp, o->max_tokens) != AC_OK) {
         cli_errorf("--max-tokens: the library refused %ld", o->max_tokens);
-        rc = CLI_EXIT_USAGE;
-        goto done;
+        goto fail;
     }
     if (o->has_temperature && ac_gen_params_set_temperature(gp, o->temperature) != AC_OK) {
         cli_errorf("--temperature: the library refused %g", o->temperature);
-        rc = CLI_EXIT_USAGE;
-        goto done;
+        goto fail;
     }
     if (o->timeout_ms >= 0 && ac_gen_params_set_timeouts(gp, -1, -1, -1, o->timeout_ms) != AC_OK) {
         cli_errorf("--timeout: the library refused %ld", o->timeout_ms);
-        rc = CLI_EXIT_USAGE;
-        goto done;
+        goto fail;
     }
     if (!o->stream && ac_gen_params_set_stream(gp, 0) != AC_OK) {
         cli_errorf("--no-stream: the library refused it");
-        goto done;
+        rc = CLI_EXIT_REQUEST;
+        goto fail;
     }
     if (o->schema_path && (rc = run_set_schema(gp, o->schema_path)) != CLI_EXIT_OK)
-        goto done;
+        goto fail;
     for (int i = 0; i < o->n_tools; i++)
         if ((rc = run_add_tool(gp, o->tool_paths[i])) != CLI_EXIT_OK)
-            goto done;
+            goto fail;
     for (int i = 0; i < o->n_attach; i++) {
         ac_error err;
         if (ac_gen_params_attach_file(gp, o->attach_paths[i], &err) != AC_OK) {
             cli_print_error(&err);
             rc = cli_exit_status(err.code);
-            goto done;
+            goto fail;
         }
     }
     if (o->tool_mode >= 0 && ac_gen_params_set_tool_mode(gp, (ac_tool_mode)o->tool_mode) != AC_OK) {
         cli_errorf("--tool-mode: the library refused it");
         rc = CLI_EXIT_USAGE;
-        goto done;
+        goto fail;
     }
-    rc = CLI_EXIT_REQUEST;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = run_on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, NULL);
-    /* A Ctrl-C pressed during start-up was held back by the block in
-     * main(); it is delivered here and cancels at once. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-
-    rc = o->stream ? run_stream(llm, prompt, gp, &st) : run_whole(llm, prompt, gp, &st);
-
-done:
+    *out = gp;
+    return CLI_EXIT_OK;
+fail:
     ac_gen_params_free(gp);
+    return rc;
+}
+
+int cli_run_prompt(cli_ctx *ctx, const char *prompt)
+{
+    ac_gen_params *gp = NULL;
+    ac_session *s = NULL;
+    int rc;
+
+    rc = cli_session_open(ctx->llm, ctx->o, &s);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = cli_gen_params(ctx->o, &gp);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_run_turn(s, prompt, gp, ctx->o, CLI_TURN_ONESHOT);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_session_keep(s, ctx->o);
+    ac_gen_params_free(gp);
+    ac_session_free(s);
     return rc;
 }

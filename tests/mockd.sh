@@ -46,10 +46,13 @@ mockd_begin() {
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || hard_error "mktemp failed"
     trap mockd_cleanup EXIT
     trap 'exit 99' HUP INT PIPE TERM
-    unset ABSTRACTCORE_CONFIG ABSTRACTCORE_PLUGIN_PATH OPENAI_API_KEY ANTHROPIC_API_KEY
+    unset ABSTRACTCORE_CONFIG ABSTRACTCORE_PLUGIN_PATH ABSTRACTCORE_MOCKD OPENAI_API_KEY \
+        ANTHROPIC_API_KEY XDG_DATA_HOME
     HOME="$tmp/home"
     XDG_CONFIG_HOME="$tmp/xdg"
-    export HOME XDG_CONFIG_HOME
+    # Never the system-wide configuration of whatever is installed here.
+    ABSTRACTCORE_CONFIG_NOSYSTEM=1
+    export HOME XDG_CONFIG_HOME ABSTRACTCORE_CONFIG_NOSYSTEM
     mkdir -p "$HOME" "$XDG_CONFIG_HOME"
 }
 

@@ -6,7 +6,11 @@
 # plugin_path is this build tree's openai plugin, and checks what a user
 # sees: the streamed text, -o json, tool calls, -v, errors as one line with
 # the documented exit status (1 request, 2 usage, 3 config), Ctrl-C (130),
-# `acore embed`, and demo mode.  Nothing talks to anything but 127.0.0.1.  The steps it
+# piped input, commands and "did you mean", -o jsonl, config check on each
+# kind of mistake, conversations kept for -c and --session, `acore embed`,
+# and demo mode (acore-mockd as a child process).  Batch and chat have
+# their own tests (test_batch.sh, test_chat.sh).  Nothing talks to
+# anything but 127.0.0.1.  The steps it
 # shares with test_examples.sh (the server, the config, running and
 # checking a program) are in mockd.sh.
 #
@@ -46,14 +50,15 @@ scenarios = (
   { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; },
   { model = "person"; steps = ( { reply = "Sure! {\"name\": \"Ada\"}"; },
                               { reply = "```json\n{\"name\": \"Ada\", \"age\": 36}\n```"; } ); },
-  { model = "tooltext"; chunks = 6; reply = "Let me look. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>"; }
+  { model = "tooltext"; chunks = 6; reply = "Let me look. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>"; },
+  { model = "wait"; first_byte_delay_ms = 400; }
 );
 EOF
 
 mockd_start
 mockd_config
 
-A() { run 20 "$ACORE" -c "$CONF" "$@"; }
+A() { run 20 "$ACORE" -C "$CONF" "$@"; }
 
 # ---------------------------------------------------------------------
 # Replies
@@ -140,12 +145,12 @@ else fail "config check: a clean file"; fi
 
 cp "$CONF" "$tmp/typo.conf"
 printf 'abstractcor = { };\n' >>"$tmp/typo.conf"
-run 20 "$ACORE" -c "$tmp/typo.conf" config check
+run 20 "$ACORE" -C "$tmp/typo.conf" config check
 if [ $rc -eq 3 ] && out_lines 1 &&
    out_has "^$tmp/typo.conf:[0-9]*: unknown setting 'abstractcor' at the top level (did you mean abstractcore?)\$"; then
     pass "config check: a typo, file, line and the nearest key; exit 3"
 else fail "config check: a typo"; fi
-run 20 "$ACORE" -c "$tmp/typo.conf" "Say hello"
+run 20 "$ACORE" -C "$tmp/typo.conf" "Say hello"
 if [ $rc -eq 3 ] && err_has "did you mean abstractcore?"; then
     pass "the same file fails to open with the same message"
 else fail "a typo fails the open"; fi
@@ -208,19 +213,19 @@ if [ $rc -eq 3 ] && err_lines 1 && err_has "^acore: .*no-such-provider" && out_e
     pass "an unknown provider exits 3 with one line"
 else fail "unknown provider"; fi
 
-run 10 "$ACORE" -c "$tmp/missing.conf" hi
+run 10 "$ACORE" -C "$tmp/missing.conf" hi
 if [ $rc -eq 3 ] && err_lines 1 && err_has "missing.conf"; then
     pass "a missing -c file exits 3"
 else fail "missing config file"; fi
 
 printf 'abstractcore = {\n  default_provider = ;\n};\n' >"$tmp/broken.conf"
-run 10 "$ACORE" -c "$tmp/broken.conf" hi
+run 10 "$ACORE" -C "$tmp/broken.conf" hi
 if [ $rc -eq 3 ] && err_lines 1 && err_has "broken.conf:2"; then
     pass "a config syntax error exits 3 naming file and line"
 else fail "config syntax error"; fi
 
 printf 'abstractcore = { plugin_path = [ "%s" ]; };\n' "$PLUGDIR" >"$tmp/nodefault.conf"
-run 10 "$ACORE" -c "$tmp/nodefault.conf" hi
+run 10 "$ACORE" -C "$tmp/nodefault.conf" hi
 if [ $rc -eq 3 ] && err_lines 1 && err_has "default_provider"; then
     pass "no provider chosen exits 3 and says how to choose one"
 else fail "no default provider"; fi
@@ -340,7 +345,7 @@ else fail "--trace"; fi
 # Ctrl-C: SIGINT while streaming cancels, keeps what arrived, exits 130.
 # The old output goes first, so text in the file means this run started.
 rm -f "$tmp/out" "$tmp/err"
-"$ACORE" -c "$CONF" -m slow hi </dev/null >"$tmp/out" 2>"$tmp/err" &
+"$ACORE" -C "$CONF" -m slow hi </dev/null >"$tmp/out" 2>"$tmp/err" &
 acpid=$!
 i=0
 while [ $i -lt 100 ] && [ ! -s "$tmp/out" ]; do
@@ -369,7 +374,7 @@ else fail "Ctrl-C"; fi
 # acore embed: one JSON line per text, in order
 # ---------------------------------------------------------------------
 
-E() { run 20 "$ACORE" embed -c "$CONF" "$@"; }
+E() { run 20 "$ACORE" embed -C "$CONF" "$@"; }
 # The numbers of line N of the output, one per line.
 values() { sed -n "${1}p" "$tmp/out" | sed 's/.*"embedding":\[\([^]]*\)\].*/\1/' | tr ',' '\n'; }
 
@@ -403,36 +408,318 @@ else fail "embed: server error"; fi
 
 embed_usage() {
     what=$1
-    shift
+    want=$2
+    shift 2
     E "$@"
-    if [ $rc -eq 2 ] && err_lines 1 && err_has '^acore: embed: ' && out_empty; then
+    if [ $rc -eq 2 ] && err_lines 1 && err_has "^acore: $want" && out_empty; then
         pass "embed: usage error exits 2 with one line: $what"
     else fail "embed usage error: $what"; fi
 }
-embed_usage "--dimensions 0" --dimensions 0 hi
-embed_usage "unknown option" --nope hi
-embed_usage "an empty text" ""
-RUN_STDIN=/dev/null embed_usage "nothing on stdin" -
+embed_usage "--dimensions 0" "--dimensions: 0 is out of range" --dimensions 0 hi
+embed_usage "unknown option" "unrecognized option '--nope'" --nope hi
+embed_usage "an empty text" "embed: text 0 is empty" ""
+RUN_STDIN=/dev/null embed_usage "nothing on stdin" "embed: no text on standard input" -
 
 # ---------------------------------------------------------------------
-# Demo mode: no config anywhere, no -p
+# Standard input and the words
 # ---------------------------------------------------------------------
+
+printf 'from a pipe\n' >"$tmp/stdin"
+RUN_STDIN="$tmp/stdin" A -m echo
+if [ $rc -eq 0 ] && out_is "from a pipe" && err_empty; then
+    pass "piped input without words is the prompt"
+else fail "piped input alone"; fi
+
+printf 'the document\nits second line\n' >"$tmp/stdin"
+RUN_STDIN="$tmp/stdin" A -m echo summarize:
+if [ $rc -eq 0 ] && [ "$(cat "$tmp/out")" = "$(printf 'summarize:\n\nthe document\nits second line')" ]; then
+    pass "words, a blank line, then piped input"
+else fail "words and piped input"; fi
+
+printf 'only this\n' >"$tmp/stdin"
+RUN_STDIN="$tmp/stdin" A -m echo -
+if [ $rc -eq 0 ] && out_is "only this"; then
+    pass "- alone is standard input only"
+else fail "- alone"; fi
+RUN_STDIN=/dev/null
+
+A -m echo -- models
+if [ $rc -eq 0 ] && out_is "models"; then
+    pass "-- sends a command's name as the prompt"
+else fail "-- models"; fi
+
+A -m echo -- help me
+if [ $rc -eq 0 ] && out_is "help me"; then
+    pass "-- sends 'help me'"
+else fail "-- help me"; fi
+
+A -m echo -s -- "not the end of the options"
+if [ $rc -eq 0 ] && out_is "not the end of the options"; then
+    pass "-s -- : the -- is the system prompt, not the end of the options"
+else fail "-s --"; fi
+
+A -m echo model the weather tomorrow
+if [ $rc -eq 0 ] && out_is "model the weather tomorrow"; then
+    pass "a longer text that starts near a command's name is a prompt"
+else fail "long text near a command"; fi
+
+A -m echo hello
+if [ $rc -eq 0 ] && out_is "hello"; then
+    pass "'hello' is a prompt, not a typo of help"
+else fail "hello"; fi
+
+# ---------------------------------------------------------------------
+# Commands and "did you mean"
+# ---------------------------------------------------------------------
+
+typo_case() {
+    word=$1
+    want=$2
+    shift 2
+    A "$word" "$@"
+    if [ $rc -eq 2 ] && out_empty && err_lines 1 &&
+       err_has "^acore: unknown command '$word' (did you mean $want?); to send it as a prompt: acore -- $word"; then
+        pass "'$word' is refused before anything is sent: did you mean $want"
+    else fail "typo $word"; fi
+}
+requests_before=$(grep -c ' -> ' "$tmp/mockd.err")
+typo_case model models
+typo_case chta chat
+typo_case halp help
+typo_case plugin plugins
+typo_case confg config check
+typo_case bach batch prompts.txt
+[ "$(grep -c ' -> ' "$tmp/mockd.err")" -eq "$requests_before" ] &&
+    pass "no typo reached the server" || fail "typos reached the server"
+
+A help
+if [ $rc -eq 0 ] && out_has '^Usage: acore' && out_has 'acore chat ' && out_has 'acore batch ' &&
+   err_empty; then
+    pass "acore help prints the help with every command"
+else fail "acore help"; fi
+
+A help commands
+if [ $rc -eq 0 ] && [ "$(tr '\n' ' ' <"$tmp/out")" = "chat batch embed models plugins config help " ]; then
+    pass "acore help commands lists the names (for completion)"
+else fail "help commands"; fi
+
+A help batch
+if [ $rc -eq 0 ] && out_has '^Usage: acore \[OPTIONS\] batch'; then
+    pass "acore help batch"
+else fail "help batch"; fi
+
+A help bach
+if [ $rc -eq 2 ] && err_has "did you mean batch?"; then
+    pass "acore help with a typo"
+else fail "help typo"; fi
+
+A config
+if [ $rc -eq 2 ] && err_lines 1 && err_has "config: missing argument"; then
+    pass "config without check: a usage error"
+else fail "config alone"; fi
+
+A config chek
+if [ $rc -eq 2 ] && err_has "did you mean check?"; then
+    pass "config chek: did you mean check"
+else fail "config chek"; fi
+
+A plugins extra
+if [ $rc -eq 2 ] && err_has "plugins: unexpected argument 'extra'"; then
+    pass "plugins takes no argument"
+else fail "plugins extra"; fi
+
+printf 'Say hello\n/exit\n' >"$tmp/stdin"
+RUN_STDIN="$tmp/stdin" A chat
+RUN_STDIN=/dev/null
+if [ $rc -eq 0 ] && out_is "Hello from the test mock." && err_empty; then
+    pass "chat reads lines from a pipe: no prompt, no banner"
+else fail "chat from a pipe"; fi
+
+# ---------------------------------------------------------------------
+# -o jsonl: one object per event, then the response (acore(1))
+# ---------------------------------------------------------------------
+
+A -m echo -o jsonl "Say hi there"
+texts=$(sed -n 's/^{"type":"text","text":"\(.*\)"}$/\1/p' "$tmp/out" | tr -d '\n')
+if [ $rc -eq 0 ] && err_empty &&
+   ! grep -v '^{"type":"\(text\|usage\|finish\|response\)",.*}$' "$tmp/out" | grep -q . &&
+   [ "$texts" = "Say hi there" ] &&
+   [ "$(grep -c '^{"type":"usage","input_tokens":7,"output_tokens":5}$' "$tmp/out")" -eq 1 ] &&
+   grep -q '^{"type":"finish","finish_reason":"stop","raw_finish_reason":"stop"}$' "$tmp/out" &&
+   tail -n 1 "$tmp/out" | grep -q '^{"type":"response","response":{"content":"Say hi there",.*"provider":"mock","model":"echo",.*}}$' &&
+   [ "$(grep -c '"type":"response"' "$tmp/out")" -eq 1 ]; then
+    pass "-o jsonl: text events, usage, finish, then the response"
+else fail "-o jsonl"; fi
+
+A -m tools -o jsonl "Weather?"
+if [ $rc -eq 0 ] &&
+   grep -q '^{"type":"tool_call_start","index":0,"id":"call_1","name":"get_weather"}$' "$tmp/out" &&
+   grep -q '^{"type":"tool_call_delta","index":0,"arguments":"' "$tmp/out" &&
+   grep -q '^{"type":"tool_call_end","index":0,"id":"call_1","name":"get_weather","arguments":{"city":"Paris"}}$' "$tmp/out" &&
+   tail -n 1 "$tmp/out" | grep -q '"tool_calls":\[{"id":"call_1","name":"get_weather","arguments":{"city":"Paris"}}\]' &&
+   err_empty; then
+    pass "-o jsonl: tool call start, deltas, end with the arguments as an object"
+else fail "-o jsonl tool calls"; fi
+
+A -m midstream -o jsonl hi
+if [ $rc -eq 1 ] &&
+   grep -q '^{"type":"error","error":{"code":"AC_EPROTOCOL","stage":"protocol","provider":"mock","message":".*fell over.*"}}$' "$tmp/out" &&
+   tail -n 1 "$tmp/out" | grep -q '^{"type":"response","response":{"content":"Hello from the test mock."' &&
+   err_lines 1 && err_has 'fell over'; then
+    pass "-o jsonl: a failure is an error event, then the partial response; exit 1"
+else fail "-o jsonl error"; fi
+
+A -m wait "Say hello"
+if [ $rc -eq 0 ] && out_is "Hello from the test mock." && err_empty; then
+    pass "no spinner when standard error is not a terminal"
+else fail "spinner on a pipe"; fi
+
+# ---------------------------------------------------------------------
+# config check: one file with each kind of mistake
+# ---------------------------------------------------------------------
+
+cat >"$tmp/mistakes.conf" <<CONF
+abstractcore = {
+  plugin_path = [ "$PLUGDIR", "$tmp/no-such-folder" ];
+  default_provider = "mock";
+};
+providers = (
+  { name = "mock"; plugin = "openai"; base_url = "$url/v1";
+    api_key_env = "ACORE_TEST_UNSET_KEY"; max_retries = "two";
+    timout_ms = 5; }
+);
+CONF
+unset ACORE_TEST_UNSET_KEY
+run 20 "$ACORE" -C "$tmp/mistakes.conf" config check
+f="$tmp/mistakes.conf"
+if [ $rc -eq 3 ] && out_lines 4 && err_empty &&
+   out_has "^$f:2: plugin_path folder '$tmp/no-such-folder' cannot be read: No such file or directory\$" &&
+   out_has "^$f:7: provider 'mock': 'max_retries' must be an integer" &&
+   out_has "^$f:8: provider 'mock': unknown setting 'timout_ms'.*(did you mean timeout_ms?)\$" &&
+   out_has "^$f:7: provider 'mock': environment variable ACORE_TEST_UNSET_KEY (api_key_env) is not set\$"; then
+    pass "config check: unknown key, wrong type, unset variable, unreadable plugin folder; exit 3"
+else fail "config check: each kind of mistake"; fi
+
+run 20 env XDG_CONFIG_HOME="$tmp/empty-xdg" "$ACORE" config check
+if [ $rc -eq 0 ] && out_lines 1 &&
+   out_has "^no configuration file (looked for $tmp/empty-xdg/abstractcore/abstractcore.conf); nothing to check\$"; then
+    pass "config check without a file says where it looked"
+else fail "config check without a file"; fi
+
+# ---------------------------------------------------------------------
+# Conversations: -c continues the last, --session NAME a named one
+# ---------------------------------------------------------------------
+
+data="$HOME/.local/share/abstractcore"
+rm -rf "$data"
+A -c hi
+if [ $rc -eq 2 ] && err_lines 1 && err_has "no conversation to continue (none kept in $data/last-session.json yet)"; then
+    pass "-c without a conversation yet: exit 2, naming the file"
+else fail "-c with nothing"; fi
+
+A -m echo "first question"
+A -m echo -c "second question"
+if [ $rc -eq 0 ] && out_is "second question" &&
+   [ "$(grep -c '"role": *"user"' "$data/last-session.json")" -eq 2 ] &&
+   grep -q '"content": *"first question"' "$data/last-session.json" &&
+   [ "$(stat -c %a "$data")" = 700 ] && [ "$(stat -c %a "$data/last-session.json")" = 600 ]; then
+    pass "-c continues the last conversation (kept 0600 in a 0700 folder)"
+else fail "-c"; fi
+
+A -m echo --continue -o json "third question"
+if [ $rc -eq 0 ] && [ "$(grep -c '"role": *"user"' "$data/last-session.json")" -eq 3 ]; then
+    pass "--continue, and -o json keeps the conversation too"
+else fail "--continue"; fi
+
+A -m echo -s "Be brief." --session work "alpha"
+A -m echo --session work "beta"
+if [ $rc -eq 0 ] && [ "$(grep -c '"role": *"user"' "$data/sessions/work.json")" -eq 2 ] &&
+   grep -q '"system": *"Be brief."' "$data/sessions/work.json" &&
+   grep -q '"content": *"beta"' "$data/last-session.json"; then
+    pass "--session NAME keeps a named conversation (and it becomes the last)"
+else fail "--session"; fi
+
+A -m echo -s "Be very brief." --session work "gamma"
+if [ $rc -eq 0 ] && [ "$(grep -c '"role": *"user"' "$data/sessions/work.json")" -eq 3 ] &&
+   grep -q '"system": *"Be very brief."' "$data/sessions/work.json"; then
+    pass "-s replaces the system prompt of a continued conversation"
+else fail "--session -s"; fi
+
+A -m echo --session "$tmp/own.json" "gamma"
+if [ $rc -eq 0 ] && grep -q '"content": *"gamma"' "$tmp/own.json"; then
+    pass "--session with a '/' is a file name"
+else fail "--session FILE"; fi
+
+run 20 env XDG_DATA_HOME="$tmp/xdgdata" "$ACORE" -C "$CONF" -m echo "delta"
+if [ $rc -eq 0 ] && [ -f "$tmp/xdgdata/abstractcore/last-session.json" ]; then
+    pass "\$XDG_DATA_HOME is where conversations are kept"
+else fail "XDG_DATA_HOME"; fi
+
+A -m echo -c --session x hi
+if [ $rc -eq 2 ] && err_has "cannot be used together"; then
+    pass "-c and --session together: a usage error"
+else fail "-c --session"; fi
+
+A -m unauthorized -c "not kept"
+if [ $rc -eq 1 ] && ! grep -q 'not kept' "$data/last-session.json"; then
+    pass "a failed turn is not kept"
+else fail "failed turn kept"; fi
+
+# ---------------------------------------------------------------------
+# "No provider": every message says where it looked and mentions --demo
+# ---------------------------------------------------------------------
+
+run 10 "$ACORE" -C "$tmp/nodefault.conf" hi
+if [ $rc -eq 3 ] && err_lines 1 && err_has "$tmp/nodefault.conf" && err_has "--demo"; then
+    pass "no provider chosen: names the file and --demo"
+else fail "no provider chosen: --demo"; fi
+
+A -p no-such-provider hi
+if [ $rc -eq 3 ] && err_lines 1 && err_has "the configuration file $CONF" && err_has "--demo"; then
+    pass "an unknown provider: names the file and --demo"
+else fail "unknown provider: --demo"; fi
+
+run 10 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" -p no-such-provider hi
+if [ $rc -eq 3 ] && err_lines 1 &&
+   err_has "no configuration file (looked for $XDG_CONFIG_HOME/abstractcore/abstractcore.conf)" &&
+   err_has "--demo"; then
+    pass "an unknown provider without a file: where it looked, and --demo"
+else fail "unknown provider, no file"; fi
+
+# ---------------------------------------------------------------------
+# Demo mode: no config anywhere, no -p: acore-mockd as a child process
+# ---------------------------------------------------------------------
+
+if ldd "$top_builddir/cli/.libs/acore" 2>/dev/null | grep -q microhttpd; then
+    fail "acore links libmicrohttpd"
+else pass "acore does not link libmicrohttpd (the mock runs as its own program)"; fi
 
 run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" -v "Say hello"
-if err_has "config: none"; then
-    if [ $rc -eq 0 ] && [ -s "$tmp/out" ] &&
-       err_has '^acore: no backend configured; using the bundled mock server at http://127\.0\.0\.1:[0-9]* (see acore(1), CONFIGURATION)$'; then
-        pass "demo mode starts the bundled mock server and says so"
-    else fail "demo mode"; fi
-else
-    # A system-wide config is installed under this build's sysconfdir:
-    # demo mode cannot start on its own here; --demo still must.
-    echo "SKIP: automatic demo mode (a system-wide configuration exists)"
-fi
+demo_url=$(sed -n 's/^acore: no backend configured; using the bundled mock server at \(http:[^ ]*\) .*/\1/p' "$tmp/err")
+if [ $rc -eq 0 ] && [ -s "$tmp/out" ] && err_has "config: none" &&
+   err_has '^acore: no backend configured; using the bundled mock server at http://127\.0\.0\.1:[0-9]* (see acore(1), CONFIGURATION)$'; then
+    pass "demo mode starts acore-mockd and says so"
+else fail "demo mode"; fi
 
-run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" --demo "Say hello"
-if [ $rc -eq 0 ] && [ -s "$tmp/out" ] && err_has 'bundled mock server at http://127\.0\.0\.1:'; then
-    pass "--demo uses the bundled mock server"
+# The server went away with acore: its port answers no more.
+cat >"$tmp/gone.conf" <<CONF
+abstractcore = { plugin_path = [ "$PLUGDIR" ]; default_provider = "gone"; };
+providers = ( { name = "gone"; plugin = "openai"; base_url = "$demo_url/v1";
+                api_key = "x"; max_retries = 0; } );
+CONF
+run 10 "$ACORE" -C "$tmp/gone.conf" hi
+if [ -n "$demo_url" ] && [ $rc -eq 1 ] && err_has 'connect'; then
+    pass "the demo server stops with acore"
+else fail "demo server left running"; fi
+
+run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" -m echo "echo this"
+if [ $rc -eq 0 ] && out_is "echo this"; then
+    pass "demo mode: -m echo"
+else fail "demo -m echo"; fi
+
+run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" ABSTRACTCORE_MOCKD="$MOCKD" "$ACORE" --demo "Say hello"
+if [ $rc -eq 0 ] && [ -s "$tmp/out" ] && err_has '^acore: demo mode: using the bundled mock server at http://127\.0\.0\.1:'; then
+    pass "--demo, with \$ABSTRACTCORE_MOCKD naming the server"
 else fail "--demo"; fi
 
 run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" embed --demo hello
@@ -440,5 +727,69 @@ if [ $rc -eq 0 ] && out_lines 1 && out_has '"model":"demo-embedding"}$' &&
    err_has 'bundled mock server at http://127\.0\.0\.1:'; then
     pass "embed --demo uses the bundled mock server"
 else fail "embed --demo"; fi
+
+run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" ABSTRACTCORE_MOCKD="$tmp/no-mockd" "$ACORE" "Say hello"
+if [ $rc -eq 3 ] && err_lines 1 && err_has "ABSTRACTCORE_MOCKD ($tmp/no-mockd) is not an executable file"; then
+    pass "demo mode without the server: exit 3, one line"
+else fail "demo without acore-mockd"; fi
+
+# ---------------------------------------------------------------------
+# Shell completion (bash; zsh's file is checked for syntax)
+# ---------------------------------------------------------------------
+
+COMPLETE="$(cd "$(dirname "$0")/.." && pwd)/cli/complete"
+# comp WORD...: what bash completes for the last WORD after the others.
+comp() {
+    bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _acore
+             printf "%s\n" "${COMPREPLY[@]}"' _ "$COMPLETE/acore" "$ACORE" "$@" 2>&1 |
+        sort | tr '\n' ' '
+}
+if command -v bash >/dev/null 2>&1; then
+    got=$(comp "")
+    [ "$got" = "batch chat config embed help models plugins " ] &&
+        pass "bash completes the commands" || { rc=0; fail "bash commands: '$got'"; }
+    got=$(comp ch)
+    [ "$got" = "chat " ] && pass "bash completes 'ch' to chat" || { rc=0; fail "bash ch: '$got'"; }
+    got=$(comp -o j)
+    [ "$got" = "json jsonl " ] && pass "bash completes -o" || { rc=0; fail "bash -o: '$got'"; }
+    got=$(comp config "")
+    [ "$got" = "check " ] && pass "bash completes config check" || { rc=0; fail "bash config: '$got'"; }
+    got=$(comp -C "$CONF" -p "")
+    [ "$got" = "mock openai " ] &&
+        pass "bash completes -p with the configured providers and plugins" ||
+        { rc=0; fail "bash -p: '$got'"; }
+    got=$(comp --sess)
+    [ "$got" = "--session " ] && pass "bash completes long options" || { rc=0; fail "bash --sess: '$got'"; }
+fi
+# zsh completes on a terminal only: an interactive zsh on pty_drive's,
+# with _acore in its fpath and this acore first in PATH.
+if command -v zsh >/dev/null 2>&1 && [ -x "$top_builddir/tests/pty_drive" ]; then
+    mkdir -p "$tmp/zsh/bin"
+    ln -sf "$ACORE" "$tmp/zsh/bin/acore"
+    cat >"$tmp/zsh/.zshrc" <<ZRC
+PS1='READY%# '
+fpath=("$COMPLETE" \$fpath)
+autoload -Uz compinit && compinit -u -d "$tmp/zsh/.zcompdump"
+ZRC
+    cat >"$tmp/zsh.pty" <<'PTY'
+expect READY
+type acore ch\t
+expect acore chat 
+type \x15acore config \t
+expect acore config check 
+type \x15acore -o jsonl\t
+expect acore -o jsonl 
+type \x15exit\r
+exit 0
+PTY
+    TERM=dumb ZDOTDIR="$tmp/zsh" PATH="$tmp/zsh/bin:$PATH" \
+        "$top_builddir/tests/pty_drive" -t 15 -o "$tmp/out" zsh -i <"$tmp/zsh.pty" \
+        >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 0 ] && pass "zsh completes commands, config check and -o values" ||
+        fail "zsh completion"
+else
+    echo "# zsh is not installed: _acore not checked"
+fi
 
 mockd_summary

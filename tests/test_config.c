@@ -66,7 +66,11 @@ static void test_search_env_then_defaults(void)
     ac_core_close(core);
     unsetenv("ABSTRACTCORE_CONFIG");
 
-    /* Nothing anywhere: built-in defaults, no error. */
+    /* Nothing anywhere: built-in defaults, no error.  "Anywhere" is
+     * $XDG_CONFIG_HOME here: the last place searched, the system-wide
+     * $(sysconfdir)/abstractcore/abstractcore.conf, is skipped
+     * (ABSTRACTCORE_CONFIG_NOSYSTEM, set by tu_run_suites), so a file
+     * installed there cannot change this result. */
     char dir[] = "/tmp/actest-xdg-XXXXXX";
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
     setenv("XDG_CONFIG_HOME", dir, 1);
@@ -88,7 +92,7 @@ static void test_search_env_then_defaults(void)
     unlink(file);
     rmdir(sub);
     rmdir(dir);
-    unsetenv("XDG_CONFIG_HOME");
+    setenv("XDG_CONFIG_HOME", "/nonexistent/abstractcore-tests", 1); /* as testutil set it */
     unlink(path);
     free(path);
 }

@@ -37,7 +37,7 @@ ask() {
     model=$1
     prompt=$2
     shift 2
-    run 30 "$ACORE" -c "$CONF" -m "$model" "$@" "$prompt"
+    run 30 "$ACORE" -C "$CONF" -m "$model" "$@" "$prompt"
 }
 
 check() { # NAME CONDITION...

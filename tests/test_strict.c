@@ -497,6 +497,54 @@ static void test_check_config_out_of_memory(void)
     drop(path);
 }
 
+/* What only the check finds (the open would let the provider fail at its
+ * first request, and skip the folder with a note): an API key variable
+ * that is not set, plugin folders that cannot be read. */
+static void test_check_variables_and_folders(void)
+{
+    unsetenv("AC_TEST_NO_SUCH_KEY");
+    char text[8192];
+    snprintf(text, sizeof text,
+             "abstractcore = { plugin_path = [ \"%s/plugins/openai/.libs\",\n"  /* 1 */
+             "  \"/nonexistent/ac-plugins\", \"%s/conf/abstractcore.conf\" ]; };\n" /* 2 */
+             "providers = (\n"                                                    /* 3 */
+             "  { name = \"a\"; plugin = \"openai\";\n"                           /* 4 */
+             "    api_key_env = \"AC_TEST_NO_SUCH_KEY\"; },\n"                      /* 5 */
+             "  { name = \"b\"; plugin = \"openai\"; api_key = \"k\";\n"          /* 6 */
+             "    api_key_env = \"AC_TEST_NO_SUCH_KEY\"; }\n"                       /* 7 */
+             ");\n", TEST_BUILDDIR, TEST_SRCDIR);
+    char *path = tu_write_temp(text);
+    char *report = NULL;
+    ac_error err;
+    CU_ASSERT_EQUAL(ac_core_check_config(path, &report, &err), AC_ECONFIG);
+    char want[8192];
+    snprintf(want, sizeof want,
+             "%1$s:2: plugin_path folder '/nonexistent/ac-plugins' cannot be read: No such "
+             "file or directory\n"
+             "%1$s:2: plugin_path folder '%2$s/conf/abstractcore.conf' cannot be read: not a "
+             "folder\n"
+             "%1$s:5: provider 'a': environment variable AC_TEST_NO_SUCH_KEY (api_key_env) is "
+             "not set\n", path, TEST_SRCDIR);
+    TU_ASSERT_STR(report, want);
+    ac_free(report);
+    /* Set, the variable is fine; b's api_key wins over it anyway. */
+    setenv("AC_TEST_NO_SUCH_KEY", "sk-test", 1);
+    CU_ASSERT_EQUAL(ac_core_check_config(path, &report, &err), AC_ECONFIG);
+    CU_ASSERT_PTR_NULL(report && strstr(report, "AC_TEST_NO_SUCH_KEY"));
+    ac_free(report);
+    unsetenv("AC_TEST_NO_SUCH_KEY");
+    /* $ABSTRACTCORE_PLUGIN_PATH's folders too, without a line. */
+    setenv("ABSTRACTCORE_PLUGIN_PATH", "/nonexistent/ac-env-plugins", 1);
+    drop(path);
+    path = conf("");
+    CU_ASSERT_EQUAL(ac_core_check_config(path, &report, &err), AC_ECONFIG);
+    TU_ASSERT_STR(report, "$ABSTRACTCORE_PLUGIN_PATH folder '/nonexistent/ac-env-plugins' "
+                          "cannot be read: No such file or directory\n");
+    ac_free(report);
+    unsetenv("ABSTRACTCORE_PLUGIN_PATH");
+    drop(path);
+}
+
 static void test_sample_config_is_clean(void)
 {
     /* conf/abstractcore.conf, with this tree's plugins: no problem. */
@@ -507,12 +555,17 @@ static void test_sample_config_is_clean(void)
         snprintf(env + strlen(env), sizeof env - strlen(env), "%s%s/plugins/%s/.libs",
                  i ? ":" : "", TEST_BUILDDIR, names[i]);
     setenv("ABSTRACTCORE_PLUGIN_PATH", env, 1);
+    /* The sample's providers read their keys from these. */
+    setenv("OPENAI_API_KEY", "sk-test", 1);
+    setenv("ANTHROPIC_API_KEY", "sk-test", 1);
     char *report = NULL;
     ac_error err;
     CU_ASSERT_EQUAL(ac_core_check_config(TEST_SRCDIR "/conf/abstractcore.conf", &report, &err),
                     AC_OK);
     TU_ASSERT_STR(report, "");
     ac_free(report);
+    unsetenv("OPENAI_API_KEY");
+    unsetenv("ANTHROPIC_API_KEY");
     unsetenv("ABSTRACTCORE_PLUGIN_PATH");
 }
 
@@ -567,6 +620,28 @@ static void test_every_key_documented(void)
     free(doc);
 }
 
+/* abstractcore.conf(5), made by docs/conf-man.awk from configuration.md's
+ * tables: every key of the table, with its exact type, as
+ * "\fBNAME\fR (TYPE" (the engine and trace keys with their group). */
+static void test_every_key_in_man_page(void)
+{
+    char *man = tu_read_file(TEST_BUILDDIR "/docs/abstractcore.conf.5", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(man);
+    size_t n;
+    const keydef *keys = ac__keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        char type[256], entry[400];
+        ac__key_type_text(&keys[i], type, sizeof type);
+        snprintf(entry, sizeof entry, "\n.TP\n\\fB%s%s\\fR (%s", keys[i].scope == KS_ENGINE
+                 ? "engine." : keys[i].scope == KS_TRACE ? "trace." : "", keys[i].name, type);
+        int ok = strstr(man, entry) != NULL;
+        if (!ok)
+            fprintf(stderr, "\n  docs/abstractcore.conf.5: no entry \"%s\"", entry + 5);
+        CU_ASSERT_TRUE(ok);
+    }
+    free(man);
+}
+
 static void test_nearest(void)
 {
     TU_ASSERT_STR(ac__key_nearest(KS_PROVIDER, "base_ulr", NULL, 0), "base_url");
@@ -607,8 +682,10 @@ int main(void)
     static const tu_test check_tests[] = {
         {"ac_core_check_config lists every problem", test_check_config_lists_all},
         {"ac_core_check_config out of memory", test_check_config_out_of_memory},
+        {"unset key variables, unreadable plugin folders", test_check_variables_and_folders},
         {"the sample config is clean", test_sample_config_is_clean},
         {"every key documented", test_every_key_documented},
+        {"every key in abstractcore.conf(5)", test_every_key_in_man_page},
         {"nearest key", test_nearest},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +98,13 @@ const char *tu_plugin_path_list(void)
     while (d && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
+        /* Only plugins that were built: plugins/llamacpp exists in a
+         * build tree without libllama, empty. */
+        char libs[1400];
+        struct stat st;
+        snprintf(libs, sizeof libs, "%s/%s/.libs", dir, e->d_name);
+        if (stat(libs, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
         off += (size_t)snprintf(list + off, sizeof list - off, "%s\"%s/%s/.libs\"",
                                 first ? "" : ", ", dir, e->d_name);
         first = 0;
@@ -151,6 +159,13 @@ static void test_no_live_allocations(void)
 
 int tu_run_suites(void)
 {
+    /* Tests never read what is configured on the machine: no system-wide
+     * file (make install puts none, but an administrator may), no user
+     * file, no file named by the caller's environment.  A test that wants
+     * the search order sets these itself. */
+    setenv("ABSTRACTCORE_CONFIG_NOSYSTEM", "1", 1);
+    setenv("XDG_CONFIG_HOME", "/nonexistent/abstractcore-tests", 1);
+    unsetenv("ABSTRACTCORE_CONFIG");
     static const tu_test leaks[] = {
         {"no library allocation outlives the tests", test_no_live_allocations},
     };

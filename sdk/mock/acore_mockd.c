@@ -38,7 +38,8 @@ static const char mockd_usage[] =
     "embeddings (OpenAI, Ollama, TEI, Hugging Face).\n"
     "\n"
     "  --port N        listen on port N (default 0: a free port, printed)\n"
-    "  --script FILE   scenarios in libconfig syntax (see acore-mockd(1))\n"
+    "  --script FILE   scenarios in libconfig syntax (see acore-mockd(1));\n"
+    "                  - reads them from standard input\n"
     "  --reply TEXT    default reply text\n"
     "  --chunks N      split replies into N stream chunks (default 8)\n"
     "  --delay-ms N    pause N ms between chunks (default 0)\n"
@@ -68,10 +69,11 @@ static int mockd_number(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-/* Read a whole file; NULL with errno set on failure. */
+/* Read a whole file ("-": standard input, for a parent process that
+ * hands over its script through a pipe); NULL with errno set on failure. */
 static char *mockd_read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     char *data = NULL;
     size_t len = 0, cap = 0;
     if (!f)
@@ -96,12 +98,14 @@ static char *mockd_read_file(const char *path)
             break;
         }
     }
-    fclose(f);
+    if (f != stdin)
+        fclose(f);
     data[len] = '\0';
     return data;
 fail: {
     int e = errno ? errno : EIO;
-    fclose(f);
+    if (f != stdin)
+        fclose(f);
     free(data);
     errno = e;
     return NULL;
@@ -263,7 +267,9 @@ int main(int argc, char **argv)
         /* only EINTR-like failures; keep waiting */
     }
     if (!quiet)
-        fprintf(stderr, "acore-mockd: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        fprintf(stderr, "acore-mockd: %s, stopping after %zu requests, at most %zu at once\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", mock_server_request_count(m),
+                mock_server_peak_inflight(m));
     status = 0;
 done:
     mock_server_stop(m);

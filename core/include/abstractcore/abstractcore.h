@@ -196,7 +196,8 @@ typedef struct ac_embeddings ac_embeddings;
  *
  * config_path: a libconfig file, or NULL to search, in order,
  *   $ABSTRACTCORE_CONFIG, $XDG_CONFIG_HOME/abstractcore/abstractcore.conf
- *   (or ~/.config/...), and $(sysconfdir)/abstractcore/abstractcore.conf.
+ *   (or ~/.config/...), and $(sysconfdir)/abstractcore/abstractcore.conf
+ *   (unless $ABSTRACTCORE_CONFIG_NOSYSTEM is set and not "0").
  *   When nothing is found the core opens with built-in defaults (the
  *   installed plugin folder, no configured providers).
  *
@@ -312,7 +313,11 @@ const char *ac_llm_circuit(const ac_llm *llm);
  * as ac_core_open takes it; NULL searches the same places), check every
  * key and value of every group, and load the plugins (dlopen and their
  * descriptors, to learn the settings each one reads; no plugin's init
- * runs, no thread starts, nothing is contacted).
+ * runs, no thread starts, nothing is contacted).  Besides what would fail
+ * the open or a provider, it reports what would fail only later: an
+ * api_key_env variable that is not set (when neither api_key nor
+ * api_key_file is given), a plugin_path or $ABSTRACTCORE_PLUGIN_PATH
+ * folder that cannot be read.
  *
  * *report gets every problem found, one per line, "FILE:LINE: message"
  * (a message that starts with "warning: " does not stop the file from
