@@ -1,5 +1,6 @@
 /*
- * models.c -- the model-list kind of request and ac_list_models.
+ * models.c -- the model-list kind of request: ac_alist_models (and
+ * ac_request_take_models), and the blocking ac_list_models on top of it.
  */
 #include "alloc.h"
 #include "call.h"
@@ -12,6 +13,7 @@
 typedef struct models_request {
     ac_request           base;
     struct ac_model_list list;
+    int                  taken;  /* ac_request_take_models moved it out */
 } models_request;
 
 #define MODELS(q) ((models_request *)(q))
@@ -78,25 +80,20 @@ static void build(ac_request *q)
     q->http.framing = AC_FRAMING_NONE;
 }
 
-ac_models *ac_list_models(ac_llm *llm, ac_error *err)
+/* A models request on llm, built and submitted; NULL with err. */
+static ac_request *models_start(ac_llm *llm, const ac_callbacks *cb, void *user, ac_error *err)
 {
     if (!llm) {
         ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "llm is NULL");
         return NULL;
     }
-    if (ac__refuse_blocking(llm, "ac_list_models", err))
-        return NULL;
     if (atomic_load(&llm->core->closed)) {
         ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
         ac__error_set_provider(err, llm->inst->name);
         return NULL;
     }
-    ac_request *q = ac__request_new(&models_kind, llm, NULL, NULL, NULL);
-    ac_models *m = ac__calloc(1, sizeof *m);
-    if (!q || !m) {
-        if (q)
-            ac__request_unref(q);
-        ac__free(m);
+    ac_request *q = ac__request_new(&models_kind, llm, NULL, cb, user);
+    if (!q) {
         ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
         return NULL;
     }
@@ -105,17 +102,42 @@ ac_models *ac_list_models(ac_llm *llm, ac_error *err)
     if (st != AC_OK) {
         ac__request_submit_error(q, st, err);
         ac__request_unref(q);
-        ac__free(m);
         return NULL;
     }
-    ac_request_wait(q, -1);
-    if (ac_request_status(q, err) == AC_OK) {
+    return q;
+}
+
+ac_request *ac_alist_models(ac_llm *llm, const ac_callbacks *cb, void *user, ac_error *err)
+{
+    return models_start(llm, cb, user, err);
+}
+
+ac_models *ac_request_take_models(ac_request *q)
+{
+    if (!q || q->kind != &models_kind || ac__request_state(q) < RQ_COMPLETE)
+        return NULL;
+    pthread_mutex_lock(&q->mu);
+    ac_models *m = NULL;
+    if (q->status == AC_OK && !MODELS(q)->taken && (m = ac__calloc(1, sizeof *m)) != NULL) {
         m->l = MODELS(q)->list;
         memset(&MODELS(q)->list, 0, sizeof MODELS(q)->list);
-    } else {
-        ac__free(m);
-        m = NULL;
+        MODELS(q)->taken = 1;
     }
+    pthread_mutex_unlock(&q->mu);
+    return m;
+}
+
+ac_models *ac_list_models(ac_llm *llm, ac_error *err)
+{
+    if (llm && ac__refuse_blocking(llm, "ac_list_models", err))
+        return NULL;
+    ac_request *q = models_start(llm, NULL, NULL, err);
+    if (!q)
+        return NULL;
+    ac_request_wait(q, -1);
+    ac_models *m = NULL;
+    if (ac_request_status(q, err) == AC_OK && !(m = ac_request_take_models(q)))
+        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
     ac__request_unref(q);
     return m;
 }

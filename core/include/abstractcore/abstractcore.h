@@ -717,6 +717,23 @@ ac_status ac_gather(ac_request **reqs, size_t n, int timeout_ms);
 void ac_request_cancel(ac_request *q);
 
 /**
+ * Flow control for a program that passes events on to something slower
+ * than the backend (a proxy writing them to a slow client, a pipe).
+ * ac_request_pause: stop reading the reply.  Events already received
+ * are still delivered (at most what the backend sent in one read, a few
+ * kilobytes), then the transfer pauses: the backend sees TCP
+ * backpressure, nothing more is buffered, and the idle timeout does not
+ * run while paused (the total timeout still does).  ac_request_resume:
+ * read on.  Pausing before the reply begins pauses it at its first
+ * byte; pausing twice is pausing once.  An in-process model's run
+ * stops at its next event.  Any thread, callbacks included; no-ops on
+ * NULL and on a finished request.  (ac_stream_open does this by itself
+ * for a reader that falls behind.)
+ */
+void ac_request_pause(ac_request *q);
+void ac_request_resume(ac_request *q);
+
+/**
  * The request's outcome: AC_EPENDING while it runs, AC_OK on success,
  * otherwise its error code, with *err (if not NULL) filled with the full
  * report.  Thread: any.
@@ -953,6 +970,73 @@ ac_status ac_session_save(ac_session *s, const char *path, ac_error *err);
 ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Message lists: a whole conversation, sent without a session          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A conversation the caller keeps and sends whole: system prompts, user
+ * turns with text and images, assistant turns with their tool calls, and
+ * tool results, in order -- what a proxy receives in one request, or a
+ * program that keeps its own history.  Built in order: ac_messages_add
+ * starts a message, ac_messages_add_text / _image / _tool_call add parts
+ * to the last one, ac_messages_add_tool_result adds a tool message.
+ * Everything is copied.  Not thread-safe while being built; a request
+ * copies the list, so it may be changed or freed right after the call.
+ * Each builder returns AC_OK, AC_ENOMEM, or AC_EINVAL (stated per call)
+ * and then leaves the list unchanged.
+ */
+typedef struct ac_messages ac_messages;
+
+/** A new empty list (free with ac_messages_free), NULL on no memory. */
+ac_messages *ac_messages_new(void);
+void         ac_messages_free(ac_messages *m);
+/** Messages in the list. */
+size_t       ac_messages_count(const ac_messages *m);
+/** Start a message of role SYSTEM, USER or ASSISTANT with text (NULL: no
+ *  text part yet).  AC_EINVAL: another role (a tool message is
+ *  ac_messages_add_tool_result), text not UTF-8. */
+ac_status ac_messages_add(ac_messages *m, ac_role role, const char *text);
+/** Add a text part to the last message.  AC_EINVAL: no message, the last
+ *  is a tool message, text NULL or not UTF-8. */
+ac_status ac_messages_add_text(ac_messages *m, const char *text);
+/**
+ * Add an image to the last message, which must be a USER message: either
+ * data_base64 (standard or URL-safe base64, no "data:" prefix) with its
+ * mime_type ("image/png", ...), or an http(s) url (mime_type may be NULL),
+ * never both.  AC_EINVAL otherwise, or for data that is not base64.  A
+ * backend that takes no images fails the request (AC_EUNSUPPORTED).
+ */
+ac_status ac_messages_add_image(ac_messages *m, const char *mime_type,
+                                const char *data_base64, const char *url);
+/** Add a tool call to the last message, which must be an ASSISTANT one:
+ *  id (NULL: ""), name (non-empty), arguments_json a JSON object's text
+ *  (NULL: "{}").  AC_EINVAL otherwise. */
+ac_status ac_messages_add_tool_call(ac_messages *m, const char *id, const char *name,
+                                    const char *arguments_json);
+/** Add a TOOL message: the result of the call tool_call_id (non-empty);
+ *  name NULL: the name of that call earlier in the list; is_error 1 for
+ *  a failed tool (sent where the backend has the flag).  AC_EINVAL for a
+ *  missing id or content, text not UTF-8. */
+ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
+                                      const char *name, const char *content, int is_error);
+/** Set the participant name of the last message (NULL clears it).
+ *  AC_EINVAL: no message, an empty name or one not UTF-8. */
+ac_status ac_messages_set_name(ac_messages *m, const char *name);
+
+/**
+ * Send the list as it is, as ac_agenerate sends a prompt: callbacks,
+ * ownership, errors and threads as there.  A system prompt set in params
+ * goes first, before the list's own.  NULL with err: AC_EINVAL (NULL llm
+ * or msgs, an empty list), AC_ENOMEM, AC_ECANCELED (a closed core).
+ */
+ac_request *ac_agenerate_messages(ac_llm *llm, const ac_messages *msgs,
+                                  const ac_gen_params *params, const ac_callbacks *cb,
+                                  void *user, ac_error *err);
+/** The blocking form, as ac_generate. */
+ac_response *ac_generate_messages(ac_llm *llm, const ac_messages *msgs,
+                                  const ac_gen_params *params, ac_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Running tools: a session loop that calls the application's C functions */
 /* ------------------------------------------------------------------ */
 
@@ -1174,8 +1258,21 @@ ac_response *ac_session_run_tools(ac_session *s, const char *prompt, const ac_ge
 
 /** List the models the provider serves (blocking).  Returns a list (free
  *  with ac_models_free) or NULL with err (AC_EUNSUPPORTED if the plugin
- *  cannot list). */
+ *  cannot list).  AC_EBUSY in a callback and in host mode: use
+ *  ac_alist_models there. */
 ac_models  *ac_list_models(ac_llm *llm, ac_error *err);
+/**
+ * The asynchronous listing, for callbacks and host mode: returns at once
+ * with a request (free with ac_request_free), or NULL with err (AC_EINVAL,
+ * AC_ENOMEM, AC_ECANCELED); cb may be NULL, and only its on_done is ever
+ * called.  Its outcome is ac_request_status's (AC_EUNSUPPORTED if the
+ * plugin cannot list); ac_request_response is NULL for it.  Thread: any.
+ */
+ac_request *ac_alist_models(ac_llm *llm, const ac_callbacks *cb, void *user, ac_error *err);
+/** The list of a listing that succeeded (free with ac_models_free), from
+ *  its on_done on; NULL while it runs, after a failure, for another kind
+ *  of request, or once taken. */
+ac_models  *ac_request_take_models(ac_request *q);
 size_t      ac_models_count(const ac_models *m);
 /** Model id i, NULL out of range.  Borrowed from the list. */
 const char *ac_models_id(const ac_models *m, size_t i);
