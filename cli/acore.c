@@ -678,6 +678,7 @@ int main(int argc, char **argv)
     ac_error err;
     int first = 0, nargs, rc;
 
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return acore_serve_exec(argc - 1, argv + 1);
     rc = acore_parse_args(argc, argv, &o, &first);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;

@@ -78,4 +78,7 @@ void cli_put_clean(FILE *f, const char *s, size_t len);
  * whitespace, anything else goes through cli_put_clean. */
 void cli_put_oneline_json(FILE *f, const char *s, size_t len);
 
+/* `acore serve ARGS`: exec the gateway, acore-serve (server/serve_exec.c). */
+int acore_serve_exec(int argc, char **argv);
+
 #endif /* ACORE_CLI_H */
