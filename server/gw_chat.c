@@ -78,7 +78,9 @@ oom:
 static void on_event(ac_request *q, const ac_chunk *ch, void *user)
 {
     gw_conn *c = user;
-    if (c->gone)
+    /* An error is on_done's: before the first event it is an HTTP
+     * status, after it the API's in-stream error. */
+    if (c->gone || ch->type == AC_EVENT_ERROR)
         return;
     gw_emit_event(&c->em, &c->out, ch);
     if (!c->held && c->out.len > GW_OUT_HIGH) {

@@ -396,6 +396,14 @@ static gw_conn *conn_new(gateway *g, struct MHD_Connection *mc, const char *url,
     return c;
 }
 
+static enum MHD_Result head_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_size, void **con_cls)
@@ -407,6 +415,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
         if (!(c = conn_new(g, mc, url, method)))
             return MHD_NO;
         *con_cls = c;
+        /* The head as the client sent it, near enough: what a proxy in
+         * front counts too.  (A head past libmicrohttpd's pool never gets
+         * here: it answers that itself.) */
+        size_t head = strlen(method) + strlen(url) + 12;
+        MHD_get_connection_values(mc, MHD_HEADER_KIND, head_bytes, &head);
+        if (head > (size_t)g->cfg.max_header_bytes) {
+            gw_err e;
+            gw_err_set(&e, 431, "invalid_request_error", "", "request_header_too_large",
+                       "The request line and headers are larger than this server accepts "
+                       "(%lld bytes).", g->cfg.max_header_bytes);
+            c->too_big = 1;
+            return gw_respond_error(c, &e) ? MHD_YES : MHD_NO;
+        }
         const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)g->cfg.max_request_bytes) {
@@ -522,9 +543,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    /* Our own doing when a client left mid-stream (the access log says
-     * so): not worth a line each. */
-    if (strstr(line, "application error generating response"))
+    /* Our own doing when a client left (the access log says so): not
+     * worth a line each. */
+    if (strstr(line, "application error generating response") ||
+        strstr(line, "Application reported internal error"))
         return;
     fprintf(stderr, "acore-serve: libmicrohttpd: %s\n", line);
 }

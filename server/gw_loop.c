@@ -227,7 +227,18 @@ int gw_run(gateway *g)
         if (atomic_load(&g->stop_asked) && !g->stopping)
             begin_stop(g);
         ac_core_run_once(g->core);
+        /* At the connection limit libmicrohttpd stops polling its listening
+         * socket, and takes it back only at the start of its next round:
+         * when this round closed a connection, that round is now, or a
+         * client waiting in the backlog would wait for the next event. */
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        unsigned before = di ? di->num_connections : 0;
         MHD_run(g->mhd);
+        di = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (before >= (unsigned)g->cfg.max_connections && di &&
+            di->num_connections < before)
+            MHD_run(g->mhd);
         if (g->stopping) {
             double now = gw_now_ms();
             if (!g->cancelled && g->inflight > 0 && now >= g->stop_deadline)
