@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     gateway *g = gw_new(config, listen, err, sizeof err);
     if (!g) {
         fprintf(stderr, "acore-serve: %s\n", err);
-        return strncmp(err, "config:", 7) == 0 || strstr(err, "server.") ? 3 : 1;
+        return strncmp(err, "config: ", 8) == 0 ? 3 : 1;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -301,7 +301,8 @@ typedef struct gw_models gw_models;
 
 /* Open the core (host mode) from config_path (NULL: the core's search),
  * read the `server` section, listen (listen: NULL for the config's).
- * NULL with one line in err. */
+ * NULL with one line in err, which starts "config: " when the
+ * configuration is at fault. */
 gateway *gw_new(const char *config_path, const char *listen, char *err, size_t n);
 /* The port it listens on. */
 int      gw_port(const gateway *g);

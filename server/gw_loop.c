@@ -110,8 +110,11 @@ gateway *gw_new(const char *config_path, const char *listen, char *err, size_t n
         free(g);
         return NULL;
     }
-    if (gw_config_load(&g->cfg, ac_core_config_path(g->core), err, n) != 0)
+    char cerr[512];
+    if (gw_config_load(&g->cfg, ac_core_config_path(g->core), cerr, sizeof cerr) != 0) {
+        snprintf(err, n, "config: %s", cerr);
         goto fail;
+    }
     if (listen) {
         char *l = strdup(listen);
         if (!l) {
