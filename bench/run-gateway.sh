@@ -11,8 +11,9 @@
 #   openai      gw_load -> acore-serve (OpenAI API)   -> acore-mockd
 #   anthropic   gw_load -> acore-serve (Anthropic API) -> acore-mockd
 # Columns: wall time of the N streams (client side), the gateway's CPU
-# time (user + system, from /proc) and its peak resident memory (VmHWM),
-# the mock's CPU time, and the client's CPU time.  Medians of the runs;
+# time (user + system, from /proc), its peak resident memory (VmHWM) and
+# that peak less its resident memory before the run, per stream, the
+# mock's CPU time, and the client's CPU time.  Medians of the runs;
 # memory is the largest.
 #
 # Knobs: BENCH_GW_N (1000), BENCH_GW_STREAM ("20x50": chunks x ms apart),
@@ -50,6 +51,8 @@ cpu_ms() {
     awk -v t="$tck" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / t }' "/proc/$1/stat"
 }
 hwm_mb() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 start_mock() {
     : >"$tmp/mock.out"
@@ -109,6 +112,7 @@ for row in direct openai anthropic; do
             model=mock/x
             [ "$row" = anthropic ] && api=anthropic
             gwcpu0=$(cpu_ms "$gwpid")
+            gwrss0=$(rss_kb "$gwpid")
         fi
         mockcpu0=$(cpu_ms "$mockpid")
         line=$("$LOAD" "$target" "$N" --api "$api" --model "$model" --expect-complete --quiet) || {
@@ -121,26 +125,30 @@ for row in direct openai anthropic; do
         if [ "$row" = direct ]; then
             gcpu=-
             ghwm=-
+            gper=-
         else
             gcpu=$(awk -v a="$(cpu_ms "$gwpid")" -v b="$gwcpu0" 'BEGIN { print a - b }')
             ghwm=$(hwm_mb "$gwpid")
+            gper=$(awk -v h="$(hwm_kb "$gwpid")" -v r="$gwrss0" -v n="$N" \
+                'BEGIN { printf "%.1f", (h - r) / n }')
         fi
-        echo "$row $wall $gcpu $ghwm $mcpu $ccpu" >>"$tmp/rows"
-        echo "run-gateway.sh: $row run $r: wall ${wall} ms, gateway cpu ${gcpu} ms, peak ${ghwm} MB, mock cpu ${mcpu} ms"
+        echo "$row $wall $gcpu $ghwm $mcpu $ccpu $gper" >>"$tmp/rows"
+        echo "run-gateway.sh: $row run $r: wall ${wall} ms, gateway cpu ${gcpu} ms, peak ${ghwm} MB (${gper} KiB a stream), mock cpu ${mcpu} ms"
         stop_all
     done
 done
 
 mkdir -p "$(dirname "$OUT")"
 {
-    echo "| path | wall time of $N streams | gateway CPU | gateway peak memory | mock CPU | client CPU |"
-    echo "|---|---|---|---|---|---|"
+    echo "| path | wall time of $N streams | gateway CPU | gateway peak memory | per stream | mock CPU | client CPU |"
+    echo "|---|---|---|---|---|---|---|"
     for row in direct openai anthropic; do
         w=$(awk -v r="$row" '$1 == r { print $2 }' "$tmp/rows" | median)
         g=$(awk -v r="$row" '$1 == r { print $3 }' "$tmp/rows" | median)
         h=$(awk -v r="$row" '$1 == r { print $4 }' "$tmp/rows" | sort -n | tail -n 1)
         m=$(awk -v r="$row" '$1 == r { print $5 }' "$tmp/rows" | median)
         c=$(awk -v r="$row" '$1 == r { print $6 }' "$tmp/rows" | median)
+        k=$(awk -v r="$row" '$1 == r { print $7 }' "$tmp/rows" | sort -n | tail -n 1)
         case $row in
         direct) name="client -> mock (direct)" ;;
         openai) name="client -> acore-serve (OpenAI API) -> mock" ;;
@@ -148,7 +156,8 @@ mkdir -p "$(dirname "$OUT")"
         esac
         [ "$g" = - ] && gs=- || gs="$g ms"
         [ "$h" = - ] && hs=- || hs="$h MB"
-        echo "| $name | $w ms | $gs | $hs | $m ms | $c ms |"
+        [ "$k" = - ] && ks=- || ks="$k KiB"
+        echo "| $name | $w ms | $gs | $hs | $ks | $m ms | $c ms |"
     done
     echo
     echo "$N concurrent streams of $CHUNKS chunks ${DELAY} ms apart (at least $(( (CHUNKS - 1) * DELAY )) ms each), medians of $REPEAT runs; $(nproc) cores, $(date -u '+%Y-%m-%d')."

@@ -197,7 +197,8 @@ typedef struct gw_emit {
     int         open_block;    /* -1: none */
     int         open_kind;     /* 0 none, 1 text, 2 thinking, 3 tool */
     int         open_tool;
-    gw_tool_state tools[GW_MAX_TOOLS];
+    gw_tool_state *tools;      /* GW_MAX_TOOLS of them, made at the first
+                                  tool event (most replies have none) */
     long        in_tok, out_tok;   /* from the USAGE event, -1 unknown */
     const char *finish;            /* from the FINISH event */
     const char *raw_finish;
@@ -224,6 +225,9 @@ void gw_an_event(gw_emit *m, jbuf *out, const ac_chunk *c);
 void gw_an_end(gw_emit *m, jbuf *out, ac_status st, const gw_err *e);
 void gw_an_body(gw_emit *m, jbuf *out, const ac_response *r);
 void gw_an_error(jbuf *out, const gw_err *e);
+/* The state of tool call i, NULL out of range or on no memory (then
+ * out->oom is set). */
+gw_tool_state *gw_emit_tool(gw_emit *m, jbuf *out, int i);
 /* A call id for a backend that gave none ("call_<id>_<i>"), into buf. */
 const char *gw_call_id(const gw_emit *m, const char *given, int index, char *buf, size_t n);
 

@@ -188,7 +188,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 int gw_respond_stream(gw_conn *c)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, c, NULL);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8 * 1024, stream_reader, c, NULL);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
@@ -607,8 +607,10 @@ struct MHD_Daemon *gw_http_start(gateway *g, char *err, size_t n)
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.max_connections,
-        /* The head, plus room to write the response. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)g->cfg.max_header_bytes + 16384,
+        /* The head, plus room to write the response through: the pool is
+         * most of what an open stream costs here (every event is a few
+         * hundred bytes; a bigger reply takes a few more writes). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)g->cfg.max_header_bytes + 8192,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, backlog,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,

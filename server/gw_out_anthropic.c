@@ -50,7 +50,7 @@ static void close_block(gw_emit *m, jbuf *out)
         return;
     event(out, "content_block_stop");
     jb_fmt(out, "{\"type\":\"content_block_stop\",\"index\":%d}\n\n", m->open_block);
-    if (m->open_kind == K_TOOL && m->open_tool >= 0)
+    if (m->open_kind == K_TOOL && m->open_tool >= 0 && m->tools)
         m->tools[m->open_tool].closed = 1;
     m->open_block = -1;
     m->open_kind = K_NONE;
@@ -93,7 +93,7 @@ static void delta(gw_emit *m, jbuf *out, const char *type, const char *field, co
 /* Write every held-back call that has ended, each whole in its block. */
 static void flush_deferred(gw_emit *m, jbuf *out)
 {
-    for (int i = 0; i < GW_MAX_TOOLS; i++) {
+    for (int i = 0; m->tools && i < GW_MAX_TOOLS; i++) {
         gw_tool_state *t = &m->tools[i];
         if (!t->deferred || !t->args || t->closed)
             continue;
@@ -111,7 +111,9 @@ void gw_an_event(gw_emit *m, jbuf *out, const ac_chunk *c)
 {
     preamble(m, out);
     int i = c->index;
-    gw_tool_state *t = i >= 0 && i < GW_MAX_TOOLS ? &m->tools[i] : NULL;
+    int tool = c->type == AC_EVENT_TOOL_CALL_START || c->type == AC_EVENT_TOOL_CALL_DELTA ||
+               c->type == AC_EVENT_TOOL_CALL_END;
+    gw_tool_state *t = tool ? gw_emit_tool(m, out, i) : NULL;
     char idbuf[64];
     switch (c->type) {
     case AC_EVENT_TEXT:

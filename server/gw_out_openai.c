@@ -47,18 +47,32 @@ void gw_emit_init(gw_emit *m, gw_api api, const char *model, int structured, int
     m->in_tok = m->out_tok = -1;
     snprintf(m->id, sizeof m->id, "%s%08x%016llx", api == GW_API_OPENAI ? "chatcmpl-" : "msg_",
              salt, ++seq);
-    for (int i = 0; i < GW_MAX_TOOLS; i++)
-        m->tools[i].block = -1;
+}
+
+gw_tool_state *gw_emit_tool(gw_emit *m, jbuf *out, int i)
+{
+    if (i < 0 || i >= GW_MAX_TOOLS)
+        return NULL;
+    if (!m->tools) {
+        if (!(m->tools = calloc(GW_MAX_TOOLS, sizeof *m->tools))) {
+            out->oom = 1;
+            return NULL;
+        }
+        for (int k = 0; k < GW_MAX_TOOLS; k++)
+            m->tools[k].block = -1;
+    }
+    return &m->tools[i];
 }
 
 void gw_emit_free(gw_emit *m)
 {
-    for (int i = 0; i < GW_MAX_TOOLS; i++) {
+    for (int i = 0; m->tools && i < GW_MAX_TOOLS; i++) {
         free(m->tools[i].id);
         free(m->tools[i].name);
         free(m->tools[i].args);
-        m->tools[i].id = m->tools[i].name = m->tools[i].args = NULL;
     }
+    free(m->tools);
+    m->tools = NULL;
 }
 
 void gw_emit_event(gw_emit *m, jbuf *out, const ac_chunk *c)
@@ -184,7 +198,9 @@ void gw_oa_event(gw_emit *m, jbuf *out, const ac_chunk *c)
         m->started = 1;
     }
     int i = c->index;
-    gw_tool_state *t = i >= 0 && i < GW_MAX_TOOLS ? &m->tools[i] : NULL;
+    int tool = c->type == AC_EVENT_TOOL_CALL_START || c->type == AC_EVENT_TOOL_CALL_DELTA ||
+               c->type == AC_EVENT_TOOL_CALL_END;
+    gw_tool_state *t = tool ? gw_emit_tool(m, out, i) : NULL;
     char idbuf[64];
     switch (c->type) {
     case AC_EVENT_TEXT:
