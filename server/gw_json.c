@@ -243,6 +243,11 @@ json_object *gw_json_parse(const char *body, size_t len, gw_err *e)
         gw_err_set(e, 500, "server_error", "", "", "Out of memory.");
         return NULL;
     }
+#ifdef JSON_TOKENER_VALIDATE_UTF8
+    /* Text that is not UTF-8 is the client's 400 here, not a surprise for
+     * the core later. */
+    json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+#endif
     json_object *o = json_tokener_parse_ex(tok, body, (int)len);
     enum json_tokener_error je = json_tokener_get_error(tok);
     size_t end = (size_t)json_tokener_get_parse_end(tok);

@@ -553,6 +553,9 @@ static void test_oa_bad_requests(void)
          "\"stream_options\":{\"include_usage\":1}}", "stream_options.include_usage", 400},
         {"{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}",
          "messages[0].content", 400},
+        {"{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"\xC3\x28\"}]}",
+         "", 400},
+
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gw_resp r = post(&E, "/v1/chat/completions", cases[i].body);
