@@ -10,7 +10,9 @@
 #   direct      gw_load -> acore-mockd                (the floor)
 #   openai      gw_load -> acore-serve (OpenAI API)   -> acore-mockd
 #   anthropic   gw_load -> acore-serve (Anthropic API) -> acore-mockd
-# Columns: wall time of the N streams (client side), the gateway's CPU
+# Columns: wall time of the N streams (client side), when the replies
+# began (the first byte of each, from the start: median and 99th
+# percentile), the gateway's CPU
 # time (user + system, from /proc), its peak resident memory (VmHWM) and
 # that peak less its resident memory before the run, per stream, the
 # mock's CPU time, and the client's CPU time.  Medians of the runs;
@@ -121,6 +123,8 @@ for row in direct openai anthropic; do
         }
         wall=$(echo "$line" | sed -n 's/.* wall_ms=\([0-9]*\).*/\1/p')
         ccpu=$(echo "$line" | sed -n 's/.* cpu_ms=\([0-9]*\).*/\1/p')
+        fb50=$(echo "$line" | sed -n 's/.* first_byte_p50_ms=\([0-9]*\).*/\1/p')
+        fb99=$(echo "$line" | sed -n 's/.* first_byte_p99_ms=\([0-9]*\).*/\1/p')
         mcpu=$(awk -v a="$(cpu_ms "$mockpid")" -v b="$mockcpu0" 'BEGIN { print a - b }')
         if [ "$row" = direct ]; then
             gcpu=-
@@ -132,16 +136,16 @@ for row in direct openai anthropic; do
             gper=$(awk -v h="$(hwm_kb "$gwpid")" -v r="$gwrss0" -v n="$N" \
                 'BEGIN { printf "%.1f", (h - r) / n }')
         fi
-        echo "$row $wall $gcpu $ghwm $mcpu $ccpu $gper" >>"$tmp/rows"
-        echo "run-gateway.sh: $row run $r: wall ${wall} ms, gateway cpu ${gcpu} ms, peak ${ghwm} MB (${gper} KiB a stream), mock cpu ${mcpu} ms"
+        echo "$row $wall $gcpu $ghwm $mcpu $ccpu $gper $fb50 $fb99" >>"$tmp/rows"
+        echo "run-gateway.sh: $row run $r: wall ${wall} ms, first byte p50 ${fb50} p99 ${fb99} ms, gateway cpu ${gcpu} ms, peak ${ghwm} MB (${gper} KiB a stream), mock cpu ${mcpu} ms"
         stop_all
     done
 done
 
 mkdir -p "$(dirname "$OUT")"
 {
-    echo "| path | wall time of $N streams | gateway CPU | gateway peak memory | per stream | mock CPU | client CPU |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| path | wall time of $N streams | first byte p50 / p99 | gateway CPU | gateway peak memory | per stream | mock CPU | client CPU |"
+    echo "|---|---|---|---|---|---|---|---|"
     for row in direct openai anthropic; do
         w=$(awk -v r="$row" '$1 == r { print $2 }' "$tmp/rows" | median)
         g=$(awk -v r="$row" '$1 == r { print $3 }' "$tmp/rows" | median)
@@ -149,6 +153,8 @@ mkdir -p "$(dirname "$OUT")"
         m=$(awk -v r="$row" '$1 == r { print $5 }' "$tmp/rows" | median)
         c=$(awk -v r="$row" '$1 == r { print $6 }' "$tmp/rows" | median)
         k=$(awk -v r="$row" '$1 == r { print $7 }' "$tmp/rows" | sort -n | tail -n 1)
+        f5=$(awk -v r="$row" '$1 == r { print $8 }' "$tmp/rows" | median)
+        f9=$(awk -v r="$row" '$1 == r { print $9 }' "$tmp/rows" | median)
         case $row in
         direct) name="client -> mock (direct)" ;;
         openai) name="client -> acore-serve (OpenAI API) -> mock" ;;
@@ -157,9 +163,9 @@ mkdir -p "$(dirname "$OUT")"
         [ "$g" = - ] && gs=- || gs="$g ms"
         [ "$h" = - ] && hs=- || hs="$h MB"
         [ "$k" = - ] && ks=- || ks="$k KiB"
-        echo "| $name | $w ms | $gs | $hs | $ks | $m ms | $c ms |"
+        echo "| $name | $w ms | $f5 / $f9 ms | $gs | $hs | $ks | $m ms | $c ms |"
     done
     echo
-    echo "$N concurrent streams of $CHUNKS chunks ${DELAY} ms apart (at least $(( (CHUNKS - 1) * DELAY )) ms each), medians of $REPEAT runs; $(nproc) cores, $(date -u '+%Y-%m-%d')."
+    echo "$N concurrent streams of $CHUNKS chunks ${DELAY} ms apart (at least $(( (CHUNKS - 1) * DELAY )) ms each), medians of $REPEAT runs; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u '+%Y-%m-%d')."
 } >"$OUT"
 cat "$OUT"

@@ -28,12 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #define FINAL_GRACE_MS 2000.0
+#define MHD_ROUNDS 16
 
 static void loop_close(gateway *g)
 {
@@ -237,7 +239,16 @@ int gw_run(gateway *g)
         const union MHD_DaemonInfo *di =
             MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         unsigned before = di ? di->num_connections : 0;
-        MHD_run(g->mhd);
+        /* libmicrohttpd accepts ten connections a round; a burst of a
+         * thousand would otherwise take a hundred turns of the whole loop.
+         * More rounds while it has work, a bounded number, so the core's
+         * transfers are not starved. */
+        for (int k = 0; k < MHD_ROUNDS; k++) {
+            MHD_run(g->mhd);
+            struct pollfd p = {.fd = g->mhd_fd, .events = POLLIN};
+            if (poll(&p, 1, 0) != 1)
+                break;
+        }
         di = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         if (before >= (unsigned)g->cfg.max_connections && di &&
             di->num_connections < before)

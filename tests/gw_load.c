@@ -22,6 +22,7 @@
  * in flight), SIGTERM goes to PID: "an instance stopped mid-run".
  * Prints one line:
  *   gw_load: n=N complete=C clean_error=E dirty=D wall_ms=W cpu_ms=U
+ *            first_byte_p50_ms=F first_byte_p99_ms=G
  * and, on standard error, the first few dirty replies' reasons.  Exit
  * status: 0 when nothing is dirty (and, with --expect-complete, all
  * completed), 1 otherwise, 2 for bad arguments.
@@ -41,7 +42,10 @@ typedef struct req {
     size_t len, cap;
     int    got_bytes;
     int    done;
+    double first_ms;   /* from the start to its first byte */
 } req;
+
+static double t_start;
 
 static int anthropic, stream = 1, quiet;
 
@@ -50,6 +54,12 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
@@ -69,6 +79,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     memcpy(r->body + r->len, p, k);
     r->len += k;
     r->body[r->len] = '\0';
+    if (!r->got_bytes)
+        r->first_ms = now_ms() - t_start;
     r->got_bytes = 1;
     return k;
 }
@@ -198,6 +210,7 @@ int main(int argc, char **argv)
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     double t0 = now_ms();
+    t_start = t0;
     for (long i = 0; i < n; i++) {
         CURL *e = curl_easy_init();
         rs[i].easy = e;
@@ -253,8 +266,22 @@ int main(int argc, char **argv)
                   ru0.ru_stime.tv_sec) * 1000.0 +
                  (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
                   ru0.ru_stime.tv_usec) / 1000.0;
-    printf("gw_load: n=%ld complete=%ld clean_error=%ld dirty=%ld wall_ms=%.0f cpu_ms=%.0f%s\n",
-           n, counts[COMPLETE], counts[CLEAN], counts[DIRTY], wall, cpu,
+    /* When the replies began: how fast the streams were all under way. */
+    double *first = calloc((size_t)n, sizeof *first);
+    long nf = 0;
+    for (long i = 0; first && i < n; i++)
+        if (rs[i].got_bytes)
+            first[nf++] = rs[i].first_ms;
+    double p50 = 0, p99 = 0;
+    if (nf) {
+        qsort(first, (size_t)nf, sizeof *first, cmp_double);
+        p50 = first[nf / 2];
+        p99 = first[(nf * 99) / 100 < nf ? (nf * 99) / 100 : nf - 1];
+    }
+    free(first);
+    printf("gw_load: n=%ld complete=%ld clean_error=%ld dirty=%ld wall_ms=%.0f cpu_ms=%.0f "
+           "first_byte_p50_ms=%.0f first_byte_p99_ms=%.0f%s\n",
+           n, counts[COMPLETE], counts[CLEAN], counts[DIRTY], wall, cpu, p50, p99,
            pid && !signalled ? " (no signal sent)" : "");
     for (long i = 0; i < n; i++) {
         curl_easy_cleanup(rs[i].easy);
