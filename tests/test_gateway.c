@@ -1074,6 +1074,40 @@ static void test_limits(void)
     gwu_stop(&e);
 }
 
+static void test_idle_timeout_spares_waiting(void)
+{
+    /* A client connection idle past idle_timeout_ms is closed, but one
+     * waiting for a slow backend (before its first byte, or in a stall in
+     * the middle of a stream) is not idle. */
+    gw_env e;
+    CU_ASSERT_EQUAL_FATAL(gwu_start(&e, "scenarios = (\n"
+                                        "  { model = \"late\"; reply = \"ok\"; first_byte_delay_ms = 2500; },\n"
+                                        "  { model = \"stall\"; chunks = 4; stall_after_chunks = 1; stall_ms = 2500; }\n"
+                                        ");\n", "idle_timeout_ms = 1000;"), 0);
+    gw_resp r = post(&e, "/v1/chat/completions", "{\"model\":\"mock/late\",\"messages\":"
+                     "[{\"role\":\"user\",\"content\":\"x\"}]}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_EQUAL(r.curl_rc, CURLE_OK);
+    gwu_free(&r);
+    r = post(&e, "/v1/chat/completions", "{\"model\":\"mock/stall\",\"stream\":true,"
+             "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_EQUAL(r.curl_rc, CURLE_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "data: [DONE]"));
+    gwu_free(&r);
+    /* A connection that says nothing is closed after the timeout. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gw_port(e.g))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_EQUAL(connect(s, (struct sockaddr *)&a, sizeof a), 0);
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    CU_ASSERT_EQUAL(poll(&p, 1, 5000), 1);
+    char c;
+    CU_ASSERT_EQUAL(read(s, &c, 1), 0);
+    close(s);
+    gwu_stop(&e);
+}
+
 /* ------------------------------------------------------------------ */
 /* Stopping                                                            */
 /* ------------------------------------------------------------------ */
@@ -1172,6 +1206,7 @@ int main(void)
     static const tu_test own[] = {
         {"keys, allow-lists, rates, the access log", test_keys_rates_allow_lists},
         {"limits: body, headers, messages, connections", test_limits},
+        {"the idle timeout spares requests waiting for their backend", test_idle_timeout_spares_waiting},
         {"graceful stop", test_graceful_stop},
     };
     if (CU_initialize_registry() != CUE_SUCCESS ||
