@@ -70,6 +70,7 @@ enum {
 };
 
 static const struct option acore_long_options[] = {
+    { "attach",      required_argument, NULL, 'a' },
     { "config",      required_argument, NULL, 'c' },
     { "provider",    required_argument, NULL, 'p' },
     { "model",       required_argument, NULL, 'm' },
@@ -201,6 +202,7 @@ static void acore_print_help(void)
 "       acore plugins                list plugins and providers found, loaded, refused\n"
 "       acore models [-p NAME]       list the models a provider serves\n"
 "       acore config check [-c FILE] list every problem of the configuration file\n"
+"       acore embed [OPTIONS] TEXT... one embedding per text, as JSON lines\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE      read this configuration file (default: search\n"
@@ -210,6 +212,9 @@ static void acore_print_help(void)
 "                         (default: abstractcore.default_provider)\n"
 "  -m, --model NAME       the model (default: the provider's default_model)\n"
 "  -s, --system TEXT      a system prompt\n"
+"  -a, --attach FILE      attach an image (PNG, JPEG, WebP, GIF) or a document\n"
+"                         (PDF, text, Markdown, CSV, TSV, JSON) to the prompt;\n"
+"                         repeatable\n"
 "      --max-tokens N     at most N output tokens (1..100000000)\n"
 "      --temperature X    sampling temperature, 0.0..2.0\n"
 "  -o, --output FORMAT    text (default) or json: the whole response as one\n"
@@ -310,8 +315,15 @@ static int acore_parse_args(int argc, char **argv, cli_opts *o, int *first_arg)
     o->output = CLI_OUTPUT_TEXT;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:p:m:s:o:vhV", acore_long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":a:c:p:m:s:o:vhV", acore_long_options, NULL)) != -1) {
         switch (c) {
+        case 'a':
+            if (!optarg[0])
+                return acore_usage_error("--attach: empty file name");
+            if (o->n_attach >= AC_MAX_ATTACHMENTS)
+                return acore_usage_error("--attach: at most %d files", AC_MAX_ATTACHMENTS);
+            o->attach_paths[o->n_attach++] = optarg;
+            break;
         case 'c':
             if (!optarg[0])
                 return acore_usage_error("--config: empty file name");
@@ -679,6 +691,10 @@ int main(int argc, char **argv)
     int first = 0, nargs, rc;
 
     if (argc > 1 && strcmp(argv[1], "serve") == 0) return acore_serve_exec(argc - 1, argv + 1);
+    /* `acore embed` has options and output of its own (cli/embed.c). */
+    if (argc > 1 && strcmp(argv[1], "embed") == 0)
+        return cli_embed_main(argc - 1, argv + 1);
+
     rc = acore_parse_args(argc, argv, &o, &first);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;

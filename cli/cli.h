@@ -4,7 +4,8 @@
  * acore.c reads the command line, opens the core, picks the provider (or
  * starts the bundled mock server in demo mode) and runs the `plugins` and
  * `models` commands; run.c sends a prompt and prints the reply, handling
- * Ctrl-C.  Both use only the public API (abstractcore.h).
+ * Ctrl-C; embed.c is the `embed` command.  All use only the public API
+ * (abstractcore.h).
  */
 #ifndef ACORE_CLI_H
 #define ACORE_CLI_H
@@ -49,6 +50,8 @@ typedef struct cli_opts {
     int         n_tools;
     int         tool_mode;    /* --tool-mode: ac_tool_mode, -1 unset */
     const char *trace_path;   /* --trace FILE */
+    const char *attach_paths[AC_MAX_ATTACHMENTS]; /* -a FILE, each attached */
+    int         n_attach;
 } cli_opts;
 
 /*
@@ -58,6 +61,10 @@ typedef struct cli_opts {
  * library thread starts, so the handler always runs on this thread).
  */
 int cli_run_prompt(ac_llm *llm, const char *prompt, const cli_opts *o);
+
+/* `acore embed ...` (embed.c): argv[0] is "embed"; parses its own
+ * options, prints one JSON line per vector, returns the exit status. */
+int cli_embed_main(int argc, char **argv);
 
 /* Print `acore: <formatted text>` as one line on stderr, with control
  * characters replaced, so server-supplied text cannot break the line or

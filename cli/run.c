@@ -440,6 +440,14 @@ int cli_run_prompt(ac_llm *llm, const char *prompt, const cli_opts *o)
     for (int i = 0; i < o->n_tools; i++)
         if ((rc = run_add_tool(gp, o->tool_paths[i])) != CLI_EXIT_OK)
             goto done;
+    for (int i = 0; i < o->n_attach; i++) {
+        ac_error err;
+        if (ac_gen_params_attach_file(gp, o->attach_paths[i], &err) != AC_OK) {
+            cli_print_error(&err);
+            rc = cli_exit_status(err.code);
+            goto done;
+        }
+    }
     if (o->tool_mode >= 0 && ac_gen_params_set_tool_mode(gp, (ac_tool_mode)o->tool_mode) != AC_OK) {
         cli_errorf("--tool-mode: the library refused it");
         rc = CLI_EXIT_USAGE;

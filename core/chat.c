@@ -15,8 +15,11 @@
 #include "call.h"
 #include "decoder.h"
 #include "error.h"
+#include "context.h"
+#include "log.h"
 #include "hook.h"
 #include "message.h"
+#include "media/media.h"
 #include "params.h"
 #include "prompted.h"
 #include "structured/reply.h"
@@ -62,6 +65,19 @@ static ac_status chat_frame(ac_request *q, const ac_frame *f, ac_error *err)
 static ac_status chat_body(ac_request *q, decoder *d, int status, const char *body, size_t len,
                            ac_error *err)
 {
+    if (CHAT(q)->count_only) {
+        ac_call call;
+        ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
+        long n = -1;
+        ac_status st = q->llm->vt->parse_count_response(q->llm->state, body, len, &n, &call);
+        st = ac__call_error(&call, st, "parse_count_response", err);
+        if (st == AC_OK && n < 0) {
+            ac__error_set(err, AC_EPLUGIN, AC_STAGE_PLUGIN, "the plugin read no token count");
+            st = AC_EPLUGIN;
+        }
+        CHAT(q)->counted = n;
+        return st;
+    }
     ac_call call;
     ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
     ac_status st = q->llm->vt->parse_response(q->llm->state, status, body, len,
@@ -161,6 +177,8 @@ static ac_status check_schema(chat_request *c, ac_error *err)
 static ac_status chat_end(ac_request *q, int streamed, ac_error *err)
 {
     chat_request *c = CHAT(q);
+    if (c->count_only)
+        return AC_OK;
     ac_status st = ac__sink_complete(&c->sink, streamed, err);
     if (st == AC_OK && c->schema)
         st = check_schema(c, err);
@@ -193,6 +211,7 @@ static void chat_release(ac_request *q)
     ac__sink_cleanup(&c->sink);
     ac__sink_release(&c->sink);
     ac__free(c->feedback);
+    ac__msg_clear(&c->user);
     ac__chat_chain_free(c);
     ac__msgs_free(c->msgs, c->n_msgs);
     ac_gen_params_free(c->params);
@@ -275,13 +294,14 @@ const char *ac__chat_prompt(const ac_request *q)
 /* Building                                                            */
 /* ------------------------------------------------------------------ */
 
-/* The messages as the caller gave them: system prompt, history, prompt. */
+/* The messages as the caller gave them: system prompt, history, the user
+ * message (NULL: none). */
 static ac_status build_messages(chat_request *c, const char *system, const ac__msg *history,
-                                size_t n_history, const char *prompt)
+                                size_t n_history, const ac__msg *user)
 {
     ac_request *q = &c->base;
     ac_status st = AC_OK;
-    size_t n = (system ? 1 : 0) + n_history + (prompt ? 1 : 0);
+    size_t n = (system ? 1 : 0) + n_history + (user ? 1 : 0);
     if (n == 0)
         return ac__request_prefail(q, AC_EINVAL, AC_STAGE_REQUEST,
                                    "nothing to send: no prompt and no history");
@@ -294,13 +314,44 @@ static ac_status build_messages(chat_request *c, const char *system, const ac__m
     for (size_t i = 0; i < n_history; i++)
         if ((st = ac__msg_copy(&c->msgs[k++], &history[i])) != AC_OK)
             goto fail;
-    if (prompt && (st = ac__msg_text(&c->msgs[k++], AC_ROLE_USER, prompt)) != AC_OK)
+    if (user && (st = ac__msg_copy(&c->msgs[k++], user)) != AC_OK)
         goto fail;
     c->n_msgs = k;
     return AC_OK;
 fail:
     c->n_msgs = k;
     return ac__request_prefail(q, st, AC_STAGE_REQUEST, "out of memory");
+}
+
+/* max_input_tokens: fail before sending, or leave out the oldest turns. */
+static ac_status fit_input(chat_request *c)
+{
+    ac_request *q = &c->base;
+    const ac_gen_params *p = c->params;
+    long max = p->max_input_tokens >= 0 ? p->max_input_tokens : q->llm->co.max_input_tokens;
+    int trim = p->trim >= 0 ? p->trim : q->llm->co.trim;
+    if (max <= 0)
+        return AC_OK;
+    long est = ac__estimate_tokens(c->msgs, c->n_msgs, NULL);
+    if (est <= max)
+        return AC_OK;
+    long drop = trim ? ac__trim_count(c->msgs, c->n_msgs, NULL, max) : -1;
+    if (drop < 0) {
+        char m[300];
+        snprintf(m, sizeof m, "the input is about %ld tokens, more than max_input_tokens = %ld%s",
+                 est, max, trim ? " even with only the last turn kept"
+                               : " (input_overflow = \"trim\" leaves out the oldest turns)");
+        return ac__request_prefail(q, AC_ELIMIT, AC_STAGE_REQUEST, m);
+    }
+    size_t first = c->n_msgs && c->msgs[0].pub.role == AC_ROLE_SYSTEM ? 1 : 0;
+    for (size_t i = first; i < first + (size_t)drop; i++)
+        ac__msg_clear(&c->msgs[i]);
+    memmove(c->msgs + first, c->msgs + first + drop,
+            (c->n_msgs - first - (size_t)drop) * sizeof *c->msgs);
+    c->n_msgs -= (size_t)drop;
+    ac__log(AC_LOG_INFO, q->llm->inst->name, "left out the %ld oldest messages to fit "
+            "max_input_tokens = %ld", drop, max);
+    return AC_OK;
 }
 
 /* Deep copies of n messages into *out.  AC_OK or AC_ENOMEM. */
@@ -374,9 +425,14 @@ ac_status ac__chat_fit(chat_request *c, const ac__msg *base, size_t n_base)
         }
         c->n_msgs = n_base;
     }
+    /* Images refused or fitted to this plugin, documents as text where it
+     * takes none natively. */
+    ac_status st = ac__media_fit_msgs(q->llm, c->msgs, c->n_msgs, err);
+    if (st != AC_OK)
+        return st;
     ac__prompted_plan(q->llm, c->params, &c->plan);
     ac__sink_release(&c->sink);
-    ac_status st = ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0);
+    st = ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0);
     if (st == AC_OK)
         st = add_prompted_system(c, err);
     if (st == AC_OK)
@@ -428,8 +484,11 @@ ac_status ac__chat_http(ac_request *q)
     const ac_provider *vt = q->llm->vt;
     ac_call call;
     ac__call_init(&call, q->llm->inst->name, settings_of(q), &q->cancel);
-    ac_status st = vt->build_request(q->llm->state, &c->greq, &q->http, &call);
-    st = ac__call_error(&call, st, "build_request", &q->preerr);
+    ac_status st = c->count_only
+        ? vt->build_count_request(q->llm->state, &c->greq, &q->http, &call)
+        : vt->build_request(q->llm->state, &c->greq, &q->http, &call);
+    st = ac__call_error(&call, st, c->count_only ? "build_count_request" : "build_request",
+                        &q->preerr);
     if (st == AC_OK && !q->http.url)
         st = plugin_fail(q, "the plugin built a request without a URL");
     /* A framing the engine has no framer for would otherwise fail later
@@ -457,16 +516,42 @@ ac_status ac__chat_http(ac_request *q)
     return AC_OK;
 }
 
+ac_status ac__chat_user(ac_request *q, const char *prompt)
+{
+    chat_request *c = CHAT(q);
+    ac_error e;
+    ac__msg_clear(&c->user);
+    c->user_made = 1;
+    ac_status st = ac__media_user_msg(q->llm, prompt, c->params, &c->user, &e);
+    if (st != AC_OK) {
+        q->preerr = e; /* kept whole (stage, message) by the prefail */
+        return ac__request_prefail(q, st, e.stage, e.message);
+    }
+    return AC_OK;
+}
+
+const ac__msg *ac__chat_user_msg(const ac_request *q)
+{
+    const chat_request *c = (const chat_request *)q;
+    return c->user.pub.n_parts ? &c->user : NULL;
+}
+
 ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *history,
                          size_t n_history, const char *prompt)
 {
     chat_request *c = CHAT(q);
     const ac_provider *vt = q->llm->vt;
+    if (q->prestatus != AC_OK)
+        return q->prestatus; /* the user message could not be made */
     if (!vt->build_request && !vt->run_local)
         return ac__request_prefail(q, AC_EUNSUPPORTED, AC_STAGE_REQUEST,
                                    "the plugin can neither build HTTP requests nor run locally");
-    ac_status st = build_messages(c, system, history, n_history, prompt);
+    if (!c->user_made && ac__chat_user(q, prompt) != AC_OK)
+        return q->prestatus;
+    ac_status st = build_messages(c, system, history, n_history, ac__chat_user_msg(q));
     if (st != AC_OK)
+        return st;
+    if ((st = fit_input(c)) != AC_OK)
         return st;
     /* A fallback starts from the messages as given, not as fitted to this
      * plugin. */
@@ -573,18 +658,30 @@ static int check_prompt(ac_llm *llm, const char *prompt, ac_error *err)
     return 0;
 }
 
-ac_request *ac_agenerate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
-                         const ac_callbacks *cb, void *user, ac_error *err)
+/* A request of history hist[0..n) and then prompt (either may be
+ * absent), built and submitted. */
+static ac_request *start(ac_llm *llm, const ac__msg *hist, size_t n, const char *prompt,
+                         const ac_gen_params *params, const ac_callbacks *cb, void *user,
+                         int count_only, ac_error *err)
 {
-    if (check_prompt(llm, prompt, err))
-        return NULL;
     ac_request *q = ac__chat_new(llm, params, cb, user);
     if (!q) {
         ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
         ac__error_set_provider(err, llm->inst->name);
         return NULL;
     }
-    ac__chat_build(q, CHAT(q)->params->system, NULL, 0, prompt);
+    if (count_only) {
+        /* One question to one backend: no rounds, no fallback, no stream. */
+        chat_request *c = CHAT(q);
+        c->count_only = 1;
+        c->schema = NULL;
+        ac__chat_chain_free(c);
+        c->params->stream = 0;
+    }
+    /* A history that starts with its own system prompt keeps it. */
+    const char *system = n && hist[0].pub.role == AC_ROLE_SYSTEM ? NULL
+                                                                 : CHAT(q)->params->system;
+    ac__chat_build(q, system, hist, n, prompt);
     /* Not taken (the core closed since the check above): fail here,
      * before the caller has the handle, rather than run its callbacks on
      * this thread inside this call. */
@@ -596,6 +693,33 @@ ac_request *ac_agenerate(ac_llm *llm, const char *prompt, const ac_gen_params *p
     }
     return q;
 }
+
+ac_request *ac_agenerate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
+                         const ac_callbacks *cb, void *user, ac_error *err)
+{
+    if (check_prompt(llm, prompt, err))
+        return NULL;
+    return start(llm, NULL, 0, prompt, params, cb, user, 0, err);
+}
+
+ac_request *ac__chat_start(ac_llm *llm, const ac__msg *hist, size_t n,
+                           const ac_gen_params *params, const ac_callbacks *cb, void *user,
+                           ac_error *err)
+{
+    if (check_prompt(llm, "", err))
+        return NULL;
+    return start(llm, hist, n, NULL, params, cb, user, 0, err);
+}
+
+ac_request *ac__chat_count(ac_llm *llm, const ac__msg *hist, size_t n,
+                           const ac_gen_params *params, ac_error *err)
+{
+    if (check_prompt(llm, "", err))
+        return NULL;
+    return start(llm, hist, n, NULL, params, NULL, NULL, 1, err);
+}
+
+long ac__chat_counted(const ac_request *q) { return ((const chat_request *)q)->counted; }
 
 ac_response *ac_generate(ac_llm *llm, const char *prompt, const ac_gen_params *params,
                          ac_error *err)

@@ -13,6 +13,8 @@ struct ac__schema;
 typedef struct chat_request {
     ac_request      base;
     ac_gen_params  *params;     /* owned copy */
+    ac__msg         user;       /* the prompt and its attachments (ac__chat_user) */
+    int             user_made;  /* 1 once ac__chat_user ran */
     ac__msg        *msgs;       /* owned: what the plugin sees */
     size_t          n_msgs;
     ac_gen_request  greq;       /* what the plugin sees */
@@ -32,6 +34,9 @@ typedef struct chat_request {
     size_t          n_fb, fb_next;
     ac__msg        *base_msgs;
     size_t          n_base;
+    /* ac_count_tokens: the plugin's count request instead of a chat. */
+    int             count_only;
+    long            counted;
 } chat_request;
 
 #define CHAT(q) ((chat_request *)(q))

@@ -1166,7 +1166,8 @@ ac_llm *ac_llm_create(ac_core *core, const char *provider, const char *model,
     }
     ac_error coerr;
     if (ac__chatopts_read(s, &l->co, &coerr) != AC_OK ||
-        ac__tls_read(s, &l->tls, &coerr) != AC_OK) {
+        ac__tls_read(s, &l->tls, &coerr) != AC_OK ||
+        ac__media_limits_read(s, l->vt, &l->media, &coerr) != AC_OK) {
         if (l->own_inited && l->vt->fini)
             l->vt->fini(l->own_state);
         ac__settings_free(l->own_settings);

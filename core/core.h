@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include "breaker.h"
+#include "media/media.h"
 #include "plugin.h"
 #include "ratelimit.h"
 #include "settings.h"
@@ -94,6 +95,8 @@ typedef struct chatopts {
     int schema_attempts;   /* tries in all for a matching reply, 1..10 */
     int tool_mode;         /* ac_tool_mode */
     int tool_family;       /* ac__toolfam, or -1: from the model's name */
+    long max_input_tokens; /* 0: no limit */
+    int trim;              /* input_overflow = "trim" */
 } chatopts;
 
 struct ac_llm {
@@ -109,6 +112,7 @@ struct ac_llm {
     limits              lim;
     chatopts            co;
     tlsopts             tls;
+    ac__media_limits    media;         /* what its images must fit */
 };
 
 void ac__core_ref(ac_core *c);

@@ -360,7 +360,13 @@ static void start_submitted(engine *e, ac_request *q, int stopping)
         finish(e, q, q->prestatus, &q->preerr);
     else if (atomic_load(&q->cancel))
         finish_canceled(e, q, "cancelled before it started");
-    else
+    else if (q->kind->start) {
+        /* It runs other requests and ends itself (request.h).  ACTIVE on
+         * no list: a poke's cancel ends it through finish() like any
+         * other (attempt_end finds no transfer and no list to leave). */
+        set_state(q, RQ_ACTIVE);
+        q->kind->start(q);
+    } else
         try_start(e, q);
 }
 
@@ -635,8 +641,6 @@ static int round_once(engine *e)
     pthread_mutex_lock(&e->mu);
     ac_request *sub = e->sub_head, *pok = e->poke_head;
     e->sub_head = e->sub_tail = e->poke_head = e->poke_tail = NULL;
-    for (ac_request *q = pok; q; q = q->pnext)
-        q->poked = 0;
     int stopping = e->stopping;
     pthread_mutex_unlock(&e->mu);
 
@@ -647,9 +651,18 @@ static int round_once(engine *e)
         start_submitted(e, q, stopping);
     }
     while (pok) {
+        /* Each leaves the list as it is handled, not all at the start: a
+         * request poked again while one before it is handled (a callback
+         * cancelling another request) must not be queued anew -- that
+         * would rewrite its pnext under this walk and lose the rest of
+         * the list, and their references.  Until it is handled, a poke
+         * of it is already pending. */
         ac_request *q = pok;
+        pthread_mutex_lock(&e->mu);
         pok = q->pnext;
         q->pnext = NULL;
+        q->poked = 0;
+        pthread_mutex_unlock(&e->mu);
         handle_poke(e, q);
         ac__request_unref(q);
     }

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "call.h"
 #include "chat.h"
+#include "embed.h"
 #include "error.h"
 #include "http.h"
 #include "plugin.h"
@@ -200,6 +201,10 @@ static const ac_host_api host_table = {
     .emit_model = ac__sink_emit_model,
     .stream_slot = ac__sink_stream_slot,
     .models_add = host_models_add,
+    .embed_text = ac__embed_text,
+    .embed_vector = ac__embed_vector,
+    .embed_usage = ac__embed_usage,
+    .embed_model = ac__embed_model,
 };
 
 const ac_host_api *ac__host_api(void) { return &host_table; }

@@ -9,6 +9,7 @@
  */
 #include "keys.h"
 #include "tools/toolparse.h"
+#include "media/media.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 
 static const char *const engine_modes[] = {"thread", "host", NULL};
 static const char *const tool_modes[] = {"auto", "native", "prompted", NULL};
+static const char *const overflow_modes[] = {"error", "trim", NULL};
 
 static int valid_tool_family(const char *v)
 {
@@ -56,6 +58,12 @@ static int valid_listen(const char *v)
         return inet_pton(AF_INET6, host + 1, addr) == 1 ? 0 : -1;
     }
     return inet_pton(AF_INET, host, addr) == 1 ? 0 : -1;
+}
+
+static int valid_image_formats(const char *v)
+{
+    unsigned f;
+    return ac__media_formats_parse(v, &f);
 }
 
 #define INT_KEY(scope, name, lo, hi) {scope, name, KT_INT, lo, hi, NULL, NULL, NULL, 0}
@@ -120,6 +128,8 @@ static const keydef table[] = {
     {KS_PROVIDER, "tool_family", KT_STRING, 0, 0, NULL, valid_tool_family,
      "one of auto, hermes (qwen), llama3, mistral, gemma, phi, function_call", 0},
     INT_KEY(KS_PROVIDER, "schema_attempts", 1, 10),
+    INT_KEY(KS_PROVIDER, "max_input_tokens", 0, 100000000),
+    {KS_PROVIDER, "input_overflow", KT_CHOICE, 0, 0, overflow_modes, NULL, NULL, 0},
     KEY(KS_PROVIDER, "tls_verify", KT_BOOL, 0),
     KEY(KS_PROVIDER, "ca_bundle", KT_FILE, 0),
     KEY(KS_PROVIDER, "client_cert", KT_FILE, 0),
@@ -134,6 +144,16 @@ static const keydef table[] = {
     INT_KEY(KS_PROVIDER, "max_idle_bytes", 0, 1LL << 30),
     KEY(KS_PROVIDER, "fallback", KT_FOLDERS, 0),
     KEY(KS_PROVIDER, "model_map", KT_FOLDERS, 0),
+    KEY(KS_PROVIDER, "embed_model", KT_STRING, 0),
+    INT_KEY(KS_PROVIDER, "embed_max_batch", 1, 1000000),
+    INT_KEY(KS_PROVIDER, "embed_parallel", 1, 64),
+    {KS_PROVIDER, "image_formats", KT_STRING, 0, 0, NULL, valid_image_formats,
+     "a list of png, jpeg, gif, webp (\"png, jpeg\")", 0},
+    INT_KEY(KS_PROVIDER, "image_max_edge", 0, 65535),
+    INT_KEY(KS_PROVIDER, "image_max_short_edge", 0, 65535),
+    INT_KEY(KS_PROVIDER, "image_max_pixels", 0, 1000000000),
+    INT_KEY(KS_PROVIDER, "image_max_bytes", 0, 1LL << 30),
+    INT_KEY(KS_PROVIDER, "max_document_bytes", 1, 1LL << 30),
 };
 
 const keydef *ac__keys(size_t *n)

@@ -14,6 +14,7 @@ void ac__msg_init(ac__msg *m, ac_role role)
     m->pub.struct_size = sizeof m->pub;
     m->pub.role = role;
     m->pub.text = "";
+    m->input_tokens = m->output_tokens = -1;
 }
 
 static int dup_or_null(const char **dst, const char *src)
@@ -166,6 +167,8 @@ void ac__msg_clear(ac__msg *m)
         part_clear(&m->parts[i]);
     ac__free(m->parts);
     ac__free((char *)m->pub.name);
+    ac__free(m->provider);
+    ac__free(m->model);
     memset(m, 0, sizeof *m);
 }
 
@@ -178,14 +181,34 @@ void ac__msgs_free(ac__msg *v, size_t n)
     ac__free(v);
 }
 
+ac_status ac__msg_set_origin(ac__msg *m, const char *provider, const char *model)
+{
+    char *p = NULL, *md = NULL;
+    if ((provider && !(p = ac__strdup(provider))) || (model && !(md = ac__strdup(model)))) {
+        ac__free(p);
+        return AC_ENOMEM;
+    }
+    ac__free(m->provider);
+    ac__free(m->model);
+    m->provider = p;
+    m->model = md;
+    return AC_OK;
+}
+
 ac_status ac__msg_copy(ac__msg *dst, const ac__msg *src)
 {
     ac__msg_init(dst, src->pub.role);
-    if (ac__msg_set_name(dst, src->pub.name) != AC_OK)
+    dst->flags = src->flags;
+    dst->input_tokens = src->input_tokens;
+    dst->output_tokens = src->output_tokens;
+    dst->time_ms = src->time_ms;
+    if (ac__msg_set_name(dst, src->pub.name) != AC_OK ||
+        ac__msg_set_origin(dst, src->provider, src->model) != AC_OK)
         goto fail;
     for (size_t i = 0; i < src->pub.n_parts; i++)
         if (ac__msg_add(dst, &src->parts[i]) != AC_OK)
             goto fail;
+    dst->fitted = src->fitted;
     return AC_OK;
 fail:
     ac__msg_clear(dst);
@@ -211,6 +234,11 @@ const ac_part *ac__msg_find(const ac__msg *m, ac_part_type t)
 ac_status ac__msg_from_response(ac__msg *dst, ac_response *r, size_t seq)
 {
     ac__msg_init(dst, AC_ROLE_ASSISTANT);
+    dst->input_tokens = ac_response_input_tokens(r);
+    dst->output_tokens = ac_response_output_tokens(r);
+    const char *prov = ac_response_provider(r), *model = ac_response_model(r);
+    if (ac__msg_set_origin(dst, *prov ? prov : NULL, *model ? model : NULL) != AC_OK)
+        goto fail;
     const char *text = ac_response_content(r);
     if (*text) {
         ac_part p = {.struct_size = sizeof p, .type = AC_PART_TEXT, .text = text,

@@ -15,9 +15,20 @@
 typedef struct ac__msg {
     ac_message pub;     /* role, n_parts, text (joined TEXT parts), name */
     ac_part   *parts;   /* pub.n_parts of them */
+    /* What a history knows of the message beyond what is sent: never
+     * seen by plugins, kept by ac__msg_copy and in saved sessions. */
+    unsigned   flags;         /* AC_MESSAGE_SUMMARY */
+    char      *provider;      /* a reply: the instance that answered */
+    char      *model;         /* ... and its model */
+    long       input_tokens;  /* a reply: its usage; -1 unknown */
+    long       output_tokens;
+    long long  time_ms;       /* when it joined the history (ms since the
+                                 epoch); 0 unknown */
+    unsigned   fitted;        /* media.h: the image limits its images were
+                                 fitted to (a digest), 0 unknown; not saved */
 } ac__msg;
 
-/* An empty message of `role` (no parts). */
+/* An empty message of `role` (no parts, no usage). */
 void      ac__msg_init(ac__msg *m, ac_role role);
 /* A message of one TEXT part (text may be NULL: no part). */
 ac_status ac__msg_text(ac__msg *m, ac_role role, const char *text);
@@ -29,7 +40,10 @@ ac_status ac__msg_tool_result(ac__msg *m, const char *call_id, const char *name,
 /* Set the participant name (copied; NULL clears it). */
 ac_status ac__msg_set_name(ac__msg *m, const char *name);
 ac_status ac__msg_copy(ac__msg *dst, const ac__msg *src);
-/* The assistant turn of a response: its text and tool calls.  A call the
+/* Set the reply's origin (copied; either may be NULL). */
+ac_status ac__msg_set_origin(ac__msg *m, const char *provider, const char *model);
+/* The assistant turn of a response: its text and tool calls, with the
+ * response's provider, model and usage.  A call the
  * backend gave no id (Ollama) gets "call_<seq>_<i>", in the history and in
  * the response too, so the history stays valid for backends that require
  * ids (OpenAI, Anthropic) and the caller answers the call by that id. */

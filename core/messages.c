@@ -1,32 +1,24 @@
 /*
- * messages.c -- ac_messages, a conversation the caller keeps and sends
- * whole (ac_agenerate_messages), without a session: the system prompts,
- * user turns with text and images, assistant turns with their tool calls,
- * and tool results, in order.  What a proxy receives in one request, or
- * a program that keeps its own history.
+ * messages.c -- ac_messages, a history the caller builds: sent whole
+ * (ac_generate_messages) or added to a session (session.c).
  *
- * The list is the same ac__msg vector a session keeps (message.h), so a
- * request is built from it exactly as from a session's history
- * (ac__chat_build): every plugin, every tool mode, structured output and
- * fallbacks work the same.  Everything handed in is checked here, where
- * the caller can be told which call was wrong, rather than by a plugin.
- *
- * Not thread-safe while being built (like ac_gen_params); a request copies
- * the messages before ac_agenerate_messages returns.
+ * The list is an array of the core's own messages (message.h), so sending
+ * it is the path a session's history takes: a copy into the chat request.
+ * Images may be attached to any user message of it (a proxy's history
+ * carries them in earlier turns too): they are read and checked here as
+ * ac_gen_params_attach_image does (media/detect.c), and fitted to each
+ * backend's limits when a request is made (ac__media_fit_msgs).
  */
+#include "messages.h"
 #include "alloc.h"
 #include "chat.h"
-#include "error.h"
-#include "message.h"
+#include "context.h"
 #include "params.h"
+#include "error.h"
+#include "request.h"
+#include "media/media.h"
 
-#include <json-c/json.h>
 #include <string.h>
-
-struct ac_messages {
-    ac__msg *v;
-    size_t   n, cap;
-};
 
 ac_messages *ac_messages_new(void) { return ac__calloc(1, sizeof(ac_messages)); }
 
@@ -40,7 +32,6 @@ void ac_messages_free(ac_messages *m)
 
 size_t ac_messages_count(const ac_messages *m) { return m ? m->n : 0; }
 
-/* Room for one more message. */
 static ac_status grow(ac_messages *m)
 {
     if (m->n < m->cap)
@@ -54,154 +45,56 @@ static ac_status grow(ac_messages *m)
     return AC_OK;
 }
 
-static ac__msg *last(ac_messages *m) { return m && m->n ? &m->v[m->n - 1] : NULL; }
-
-static int text_ok(const char *s) { return s && ac__utf8_valid(s); }
-
 ac_status ac_messages_add(ac_messages *m, ac_role role, const char *text)
 {
-    /* A tool message is its result: ac_messages_add_tool_result. */
-    if (!m || (role != AC_ROLE_SYSTEM && role != AC_ROLE_USER && role != AC_ROLE_ASSISTANT) ||
-        (text && !ac__utf8_valid(text)))
+    if (!m || (role != AC_ROLE_SYSTEM && role != AC_ROLE_USER && role != AC_ROLE_ASSISTANT &&
+               role != AC_ROLE_TOOL) || !ac__utf8_valid(text))
         return AC_EINVAL;
     if (grow(m) != AC_OK)
         return AC_ENOMEM;
-    ac_status st = ac__msg_text(&m->v[m->n], role, text);
-    if (st == AC_OK)
-        m->n++;
-    return st;
+    ac_status st = ac__msg_text(&m->v[m->n], role, text && *text ? text : NULL);
+    if (st != AC_OK)
+        return st;
+    m->n++;
+    return AC_OK;
 }
 
-ac_status ac_messages_add_text(ac_messages *m, const char *text)
+ac_status ac_messages_set_name(ac_messages *m, const char *name)
 {
-    ac__msg *l = last(m);
-    if (!l || l->pub.role == AC_ROLE_TOOL || !text_ok(text))
+    if (!m || !m->n || !ac__utf8_valid(name))
         return AC_EINVAL;
-    ac_part p = {.struct_size = sizeof p, .type = AC_PART_TEXT, .text = text,
-                 .text_len = strlen(text)};
-    return ac__msg_add(l, &p);
+    return ac__msg_set_name(&m->v[m->n - 1], name);
 }
 
-static int b64_value(unsigned char c)
+/* A JSON object as text?  (The same rule as tool arguments everywhere.) */
+static int is_object_text(const char *s)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/* The decoded length of standard or URL-safe base64 (padding optional),
- * or -1 when s is not base64 or is empty. */
-static long long b64_decoded_len(const char *s)
-{
-    size_t n = strlen(s), pad = 0;
-    while (n > 0 && s[n - 1] == '=' && pad < 2) {
-        n--;
-        pad++;
-    }
-    if (n == 0 || n % 4 == 1 || (pad && (n + pad) % 4 != 0))
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (b64_value((unsigned char)s[i]) < 0)
-            return -1;
-    return (long long)(n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0));
-}
-
-ac_status ac_messages_add_image(ac_messages *m, const char *mime_type, const char *data_base64,
-                                const char *url)
-{
-    ac__msg *l = last(m);
-    if (!l || l->pub.role != AC_ROLE_USER || !data_base64 == !url)
-        return AC_EINVAL;
-    ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE};
-    if (data_base64) {
-        long long len = b64_decoded_len(data_base64);
-        if (len < 0 || !mime_type || strncmp(mime_type, "image/", 6) != 0 || !mime_type[6] ||
-            !ac__utf8_valid(mime_type))
-            return AC_EINVAL;
-        p.data_base64 = data_base64;
-        p.data_len = (size_t)len;
-        p.mime_type = mime_type;
-    } else {
-        if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-            !ac__utf8_valid(url) || (mime_type && !ac__utf8_valid(mime_type)))
-            return AC_EINVAL;
-        p.url = url;
-        p.mime_type = mime_type;
-    }
-    return ac__msg_add(l, &p);
-}
-
-/* 1 if text is one JSON object (blanks around it allowed), 0 if not, -1
- * on no memory. */
-static int json_object_text(const char *text)
-{
-    size_t len = strlen(text);
-    json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return -1;
-    json_object *o = json_tokener_parse_ex(tok, text, (int)len);
-    int ok = o && json_tokener_get_error(tok) == json_tokener_success &&
-             json_object_is_type(o, json_type_object);
-    for (size_t i = ok ? json_tokener_get_parse_end(tok) : len; i < len; i++)
-        if (!strchr(" \t\r\n", text[i]))
-            ok = 0;
-    json_object_put(o);
-    json_tokener_free(tok);
-    return ok;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    return *s == '{';
 }
 
 ac_status ac_messages_add_tool_call(ac_messages *m, const char *id, const char *name,
                                     const char *arguments_json)
 {
-    ac__msg *l = last(m);
-    if (!l || l->pub.role != AC_ROLE_ASSISTANT || !name || !*name || !ac__utf8_valid(name) ||
-        !ac__utf8_valid(id) || !ac__utf8_valid(arguments_json))
-        return AC_EINVAL;
-    if (!arguments_json)
-        arguments_json = "{}";
-    int obj = json_object_text(arguments_json);
-    if (obj < 0)
-        return AC_ENOMEM;
-    if (!obj)
+    if (!m || !m->n || m->v[m->n - 1].pub.role != AC_ROLE_ASSISTANT || !name || !*name ||
+        !ac__utf8_valid(name) || !ac__utf8_valid(id) || !ac__utf8_valid(arguments_json) ||
+        (arguments_json && !is_object_text(arguments_json)))
         return AC_EINVAL;
     ac_part p = {.struct_size = sizeof p, .type = AC_PART_TOOL_CALL, .id = id ? id : "",
-                 .name = name, .arguments = arguments_json};
-    return ac__msg_add(l, &p);
+                 .name = name, .arguments = arguments_json ? arguments_json : "{}"};
+    return ac__msg_add(&m->v[m->n - 1], &p);
 }
 
-/* The name of the tool call `id` in the messages so far, or NULL. */
-static const char *call_name(const ac_messages *m, const char *id)
+ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
+                                      const char *name, const char *content, int is_error)
 {
-    for (size_t i = m->n; i-- > 0;)
-        for (size_t j = 0; j < m->v[i].pub.n_parts; j++) {
-            const ac_part *p = &m->v[i].parts[j];
-            if (p->type == AC_PART_TOOL_CALL && p->id && strcmp(p->id, id) == 0)
-                return p->name;
-        }
-    return NULL;
-}
-
-ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id, const char *name,
-                                      const char *content, int is_error)
-{
-    if (!m || !tool_call_id || !*tool_call_id || !ac__utf8_valid(tool_call_id) ||
-        !text_ok(content) || !ac__utf8_valid(name))
+    if (!m || !tool_call_id || !content || !ac__utf8_valid(tool_call_id) ||
+        !ac__utf8_valid(name) || !ac__utf8_valid(content))
         return AC_EINVAL;
     if (grow(m) != AC_OK)
         return AC_ENOMEM;
-    /* Backends that key results by the tool's name (Ollama) get it from
-     * the call when the caller did not say. */
-    ac_status st = ac__msg_tool_result(&m->v[m->n], tool_call_id,
-                                       name ? name : call_name(m, tool_call_id), content,
-                                       is_error != 0);
+    ac_status st = ac__msg_tool_result(&m->v[m->n], tool_call_id, name, content, is_error);
     if (st != AC_OK) {
         ac__msg_clear(&m->v[m->n]);
         return st;
@@ -210,47 +103,240 @@ ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id, 
     return AC_OK;
 }
 
-ac_status ac_messages_set_name(ac_messages *m, const char *name)
+/* An image part of md on the last message of m.  The message is not
+ * fitted to any backend yet: the request that sends it fits it. */
+static ac_status add_image(ac_messages *m, ac__media *md, ac_error *err)
 {
-    ac__msg *l = last(m);
-    if (!l || (name && (!*name || !ac__utf8_valid(name))))
-        return AC_EINVAL;
-    return ac__msg_set_name(l, name);
+    ac__msg *last = &m->v[m->n - 1];
+    ac_status st;
+    if (md->kind == AC__MEDIA_URL) {
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE, .url = md->url};
+        st = ac__msg_add(last, &p);
+    } else {
+        char *b64 = ac__b64_encode(md->data, md->len);
+        const char *mime = md->mime ? md->mime : ac__image_mime(md->format);
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE, .mime_type = mime,
+                     .data_base64 = b64, .data_len = md->len};
+        st = b64 ? ac__msg_add(last, &p) : AC_ENOMEM;
+        ac__free(b64);
+    }
+    ac__media_unref(md);
+    if (st != AC_OK) {
+        ac__error_set(err, st, AC_STAGE_REQUEST, "out of memory");
+        return st;
+    }
+    last->fitted = 0;
+    return AC_OK;
+}
+
+/* The last message is a user message: AC_OK, or AC_EINVAL with err. */
+static ac_status last_is_user(const ac_messages *m, ac_error *err)
+{
+    if (m && m->n && m->v[m->n - 1].pub.role == AC_ROLE_USER)
+        return AC_OK;
+    ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s", !m ? "the message list is NULL"
+                  : "images go on a user message, and the list's last message is not one");
+    return AC_EINVAL;
+}
+
+ac_status ac_messages_attach_image(ac_messages *m, const void *bytes, size_t n,
+                                   const char *mime_type, ac_error *err)
+{
+    ac_error e;
+    ac_status st = last_is_user(m, &e);
+    if (st == AC_OK && (!bytes || !n)) {
+        ac__error_set(&e, AC_EINVAL, AC_STAGE_REQUEST, "the image is NULL or empty");
+        st = AC_EINVAL;
+    }
+    ac__media *md = st == AC_OK ? ac__media_from_image(bytes, n, mime_type, &e) : NULL;
+    if (md)
+        return add_image(m, md, err);
+    if (err)
+        *err = e;
+    return e.code;
+}
+
+ac_status ac_messages_attach_image_url(ac_messages *m, const char *url, ac_error *err)
+{
+    ac_error e;
+    ac_status st = last_is_user(m, &e);
+    if (st == AC_OK && (!url || !*url || !ac__utf8_valid(url))) {
+        ac__error_set(&e, AC_EINVAL, AC_STAGE_REQUEST, "the image URL is NULL, empty or not "
+                      "UTF-8");
+        st = AC_EINVAL;
+    }
+    ac__media *md = st == AC_OK ? ac__media_from_url(url, &e) : NULL;
+    if (md)
+        return add_image(m, md, err);
+    if (err)
+        *err = e;
+    return e.code;
 }
 
 /* ------------------------------------------------------------------ */
-/* Sending                                                             */
+/* Reading                                                              */
+/* ------------------------------------------------------------------ */
+
+static const ac__msg *at(const ac_messages *m, size_t i) { return m && i < m->n ? &m->v[i] : NULL; }
+
+ac_role ac_messages_role(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->pub.role : AC_ROLE_USER;
+}
+
+const char *ac_messages_text(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    if (!x)
+        return NULL;
+    const ac_part *res = ac__msg_find(x, AC_PART_TOOL_RESULT);
+    return *x->pub.text || !res ? x->pub.text : res->text;
+}
+
+const char *ac_messages_name(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    if (!x)
+        return NULL;
+    const ac_part *res = ac__msg_find(x, AC_PART_TOOL_RESULT);
+    return res && res->name ? res->name : x->pub.name;
+}
+
+unsigned ac_messages_flags(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    if (!x)
+        return 0;
+    const ac_part *res = ac__msg_find(x, AC_PART_TOOL_RESULT);
+    return x->flags | (res && res->is_error ? AC_MESSAGE_TOOL_ERROR : 0);
+}
+
+const char *ac_messages_tool_call_id(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    const ac_part *res = x ? ac__msg_find(x, AC_PART_TOOL_RESULT) : NULL;
+    return res ? res->id : NULL;
+}
+
+/* Call j of message x, or NULL. */
+static const ac_part *call_at(const ac__msg *x, size_t j)
+{
+    for (size_t k = 0, seen = 0; x && k < x->pub.n_parts; k++)
+        if (x->parts[k].type == AC_PART_TOOL_CALL && seen++ == j)
+            return &x->parts[k];
+    return NULL;
+}
+
+size_t ac_messages_tool_call_count(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    size_t n = 0;
+    for (size_t k = 0; x && k < x->pub.n_parts; k++)
+        n += x->parts[k].type == AC_PART_TOOL_CALL;
+    return n;
+}
+
+ac_status ac_messages_tool_call(const ac_messages *m, size_t i, size_t j, const char **id,
+                                const char **name, const char **arguments)
+{
+    const ac_part *p = call_at(at(m, i), j);
+    if (!p)
+        return AC_EINVAL;
+    if (id)
+        *id = p->id ? p->id : "";
+    if (name)
+        *name = p->name;
+    if (arguments)
+        *arguments = p->arguments ? p->arguments : "{}";
+    return AC_OK;
+}
+
+const char *ac_messages_provider(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->provider : NULL;
+}
+
+const char *ac_messages_model(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->model : NULL;
+}
+
+long ac_messages_input_tokens(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->input_tokens : -1;
+}
+
+long ac_messages_output_tokens(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->output_tokens : -1;
+}
+
+long long ac_messages_time(const ac_messages *m, size_t i)
+{
+    const ac__msg *x = at(m, i);
+    return x ? x->time_ms : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                              */
 /* ------------------------------------------------------------------ */
 
 ac_request *ac_agenerate_messages(ac_llm *llm, const ac_messages *msgs,
-                                  const ac_gen_params *params, const ac_callbacks *cb, void *user,
-                                  ac_error *err)
+                                  const ac_gen_params *params, const ac_callbacks *cb,
+                                  void *user, ac_error *err)
 {
-    if (!llm || !msgs || msgs->n == 0) {
+    if (!llm || !msgs || !msgs->n) {
         ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s",
-                      !llm ? "llm is NULL" : !msgs ? "msgs is NULL" : "the message list is empty");
+                      !llm ? "llm is NULL" : "no messages to send");
         return NULL;
     }
-    if (atomic_load(&llm->core->closed)) {
-        ac__error_set(err, AC_ECANCELED, AC_STAGE_CANCELLED, "the core was closed");
-        ac__error_set_provider(err, llm->inst->name);
-        return NULL;
+    return ac__chat_start(llm, msgs->v, msgs->n, params, cb, user, err);
+}
+
+long ac_messages_estimate_tokens(const ac_messages *m)
+{
+    return m ? ac__estimate_tokens(m->v, m->n, NULL) : 0;
+}
+
+ac_status ac_count_tokens(ac_llm *llm, const ac_messages *msgs, const ac_gen_params *params,
+                          long *tokens, int *exact, ac_error *err)
+{
+    if (!llm || !msgs || !tokens) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "NULL argument");
+        return AC_EINVAL;
     }
-    ac_request *q = ac__chat_new(llm, params, cb, user);
-    if (!q) {
-        ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
-        ac__error_set_provider(err, llm->inst->name);
-        return NULL;
+    if (exact)
+        *exact = 0;
+    if (!llm->vt->build_count_request || !llm->vt->parse_count_response) {
+        const char *system = params && params->system && !(msgs->n && msgs->v[0].pub.role ==
+                                                             AC_ROLE_SYSTEM)
+                                 ? params->system : NULL;
+        *tokens = ac__estimate_tokens(msgs->v, msgs->n, system);
+        return AC_OK;
     }
-    /* A system prompt in params goes first, before the list's own. */
-    ac__chat_build(q, ac__chat_params(q)->system, msgs->v, msgs->n, NULL);
-    ac_status st = ac__request_submit(q);
-    if (st != AC_OK) {
-        ac__request_submit_error(q, st, err);
-        ac__request_unref(q);
-        return NULL;
+    if (ac__refuse_blocking(llm, "ac_count_tokens", err))
+        return AC_EBUSY;
+    if (!msgs->n) {
+        ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "no messages to count");
+        return AC_EINVAL;
     }
-    return q;
+    ac_request *q = ac__chat_count(llm, msgs->v, msgs->n, params, err);
+    if (!q)
+        return err ? err->code : AC_ENOMEM;
+    ac_request_wait(q, -1);
+    ac_status st = ac_request_status(q, err);
+    if (st == AC_OK) {
+        *tokens = ac__chat_counted(q);
+        if (exact)
+            *exact = 1;
+    }
+    ac_request_free(q);
+    return st;
 }
 
 ac_response *ac_generate_messages(ac_llm *llm, const ac_messages *msgs,

@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "message.h"
+#include "media/media.h"
 #include "structured/schema.h"
 
 #include <json-c/json.h>
@@ -20,6 +21,9 @@ static void params_init(ac_gen_params *p)
     p->max_retries = -1;
     p->schema_attempts = -1;
     p->tool_mode = -1;
+    p->max_doc_bytes = -1;
+    p->max_input_tokens = -1;
+    p->trim = -1;
 }
 
 static void schema_unref(ac__schema_ref *r)
@@ -58,6 +62,7 @@ void ac_gen_params_free(ac_gen_params *p)
         ac__free(p->fb_provider[i]);
         ac__free(p->fb_model[i]);
     }
+    ac_gen_params_clear_attachments(p);
     ac__free(p);
 }
 
@@ -246,6 +251,15 @@ ac_status ac_gen_params_set_schema_attempts(ac_gen_params *p, int attempts)
     return AC_OK;
 }
 
+ac_status ac_gen_params_set_max_input_tokens(ac_gen_params *p, long max_tokens, int trim)
+{
+    if (!p || max_tokens < 0 || max_tokens > 100000000)
+        return AC_EINVAL;
+    p->max_input_tokens = max_tokens;
+    p->trim = trim ? 1 : 0;
+    return AC_OK;
+}
+
 ac_status ac_gen_params_set_tool_mode(ac_gen_params *p, ac_tool_mode mode)
 {
     if (!p || (mode != AC_TOOL_MODE_AUTO && mode != AC_TOOL_MODE_NATIVE &&
@@ -301,6 +315,9 @@ ac_gen_params *ac__params_copy(const ac_gen_params *src)
     if (p->schema)
         atomic_fetch_add(&p->schema->refs, 1);
     p->n_fb = 0;
+    /* Attachments are immutable: the copy shares them. */
+    for (size_t i = 0; i < src->n_media; i++)
+        ac__media_ref(p->media[i]);
     for (size_t i = 0; i < src->n_fb; i++)
         if (ac_gen_params_add_fallback(p, src->fb_provider[i], src->fb_model[i]) != AC_OK)
             goto fail;

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 struct ac__schema;
+struct ac__media;
 
 /* A compiled schema shared by a parameter set and every copy of it (each
  * request copies its parameters): immutable, freed with the last user. */
@@ -33,12 +34,17 @@ struct ac_gen_params {
     ac__schema_ref *schema;      /* json_schema compiled; NULL without */
     int         schema_attempts; /* -1 unset */
     int         tool_mode;       /* ac_tool_mode, -1 unset */
+    long        max_input_tokens;  /* -1 unset, 0 none */
+    int         trim;            /* -1 unset, 0 error, 1 trim */
     int         stream;          /* -1 unset */
     long        connect_ms, first_byte_ms, idle_ms, total_ms; /* -1 unset */
     int         max_retries;     /* -1 unset */
     char       *fb_provider[AC_MAX_FALLBACKS];  /* fallback chain, owned */
     char       *fb_model[AC_MAX_FALLBACKS];     /* NULL: mapped */
     size_t      n_fb;
+    struct ac__media *media[AC_MAX_ATTACHMENTS]; /* shared, one reference each */
+    size_t      n_media;
+    long        max_doc_bytes;   /* -1 unset */
 };
 
 /* Deep copy (src may be NULL: defaults).  NULL on no memory. */

@@ -165,12 +165,25 @@ static ac_status plugin_check(const ac_provider *d, const char *path, ac_error *
     int http = has(d, offsetof(ac_provider, parse_response)) && d->build_request &&
                d->parse_response;
     int local = has(d, offsetof(ac_provider, run_local)) && d->run_local;
-    if (!http && !local)
-        return refuse(err, path, "needs build_request and parse_response (an HTTP backend) or "
-                      "run_local (an in-process one)");
+    /* ABI 2.1: a plugin may only make embeddings (a TEI server, a local
+     * sentence encoder); chat on it fails with AC_EUNSUPPORTED. */
+    int embed = has(d, offsetof(ac_provider, run_embed)) &&
+                (d->run_embed || (d->build_embed_request && d->parse_embed_response));
+    if (!http && !local && !embed)
+        return refuse(err, path, "needs build_request and parse_response (an HTTP backend), "
+                      "run_local (an in-process one) or embeddings");
     if (has(d, offsetof(ac_provider, parse_models)) &&
         !d->build_models_request != !d->parse_models)
         return refuse(err, path, "sets one of build_models_request and parse_models, not both");
+    /* ABI 2.1: embeddings over HTTP take both members. */
+    if (has(d, offsetof(ac_provider, parse_embed_response)) &&
+        !d->build_embed_request != !d->parse_embed_response)
+        return refuse(err, path, "sets one of build_embed_request and parse_embed_response, "
+                      "not both");
+    if (has(d, offsetof(ac_provider, parse_count_response)) &&
+        !d->build_count_request != !d->parse_count_response)
+        return refuse(err, path, "sets one of build_count_request and parse_count_response, "
+                      "not both");
     /* ABI 2.1: the settings it reads.  Read with a bound, so a list that
      * was never terminated is refused instead of read past its end. */
     if (has(d, offsetof(ac_provider, settings)) && d->settings) {
@@ -266,10 +279,14 @@ void ac__plugins_note_loaded(plugin_set *ps, const plugin *p)
         if (p->vt.features & names[i].bit)
             n += (size_t)snprintf(feats + n, sizeof feats - n, "%s%s", n ? ", " : "",
                                   names[i].name);
+    /* ABI 2.1: embeddings are a set of members, not a feature bit. */
+    if (p->vt.run_embed || (p->vt.build_embed_request && p->vt.parse_embed_response))
+        n += (size_t)snprintf(feats + n, sizeof feats - n, "%sembeddings", n ? ", " : "");
     const char *d = p->vt.description && *p->vt.description ? p->vt.description
                                                              : "(no description)";
     ac__plugins_note(ps, "plugin %s: %s (%s; features: %s)", p->vt.name, d,
-                     p->vt.run_local ? "in process" : "HTTP", n ? feats : "none");
+                     p->vt.run_local || p->vt.run_embed ? "in process" : "HTTP",
+                     n ? feats : "none");
 }
 
 static int has_so_suffix(const char *name)

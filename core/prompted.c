@@ -70,6 +70,22 @@ ac_status ac__chatopts_read(const ac_settings *s, chatopts *co, ac_error *err)
         return bad_setting(s, "tool_family", ac__key_expect_text(k, want, sizeof want), err);
     if (got == 1)
         co->tool_family = (int)fam;
+    co->max_input_tokens = 0;
+    co->trim = 0;
+    ac__key_range(KS_PROVIDER, "max_input_tokens", &min, &max);
+    k = ac__key_find(KS_PROVIDER, "max_input_tokens");
+    got = ac__settings_int(s, "max_input_tokens", &n);
+    if (got < 0 || (got == 1 && (n < min || n > max)))
+        return bad_setting(s, "max_input_tokens", ac__key_expect_text(k, want, sizeof want),
+                           err);
+    if (got == 1)
+        co->max_input_tokens = (long)n;
+    k = ac__key_find(KS_PROVIDER, "input_overflow");
+    got = ac__settings_string(s, "input_overflow", &v);
+    i = got == 1 ? ac__key_choice(k, v) : 0;
+    if (got < 0 || i < 0)
+        return bad_setting(s, "input_overflow", ac__key_expect_text(k, want, sizeof want), err);
+    co->trim = i == 1;
     return AC_OK;
 }
 

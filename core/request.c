@@ -190,6 +190,7 @@ void ac__request_unref(ac_request *q)
     if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
         return;
     q->kind->release(q);
+    ac__request_unref(q->waits_for);
     ac__hook_attempts_free(q);
     ac__http_request_clear(&q->http);
     ac_response_free(q->resp);
@@ -340,6 +341,15 @@ void ac_request_cancel(ac_request *q)
     /* A request not yet submitted (a session turn waiting its turn) is
      * ignored by the poke; the engine sees the flag when it gets it. */
     ac__engine_poke(q->origin->core->eng, q);
+    pthread_mutex_lock(&q->mu);
+    ac_request *w = q->waits_for;
+    if (w)
+        ac__request_ref(w);
+    pthread_mutex_unlock(&q->mu);
+    if (w) {
+        ac_request_cancel(w);
+        ac__request_unref(w);
+    }
 }
 
 int ac__request_behind(ac_request *q)

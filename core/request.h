@@ -77,6 +77,10 @@ struct ac_request {
                                          goes (engine context) */
 
     atomic_int          cancel;       /* asked to stop (any thread) */
+    ac_request         *waits_for;    /* under mu, a reference: a request that
+                                         must end before this one is submitted
+                                         (a session's compaction); cancelled
+                                         with it */
     atomic_int          paused;       /* its transfer is paused by backpressure */
     atomic_int          held;         /* the caller asked for a pause
                                          (ac_request_pause; any thread) */
@@ -155,6 +159,14 @@ struct rq_kind {
      * request rebuilt for it.  1 moved, 0 no fallback left, -1 failure
      * (err filled). */
     int       (*fallback)(ac_request *q, const ac_error *why, ac_error *err);
+    /* OPTIONAL.  A kind that runs no transfer of its own but other
+     * requests (an embeddings call, embed.c, runs its batches): the
+     * engine calls start instead of starting a try, with q ACTIVE but on
+     * none of its lists (no timer, no retry), and the kind ends q itself
+     * with ac__request_finish.  A cancel still ends q through the
+     * engine, which calls `fail`: there the kind stops what it started.
+     * Closing the core ends the requests q started, and so q. */
+    void      (*start)(ac_request *q);
 };
 
 /* Make a request of `kind` on llm (takes a reference on it): limits are

@@ -11,19 +11,17 @@
  * Saving and loading are in session_file.c.
  */
 #include "session.h"
+#include "messages.h"
 #include "alloc.h"
 #include "error.h"
 #include "chat.h"
+#include "response.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct turn {
-    ac_session  *s;
-    ac_request  *q;        /* a reference, until submitted */
-    char        *prompt;   /* NULL: continue after tool results */
-    struct turn *next;
-} turn;
+#include <sys/random.h>
+#include <time.h>
 
 static void session_ref(ac_session *s) { atomic_fetch_add(&s->refs, 1); }
 
@@ -32,6 +30,8 @@ static void session_unref(ac_session *s)
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     ac__msgs_free(s->hist, s->n);
+    ac__msgs_free(s->archive, s->n_archive);
+    ac__compact_settings_free(s->auto_compact);
     ac__free(s->system);
     ac__llm_unref(s->llm);
     pthread_mutex_destroy(&s->mu);
@@ -49,19 +49,69 @@ const char *ac_role_name(ac_role role)
     return "unknown";
 }
 
-ac_status ac__session_push(ac_session *s, ac__msg *m)
+long long ac__wall_ms(void)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        ac__msg *v = ac__realloc(s->hist, cap * sizeof *v);
-        if (!v)
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Append *m to v[0..*n) (capacity *cap), moving it. */
+static ac_status push(ac__msg **v, size_t *n, size_t *cap, ac__msg *m)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        ac__msg *nv = ac__realloc(*v, nc * sizeof *nv);
+        if (!nv)
             return AC_ENOMEM;
-        s->hist = v;
-        s->cap = cap;
+        *v = nv;
+        *cap = nc;
     }
-    s->hist[s->n++] = *m;
+    (*v)[(*n)++] = *m;
     memset(m, 0, sizeof *m);
     return AC_OK;
+}
+
+ac_status ac__session_push(ac_session *s, ac__msg *m)
+{
+    long long now = ac__wall_ms();
+    if (!m->time_ms)
+        m->time_ms = now;
+    ac_status st = push(&s->hist, &s->n, &s->cap, m);
+    if (st == AC_OK)
+        s->updated_ms = now;
+    return st;
+}
+
+ac_status ac__session_archive_push(ac_session *s, ac__msg *m)
+{
+    return push(&s->archive, &s->n_archive, &s->cap_archive, m);
+}
+
+/* A random (version 4) UUID. */
+static void new_id(char out[37])
+{
+    unsigned char r[16];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t k = getrandom(r + got, sizeof r - got, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    if (got < sizeof r) {
+        /* No entropy source (a sandbox without getrandom): the clock and
+         * the address make an id unique enough within the process. */
+        unsigned long long x = (unsigned long long)ac__wall_ms() * 6364136223846793005ULL ^
+                               (unsigned long long)(uintptr_t)out;
+        for (size_t i = got; i < sizeof r; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+            r[i] = (unsigned char)(x >> 56);
+    }
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+             r[13], r[14], r[15]);
 }
 
 ac_session *ac_session_new(ac_llm *llm, const char *system_prompt)
@@ -79,6 +129,8 @@ ac_session *ac_session_new(ac_llm *llm, const char *system_prompt)
     pthread_mutex_init(&s->mu, NULL);
     ac__llm_ref(llm);
     s->llm = llm;
+    new_id(s->id);
+    s->created_ms = s->updated_ms = ac__wall_ms();
     return s;
 }
 
@@ -95,11 +147,7 @@ ac_status ac_session_set_llm(ac_session *s, ac_llm *llm)
     return AC_OK;
 }
 
-/* Build and submit a turn: the history as it is now, plus its prompt.
- * AC_OK, or the status of a submit that did not take it (the core was
- * closed, no memory); then the turn is no longer current, and still
- * unfinished and owned by the caller. */
-static ac_status turn_submit(turn *t)
+ac_status ac__turn_submit_now(turn *t)
 {
     ac_session *s = t->s;
     ac_request *q = t->q; /* t is freed by turn_done, maybe before submit returns */
@@ -121,11 +169,27 @@ static ac_status turn_submit(turn *t)
     return st;
 }
 
+/* Build and submit a turn: the history as it is now, plus its prompt --
+ * after compacting it first, when the session compacts automatically and
+ * the turn is over the threshold.  AC_OK, or the status of a submit that
+ * did not take it (the core was closed, no memory); then the turn is no
+ * longer current, and still unfinished and owned by the caller. */
+static ac_status turn_submit(turn *t)
+{
+    if (ac__compact_before(t))
+        return AC_OK;
+    return ac__turn_submit_now(t);
+}
+
 /* Start a queued turn whose ac_session_agenerate has returned: it must end
  * through on_done whatever happens, so a turn the engine does not take is
  * ended here (turn_done then starts the next one). */
 static void turn_dispatch(turn *t)
 {
+    if (t->job) {
+        ac__compact_dispatch(t);
+        return;
+    }
     ac_request *q = t->q;
     ac_status st = turn_submit(t);
     if (st != AC_OK)
@@ -133,22 +197,59 @@ static void turn_dispatch(turn *t)
     ac__request_unref(q); /* the turn's reference; the engine has its own */
 }
 
+int ac__session_enqueue(ac_session *s, turn *t)
+{
+    pthread_mutex_lock(&s->mu);
+    int run_now = !s->busy;
+    if (run_now) {
+        s->busy = 1;
+    } else {
+        if (s->queue_tail)
+            s->queue_tail->next = t;
+        else
+            s->queue_head = t;
+        s->queue_tail = t;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return run_now;
+}
+
+void ac__session_advance(ac_session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    turn *next = s->queue_head;
+    if (next) {
+        s->queue_head = next->next;
+        if (!s->queue_head)
+            s->queue_tail = NULL;
+    } else {
+        s->busy = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (next)
+        turn_dispatch(next);
+}
+
 static ac_status turn_done(ac_request *q, ac_status status, void *ctx)
 {
     turn *t = ctx;
     ac_session *s = t->s;
-    turn *next = NULL;
     ac_status st = AC_OK;
+    if (t->warning && q->resp)
+        ac__response_warn(q->resp, "%s", t->warning);
     pthread_mutex_lock(&s->mu);
     if (status == AC_OK && q->resp) {
         /* Both messages or neither: the history never holds half a turn. */
         ac__msg user, reply;
         ac__msg_init(&user, AC_ROLE_USER);
         ac__msg_init(&reply, AC_ROLE_ASSISTANT);
-        int ok = (!t->prompt || ac__msg_text(&user, AC_ROLE_USER, t->prompt) == AC_OK) &&
+        /* The user message as sent: the prompt and its attachments (images
+         * fitted to the llm of this turn). */
+        const ac__msg *sent = ac__chat_user_msg(q);
+        int ok = (!sent || ac__msg_copy(&user, sent) == AC_OK) &&
                  ac__msg_from_response(&reply, q->resp, s->n) == AC_OK;
         size_t before = s->n;
-        if (ok && t->prompt && ac__session_push(s, &user) != AC_OK)
+        if (ok && sent && ac__session_push(s, &user) != AC_OK)
             ok = 0;
         if (ok && ac__session_push(s, &reply) != AC_OK) {
             ok = 0;
@@ -160,23 +261,15 @@ static ac_status turn_done(ac_request *q, ac_status status, void *ctx)
         if (!ok)
             st = AC_ENOMEM;
     }
-    if (s->current == q) {
+    ac_request *cur = s->current == q ? q : NULL;
+    if (cur)
         s->current = NULL;
-        ac__request_unref(q);
-    }
-    next = s->queue_head;
-    if (next) {
-        s->queue_head = next->next;
-        if (!s->queue_head)
-            s->queue_tail = NULL;
-    } else {
-        s->busy = 0;
-    }
     pthread_mutex_unlock(&s->mu);
+    ac__request_unref(cur);
     ac__free(t->prompt);
+    ac__free(t->warning);
     ac__free(t);
-    if (next)
-        turn_dispatch(next);
+    ac__session_advance(s);
     session_unref(s);
     return st;
 }
@@ -208,6 +301,10 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
     q = ac__chat_new(llm, params, cb, user);
     if (!q)
         goto oom;
+    /* The prompt and its attachments now, on this thread: a queued turn is
+     * built in the engine context, where no image should be resized.  A
+     * failure is the turn's, reported through on_done. */
+    ac__chat_user(q, prompt);
     ac__llm_unref(llm);
     llm = NULL;
     session_ref(s);
@@ -216,19 +313,7 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
     ac__request_ref(q);
     q->hook_done = turn_done;
     q->hook_ctx = t;
-    pthread_mutex_lock(&s->mu);
-    int run_now = !s->busy;
-    if (run_now) {
-        s->busy = 1;
-    } else {
-        if (s->queue_tail)
-            s->queue_tail->next = t;
-        else
-            s->queue_head = t;
-        s->queue_tail = t;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!run_now)
+    if (!ac__session_enqueue(s, t))
         return q;
     ac_status st = turn_submit(t);
     if (st == AC_OK) {
@@ -239,21 +324,10 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt, const ac_gen
      * no callback on this thread, and hand the session to the next turn
      * that queued behind this one (it ends through its on_done). */
     ac__request_submit_error(q, st, err);
-    turn *next;
-    pthread_mutex_lock(&s->mu);
-    next = s->queue_head;
-    if (next) {
-        s->queue_head = next->next;
-        if (!s->queue_head)
-            s->queue_tail = NULL;
-    } else {
-        s->busy = 0;
-    }
-    pthread_mutex_unlock(&s->mu);
     ac__free(t->prompt);
+    ac__free(t->warning);
     ac__free(t);
-    if (next)
-        turn_dispatch(next);
+    ac__session_advance(s);
     session_unref(s);
     ac__request_unref(q); /* the turn's */
     ac__request_unref(q); /* the caller's: it never saw the handle */
@@ -293,17 +367,70 @@ void ac_session_free(ac_session *s)
     if (!s)
         return;
     pthread_mutex_lock(&s->mu);
-    for (turn *t = s->queue_head; t; t = t->next)
-        atomic_store(&t->q->cancel, 1);
-    ac_request *cur = s->current;
+    for (turn *t = s->queue_head; t; t = t->next) {
+        if (t->job)
+            ac__compact_cancel(t->job);
+        else
+            atomic_store(&t->q->cancel, 1);
+    }
+    ac_request *cur = s->current, *waiting = s->waiting;
     if (cur)
         ac__request_ref(cur);
+    if (waiting)
+        ac__request_ref(waiting);
     pthread_mutex_unlock(&s->mu);
+    if (waiting) {
+        /* A turn waiting for its compaction: cancelling it cancels that. */
+        ac_request_cancel(waiting);
+        ac__request_unref(waiting);
+    }
     if (cur) {
         ac_request_cancel(cur);
         ac__request_unref(cur);
     }
     session_unref(s);
+}
+
+ac_status ac_session_add_messages(ac_session *s, const ac_messages *msgs)
+{
+    if (!s || !msgs)
+        return AC_EINVAL;
+    /* Copies first, outside the lock; then all of them or none. */
+    size_t n = msgs->n;
+    ac__msg *copy = ac__calloc(n ? n : 1, sizeof *copy);
+    char *system = NULL;
+    if (!copy)
+        return AC_ENOMEM;
+    ac_status st = AC_OK;
+    for (size_t i = 0; i < n && st == AC_OK; i++)
+        st = ac__msg_copy(&copy[i], &msgs->v[i]);
+    pthread_mutex_lock(&s->mu);
+    size_t before = s->n;
+    for (size_t i = 0; i < n && st == AC_OK; i++) {
+        if (copy[i].pub.role == AC_ROLE_SYSTEM) {
+            char *t = ac__strdup(copy[i].pub.text ? copy[i].pub.text : "");
+            if (!t) {
+                st = AC_ENOMEM;
+                break;
+            }
+            ac__free(system);
+            system = t;
+            continue;
+        }
+        st = ac__session_push(s, &copy[i]);
+    }
+    if (st != AC_OK) {
+        while (s->n > before)
+            ac__msg_clear(&s->hist[--s->n]);
+    } else if (system) {
+        ac__free(s->system);
+        s->system = system;
+        system = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    ac__free(system);
+    ac__msgs_free(copy, n); /* what was pushed was moved out: empty now */
+    return st;
 }
 
 ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id, const char *name,
@@ -427,5 +554,68 @@ void ac_session_clear(ac_session *s)
     for (size_t i = 0; i < s->n; i++)
         ac__msg_clear(&s->hist[i]);
     s->n = 0;
+    s->epoch++;
+    s->updated_ms = ac__wall_ms();
     pthread_mutex_unlock(&s->mu);
+}
+
+/* A copy of v[0..n) as a caller's list. */
+static ac_messages *list_copy(const ac__msg *v, size_t n)
+{
+    ac_messages *m = ac_messages_new();
+    if (!m)
+        return NULL;
+    if (n && !(m->v = ac__calloc(n, sizeof *m->v))) {
+        ac_messages_free(m);
+        return NULL;
+    }
+    m->cap = n;
+    for (; m->n < n; m->n++)
+        if (ac__msg_copy(&m->v[m->n], &v[m->n]) != AC_OK) {
+            ac_messages_free(m);
+            return NULL;
+        }
+    return m;
+}
+
+ac_messages *ac_session_messages(ac_session *s)
+{
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&s->mu);
+    ac_messages *m = list_copy(s->hist, s->n);
+    pthread_mutex_unlock(&s->mu);
+    return m;
+}
+
+ac_messages *ac_session_archive(ac_session *s)
+{
+    if (!s)
+        return NULL;
+    pthread_mutex_lock(&s->mu);
+    ac_messages *m = list_copy(s->archive, s->n_archive);
+    pthread_mutex_unlock(&s->mu);
+    return m;
+}
+
+const char *ac_session_id(ac_session *s) { return s ? s->id : NULL; }
+
+long long ac_session_created(ac_session *s)
+{
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    long long t = s->created_ms;
+    pthread_mutex_unlock(&s->mu);
+    return t;
+}
+
+long long ac_session_updated(ac_session *s)
+{
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    long long t = s->updated_ms;
+    pthread_mutex_unlock(&s->mu);
+    return t;
 }

@@ -78,6 +78,7 @@ struct ac_toolrun {
     const ac_toolbox *tb;      /* a reference */
     ac_llm          *llm;      /* a reference: the blocking-call check */
     ac_gen_params   *params;   /* own copy, tools added */
+    ac_gen_params   *later;    /* the same without attachments: rounds 2.. */
     ac_toolrun_opts  o;
     void           (*on_done)(ac_toolrun *, ac_status, void *);
     void            *user;
@@ -111,6 +112,7 @@ static void run_unref(ac_toolrun *r)
         return;
     ac_response_free(r->resp);
     ac_gen_params_free(r->params);
+    ac_gen_params_free(r->later);
     ac__free(r->jobs);
     ac__llm_unref(r->llm);
     ac__session_release(r->s);
@@ -181,7 +183,10 @@ static int turn_send(ac_toolrun *r, const char *prompt, int round, ac_error *err
                        .on_event = r->o.on_event ? turn_event : NULL,
                        .on_done = turn_done};
     run_ref(r); /* the turn's */
-    ac_request *q = ac_session_agenerate(r->s, prompt, r->params, &cb, r, err);
+    /* Attachments go with the first round's prompt only: later rounds
+     * continue the history, which holds them already. */
+    ac_request *q = ac_session_agenerate(r->s, prompt, round == 1 ? r->params : r->later, &cb,
+                                         r, err);
     if (!q) {
         atomic_fetch_sub(&r->refs, 1); /* never the last: the caller holds one */
         return 0;
@@ -635,6 +640,10 @@ ac_toolrun *ac_session_arun_tools(ac_session *s, const char *prompt, const ac_ge
     r->user = user;
     r->params = ac__params_copy(params);
     ac_status st = r->params ? ac__toolbox_offer_missing(tb, r->params) : AC_ENOMEM;
+    if (st == AC_OK && !(r->later = ac__params_copy(r->params)))
+        st = AC_ENOMEM;
+    if (st == AC_OK)
+        ac_gen_params_clear_attachments(r->later);
     if (st == AC_OK && !o.run && !(r->jobs = ac__calloc((size_t)o.max_parallel, sizeof *r->jobs)))
         st = AC_ENOMEM;
     if (st != AC_OK) {

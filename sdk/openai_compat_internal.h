@@ -5,7 +5,8 @@
  * The codec is split by job: openai_compat.c reads the settings and owns
  * the state (init, fini, the accessors); openai_compat_request.c builds
  * the HTTP requests; openai_compat_parse.c reads what servers send back
- * (bodies, stream events, error bodies, model lists).  They meet only in
+ * (bodies, stream events, error bodies, model lists);
+ * openai_compat_embed.c does both for /embeddings.  They meet only in
  * the state below, which is read-only after ac_oai_init, and one error
  * helper.  None of this is exported: the library's symbol filter lets only
  * ac_oai_* names out, and internal names are prefixed oai_.
@@ -34,5 +35,11 @@ typedef struct oai_state {
     void *user;                     /* dialect init_extra's data */
     int   user_set;
 } oai_state;
+
+/* The headers of every request (openai_compat_request.c): Content-Type
+ * when has_body, Accept, the key, OpenAI's organization and project, the
+ * dialect's extra headers.  AC_OK or the host's error. */
+ac_status oai_headers(const oai_state *st, ac_http_request *out, int has_body,
+                      const char *accept, ac_call *call);
 
 #endif /* AC_OPENAI_COMPAT_INTERNAL_H */

@@ -64,8 +64,8 @@ static json_object *oai_new_double(double d) { return json_object_new_double(d);
 /* Building requests                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Headers common to every request. */
-static ac_status oai_headers(const oai_state *st, ac_http_request *out,
+/* Headers common to every request (openai_compat_internal.h). */
+ac_status oai_headers(const oai_state *st, ac_http_request *out,
                              int has_body, const char *accept, ac_call *call)
 {
     const ac_host_api *h = st->host;

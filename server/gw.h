@@ -19,7 +19,7 @@
  * rate limits), gw_json.c (output buffer, reading fields), gw_openai.c and
  * gw_anthropic.c (requests in), gw_out_openai.c and gw_out_anthropic.c
  * (responses out: SSE and JSON), gw_chat.c (one generation's life),
- * gw_models.c (/v1/models), gw_embed.c (/v1/embeddings), gw_metrics.c
+ * gw_models.c (/v1/models), gw_embed.c (/v1/embeddings: ac_aembed), gw_metrics.c
  * (/metrics and the core's hook), gw_log.c (the access log), gw_http.c
  * (libmicrohttpd: routing, bodies, limits, suspend/resume, streaming),
  * gw_loop.c (the loop, start and graceful stop).
@@ -379,6 +379,8 @@ struct gw_conn {
     ac_status              ust;
     gw_err                 err;      /* an error to send */
     ac_response           *resp;
+    ac_embeddings         *emb;      /* /v1/embeddings: the vectors */
+    int                    embed_b64;  /* ... as base64 float32 */
     /* Output. */
     gw_emit                em;
     jbuf                   out;      /* streamed bytes not yet sent */
@@ -441,8 +443,10 @@ void       gw_models_forget(gw_models *m, gw_conn *c);
 /* Cancel the listings in flight (the waiters get what has arrived). */
 void       gw_models_cancel(gw_models *m);
 
-/* gw_embed.c */
+/* gw_embed.c: POST /v1/embeddings, a complete body (the client is
+ * authenticated); responds or parks.  Resume: a parked one was woken. */
 int        gw_embed_start(gw_conn *c);
+int        gw_embed_resume(gw_conn *c);
 
 /* gw_http.c */
 struct MHD_Daemon *gw_http_start(gateway *g, char *err, size_t n);

@@ -74,7 +74,10 @@ static int block_type(json_object *blk, const char *path, const char **type, gw_
     return text_of(gw_jget(blk, "type"), p, type, e);
 }
 
-static int image(ac_messages *m, json_object *blk, const char *path, gw_err *e)
+/* An image block: checked, and attached to the last message when attach
+ * is 1 (base64 data as a data: URL; the core reads its type from the
+ * bytes and checks it agrees with media_type). */
+static int image(ac_messages *m, json_object *blk, const char *path, int attach, gw_err *e)
 {
     char p[200];
     json_object *src = gw_jget(blk, "source");
@@ -85,7 +88,7 @@ static int image(ac_messages *m, json_object *blk, const char *path, gw_err *e)
     gw_path(p, sizeof p, "%s.source.type", path);
     if (text_of(gw_jget(src, "type"), p, &type, e) != 0)
         return -1;
-    ac_status st;
+    char *made = NULL;
     if (strcmp(type, "base64") == 0) {
         gw_path(p, sizeof p, "%s.source.media_type", path);
         if (text_of(gw_jget(src, "media_type"), p, &mt, e) != 0)
@@ -93,20 +96,29 @@ static int image(ac_messages *m, json_object *blk, const char *path, gw_err *e)
         gw_path(p, sizeof p, "%s.source.data", path);
         if (text_of(gw_jget(src, "data"), p, &data, e) != 0)
             return -1;
-        st = ac_messages_add_image(m, mt, data, NULL);
+        if (!attach)
+            return 0;
+        size_t n = strlen(mt) + strlen(data) + 16;
+        if (!(made = malloc(n)))
+            return oom(e);
+        snprintf(made, n, "data:%s;base64,%s", mt, data);
+        url = made;
     } else if (strcmp(type, "url") == 0) {
         gw_path(p, sizeof p, "%s.source.url", path);
         if (text_of(gw_jget(src, "url"), p, &url, e) != 0)
             return -1;
-        st = ac_messages_add_image(m, NULL, NULL, url);
+        if (!attach)
+            return 0;
     } else {
         return invalid(e, p, "%s: '%s' is not a supported image source (base64, url)", p, type);
     }
+    ac_error ae;
+    ac_status st = ac_messages_attach_image_url(m, url, &ae);
+    free(made);
     if (st == AC_ENOMEM)
         return oom(e);
     if (st != AC_OK)
-        return invalid(e, path, "%s: the image is not valid (an image/* media type and base64 "
-                       "data, or an http(s) url)", path);
+        return invalid(e, path, "%s: the image is not valid: %s", path, ae.message);
     return 0;
 }
 
@@ -184,7 +196,10 @@ static int user_turn(ac_messages *m, json_object *content, const char *path, gw_
         if (st != AC_OK)
             return invalid(e, p, "%s: the tool result is not valid", p);
     }
-    int started = 0;
+    /* Then the rest, one user message: its text blocks joined a line
+     * apart, then its images. */
+    jbuf text = {0};
+    int texts = 0, others = 0;
     for (size_t i = 0; i < n; i++) {
         json_object *blk = json_object_array_get_idx(content, i);
         const char *type;
@@ -192,24 +207,41 @@ static int user_turn(ac_messages *m, json_object *content, const char *path, gw_
         block_type(blk, p, &type, e); /* checked above */
         if (strcmp(type, "tool_result") == 0)
             continue;
-        if (!started && ac_messages_add(m, AC_ROLE_USER, NULL) != AC_OK)
-            return oom(e);
-        started = 1;
+        others++;
         if (strcmp(type, "text") == 0) {
             gw_path(p, sizeof p, "%s.%zu.text", path, i);
             if (text_of(gw_jget(blk, "text"), p, &s, e) != 0)
-                return -1;
-            if (ac_messages_add_text(m, s) != AC_OK)
-                return oom(e);
+                goto fail;
+            if (texts++)
+                jb_cstr(&text, "\n");
+            jb_cstr(&text, s);
         } else if (strcmp(type, "image") == 0) {
-            if (image(m, blk, p, e) != 0)
-                return -1;
+            if (image(m, blk, p, 0, e) != 0)
+                goto fail;
         } else {
-            return invalid(e, p, "%s: blocks of type '%s' are not supported in a user turn "
-                           "(text, image, tool_result are)", p, type);
+            invalid(e, p, "%s: blocks of type '%s' are not supported in a user turn (text, "
+                    "image, tool_result are)", p, type);
+            goto fail;
         }
     }
+    if (!others)
+        return 0;
+    ac_status st = text.oom ? AC_ENOMEM : ac_messages_add(m, AC_ROLE_USER, texts ? text.p : NULL);
+    jb_free(&text);
+    if (st != AC_OK)
+        return oom(e);
+    for (size_t i = 0; i < n; i++) {
+        json_object *blk = json_object_array_get_idx(content, i);
+        const char *type;
+        gw_path(p, sizeof p, "%s.%zu", path, i);
+        block_type(blk, p, &type, e);
+        if (strcmp(type, "image") == 0 && image(m, blk, p, 1, e) != 0)
+            return -1;
+    }
     return 0;
+fail:
+    jb_free(&text);
+    return -1;
 }
 
 static int assistant_turn(ac_messages *m, json_object *content, const char *path, gw_err *e)
@@ -220,44 +252,65 @@ static int assistant_turn(ac_messages *m, json_object *content, const char *path
             return -1;
         return ac_messages_add(m, AC_ROLE_ASSISTANT, *s ? s : NULL) == AC_OK ? 0 : oom(e);
     }
-    if (ac_messages_add(m, AC_ROLE_ASSISTANT, NULL) != AC_OK)
-        return oom(e);
     char p[200];
-    for (size_t i = 0; i < json_object_array_length(content); i++) {
+    size_t n = json_object_array_length(content);
+    /* Its text blocks joined a line apart, then its tool calls. */
+    jbuf text = {0};
+    int texts = 0;
+    for (size_t i = 0; i < n; i++) {
         json_object *blk = json_object_array_get_idx(content, i);
-        const char *type, *id, *name;
+        const char *type;
         gw_path(p, sizeof p, "%s.%zu", path, i);
         if (block_type(blk, p, &type, e) != 0)
-            return -1;
+            goto fail;
         if (strcmp(type, "text") == 0) {
             gw_path(p, sizeof p, "%s.%zu.text", path, i);
             if (text_of(gw_jget(blk, "text"), p, &s, e) != 0)
-                return -1;
-            if (*s && ac_messages_add_text(m, s) != AC_OK)
-                return oom(e);
-        } else if (strcmp(type, "tool_use") == 0) {
-            gw_path(p, sizeof p, "%s.%zu.id", path, i);
-            if (text_of(gw_jget(blk, "id"), p, &id, e) != 0)
-                return -1;
-            gw_path(p, sizeof p, "%s.%zu.name", path, i);
-            if (text_of(gw_jget(blk, "name"), p, &name, e) != 0)
-                return -1;
-            json_object *input = gw_jget(blk, "input");
-            gw_path(p, sizeof p, "%s.%zu.input", path, i);
-            if (input && !json_object_is_type(input, json_type_object))
-                return invalid(e, p, "%s: Input should be an object, not %s", p,
-                               gw_jtype(input));
-            ac_status st = ac_messages_add_tool_call(m, id, name, input ? gw_jtext(input) : "{}");
-            if (st == AC_ENOMEM)
-                return oom(e);
-            if (st != AC_OK)
-                return invalid(e, p, "%s: the tool call is not valid", p);
-        } else if (strcmp(type, "thinking") != 0 && strcmp(type, "redacted_thinking") != 0) {
-            return invalid(e, p, "%s: blocks of type '%s' are not supported in an assistant "
-                           "turn (text, tool_use, thinking are)", p, type);
+                goto fail;
+            if (*s) {
+                if (texts++)
+                    jb_cstr(&text, "\n");
+                jb_cstr(&text, s);
+            }
+        } else if (strcmp(type, "tool_use") != 0 && strcmp(type, "thinking") != 0 &&
+                   strcmp(type, "redacted_thinking") != 0) {
+            invalid(e, p, "%s: blocks of type '%s' are not supported in an assistant turn "
+                    "(text, tool_use, thinking are)", p, type);
+            goto fail;
         }
     }
+    ac_status st = text.oom ? AC_ENOMEM
+                            : ac_messages_add(m, AC_ROLE_ASSISTANT, texts ? text.p : NULL);
+    jb_free(&text);
+    if (st != AC_OK)
+        return oom(e);
+    for (size_t i = 0; i < n; i++) {
+        json_object *blk = json_object_array_get_idx(content, i);
+        const char *type, *id, *name;
+        gw_path(p, sizeof p, "%s.%zu", path, i);
+        block_type(blk, p, &type, e); /* checked above */
+        if (strcmp(type, "tool_use") != 0)
+            continue;
+        gw_path(p, sizeof p, "%s.%zu.id", path, i);
+        if (text_of(gw_jget(blk, "id"), p, &id, e) != 0)
+            return -1;
+        gw_path(p, sizeof p, "%s.%zu.name", path, i);
+        if (text_of(gw_jget(blk, "name"), p, &name, e) != 0)
+            return -1;
+        json_object *input = gw_jget(blk, "input");
+        gw_path(p, sizeof p, "%s.%zu.input", path, i);
+        if (input && !json_object_is_type(input, json_type_object))
+            return invalid(e, p, "%s: Input should be an object, not %s", p, gw_jtype(input));
+        st = ac_messages_add_tool_call(m, id, name, input ? gw_jtext(input) : "{}");
+        if (st == AC_ENOMEM)
+            return oom(e);
+        if (st != AC_OK)
+            return invalid(e, p, "%s: the tool call is not valid", p);
+    }
     return 0;
+fail:
+    jb_free(&text);
+    return -1;
 }
 
 static int system_prompt(ac_messages *m, json_object *sys, gw_err *e)
@@ -271,25 +324,32 @@ static int system_prompt(ac_messages *m, json_object *sys, gw_err *e)
     if (!json_object_is_type(sys, json_type_array))
         return invalid(e, "system", "system: Input should be a string or a list of text blocks, "
                        "not %s", gw_jtype(sys));
-    if (json_object_array_length(sys) && ac_messages_add(m, AC_ROLE_SYSTEM, NULL) != AC_OK)
-        return oom(e);
     char p[64];
-    for (size_t i = 0; i < json_object_array_length(sys); i++) {
+    jbuf text = {0};
+    size_t n = json_object_array_length(sys);
+    for (size_t i = 0; i < n; i++) {
         json_object *blk = json_object_array_get_idx(sys, i);
         const char *type;
         gw_path(p, sizeof p, "system.%zu", i);
         if (block_type(blk, p, &type, e) != 0)
-            return -1;
-        if (strcmp(type, "text") != 0)
-            return invalid(e, p, "%s: only text blocks are supported in system, not '%s'", p,
-                           type);
+            goto fail;
+        if (strcmp(type, "text") != 0) {
+            invalid(e, p, "%s: only text blocks are supported in system, not '%s'", p, type);
+            goto fail;
+        }
         gw_path(p, sizeof p, "system.%zu.text", i);
         if (text_of(gw_jget(blk, "text"), p, &s, e) != 0)
-            return -1;
-        if (ac_messages_add_text(m, s) != AC_OK)
-            return oom(e);
+            goto fail;
+        if (i)
+            jb_cstr(&text, "\n");
+        jb_cstr(&text, s);
     }
-    return 0;
+    ac_status st = !n ? AC_OK : text.oom ? AC_ENOMEM : ac_messages_add(m, AC_ROLE_SYSTEM, text.p);
+    jb_free(&text);
+    return st == AC_OK ? 0 : oom(e);
+fail:
+    jb_free(&text);
+    return -1;
 }
 
 static int tools(ac_gen_params *gp, json_object *t, gw_err *e)

@@ -56,6 +56,7 @@ void gw_conn_unref(gw_conn *c)
     gw_emit_free(&c->em);
     jb_free(&c->out);
     ac_response_free(c->resp);
+    ac_embeddings_free(c->emb);
     free(c);
 }
 
@@ -473,7 +474,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
         rc = dispatch(c);
         break;
     case GW_ST_WAITING:
-        rc = c->ep == GW_EP_MODELS ? gw_models_resume(c) : gw_chat_resume(c);
+        rc = c->ep == GW_EP_MODELS       ? gw_models_resume(c)
+             : c->ep == GW_EP_EMBEDDINGS ? gw_embed_resume(c)
+                                         : gw_chat_resume(c);
         break;
     default:
         rc = 1;

@@ -58,7 +58,8 @@ static int plain_string(json_object *v, const char *path, const char **out, gw_e
 }
 
 /* The text of a content that may only hold text: a string, or an array
- * of {"type": "text", "text": ...} parts, joined.  Malloc'd into *out. */
+ * of {"type": "text", "text": ...} parts, joined a line apart.  Malloc'd
+ * into *out. */
 static int text_content(json_object *c, const char *path, char **out, gw_err *e)
 {
     const char *s;
@@ -92,6 +93,8 @@ static int text_content(json_object *c, const char *path, char **out, gw_err *e)
         }
         if (plain_string(t, p, &s, e) != 0)
             goto fail;
+        if (i)
+            jb_cstr(&b, "\n");
         jb_cstr(&b, s);
     }
     if (b.oom) {
@@ -105,35 +108,22 @@ fail:
     return -1;
 }
 
-/* An image_url part's URL: data: (base64) or http(s). */
+/* An image_url part's URL: a data: URL (base64) or an http(s) one; the
+ * core reads and checks the image (its type from its bytes). */
 static int add_image(ac_messages *m, const char *url, const char *path, gw_err *e)
 {
-    ac_status st;
-    if (strncmp(url, "data:", 5) == 0) {
-        const char *comma = strchr(url, ','), *semi = strchr(url, ';');
-        if (!comma || !semi || semi > comma || strncmp(semi, ";base64,", 8) != 0)
-            return invalid(e, path, "invalid_value", "Invalid value for '%s': a data URL must "
-                           "be data:image/TYPE;base64,DATA.", path);
-        char mime[64];
-        size_t n = (size_t)(semi - (url + 5));
-        if (n == 0 || n >= sizeof mime)
-            return invalid(e, path, "invalid_value", "Invalid value for '%s': the data URL has "
-                           "no usable media type.", path);
-        memcpy(mime, url + 5, n);
-        mime[n] = '\0';
-        st = ac_messages_add_image(m, mime, comma + 1, NULL);
-    } else {
-        st = ac_messages_add_image(m, NULL, NULL, url);
-    }
+    ac_error ae;
+    ac_status st = ac_messages_attach_image_url(m, url, &ae);
     if (st == AC_ENOMEM)
         return oom(e);
     if (st != AC_OK)
-        return invalid(e, path, "invalid_image", "Invalid value for '%s': expected an image as a "
-                       "data:image/...;base64 URL or an http(s) URL, with valid base64 data.",
-                       path);
+        return invalid(e, path, "invalid_image", "Invalid image in '%s' (expected a "
+                       "data:image/...;base64 URL or an http(s) URL): %s", path, ae.message);
     return 0;
 }
 
+/* A user message: its text parts joined (a line apart), then its images
+ * (the core's user message is text, then images). */
 static int user_content(ac_messages *m, json_object *c, const char *path, gw_err *e)
 {
     const char *s;
@@ -145,46 +135,75 @@ static int user_content(ac_messages *m, json_object *c, const char *path, gw_err
     if (!json_object_is_type(c, json_type_array))
         return invalid(e, path, "invalid_type", "Invalid type for '%s': expected a string or an "
                        "array of content parts, but got %s instead.", path, gw_jtype(c));
-    if (ac_messages_add(m, AC_ROLE_USER, NULL) != AC_OK)
-        return oom(e);
     char p[200];
-    for (size_t i = 0; i < json_object_array_length(c); i++) {
-        json_object *part = json_object_array_get_idx(c, i);
-        const char *type = NULL;
-        gw_path(p, sizeof p, "%s[%zu]", path, i);
-        if (!json_object_is_type(part, json_type_object))
-            return invalid(e, p, "invalid_type", "Invalid type for '%s': expected an object, "
-                           "but got %s instead.", p, gw_jtype(part));
-        gw_path(p, sizeof p, "%s[%zu].type", path, i);
-        if (gw_jstring(part, "type", p, &type, e) < 0)
-            return -1;
-        if (!type)
-            return invalid(e, p, "missing_required_parameter", "Missing required parameter: "
-                           "'%s'.", p);
-        if (strcmp(type, "text") == 0) {
-            json_object *t = gw_jget(part, "text");
-            gw_path(p, sizeof p, "%s[%zu].text", path, i);
-            if (!t)
-                return invalid(e, p, "missing_required_parameter", "Missing required "
-                               "parameter: '%s'.", p);
-            if (plain_string(t, p, &s, e) != 0)
-                return -1;
-            if (ac_messages_add_text(m, s) != AC_OK)
+    jbuf text = {0};
+    int texts = 0;
+    size_t n = json_object_array_length(c);
+    /* Pass 0 checks every part and joins the text; pass 1 adds the images
+     * to the message pass 0's text made. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            ac_status st = text.oom ? AC_ENOMEM
+                                    : ac_messages_add(m, AC_ROLE_USER, texts ? text.p : NULL);
+            jb_free(&text);
+            if (st != AC_OK)
                 return oom(e);
-        } else if (strcmp(type, "image_url") == 0) {
-            json_object *iu = gw_jget(part, "image_url"), *u = NULL;
-            gw_path(p, sizeof p, "%s[%zu].image_url.url", path, i);
-            /* Some clients send the URL itself instead of {"url": ...}. */
-            u = iu && json_object_is_type(iu, json_type_string) ? iu : gw_jget(iu, "url");
-            if (!u)
-                return invalid(e, p, "missing_required_parameter", "Missing required "
-                               "parameter: '%s'.", p);
-            if (plain_string(u, p, &s, e) != 0 || add_image(m, s, p, e) != 0)
-                return -1;
-        } else {
-            return invalid(e, p, "invalid_value", "Invalid value for '%s': content parts of "
-                           "type '%s' are not supported here (text and image_url are).", p,
-                           type);
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_object *part = json_object_array_get_idx(c, i);
+            const char *type = NULL;
+            gw_path(p, sizeof p, "%s[%zu]", path, i);
+            if (!json_object_is_type(part, json_type_object)) {
+                jb_free(&text);
+                return invalid(e, p, "invalid_type", "Invalid type for '%s': expected an "
+                               "object, but got %s instead.", p, gw_jtype(part));
+            }
+            gw_path(p, sizeof p, "%s[%zu].type", path, i);
+            int got = gw_jstring(part, "type", p, &type, e);
+            if (got <= 0) {
+                jb_free(&text);
+                return got < 0 ? -1 : invalid(e, p, "missing_required_parameter", "Missing "
+                                              "required parameter: '%s'.", p);
+            }
+            if (strcmp(type, "text") == 0) {
+                if (pass == 1)
+                    continue;
+                json_object *t = gw_jget(part, "text");
+                gw_path(p, sizeof p, "%s[%zu].text", path, i);
+                if (!t) {
+                    jb_free(&text);
+                    return invalid(e, p, "missing_required_parameter", "Missing required "
+                                   "parameter: '%s'.", p);
+                }
+                if (plain_string(t, p, &s, e) != 0) {
+                    jb_free(&text);
+                    return -1;
+                }
+                if (texts++)
+                    jb_cstr(&text, "\n");
+                jb_cstr(&text, s);
+            } else if (strcmp(type, "image_url") == 0) {
+                json_object *iu = gw_jget(part, "image_url"), *u = NULL;
+                gw_path(p, sizeof p, "%s[%zu].image_url.url", path, i);
+                /* Some clients send the URL itself instead of {"url": ...}. */
+                u = iu && json_object_is_type(iu, json_type_string) ? iu : gw_jget(iu, "url");
+                if (!u) {
+                    jb_free(&text);
+                    return invalid(e, p, "missing_required_parameter", "Missing required "
+                                   "parameter: '%s'.", p);
+                }
+                if (plain_string(u, p, &s, e) != 0) {
+                    jb_free(&text);
+                    return -1;
+                }
+                if (pass == 1 && add_image(m, s, p, e) != 0)
+                    return -1;
+            } else {
+                jb_free(&text);
+                return invalid(e, p, "invalid_value", "Invalid value for '%s': content parts of "
+                               "type '%s' are not supported here (text and image_url are).", p,
+                               type);
+            }
         }
     }
     return 0;

@@ -139,8 +139,13 @@ await check('openai: models', async () => {
   ok(ids.includes('mock/echo') && ids.includes('anth/echo'), `models: ${ids}`);
   eq((await oa.models.retrieve('mock/echo')).owned_by, 'mock', 'retrieve');
 });
-await check('openai: embeddings (not in the core yet: 501)', async () => {
-  await rejects(oa.embeddings.create({ model: 'mock/echo', input: 'x' }), OpenAI.APIError, 501, 'embeddings');
+await check('openai: embeddings', async () => {
+  const r = await oa.embeddings.create({ model: 'mock/emb', input: ['one text', 'another'] });
+  eq(r.data.length, 2, 'vectors');
+  eq(r.data[1].index, 1, 'order');
+  eq(r.data[0].embedding.length, 32, 'dimension');
+  ok(Math.abs(Math.hypot(...r.data[0].embedding) - 1) < 1e-4, 'unit length');
+  eq(r.usage.prompt_tokens, 3, 'usage');
 });
 await check('openai: error shapes', async () => {
   let e = await rejects(oa.chat.completions.create({ model: 'nosuch/model', messages: [{ role: 'user', content: 'x' }] }),

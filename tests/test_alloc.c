@@ -155,7 +155,7 @@ static int network_scenario(const char *cfg_path)
     ac_messages *ml = ac_messages_new();
     if (ml && ac_messages_add(ml, AC_ROLE_SYSTEM, "sys") == AC_OK &&
         ac_messages_add(ml, AC_ROLE_USER, "look") == AC_OK &&
-        ac_messages_add_image(ml, "image/png", "iVBORw0KGgo=", NULL) == AC_OK &&
+        ac_messages_attach_image_url(ml, "https://example.invalid/cat.png", NULL) == AC_OK &&
         ac_messages_add(ml, AC_ROLE_ASSISTANT, NULL) == AC_OK &&
         ac_messages_add_tool_call(ml, "c1", "f", "{\"a\":1}") == AC_OK &&
         ac_messages_add_tool_result(ml, "c1", NULL, "r", 0) == AC_OK &&

@@ -6,7 +6,7 @@
 # plugin_path is this build tree's openai plugin, and checks what a user
 # sees: the streamed text, -o json, tool calls, -v, errors as one line with
 # the documented exit status (1 request, 2 usage, 3 config), Ctrl-C (130),
-# and demo mode.  Nothing talks to anything but 127.0.0.1.  The steps it
+# `acore embed`, and demo mode.  Nothing talks to anything but 127.0.0.1.  The steps it
 # shares with test_examples.sh (the server, the config, running and
 # checking a program) are in mockd.sh.
 #
@@ -243,6 +243,37 @@ if [ $rc -eq 1 ] && err_lines 1 && err_has '^acore: mock: timeout: '; then
 else fail "--timeout"; fi
 
 # ---------------------------------------------------------------------
+# -a FILE: attachments
+# ---------------------------------------------------------------------
+
+printf '# Notes\nthe meeting is at noon\n' >"$tmp/notes.md"
+printf 'a,b\n1,2\n' >"$tmp/table.csv"
+# A 1x1 PNG.
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' |
+    base64 -d >"$tmp/pixel.png"
+A -m echo -a "$tmp/notes.md" --attach "$tmp/table.csv" -a "$tmp/pixel.png" Summarize
+if [ $rc -eq 0 ] && err_empty && out_has "^Summarize\$" && out_has "^\[file: notes.md\]\$" &&
+   out_has "the meeting is at noon" && out_has "^\[file: table.csv\]\$"; then
+    pass "-a: documents follow the prompt as labelled text, with an image"
+else fail "-a documents and an image"; fi
+
+A -a "$tmp/missing.png" hi
+if [ $rc -eq 1 ] && err_lines 1 && out_empty && err_has "missing.png: cannot open the file"; then
+    pass "-a: a missing file exits 1 naming it"
+else fail "-a missing file"; fi
+
+printf '\037\213\010\000\000\000\000\000\000\003\003\000\000\000\000\000\000\000\000\000' >"$tmp/data.gz"
+A -a "$tmp/data.gz" hi
+if [ $rc -eq 1 ] && err_lines 1 && err_has "data.gz: the content is application/gzip, not"; then
+    pass "-a: an unsupported type exits 1 naming the file and the type"
+else fail "-a unsupported type"; fi
+
+A -a "" hi
+if [ $rc -eq 2 ] && err_has "attach: empty file name"; then
+    pass "-a '': a usage error"
+else fail "-a empty"; fi
+
+# ---------------------------------------------------------------------
 # --schema, --tool, --tool-mode
 # ---------------------------------------------------------------------
 
@@ -335,6 +366,55 @@ if [ $rc -eq 130 ] && [ "$size" -gt 1 ] && [ "$size" -lt 20000 ] &&
 else fail "Ctrl-C"; fi
 
 # ---------------------------------------------------------------------
+# acore embed: one JSON line per text, in order
+# ---------------------------------------------------------------------
+
+E() { run 20 "$ACORE" embed -c "$CONF" "$@"; }
+# The numbers of line N of the output, one per line.
+values() { sed -n "${1}p" "$tmp/out" | sed 's/.*"embedding":\[\([^]]*\)\].*/\1/' | tr ',' '\n'; }
+
+E "a text" "another text" "a text"
+if [ $rc -eq 0 ] && out_lines 3 && err_empty &&
+   out_has '^{"index":0,"embedding":\[-\{0,1\}[0-9][^]]*\],"model":"default"}$' &&
+   out_has '^{"index":2,' && [ "$(values 1 | wc -l | tr -d ' ')" -eq 384 ] &&
+   [ "$(values 1)" = "$(values 3)" ] && [ "$(values 1)" != "$(values 2)" ]; then
+    pass "embed: a JSON line per text, in order, the same text the same vector"
+else fail "embed"; fi
+
+printf 'first line\n\nsecond line\r\n' >"$tmp/stdin"
+RUN_STDIN="$tmp/stdin" E --dimensions 8
+RUN_STDIN=/dev/null
+if [ $rc -eq 0 ] && out_lines 2 && out_has '^{"index":1,' &&
+   [ "$(values 2 | wc -l | tr -d ' ')" -eq 8 ]; then
+    pass "embed: texts from standard input, one a line; --dimensions"
+else fail "embed from stdin, --dimensions"; fi
+
+# (The script's usage = [7, 5] stands for the mock's token count.)
+E -v hello
+if [ $rc -eq 0 ] && out_lines 1 &&
+   err_has '^acore: 1 vector of 384 values from mock, model default, 1 request, input tokens 7$'; then
+    pass "embed -v: a summary line on stderr"
+else fail "embed -v"; fi
+
+E -m unauthorized hello
+if [ $rc -eq 1 ] && out_empty && err_lines 1 && err_has 'HTTP 401' && no_secret; then
+    pass "embed: a server's refusal, one line, exit 1, no key"
+else fail "embed: server error"; fi
+
+embed_usage() {
+    what=$1
+    shift
+    E "$@"
+    if [ $rc -eq 2 ] && err_lines 1 && err_has '^acore: embed: ' && out_empty; then
+        pass "embed: usage error exits 2 with one line: $what"
+    else fail "embed usage error: $what"; fi
+}
+embed_usage "--dimensions 0" --dimensions 0 hi
+embed_usage "unknown option" --nope hi
+embed_usage "an empty text" ""
+RUN_STDIN=/dev/null embed_usage "nothing on stdin" -
+
+# ---------------------------------------------------------------------
 # Demo mode: no config anywhere, no -p
 # ---------------------------------------------------------------------
 
@@ -354,5 +434,11 @@ run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" --demo "Say hello"
 if [ $rc -eq 0 ] && [ -s "$tmp/out" ] && err_has 'bundled mock server at http://127\.0\.0\.1:'; then
     pass "--demo uses the bundled mock server"
 else fail "--demo"; fi
+
+run 20 env ABSTRACTCORE_PLUGIN_PATH="$PLUGDIR" "$ACORE" embed --demo hello
+if [ $rc -eq 0 ] && out_lines 1 && out_has '"model":"demo-embedding"}$' &&
+   err_has 'bundled mock server at http://127\.0\.0\.1:'; then
+    pass "embed --demo uses the bundled mock server"
+else fail "embed --demo"; fi
 
 mockd_summary

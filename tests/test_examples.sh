@@ -8,7 +8,9 @@
 # against it and checks what it prints: the reply text, the streamed text
 # and usage, the gathered replies, a cancel that comes early and keeps the
 # partial text, a session file written and loaded back, a tool call run
-# and answered, a tool loop of three rounds run by the library, and
+# and answered, a session compacting itself past a token threshold, a tool
+# loop of three rounds run by the library, an image and a document attached
+# to a question, documents ranked by their embeddings, and
 # one-line errors with the documented exit statuses.
 # Nothing talks to anything but 127.0.0.1.  The steps it shares with
 # test_cli.sh (the server, the config, running and checking a program) are
@@ -28,7 +30,7 @@ top_srcdir=$(cd "$top_srcdir" && pwd) || exit 99
 ME=test_examples
 . "$(dirname "$0")/mockd.sh"
 EX="$top_builddir/examples"
-EXAMPLES="sync async gather cancel stream session tools tool_loop structured errors loop_poll"
+EXAMPLES="sync async gather cancel stream session context tools tool_loop structured vision errors embed loop_poll"
 
 for e in $EXAMPLES; do
     [ -x "$EX/$e" ] || hard_error "$EX/$e is not built (make check builds it)"
@@ -127,6 +129,7 @@ scenarios = (
   { model = "toolforever"; reply = "";
     tool_calls = ( { name = "get_weather"; arguments = "{\"city\": \"Lima\"}"; } ); },
   { model = "unauthorized"; status = 401; error_message = "invalid key"; },
+  { model = "nosummary"; status = 400; error_message = "no summaries here"; },
   { model = "midstream"; stream_error = "the model fell over"; },
   # 20 s of reply in 1000 pieces: only a cancel ends it in time.
   { model = "slow"; reply_len = 20000; chunks = 1000; delay_ms = 20; },
@@ -285,6 +288,28 @@ if [ $rc -eq 1 ] && err_lines 1 && err_has '^session: .*io: .*no-such-dir'; then
 else fail "session unwritable file"; fi
 
 # ---------------------------------------------------------------------
+# context
+# ---------------------------------------------------------------------
+
+E context -m echo
+if [ $rc -eq 0 ] && out_has '^about 36 input tokens$' &&
+   out_has '^> Where should I go first[?]$' && out_has '^Where should I go first[?]$' &&
+   out_has '^> Summarise the plan in one line[.]$' &&
+   out_has '^0 user      summary Summary of the conversation so far' &&
+   out_has '^1 user      Which museums are open on Mondays[?]$' &&
+   out_has '^4 assistant Summarise the plan in one line[.]$' && ! out_has '^5 \(user\|assistant\) ' &&
+   out_has '^5 messages compacted$' && err_empty; then
+    pass "context sends a history whole, and a session compacts itself past its threshold"
+else fail "context"; fi
+
+E context -m echo -s nosummary
+if [ $rc -eq 0 ] && out_has '^0 user      Plan a three-day trip' &&
+   out_has '^0 messages compacted$' &&
+   err_has '^context: warning: the history was not compacted: HTTP 400: no summaries here'; then
+    pass "context: a summariser that fails leaves the history whole, with a warning per turn"
+else fail "context -s nosummary"; fi
+
+# ---------------------------------------------------------------------
 # tools
 # ---------------------------------------------------------------------
 
@@ -300,6 +325,34 @@ if [ $rc -eq 0 ] && out_is "$ANSWER" &&
    err_has '^\[tool call\] get_weather({"city": *"Paris"}) -> {"celsius":21,"sky":"clear"}$'; then
     pass "tools -t prompted reads the call out of the reply text"
 else fail "tools -t prompted"; fi
+
+# ---------------------------------------------------------------------
+# vision
+# ---------------------------------------------------------------------
+
+printf '# Minutes\nThe launch moves to May.\n' >"$tmp/minutes.md"
+echo 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' |
+    base64 -d >"$tmp/pixel.png"
+E vision "$tmp/pixel.png" "$tmp/minutes.md"
+if [ $rc -eq 0 ] && out_is "$REPLY" && err_has '^\[2 attachment(s) to mock/default: 7 tokens in\]$'; then
+    pass "vision attaches an image and a document and prints the reply"
+else fail "vision"; fi
+
+E vision -m echo -q "Summarize" "$tmp/minutes.md"
+if [ $rc -eq 0 ] && out_has '^\[file: minutes.md\]$' && out_has '^The launch moves to May.$'; then
+    pass "vision sends the document as labelled text after the question"
+else fail "vision -m echo"; fi
+
+E vision "$tmp/missing.jpg"
+if [ $rc -eq 1 ] && err_lines 1 && err_has "^vision: io: .*missing.jpg: cannot open the file" &&
+   out_empty; then
+    pass "vision with a missing file exits 1 with one line naming it"
+else fail "vision missing file"; fi
+
+E vision
+if [ $rc -eq 2 ] && err_has '^usage: vision '; then
+    pass "vision without a file exits 2 with the usage line"
+else fail "vision without a file"; fi
 
 # ---------------------------------------------------------------------
 # structured
@@ -362,6 +415,29 @@ E errors
 if [ $rc -eq 0 ] && out_is "$REPLY"; then
     pass "errors prints the reply when nothing fails"
 else fail "errors, success"; fi
+
+# ---------------------------------------------------------------------
+# embed
+# ---------------------------------------------------------------------
+
+# The mock's vectors are derived from the text: the same text scores 1.
+E embed "find this" "something else" "find this" "a third text"
+if [ $rc -eq 0 ] && out_lines 3 && [ "$(head -n 1 "$tmp/out")" = "1.000  find this" ] &&
+   [ "$(grep -c '^-\{0,1\}[01]\.[0-9][0-9][0-9]  ' "$tmp/out")" -eq 3 ] &&
+   err_has '^\[mock/default: 4 vectors of 384 values, 1 request, 7 tokens\]$'; then
+    pass "embed ranks the documents by cosine similarity, the same text first"
+else fail "embed"; fi
+
+E embed
+if [ $rc -eq 0 ] && out_lines 4; then
+    pass "embed ranks its built-in documents"
+else fail "embed, built-in documents"; fi
+
+E embed -m unauthorized
+if [ $rc -eq 1 ] && err_lines 1 && err_has '^embed: mock: http: HTTP 401' && out_empty &&
+   no_secret; then
+    pass "embed reports a server's refusal on one line, exit 1"
+else fail "embed -m unauthorized"; fi
 
 # ---------------------------------------------------------------------
 # host mode: the application's loop drives the core

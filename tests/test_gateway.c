@@ -42,8 +42,14 @@ static const char *SCRIPT =
     "  { model = \"e500\"; status = 500; },\n"
     "  { model = \"e401\"; status = 401; },\n"
     "  { model = \"midfail\"; chunks = 4; stream_error = \"Overloaded\"; },\n"
-    "  { model = \"slow\"; reply = \"0123456789\"; chunks = 10; delay_ms = 100; }\n"
+    "  { model = \"slow\"; reply = \"0123456789\"; chunks = 10; delay_ms = 100; },\n"
+    "  { model = \"emb\"; embedding_dim = 16; }\n"
     ");\n";
+
+/* A 2 x 2 PNG, 73 bytes. */
+#define PNG_B64                                                            \
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5Er" \
+    "kJggg=="
 
 static gw_env E; /* the shared gateway of the suites without a config of their own */
 
@@ -242,13 +248,13 @@ static void test_oa_images(void)
     gw_resp r = post(&E, "/v1/chat/completions",
                      "{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":["
                      "{\"type\":\"text\",\"text\":\"What is this?\"},{\"type\":\"image_url\","
-                     "\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\",\"detail\":"
+                     "\"image_url\":{\"url\":\"data:image/png;base64," PNG_B64 "\",\"detail\":"
                      "\"low\"}}]}]}");
     CU_ASSERT_EQUAL(r.status, 200);
     gwu_free(&r);
     size_t sizes[2];
     CU_ASSERT_EQUAL(mock_server_last_images(E.mock, sizes, 2), 1);
-    CU_ASSERT_EQUAL(sizes[0], 8);
+    CU_ASSERT_EQUAL(sizes[0], 73); /* small: sent byte for byte */
     r = post(&E, "/v1/chat/completions",
              "{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
              "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,@@@@\"}}]}]}");
@@ -693,16 +699,58 @@ static void test_urls_and_methods(void)
     TU_ASSERT_STR(tu_jstr(j, "providers.anth"), "ready");
     json_object_put(j);
     gwu_free(&r);
-    /* Embeddings: checked like the rest, answered 501 until the core has
-     * the call. */
-    r = post(&E, "/v1/embeddings", "{\"model\":\"mock/e\",\"input\":[\"a\",3]}");
+}
+
+static void test_embeddings(void)
+{
+    gw_resp r = post(&E, "/v1/embeddings", "{\"model\":\"mock/emb\",\"input\":[\"hello there\","
+                     "\"world\"]}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    json_object *j = gwu_json(&r);
+    TU_ASSERT_STR(tu_jstr(j, "object"), "list");
+    TU_ASSERT_STR(tu_jstr(j, "model"), "mock/emb");
+    CU_ASSERT_EQUAL(json_object_get_int(tu_jget(j, "usage.prompt_tokens")), 3);
+    CU_ASSERT_EQUAL(json_object_array_length(tu_jget(j, "data")), 2);
+    static const char *const texts[] = {"hello there", "world"};
+    for (int i = 0; i < 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "data.%d", i);
+        json_object *d = tu_jget(j, path);
+        CU_ASSERT_EQUAL(json_object_get_int(tu_jget(d, "index")), i);
+        json_object *v = tu_jget(d, "embedding");
+        CU_ASSERT_EQUAL_FATAL(json_object_array_length(v), 16);
+        float want[16];
+        mock_embedding(texts[i], strlen(texts[i]), 0, 16, want);
+        for (size_t k = 0; k < 16; k++)
+            CU_ASSERT_EQUAL((float)json_object_get_double(json_object_array_get_idx(v, k)),
+                            want[k]);
+    }
+    json_object_put(j);
+    gwu_free(&r);
+    /* Shorter vectors, as base64 float32. */
+    r = post(&E, "/v1/embeddings", "{\"model\":\"mock/emb\",\"input\":\"world\",\"dimensions\":8,"
+             "\"encoding_format\":\"base64\"}");
+    CU_ASSERT_EQUAL(r.status, 200);
+    j = gwu_json(&r);
+    const char *b64 = tu_jstr(j, "data.0.embedding");
+    CU_ASSERT(b64 && strlen(b64) == 44); /* 32 bytes */
+    json_object_put(j);
+    gwu_free(&r);
+    /* Checked like the rest; a provider that cannot embed says so. */
+    r = post(&E, "/v1/embeddings", "{\"model\":\"mock/emb\",\"input\":[\"a\",3]}");
     CU_ASSERT_EQUAL(r.status, 400);
     j = gwu_json(&r);
     TU_ASSERT_STR(tu_jstr(j, "error.param"), "input[1]");
     json_object_put(j);
     gwu_free(&r);
-    r = post(&E, "/v1/embeddings", "{\"model\":\"mock/e\",\"input\":\"a\"}");
-    CU_ASSERT_EQUAL(r.status, 501);
+    r = post(&E, "/v1/embeddings", "{\"model\":\"mock/emb\",\"input\":\"\"}");
+    CU_ASSERT_EQUAL(r.status, 400);
+    gwu_free(&r);
+    r = post(&E, "/v1/embeddings", "{\"model\":\"anth/emb\",\"input\":\"x\"}");
+    CU_ASSERT_EQUAL(r.status, 400);
+    j = gwu_json(&r);
+    CU_ASSERT_PTR_NOT_NULL(tu_jstr(j, "error.message"));
+    json_object_put(j);
     gwu_free(&r);
 }
 
@@ -1197,7 +1245,8 @@ int main(void)
     };
     static const tu_test rest[] = {
         {"upstream errors: statuses, in-stream errors", test_upstream_errors},
-        {"URLs, methods, health, ready, embeddings", test_urls_and_methods},
+        {"URLs, methods, health, ready", test_urls_and_methods},
+        {"embeddings: vectors in order, dimensions, base64", test_embeddings},
         {"models: every provider, cached, both shapes", test_models},
         {"metrics", test_metrics},
         {"a client that leaves cancels its backend request", test_disconnect_cancels_upstream},

@@ -56,7 +56,8 @@ scenarios = (
     after_tool_result = "It is sunny."; },
   { model = "json"; reply = "{\"name\": \"Ada\", \"age\": 36}"; chunks = 4; },
   { model = "midfail"; chunks = 4; stream_error = "Overloaded"; },
-  { model = "hang"; reply = "first"; chunks = 1; hang = true; }
+  { model = "hang"; reply = "first"; chunks = 1; hang = true; },
+  { model = "emb"; embedding_dim = 32; }
 );
 EOF
 mockd_start

@@ -1,8 +1,8 @@
 /*
  * test_messages.c -- the calls the gateway (server/) needed from the
- * core, tested as any program would use them: message lists sent whole
- * (ac_messages_*, ac_agenerate_messages) to the openai and anthropic
- * plugins, with images, tool calls and tool results, as each wire
+ * core, tested as any program would use them: images on any user turn
+ * of a message list (ac_messages_attach_image / _url), sent with tool
+ * calls and results to the openai and anthropic plugins as each wire
  * format wants them; flow control of a callback-driven request
  * (ac_request_pause / ac_request_resume); and the asynchronous model
  * listing (ac_alist_models), which host mode needs.
@@ -28,8 +28,16 @@ static const char *SCRIPT =
     "  { model = \"named\"; reply = \"ok\"; }\n"
     ");\n";
 
-/* "iVBORw0KGgo=" is 8 bytes: PNG's signature. */
-#define PNG_B64 "iVBORw0KGgo="
+/* A 2 x 2 PNG, 73 bytes. */
+static const char PNG_BYTES[] =
+    "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00"
+    "\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00"
+    "\x10\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\x00\x44\x0c\x10\x0a\x00\x1f"
+    "\xee\x03\xfd\x8b\x5f\x14\xd4\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60"
+    "\x82";
+#define PNG_B64                                                            \
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5Er" \
+    "kJggg=="
 
 static double mono_ms(void)
 {
@@ -43,10 +51,11 @@ static double mono_ms(void)
 static ac_messages *conversation(void)
 {
     ac_messages *m = ac_messages_new();
+    ac_error err;
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_SYSTEM, "Be brief."), AC_OK);
     CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_USER, "What is in this picture?"), AC_OK);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/png", PNG_B64, NULL), AC_OK);
+    CU_ASSERT_EQUAL(ac_messages_attach_image_url(m, "data:image/png;base64," PNG_B64, &err), AC_OK);
     CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_ASSISTANT, NULL), AC_OK);
     CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, "call_7", "look", "{\"zoom\": 2}"), AC_OK);
     CU_ASSERT_EQUAL(ac_messages_add_tool_result(m, "call_7", NULL, "a cat", 0), AC_OK);
@@ -85,7 +94,7 @@ static void test_openai_wire(void)
     json_object_put(b);
     size_t sizes[2];
     CU_ASSERT_EQUAL(mock_server_last_images(e.mock, sizes, 2), 1);
-    CU_ASSERT_EQUAL(sizes[0], 8);
+    CU_ASSERT_EQUAL(sizes[0], 73); /* small: sent byte for byte */
     ac_messages_free(m);
     mu_stop(&e);
 }
@@ -111,9 +120,9 @@ static void test_anthropic_wire(void)
     ac_response_free(r);
     json_object *b = mu_last_body(mock);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    /* Both system prompts, params' first, in Anthropic's top-level field. */
-    TU_ASSERT_STR(tu_jstr(b, "system.0.text"), "First.");
-    TU_ASSERT_STR(tu_jstr(b, "system.1.text"), "Be brief.");
+    /* The list's system prompt wins over params', in Anthropic's
+     * top-level field. */
+    TU_ASSERT_STR(tu_jstr(b, "system"), "Be brief.");
     TU_ASSERT_STR(tu_jstr(b, "messages.0.role"), "user");
     /* The image before its text, as Anthropic recommends. */
     TU_ASSERT_STR(tu_jstr(b, "messages.0.content.0.type"), "image");
@@ -135,61 +144,34 @@ static void test_anthropic_wire(void)
     mock_server_stop(mock);
 }
 
-static void test_builder_refusals(void)
+static void test_image_refusals(void)
 {
     ac_messages *m = ac_messages_new();
+    ac_error err;
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    /* Nothing to add parts to yet. */
-    CU_ASSERT_EQUAL(ac_messages_add_text(m, "x"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/png", PNG_B64, NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_set_name(m, "bob"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_TOOL, "x"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add(m, (ac_role)42, "x"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_USER, "\xC3\x28"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add(NULL, AC_ROLE_USER, "x"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_count(m), 0);
+    /* Nothing to attach to, or not a user turn. */
+    CU_ASSERT_EQUAL(ac_messages_attach_image_url(m, "https://x/y.png", &err), AC_EINVAL);
+    CU_ASSERT_EQUAL(ac_messages_attach_image_url(NULL, "https://x/y.png", &err), AC_EINVAL);
+    CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_ASSISTANT, "hi"), AC_OK);
+    CU_ASSERT_EQUAL(ac_messages_attach_image_url(m, "https://x/y.png", &err), AC_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "user message"));
     CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_USER, "look"), AC_OK);
-    /* Images: base64 or a URL, one of them; a media type for data. */
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/png", "not base64!", NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/png", "", NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "text/plain", PNG_B64, NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, NULL, PNG_B64, NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/png", PNG_B64, "https://x/y.png"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, NULL, NULL, NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, NULL, NULL, "ftp://x/y.png"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, NULL, NULL, "https://x/y.png"), AC_OK);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/jpeg", "_-8==", NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/jpeg", "_-8", NULL), AC_OK);
-    /* Tool calls only on assistant turns, with a name and an object. */
-    CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, "c1", "f", "{}"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add(m, AC_ROLE_ASSISTANT, ""), AC_OK);
-    CU_ASSERT_EQUAL(ac_messages_add_image(m, "image/png", PNG_B64, NULL), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, "c1", "", "{}"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, "c1", "f", "[1]"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, "c1", "f", "{} x"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, "c1", "f", "{\"a\":"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, "c1", "f", " {\"a\": 1}\n"), AC_OK);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_call(m, NULL, "g", NULL), AC_OK);
-    /* Results need the call's id and a content. */
-    CU_ASSERT_EQUAL(ac_messages_add_tool_result(m, "", NULL, "r", 0), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_result(m, "c1", NULL, NULL, 0), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_add_tool_result(m, "c1", NULL, "r", 1), AC_OK);
-    CU_ASSERT_EQUAL(ac_messages_add_text(m, "after a result"), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_set_name(m, ""), AC_EINVAL);
-    CU_ASSERT_EQUAL(ac_messages_count(m), 3);
+    /* Not an image, not a URL, not base64. */
+    CU_ASSERT_NOT_EQUAL(ac_messages_attach_image(m, "not an image at all", 19, NULL, &err), AC_OK);
+    CU_ASSERT_EQUAL(ac_messages_attach_image(m, NULL, 0, NULL, &err), AC_EINVAL);
+    CU_ASSERT_NOT_EQUAL(ac_messages_attach_image_url(m, "ftp://x/y.png", &err), AC_OK);
+    CU_ASSERT_NOT_EQUAL(ac_messages_attach_image_url(m, "data:image/png;base64,@@@@", &err), AC_OK);
+    CU_ASSERT_EQUAL(ac_messages_attach_image_url(m, "", &err), AC_EINVAL);
+    /* And what works: a URL, and bytes. */
+    CU_ASSERT_EQUAL(ac_messages_attach_image_url(m, "https://x/y.png", &err), AC_OK);
+    CU_ASSERT_EQUAL(ac_messages_attach_image(m, PNG_BYTES, sizeof PNG_BYTES - 1, "image/png",
+                                             &err), AC_OK);
+    /* A type that does not agree with the bytes. */
+    CU_ASSERT_NOT_EQUAL(ac_messages_attach_image(m, PNG_BYTES, sizeof PNG_BYTES - 1,
+                                                 "image/jpeg", &err), AC_OK);
+    CU_ASSERT_EQUAL(ac_messages_count(m), 2);
     ac_messages_free(m);
     ac_messages_free(NULL);
-
-    mu_env e;
-    mu_start(&e, SCRIPT, "echo", NULL);
-    ac_error err;
-    m = ac_messages_new();
-    CU_ASSERT_PTR_NULL(ac_agenerate_messages(e.llm, m, NULL, NULL, NULL, &err));
-    CU_ASSERT_EQUAL(err.code, AC_EINVAL);
-    CU_ASSERT_PTR_NULL(ac_agenerate_messages(e.llm, NULL, NULL, NULL, NULL, &err));
-    CU_ASSERT_PTR_NULL(ac_agenerate_messages(NULL, m, NULL, NULL, NULL, &err));
-    ac_messages_free(m);
-    mu_stop(&e);
 }
 
 static void test_name_and_list_reuse(void)
@@ -440,7 +422,7 @@ int main(void)
     static const tu_test tests[] = {
         {"a whole conversation on the OpenAI wire", test_openai_wire},
         {"a whole conversation on the Anthropic wire", test_anthropic_wire},
-        {"the builders refuse what no backend takes", test_builder_refusals},
+        {"images refused where they cannot go", test_image_refusals},
         {"names, and a list changed after the call", test_name_and_list_reuse},
         {"pause holds the transfer, resume finishes it", test_pause_holds_the_transfer},
         {"pause before the reply, and no-ops", test_pause_before_start_and_noops},

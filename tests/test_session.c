@@ -423,8 +423,8 @@ static void test_load_refuses_changes(void)
           "messages is an object, not an array" },
         { "{\"format\":\"abstractcore-session\",\"version\":\"1\",\"messages\":[]}",
           AC_EPROTOCOL, "version is a string, not an integer" },
-        { "{\"format\":\"abstractcore-session\",\"version\":2,\"messages\":[]}", AC_EPROTOCOL,
-          "version 2: this library reads version 1" },
+        { "{\"format\":\"abstractcore-session\",\"version\":3,\"messages\":[]}", AC_EPROTOCOL,
+          "version 3: this library reads versions 1 and 2" },
         /* A NUL cutting a string. */
         { HEAD "{\"role\":\"user\",\"content\":\"a\\u0000b\"}]}", AC_EPROTOCOL,
           "messages[0].content holds a NUL byte (\\u0000), which would cut the text there" },
@@ -480,11 +480,18 @@ static void test_load_refuses_changes(void)
           "messages[1] is a tool message without tool_call_id" },
         /* Fields this version does not know. */
         { HEAD "{\"role\":\"user\",\"contents\":\"x\"}]}", AC_EPROTOCOL,
-          "messages[0] has a field \"contents\" that a saved message does not have (role, "
-          "content, tool_calls, tool_call_id, name, images)" },
+          "messages[0] has a field \"contents\" that a saved message of version 1 does not have "
+          "(role, content, tool_calls, tool_call_id, name, images)" },
         { "{\"format\":\"abstractcore-session\",\"sytem\":\"x\",\"messages\":[]}", AC_EPROTOCOL,
-          "a field \"sytem\" that a saved session does not have (format, version, system, "
-          "provider, model, messages)" },
+          "a field \"sytem\" that a saved session of version 1 does not have (format, version, "
+          "system, provider, model, messages)" },
+        /* Version 2's fields are not version 1's. */
+        { HEAD "{\"role\":\"user\",\"content\":\"x\",\"summary\":true}]}", AC_EPROTOCOL,
+          "messages[0] has a field \"summary\" that a saved message of version 1 does not have "
+          "(role, content, tool_calls, tool_call_id, name, images)" },
+        { "{\"format\":\"abstractcore-session\",\"version\":1,\"archive\":[],\"messages\":[]}",
+          AC_EPROTOCOL, "a field \"archive\" that a saved session of version 1 does not have "
+          "(format, version, system, provider, model, messages)" },
         { HEAD "{\"role\":\"user\",\"content\":\"x\",\"images\":[3]}]}", AC_EPROTOCOL,
           "messages[0].images[0] is not a data: or http(s) URL" },
         { HEAD "{\"role\":\"user\",\"content\":\"x\",\"images\":\"a\"}]}", AC_EPROTOCOL,

@@ -2,7 +2,8 @@
 # test_template.sh -- the plugin author's kit, used as a third party uses
 # it (make check):
 #
-#   1. acore-provider-check passes every bundled plugin;
+#   1. acore-provider-check passes every bundled plugin (embeddings
+#      included, for those that have them);
 #   2. the template plugin (sdk/template) passes its own unit tests and
 #      the checker with its fixture file;
 #   3. the template built against the frozen ABI 2.0 headers
@@ -50,10 +51,16 @@ for p in openai anthropic ollama lmstudio huggingface mlx; do
     openai) settings='organization project' ;;
     anthropic) settings='anthropic_version anthropic_beta structured_output max_tokens' ;;
     ollama) settings='keep_alive think num_ctx' ;;
+    huggingface) settings='embed_api' ;;
     *) settings="none beyond the core's" ;;
     esac
+    # Embeddings: played by the mock for every plugin that has them.
+    case $p in
+    anthropic|mlx) embeds='^SKIP embeddings: no embeddings$' ;;
+    *) embeds='^PASS embeddings$' ;;
+    esac
     if checked_ok && out_has "^plugin: $p " && out_has '^PASS split$' &&
-        out_has "^settings: $settings\$" &&
+        out_has "^settings: $settings\$" && out_has "$embeds" &&
         out_has '^PASS concurrent$' && out_has '^PASS log$'; then
         pass "acore-provider-check $p"
     else

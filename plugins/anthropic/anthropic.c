@@ -352,6 +352,25 @@ done:
     return rc;
 }
 
+/* {"input_tokens": N} */
+static ac_status anth_parse_count(void *state, const char *body, size_t len, long *tokens,
+                                  ac_call *call)
+{
+    (void)state;
+    json_object *root = anth_host->json_parse(call, body, len, "token count");
+    if (!root)
+        return AC_EJSON;
+    long long n;
+    ac_status rc = AC_OK;
+    if (!ac_sdk_json_int(root, "input_tokens", &n) || n < 0 || n > LONG_MAX)
+        rc = anth_host->fail(call, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+                             "token count: no \"input_tokens\" number");
+    else
+        *tokens = (long)n;
+    json_object_put(root);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Descriptor                                                           */
 /* ------------------------------------------------------------------ */
@@ -360,6 +379,20 @@ done:
  * docs/providers/anthropic.md). */
 static const char *const anthropic_settings[] = {
     "anthropic_version", "anthropic_beta", "structured_output", "max_tokens", NULL
+};
+
+/* Images (docs/protocols.md 2, "Images"; Anthropic's vision guide): JPEG,
+ * PNG, GIF, WebP; a long edge over 1568 px or more than about 1.15
+ * megapixels is scaled down by the server anyway; 5 MB per image, counted
+ * on the base64 text ("image exceeds 5 MB maximum: N bytes > 5242880
+ * bytes"). */
+static const ac_media_limits anthropic_media = {
+    .struct_size = sizeof(ac_media_limits),
+    .image_formats = AC_IMAGE_PNG | AC_IMAGE_JPEG | AC_IMAGE_GIF | AC_IMAGE_WEBP,
+    .image_max_edge = 1568,
+    .image_max_short_edge = 0,
+    .image_max_pixels = 1150000,
+    .image_max_bytes = 5242880,
 };
 
 static const ac_provider anthropic_provider = {
@@ -386,6 +419,9 @@ static const ac_provider anthropic_provider = {
     .run_local = NULL,
     .stream_free = anth_stream_free,
     .settings = anthropic_settings,
+    .build_count_request = anth_build_count_request,
+    .parse_count_response = anth_parse_count,
+    .media = &anthropic_media,
 };
 
 /* The entry point rule (provider.h): store the host, return the

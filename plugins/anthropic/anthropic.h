@@ -53,6 +53,8 @@ const ac_provider *ac_provider_entry(const ac_host_api *host);
 /* request.c */
 ac_status anth_build_request(void *state, const ac_gen_request *req,
                              ac_http_request *out, ac_call *call);
+ac_status anth_build_count_request(void *state, const ac_gen_request *req,
+                                   ac_http_request *out, ac_call *call);
 /* Headers every request carries (auth, version, beta, content type). */
 ac_status anth_add_headers(const anth_state *st, ac_http_request *out,
                            int has_body, ac_call *call);

@@ -766,6 +766,44 @@ static ac_status body_fill(const anth_state *st, const ac_gen_request *req,
     return AC_OK;
 }
 
+/* POST /v1/messages/count_tokens: the body a request would have, less
+ * what that endpoint refuses (max_tokens, stream, sampling). */
+ac_status anth_build_count_request(void *state, const ac_gen_request *req,
+                                   ac_http_request *out, ac_call *call)
+{
+    const anth_state *st = state;
+    ac_status rc = messages_check(st, req, call);
+    if (rc != AC_OK)
+        return rc;
+    json_object *root = json_object_new_object();
+    if (!root)
+        return nomem(st, call);
+    rc = body_fill(st, req, root, call);
+    static const char *const drop[] = {"max_tokens", "stream", "temperature", "top_p",
+                                       "top_k", "stop_sequences", "metadata"};
+    for (size_t i = 0; rc == AC_OK && i < sizeof drop / sizeof drop[0]; i++)
+        json_object_object_del(root, drop[i]);
+    char *url = NULL;
+    if (rc == AC_OK) {
+        size_t n = strlen(st->messages_url);
+        url = anth_host->malloc(n + sizeof "/count_tokens");
+        if (!url)
+            rc = nomem(st, call);
+        else
+            memcpy(url, st->messages_url, n), memcpy(url + n, "/count_tokens",
+                                                     sizeof "/count_tokens");
+    }
+    if (rc == AC_OK)
+        rc = anth_host->http_set(out, "POST", url, AC_FRAMING_NONE, call);
+    anth_host->free(url);
+    if (rc == AC_OK)
+        rc = anth_add_headers(st, out, 1, call);
+    if (rc == AC_OK)
+        rc = ac_sdk_json_body(anth_host, out, root, call);
+    json_object_put(root);
+    return rc;
+}
+
 ac_status anth_build_request(void *state, const ac_gen_request *req,
                              ac_http_request *out, ac_call *call)
 {

@@ -53,6 +53,18 @@ static ac_status lmstudio_init(const ac_settings *settings, void **state,
  * any other key of its provider groups is a configuration error. */
 static const char *const lmstudio_settings[] = { NULL };
 
+/* Images (docs/providers/lmstudio.md): LM Studio documents JPEG, PNG and
+ * WebP, but its OpenAI-compatible route has refused WebP; local vision
+ * models work at about 1024 px or less, and no byte limit is documented. */
+static const ac_media_limits lmstudio_media = {
+    .struct_size          = sizeof(ac_media_limits),
+    .image_formats        = AC_IMAGE_PNG | AC_IMAGE_JPEG,
+    .image_max_edge       = 1024,
+    .image_max_short_edge = 0,
+    .image_max_pixels     = 0,
+    .image_max_bytes      = 0,
+};
+
 static const ac_provider lmstudio_provider = {
     .struct_size      = sizeof(ac_provider),
     .abi_major        = AC_ABI_MAJOR,
@@ -68,6 +80,8 @@ static const ac_provider lmstudio_provider = {
     .init                 = lmstudio_init,
     AC_OAI_PROVIDER_FUNCTIONS,
     .settings         = lmstudio_settings,
+    AC_OAI_EMBED_FUNCTIONS,
+    .media            = &lmstudio_media,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

@@ -296,6 +296,7 @@ static void ollama_fini(void *state)
         return;
     ollama_host->free(st->chat_url);
     ollama_host->free(st->tags_url);
+    ollama_host->free(st->embed_url);
     ollama_free_secret(st->auth);
     ollama_host->free(st->default_model);
     ollama_host->free(st->keep_alive);
@@ -343,7 +344,8 @@ static ac_status ollama_init(const ac_settings *settings, void **state,
         base[--n] = '\0';
     st->chat_url = ollama_concat(base, "/api/chat");
     st->tags_url = ollama_concat(base, "/api/tags");
-    if (!st->chat_url || !st->tags_url)
+    st->embed_url = ollama_concat(base, "/api/embed");
+    if (!st->chat_url || !st->tags_url || !st->embed_url)
         goto nomem;
 
     rc = ollama_read_key(st, settings, call);
@@ -397,6 +399,19 @@ fail:
  * docs/providers/ollama.md). */
 static const char *const ollama_settings[] = { "keep_alive", "think", "num_ctx", NULL };
 
+/* Images (docs/protocols.md 3, "Images"): PNG and JPEG are what every
+ * Ollama server and runner decodes (WebP came later and not to every
+ * runner); no size limit is documented, and the vision models resize to
+ * about 1024 px or less (a 336 to 1120 px grid), so nothing larger is sent. */
+static const ac_media_limits ollama_media = {
+    .struct_size = sizeof(ac_media_limits),
+    .image_formats = AC_IMAGE_PNG | AC_IMAGE_JPEG,
+    .image_max_edge = 1024,
+    .image_max_short_edge = 0,
+    .image_max_pixels = 0,
+    .image_max_bytes = 0,
+};
+
 static const ac_provider ollama_provider = {
     .struct_size = sizeof(ac_provider),
     .abi_major = AC_ABI_MAJOR,
@@ -422,6 +437,10 @@ static const ac_provider ollama_provider = {
     .parse_models = ollama_parse_models,
     .stream_free = ollama_stream_free,
     .settings = ollama_settings,
+    .build_embed_request = ollama_build_embed_request,
+    .parse_embed_response = ollama_parse_embed_response,
+    .embed_max_batch = ollama_embed_max_batch,
+    .media = &ollama_media,
 };
 
 /* The entry point rule (provider.h): store the host, return the

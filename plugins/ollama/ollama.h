@@ -7,7 +7,7 @@
  * messages made of content parts) into a POST /api/chat body (and builds
  * the /api/tags request); parse.c turns replies -- whole bodies, NDJSON
  * lines, error bodies, the model list -- into sink emits and reports on
- * the call.  Only ac_provider_entry is exported from the .so; everything
+ * the call; embed.c builds /api/embed requests and reads their replies.  Only ac_provider_entry is exported from the .so; everything
  * here is internal and prefixed ollama_.
  */
 #ifndef AC_PLUGIN_OLLAMA_H
@@ -38,6 +38,7 @@ extern const ac_host_api *ollama_host;
 typedef struct ollama_state {
     char *chat_url;       /* {base}/api/chat */
     char *tags_url;       /* {base}/api/tags */
+    char *embed_url;      /* {base}/api/embed */
     char *auth;           /* "Bearer <key>", or NULL when no key is set */
     char *default_model;  /* the instance's default_model, or NULL */
     char *keep_alive;     /* a duration such as "5m", or NULL */
@@ -84,6 +85,14 @@ ac_status ollama_build_request(void *state, const ac_gen_request *req,
                                ac_http_request *out, ac_call *call);
 ac_status ollama_build_models_request(void *state, ac_http_request *out,
                                       ac_call *call);
+
+/* ---- embed.c ---- */
+
+ac_status ollama_build_embed_request(void *state, const ac_embed_request *req,
+                                     ac_http_request *out, ac_call *call);
+ac_status ollama_parse_embed_response(void *state, const char *body, size_t len,
+                                      ac_embed_sink *out, ac_call *call);
+size_t    ollama_embed_max_batch(void *state);
 
 /* ---- parse.c ---- */
 

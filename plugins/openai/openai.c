@@ -41,6 +41,18 @@ static ac_status openai_init(const ac_settings *settings, void **state,
  * OpenAI-Project headers (docs/configuration.md). */
 static const char *const openai_settings[] = { "organization", "project", NULL };
 
+/* Images (docs/protocols.md 1, "Images"; OpenAI's vision guide): PNG,
+ * JPEG, WebP and still GIF, up to 20 MB each; high detail scales an image
+ * into 2048 x 2048 and then its short side to 768, so more is never seen. */
+static const ac_media_limits openai_media = {
+    .struct_size          = sizeof(ac_media_limits),
+    .image_formats        = AC_IMAGE_PNG | AC_IMAGE_JPEG | AC_IMAGE_WEBP | AC_IMAGE_GIF,
+    .image_max_edge       = 2048,
+    .image_max_short_edge = 768,
+    .image_max_pixels     = 0,
+    .image_max_bytes      = 20L * 1024 * 1024,
+};
+
 static const ac_provider openai_provider = {
     .struct_size      = sizeof(ac_provider),
     .abi_major        = AC_ABI_MAJOR,
@@ -54,6 +66,8 @@ static const ac_provider openai_provider = {
     .init                 = openai_init,
     AC_OAI_PROVIDER_FUNCTIONS,
     .settings         = openai_settings,
+    AC_OAI_EMBED_FUNCTIONS,
+    .media            = &openai_media,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

@@ -11,7 +11,8 @@
  *   2. Through the real loader and engine (check_scenarios.c), against the
  *      mock LLM server: text, streams, streams split at every byte, tools,
  *      usage, every error class, retries, truncated and malformed replies,
- *      cancel mid-stream, many requests at once, a key that never shows.
+ *      cancel mid-stream, many requests at once, a key that never shows,
+ *      embeddings (check_embed.c: both phases).
  *
  * The mock plays the backend in its own protocol when the plugin speaks
  * one the mock knows (OpenAI Chat Completions, Anthropic Messages, Ollama
@@ -76,6 +77,12 @@ typedef struct checker {
     check_str   plain_body;      /* the body of a request that does not stream */
     check_str   stream_body;     /* the body of a streaming request */
     ac_framing  framing;         /* how it frames streams */
+    int         chat;            /* it chats: HTTP or run_local */
+    int         can_embed;       /* embeddings members (ABI 2.1) */
+    int         embed_local;     /* run_embed */
+    size_t      embed_max;       /* its embed_max_batch, 0: none */
+    int         embed_mock;      /* the mock answered its embeddings request */
+    char        embed_path[256]; /* where that request went */
 
     /* the fixture file */
     config_t    fx;
@@ -202,6 +209,15 @@ int check_capture(checker *c, const char *mock_url, const check_str *body, check
 /* ---- the scenarios (check_scenarios.c) ---- */
 
 void check_all(checker *c);
+
+/* ---- embeddings (check_embed.c) ---- */
+
+/* Phase 1: build_embed_request and parse_embed_response (or run_embed)
+ * on the fake host, every allocation failing in turn, against the mock's
+ * reply; learns embed_max, embed_mock. */
+verdict check_unit_embed(checker *c, const ac_provider *d);
+/* Phase 2: the "embeddings" scenario through the core. */
+verdict check_embed_scenario(checker *c);
 
 /* ---- the fixture file (check_fixtures.c) ---- */
 

@@ -607,6 +607,7 @@ void check_all(checker *c)
     if (c->proto == PROTO_LOCAL) {
         check_report(c, "scenarios", CHECK_SKIP "an in-process plugin: the HTTP scenarios do "
                      "not apply");
+        run1(c, "embeddings", check_embed_scenario);
         return;
     }
     run1(c, "text", text_plain);
@@ -654,4 +655,5 @@ void check_all(checker *c)
     run1(c, "concurrent", sc_concurrent);
     run1(c, "key_echo", sc_key_echo);
     run1(c, "models", sc_models);
+    run1(c, "embeddings", check_embed_scenario);
 }

@@ -138,6 +138,27 @@ static verdict settings_list(const ac_provider *d)
     return NULL;
 }
 
+/* ABI 2.1: the image limits (NULL: the core's defaults). */
+static verdict media_limits(const ac_provider *d)
+{
+    if (d->struct_size < offsetof(ac_provider, media) + sizeof d->media || !d->media)
+        return NULL;
+    const ac_media_limits *m = d->media;
+    unsigned known = AC_IMAGE_PNG | AC_IMAGE_JPEG | AC_IMAGE_GIF | AC_IMAGE_WEBP;
+    if (m->struct_size < sizeof(ac_media_limits))
+        return check_fail("media->struct_size is %zu, not sizeof(ac_media_limits) (%zu)",
+                          m->struct_size, sizeof(ac_media_limits));
+    if (m->image_formats & ~known)
+        return check_fail("media->image_formats has bits no AC_IMAGE_* has (0x%x)",
+                          m->image_formats & ~known);
+    if (m->image_max_edge < 0 || m->image_max_short_edge < 0 || m->image_max_pixels < 0 ||
+        m->image_max_bytes < 0)
+        return check_fail("media has a negative limit (0 means none)");
+    if (!(d->features & AC_FEATURE_IMAGES))
+        return check_fail("media gives image limits, but features lacks AC_FEATURE_IMAGES");
+    return NULL;
+}
+
 static verdict descriptor(checker *c, const ac_provider *d)
 {
     if (d->abi_major != AC_ABI_MAJOR)
@@ -166,8 +187,15 @@ static verdict descriptor(checker *c, const ac_provider *d)
     if (!d->init)
         return check_fail("init is REQUIRED");
     int http = d->build_request && d->parse_response;
-    if (!http && !d->run_local)
-        return check_fail("needs build_request and parse_response, or run_local");
+    int embed_http = d->abi_minor >= 1 && d->build_embed_request && d->parse_embed_response;
+    int embed_local = d->abi_minor >= 1 && d->run_embed;
+    if (d->abi_minor >= 1 && !d->build_embed_request != !d->parse_embed_response)
+        return check_fail("build_embed_request and parse_embed_response go together");
+    if (embed_http && embed_local)
+        return check_fail("sets both HTTP embeddings (build_embed_request) and run_embed");
+    if (!http && !d->run_local && !embed_http && !embed_local)
+        return check_fail("needs build_request and parse_response, or run_local, or "
+                          "embeddings");
     if (http && d->run_local)
         return check_fail("sets both an HTTP backend (build_request) and run_local");
     if (!d->build_models_request != !d->parse_models)
@@ -177,6 +205,8 @@ static verdict descriptor(checker *c, const ac_provider *d)
         return check_fail("default_base_url \"%s\" is not an http:// or https:// URL",
                           d->default_base_url);
     verdict v = settings_list(d);
+    if (!v)
+        v = media_limits(d);
     if (v)
         return v;
     snprintf(c->name, sizeof c->name, "%s", d->name);
@@ -184,6 +214,9 @@ static verdict descriptor(checker *c, const ac_provider *d)
     c->can_stream = http && d->parse_event != NULL;
     c->can_list = d->parse_models != NULL;
     c->local = d->run_local != NULL;
+    c->chat = http || c->local;
+    c->can_embed = embed_http || embed_local;
+    c->embed_local = embed_local;
     return NULL;
 }
 
@@ -474,9 +507,9 @@ int check_unit(checker *c)
         check_report(c, "entry", entry_again(dl, d));
     if (check_selected(c, "init"))
         check_report(c, "init", init_failing(c, d));
-    if (c->local) {
+    if (c->local || !c->chat) {
         c->proto = PROTO_LOCAL;
-        c->proto_name = "in-process (run_local)";
+        c->proto_name = c->local ? "in-process (run_local)" : "none (embeddings only)";
     } else {
         v = requests(c, d);
         check_report(c, "build_request", v);
@@ -489,7 +522,10 @@ int check_unit(checker *c)
     }
     printf("protocol: %s\n", c->proto_name);
     if (check_selected(c, "parse"))
-        check_report(c, "parse", check_unit_parse(c, d));
+        check_report(c, "parse", c->chat ? check_unit_parse(c, d)
+                                         : CHECK_SKIP "no chat: embeddings only");
+    if (check_selected(c, "embed_unit"))
+        check_report(c, "embed_unit", check_unit_embed(c, d));
     dlclose(dl);
     return 0;
 }

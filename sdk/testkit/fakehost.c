@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@ struct ac_fake {
     ac_gen_request req;
     fmsg          *msgs;      size_t n_msgs;
     ac_tool_def   *tools;     size_t n_tools;
+    ac_embed_request ereq;
+    char         **etexts;    size_t n_etexts;
     /* what it did */
     char          *method, *url;
     ac_framing     framing;
@@ -61,6 +64,9 @@ struct ac_fake {
     int            n_usage, n_finish;
     char          *finish, *raw, *model;
     char         **models;    size_t n_models;
+    float         *vecs;      /* n_etexts * vdim, once vdim is known */
+    unsigned char *vhave;
+    size_t         vdim, vgot;
     ac_error       err;
     char          *secrets[8];      /* handed out by h_secret: scrubbed */
     void          *slot;
@@ -139,6 +145,8 @@ ac_fake *ac_fake_new(void)
     f->vt = last_loaded;
     f->req.struct_size = sizeof f->req;
     f->req.model = "";
+    f->ereq.struct_size = sizeof f->ereq;
+    f->ereq.model = "";
     f->in = f->outt = -1;
     f->err.retry_after_ms = -1;
     if (!f->name) {
@@ -198,6 +206,11 @@ void ac_fake_reset(ac_fake *f)
     free(f->models);
     f->models = NULL;
     f->n_models = 0;
+    free(f->vecs);
+    free(f->vhave);
+    f->vecs = NULL;
+    f->vhave = NULL;
+    f->vdim = f->vgot = 0;
     memset(&f->err, 0, sizeof f->err);
     f->err.retry_after_ms = -1;
     f->slot = NULL;
@@ -227,6 +240,9 @@ void ac_fake_free(ac_fake *f)
         free((char *)f->tools[i].parameters_json);
     }
     free(f->tools);
+    for (size_t i = 0; i < f->n_etexts; i++)
+        free(f->etexts[i]);
+    free(f->etexts);
     free(f->name);
     for (size_t i = 0; i < 8; i++)
         free(f->secrets[i]);
@@ -321,6 +337,25 @@ void ac_fake_fail_after(ac_fake *f, long n)
 void ac_fake_cancel(ac_fake *f) { f->cancelled = 1; }
 
 ac_gen_request *ac_fake_request(ac_fake *f) { return &f->req; }
+ac_embed_request *ac_fake_embed_request(ac_fake *f) { return &f->ereq; }
+
+int ac_fake_add_embed_text(ac_fake *f, const char *t)
+{
+    char **v = realloc(f->etexts, (f->n_etexts + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    f->etexts = v;
+    if (!(v[f->n_etexts] = dup(t ? t : "")))
+        return -1;
+    f->ereq.n_texts = ++f->n_etexts;
+    /* Vectors taken so far were for the old batch. */
+    free(f->vecs);
+    free(f->vhave);
+    f->vecs = NULL;
+    f->vhave = NULL;
+    f->vdim = f->vgot = 0;
+    return 0;
+}
 
 static int rejoin(fmsg *m)
 {
@@ -410,6 +445,7 @@ ac_http_request *ac_fake_http(ac_fake *f) { return (ac_http_request *)(void *)f;
 ac_sink *ac_fake_sink(ac_fake *f) { return (ac_sink *)(void *)f; }
 ac_model_list *ac_fake_models(ac_fake *f) { return (ac_model_list *)(void *)f; }
 ac_call *ac_fake_call(ac_fake *f) { return (ac_call *)(void *)f; }
+ac_embed_sink *ac_fake_embed_sink(ac_fake *f) { return (ac_embed_sink *)(void *)f; }
 
 #define FAKE(x) ((ac_fake *)(void *)(x))
 #define CFAKE(x) ((const ac_fake *)(const void *)(x))
@@ -823,6 +859,71 @@ static ac_status h_models_add(ac_model_list *l, const char *id)
     return AC_OK;
 }
 
+/* ---- embeddings ---- */
+
+static const char *h_embed_text(const ac_embed_request *req, size_t i, size_t *len)
+{
+    const ac_fake *f = (const ac_fake *)(const void *)((const char *)req -
+                                                       offsetof(ac_fake, ereq));
+    if (i >= f->n_etexts)
+        return NULL;
+    if (len)
+        *len = strlen(f->etexts[i]);
+    return f->etexts[i];
+}
+
+/* The core's rules (core/embed_sink.c), so a plugin tested here meets
+ * the same refusals. */
+static ac_status h_embed_vector(ac_embed_sink *k, size_t index, const float *v, size_t dim)
+{
+    ac_fake *f = FAKE(k);
+    ac_call *c = ac_fake_call(f);
+    if (f->cancelled)
+        return AC_ECANCELED;
+    if (index >= f->n_etexts)
+        return h_fail(c, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+                      "vector %zu is out of range: the batch has %zu texts", index, f->n_etexts);
+    if (!v || dim == 0 || dim > AC_EMBED_MAX_DIM)
+        return h_fail(c, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "vector %zu has %zu values", index,
+                      v ? dim : 0);
+    if (!f->vdim) {
+        f->vecs = calloc(f->n_etexts, dim * sizeof *f->vecs);
+        f->vhave = calloc(f->n_etexts, 1);
+        if (!f->vecs || !f->vhave) {
+            free(f->vecs);
+            free(f->vhave);
+            f->vecs = NULL;
+            f->vhave = NULL;
+            return h_fail(c, AC_ENOMEM, AC_STAGE_PROTOCOL, "out of memory");
+        }
+        f->vdim = dim;
+    } else if (dim != f->vdim) {
+        return h_fail(c, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+                      "vector %zu has %zu values, the batch's first had %zu", index, dim,
+                      f->vdim);
+    }
+    if (f->vhave[index])
+        return h_fail(c, AC_EPROTOCOL, AC_STAGE_PROTOCOL, "vector %zu was given twice", index);
+    for (size_t i = 0; i < dim; i++)
+        if (!isfinite(v[i]))
+            return h_fail(c, AC_EPROTOCOL, AC_STAGE_PROTOCOL,
+                          "vector %zu: value %zu is not a finite number", index, i);
+    memcpy(f->vecs + index * dim, v, dim * sizeof *v);
+    f->vhave[index] = 1;
+    f->vgot++;
+    return AC_OK;
+}
+
+static ac_status h_embed_usage(ac_embed_sink *k, long input_tokens)
+{
+    return h_emit_usage((ac_sink *)(void *)k, input_tokens, -1);
+}
+
+static ac_status h_embed_model(ac_embed_sink *k, const char *model)
+{
+    return h_emit_model((ac_sink *)(void *)k, model);
+}
+
 static const ac_host_api fake_host = {
     .struct_size = sizeof(ac_host_api),
     .abi_major = AC_ABI_MAJOR,
@@ -861,6 +962,10 @@ static const ac_host_api fake_host = {
     .emit_model = h_emit_model,
     .stream_slot = h_stream_slot,
     .models_add = h_models_add,
+    .embed_text = h_embed_text,
+    .embed_vector = h_embed_vector,
+    .embed_usage = h_embed_usage,
+    .embed_model = h_embed_model,
 };
 
 const ac_host_api *ac_fake_host(void) { return &fake_host; }
@@ -944,6 +1049,12 @@ size_t ac_fake_model_count(const ac_fake *f) { return f->n_models; }
 const char *ac_fake_model_id(const ac_fake *f, size_t i)
 {
     return i < f->n_models ? f->models[i] : NULL;
+}
+size_t ac_fake_embed_count(const ac_fake *f) { return f->vgot; }
+size_t ac_fake_embed_dim(const ac_fake *f) { return f->vdim; }
+const float *ac_fake_embed_vector(const ac_fake *f, size_t i)
+{
+    return i < f->n_etexts && f->vhave && f->vhave[i] ? f->vecs + i * f->vdim : NULL;
 }
 const ac_error *ac_fake_error(const ac_fake *f) { return &f->err; }
 void **ac_fake_slot(ac_fake *f) { return &f->slot; }

@@ -63,7 +63,8 @@ typedef enum ac_status {
     AC_EJSON,         /* a body or event that is not valid JSON (or UTF-8) */
     AC_EPROTOCOL,     /* valid JSON that breaks the backend's protocol, a
                          truncated stream, or an error sent inside a stream */
-    AC_ETOOBIG,       /* the response exceeded max_response_bytes */
+    AC_ETOOBIG,       /* the response exceeded max_response_bytes; an
+                         attachment exceeded its limit */
     AC_ETIMEDOUT,     /* a connect / first-byte / idle / total timeout fired;
                          from ac_request_wait: the wait itself timed out */
     AC_ECANCELED,     /* cancelled by ac_request_cancel or ac_core_close */
@@ -77,7 +78,8 @@ typedef enum ac_status {
     AC_ESCHEMA,       /* structured output: no reply matched the JSON Schema
                          in the attempts allowed (the last reply is kept) */
     AC_ELIMIT,        /* a limit the caller set was reached: a tool run's
-                         max_rounds with calls still pending */
+                         max_rounds with calls still pending, an input over
+                         max_input_tokens */
     AC_ECIRCUIT,      /* the provider's circuit breaker is open for this
                          model: it failed too often, and rests */
     AC_STATUS_LAST    /* sentinel: number of codes, never returned */
@@ -181,6 +183,7 @@ typedef struct ac_response   ac_response;
 typedef struct ac_stream     ac_stream;
 typedef struct ac_session    ac_session;
 typedef struct ac_models     ac_models;
+typedef struct ac_embeddings ac_embeddings;
 
 /* ------------------------------------------------------------------ */
 /* Core                                                                */
@@ -258,7 +261,7 @@ void ac_core_close(ac_core *core);
  * uv_backend_fd / uv_backend_timeout work.  Requests may still be started
  * and cancelled from any thread.  Calls that would block waiting for the
  * engine (ac_generate, ac_request_wait and ac_gather with a timeout,
- * ac_stream_next with a timeout, ac_list_models, ac_session_generate,
+ * ac_stream_next with a timeout, ac_list_models, ac_embed, ac_session_generate,
  * ac_session_run_tools, ac_toolrun_wait with a timeout) fail at once
  * with AC_EBUSY and say why; polls (timeout 0) work.
  * examples/loop_*.c show adapters for libuv, libevent, GLib and poll().
@@ -545,6 +548,17 @@ typedef enum ac_tool_mode {
 } ac_tool_mode;
 ac_status ac_gen_params_set_tool_mode(ac_gen_params *p, ac_tool_mode mode);
 /**
+ * Bound the input: when the messages sent (system prompt, history,
+ * prompt) are estimated at more than max_tokens (ac_messages_estimate_
+ * tokens' heuristic; 0: no bound), the request fails with AC_ELIMIT
+ * before anything is sent -- or, with trim, the oldest turns are left out
+ * of what is sent until it fits: never the system prompt, never the last
+ * turn, never a tool call without its result (whole turns go, from a
+ * user message to the next).  A session's history itself is not changed.
+ * Unset: the provider's `max_input_tokens` and `input_overflow`.
+ */
+ac_status ac_gen_params_set_max_input_tokens(ac_gen_params *p, long max_tokens, int trim);
+/**
  * Add a provider to fall back to (at most 8, tried in the order added;
  * replaces the provider's own `fallback` list for this request).  When a
  * try fails with an error another backend may not have -- a connection
@@ -573,6 +587,87 @@ ac_status ac_gen_params_set_timeouts(ac_gen_params *p, long connect_ms,
  *  before the first content event; 0..10.  Unset: provider's max_retries
  *  (default 2). */
 ac_status ac_gen_params_set_max_retries(ac_gen_params *p, int max_retries);
+
+/* ------------------------------------------------------------------ */
+/* Images and documents                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Attachments go with the prompt: the user message of ac_generate,
+ * ac_agenerate, ac_stream_open and a session turn (ac_session_generate,
+ * ac_session_agenerate, the first round of ac_session_arun_tools) carries
+ * the prompt's text, then each document, then each image, in the order
+ * attached.  A session keeps them in its history (and its saved file), so
+ * later turns send them again.  A turn with a NULL prompt and attachments
+ * sends a user message of the attachments alone, as does a message list
+ * (ac_generate_messages) after its last message.  Attachments stay on the
+ * parameter set for every call it is passed to, until
+ * ac_gen_params_clear_attachments.
+ *
+ * The type is told from the content (libmagic), never from the name:
+ *   images:    PNG, JPEG, WebP, GIF (an animated GIF or WebP is sent as
+ *              its first frame);
+ *   documents: PDF (its text, read with poppler), and text in UTF-8 --
+ *              plain text, Markdown, CSV, TSV, JSON and other text types
+ *              (the name's extension refines the label: .md is
+ *              text/markdown, .tsv text/tab-separated-values).
+ * A file is read, and a document's text taken, when it is attached; the
+ * parameter set then holds the bytes (shared by every copy a request
+ * makes), and the file may change or go.  Files and documents of more
+ * than 64 MiB are refused (AC_ETOOBIG).
+ *
+ * Images are fitted to the backend when a request is made: resized
+ * (keeping the aspect ratio) and re-encoded to fit the provider's limits
+ * (image_max_edge, image_max_short_edge, image_max_pixels,
+ * image_max_bytes, image_formats: each plugin gives defaults from its
+ * backend's documentation, the configuration overrides them), or passed
+ * through byte for byte when they fit.  GIF and WebP are converted to PNG
+ * or JPEG for backends that do not take them.  Images given by http(s)
+ * URL are sent as URLs (the backend fetches them; Ollama cannot, and
+ * refuses them).  Documents reach the model as text under a line
+ * "[file: NAME]", after a blank line, unless the plugin takes documents
+ * natively (AC_FEATURE_FILES).  A document whose text is longer than the
+ * provider's max_document_bytes (default 1 MiB) or the request's
+ * ac_gen_params_set_max_document_bytes fails the request with
+ * AC_ETOOBIG: it is never cut.
+ *
+ * Errors when attaching (the set is then unchanged, err says which file):
+ * AC_EINVAL (NULL argument, more than AC_MAX_ATTACHMENTS, a URL that is
+ * not http, https or a base64 data: URL, a MIME type that contradicts
+ * the bytes), AC_EIO (a file that cannot be read), AC_EUNSUPPORTED (a
+ * type that is neither of the above, naming the type found; text that is
+ * not UTF-8; a PDF that is encrypted or has no text), AC_ETOOBIG,
+ * AC_ENOMEM.  Errors when a request is made, reported as every failure
+ * to build a request is (on_done; ac_generate's err): AC_EUNSUPPORTED
+ * for images to a provider whose plugin takes none (AC_FEATURE_IMAGES),
+ * naming the provider -- nothing is sent; AC_ETOOBIG for a document over
+ * the limit; AC_EUNSUPPORTED for an image that cannot be made to fit.
+ */
+#define AC_MAX_ATTACHMENTS 32
+
+/** Attach the file at path: an image or a document (see above).  The
+ *  prompt shows the model the file's base name.  Thread: as any setter. */
+ac_status ac_gen_params_attach_file(ac_gen_params *p, const char *path, ac_error *err);
+/** Attach an image from memory (n bytes, copied).  mime_type may be NULL;
+ *  when given ("image/png") it must agree with the bytes. */
+ac_status ac_gen_params_attach_image(ac_gen_params *p, const void *bytes, size_t n,
+                                     const char *mime_type, ac_error *err);
+/** Attach an image by URL: http:// or https:// (sent as is, fetched by
+ *  the backend), or a data: URL with base64 data (decoded and handled as
+ *  ac_gen_params_attach_image).  Copied. */
+ac_status ac_gen_params_attach_image_url(ac_gen_params *p, const char *url, ac_error *err);
+/** Attach a document from memory (n bytes, copied): a PDF or UTF-8 text,
+ *  labelled `name` (a file name such as "notes.md"; its extension refines
+ *  the type of text as for files). */
+ac_status ac_gen_params_attach_document(ac_gen_params *p, const char *name,
+                                        const void *bytes, size_t n, ac_error *err);
+/** Number of attachments on p (0 for NULL). */
+size_t    ac_gen_params_attachment_count(const ac_gen_params *p);
+/** Drop every attachment (a set reused for the next turn).  NULL ok. */
+void      ac_gen_params_clear_attachments(ac_gen_params *p);
+/** The longest document text this request sends, in bytes, 1 .. 2^30,
+ *  overriding the provider's max_document_bytes (default 1 MiB). */
+ac_status ac_gen_params_set_max_document_bytes(ac_gen_params *p, long n);
 
 /* ------------------------------------------------------------------ */
 /* Streaming events                                                    */
@@ -883,7 +978,7 @@ char       *ac_response_to_json(const ac_response *r);
 void        ac_response_free(ac_response *r);
 
 /* ------------------------------------------------------------------ */
-/* Sessions: conversation history kept in the core                      */
+/* Message lists: a whole history, without a session                   */
 /* ------------------------------------------------------------------ */
 
 typedef enum ac_role {
@@ -895,6 +990,121 @@ typedef enum ac_role {
 
 /** Name of a role ("system", "user", "assistant", "tool").  Static. */
 const char *ac_role_name(ac_role role);
+
+
+/**
+ * A list of messages the caller builds (the original's `messages=`): sent
+ * whole with ac_generate_messages, or added to a session with
+ * ac_session_add_messages.  Everything added is copied.  Not thread-safe:
+ * one thread builds it; once built it may be sent from many threads at
+ * once (sending only reads it).
+ */
+typedef struct ac_messages ac_messages;
+
+/** A new, empty list (free with ac_messages_free), or NULL on no memory. */
+ac_messages *ac_messages_new(void);
+void         ac_messages_free(ac_messages *m);
+/** Append a message of `role` with `text` (UTF-8; may be "" or NULL for an
+ *  assistant message that only calls tools).  AC_EINVAL for a bad role or
+ *  text that is not UTF-8. */
+ac_status ac_messages_add(ac_messages *m, ac_role role, const char *text);
+/** Name the last message's author (OpenAI's `name`).  AC_EINVAL if the
+ *  list is empty. */
+ac_status ac_messages_set_name(ac_messages *m, const char *name);
+/** Append a tool call to the last message, which must be an assistant
+ *  message: id (may be ""), name, arguments (a JSON object as text; NULL:
+ *  "{}"). */
+ac_status ac_messages_add_tool_call(ac_messages *m, const char *id, const char *name,
+                                    const char *arguments_json);
+/** Append a tool message answering call `tool_call_id` (name may be
+ *  NULL); is_error: the tool failed and `content` says how. */
+ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
+                                      const char *name, const char *content, int is_error);
+/**
+ * Attach an image to the last message, which must be a user message, as
+ * ac_gen_params_attach_image / _url do for a prompt (the same checks, the
+ * same errors in err): its bytes (mime_type may be NULL; when given it
+ * must agree with them), or a URL -- http(s), sent as it is, or a base64
+ * data: URL, read as bytes.  A history may carry images in any user turn;
+ * they are fitted to each backend's limits when the list is sent.
+ * AC_EINVAL also when the list is empty or its last message is not a
+ * user message.  The list is then unchanged.
+ */
+ac_status ac_messages_attach_image(ac_messages *m, const void *bytes, size_t n,
+                                   const char *mime_type, ac_error *err);
+ac_status ac_messages_attach_image_url(ac_messages *m, const char *url, ac_error *err);
+/** Messages in the list. */
+size_t    ac_messages_count(const ac_messages *m);
+
+/*
+ * Reading a list: the caller's own, or a copy of a session's history
+ * (ac_session_messages) or archive (ac_session_archive).  Strings are
+ * borrowed from the list: valid until it is changed or freed.  Out of
+ * range (or m NULL), each returns its "none": NULL, 0, or AC_ROLE_USER.
+ */
+enum {
+    AC_MESSAGE_SUMMARY    = 1u << 0, /* a compaction's summary (user role) of
+                                        the messages it replaced */
+    AC_MESSAGE_TOOL_ERROR = 1u << 1  /* a tool result that reports a failure */
+};
+ac_role     ac_messages_role(const ac_messages *m, size_t i);
+/** The text ("" for an assistant message that only calls tools); a tool
+ *  message's result. */
+const char *ac_messages_text(const ac_messages *m, size_t i);
+/** The author's name (ac_messages_set_name), or a tool message's tool. */
+const char *ac_messages_name(const ac_messages *m, size_t i);
+/** AC_MESSAGE_* bits. */
+unsigned    ac_messages_flags(const ac_messages *m, size_t i);
+/** A tool message: the id of the call it answers. */
+const char *ac_messages_tool_call_id(const ac_messages *m, size_t i);
+/** An assistant message's tool calls, and call j of them (any of id, name,
+ *  arguments may be NULL).  AC_EINVAL out of range. */
+size_t      ac_messages_tool_call_count(const ac_messages *m, size_t i);
+ac_status   ac_messages_tool_call(const ac_messages *m, size_t i, size_t j, const char **id,
+                                  const char **name, const char **arguments);
+/** A session's reply (or summary): the provider instance and model that
+ *  wrote it, NULL when not known (messages the caller added). */
+const char *ac_messages_provider(const ac_messages *m, size_t i);
+const char *ac_messages_model(const ac_messages *m, size_t i);
+/** ... and the usage of the request that wrote it: -1 when not known. */
+long        ac_messages_input_tokens(const ac_messages *m, size_t i);
+long        ac_messages_output_tokens(const ac_messages *m, size_t i);
+/** When the message joined a session's history, in milliseconds since
+ *  the Unix epoch; 0 when not known. */
+long long   ac_messages_time(const ac_messages *m, size_t i);
+/**
+ * An estimate of the input tokens the messages take: 4 per message, one
+ * per 4 bytes of text, tool-call arguments and results, 85 per image.
+ * Real tokenizers give 3 to 5 bytes a token for English and code (fewer
+ * for other scripts): good for keeping under a limit with a margin, not
+ * for billing.  No network, any thread.
+ */
+long      ac_messages_estimate_tokens(const ac_messages *m);
+/**
+ * The input tokens msgs would take on llm (with params' system prompt,
+ * tools and schema, which may be NULL): the backend's own count where its
+ * plugin offers one (Anthropic's count_tokens; *exact = 1, a request to
+ * the server, blocking), else ac_messages_estimate_tokens (*exact = 0, no
+ * request).  exact may be NULL.  Errors as ac_generate.
+ */
+ac_status ac_count_tokens(ac_llm *llm, const ac_messages *msgs, const ac_gen_params *params,
+                          long *tokens, int *exact, ac_error *err);
+
+/**
+ * Send a whole history: as ac_generate / ac_agenerate, with `msgs` in place
+ * of a prompt (a system message in it, if any, comes first; params'
+ * system prompt is used only when it has none).  The list is copied at the
+ * call; the caller may change or free it at once.
+ */
+ac_response *ac_generate_messages(ac_llm *llm, const ac_messages *msgs,
+                                  const ac_gen_params *params, ac_error *err);
+ac_request  *ac_agenerate_messages(ac_llm *llm, const ac_messages *msgs,
+                                   const ac_gen_params *params, const ac_callbacks *cb,
+                                   void *user, ac_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Sessions: conversation history kept in the core                      */
+/* ------------------------------------------------------------------ */
 
 /**
  * A new session on llm, with an optional system prompt (copied; NULL for
@@ -937,6 +1147,11 @@ ac_request *ac_session_agenerate(ac_session *s, const char *prompt,
                                  const ac_callbacks *cb, void *user,
                                  ac_error *err);
 
+/** Append every message of msgs to the history, as they are (any role,
+ *  tool calls and results included; a system message sets the session's
+ *  system prompt instead).  All or nothing.  Thread: any. */
+ac_status ac_session_add_messages(ac_session *s, const ac_messages *msgs);
+
 /** Append a tool result (for a tool call the model made) to the history.
  *  name may be NULL (looked up from the call).  Copied. */
 ac_status ac_session_add_tool_result(ac_session *s, const char *tool_call_id,
@@ -956,85 +1171,134 @@ char       *ac_session_system_prompt(ac_session *s);
 void        ac_session_clear(ac_session *s);
 
 /**
- * Save the history (system prompt, messages, tool calls and results) as
- * JSON to path, atomically (written to a temporary file, then renamed).
- * Contains no API key.  AC_EIO with the file name on failure.
+ * Save the session -- its id and times, system prompt, history (messages,
+ * tool calls and results, attachments, each reply's provider, model and
+ * usage) and archive -- as JSON to path (format: docs/sessions.md),
+ * atomically (written to a temporary file, then renamed).  Attachments
+ * are inline: images as data: URLs, documents as their text.  Contains no
+ * API key.  AC_EIO with the file name on failure.  Thread: any.
  */
 ac_status ac_session_save(ac_session *s, const char *path, ac_error *err);
 
+/** ac_session_save_ex flags. */
+#define AC_SAVE_ATTACHMENTS_BY_REFERENCE (1u << 0)
+
+/**
+ * ac_session_save with flags.  AC_SAVE_ATTACHMENTS_BY_REFERENCE keeps
+ * each image given by its bytes and each document as a file beside the
+ * session file, in the directory PATH.files/ (created), named by the
+ * SHA-256 of its content, and the session file names it with its digest:
+ * a small session file, and an attachment sent in many turns or saved many
+ * times is stored once.  Move or copy the directory with the file.
+ * ac_session_load reads such files back, checking every digest.  Files
+ * no longer referenced are not deleted.  AC_EINVAL for an unknown flag;
+ * AC_EIO naming the attachment that could not be written (the session
+ * file is then left as it was).
+ */
+ac_status ac_session_save_ex(ac_session *s, const char *path, unsigned flags, ac_error *err);
+
 /**
  * Load a session saved by ac_session_save, bound to llm.  Returns a new
- * session (free with ac_session_free) or NULL with err: AC_EIO (file),
- * AC_EJSON / AC_EPROTOCOL (not a saved session, naming the file).
+ * session (free with ac_session_free) or NULL with err: AC_EIO (the file,
+ * or an attachment it refers to, cannot be read), AC_EJSON / AC_EPROTOCOL
+ * (not a saved session, or one that would load changed: naming the file
+ * and the JSON path; an attachment whose bytes do not match its digest).
  */
 ac_session *ac_session_load(ac_llm *llm, const char *path, ac_error *err);
 
+/**
+ * A copy of the history (the system prompt not included), to read with
+ * the ac_messages_* accessors: each message's role, text, tool calls and
+ * results, and for replies the provider, model and usage and the time it
+ * was added.  Free with ac_messages_free.  NULL for NULL s or no memory.
+ * Thread: any.
+ */
+ac_messages *ac_session_messages(ac_session *s);
+/** A copy of the messages compactions replaced, oldest first (empty when
+ *  none was): what the summary at the start of the history stands for. */
+ac_messages *ac_session_archive(ac_session *s);
+/** The session's id, a UUID (random at ac_session_new, kept by saving
+ *  and loading).  Borrowed: valid while s is. */
+const char *ac_session_id(ac_session *s);
+/** When the session was created and when its history last changed, in
+ *  milliseconds since the Unix epoch (kept by saving and loading). */
+long long   ac_session_created(ac_session *s);
+long long   ac_session_updated(ac_session *s);
+
 /* ------------------------------------------------------------------ */
-/* Message lists: a whole conversation, sent without a session          */
+/* Compaction: older turns summarised into one message                  */
 /* ------------------------------------------------------------------ */
 
 /*
- * A conversation the caller keeps and sends whole: system prompts, user
- * turns with text and images, assistant turns with their tool calls, and
- * tool results, in order -- what a proxy receives in one request, or a
- * program that keeps its own history.  Built in order: ac_messages_add
- * starts a message, ac_messages_add_text / _image / _tool_call add parts
- * to the last one, ac_messages_add_tool_result adds a tool message.
- * Everything is copied.  Not thread-safe while being built; a request
- * copies the list, so it may be changed or freed right after the call.
- * Each builder returns AC_OK, AC_ENOMEM, or AC_EINVAL (stated per call)
- * and then leaves the list unchanged.
+ * A long conversation is compacted by asking a model (the session's, or
+ * another: a small fast one does well) to summarise its older turns.  The
+ * summary becomes one user message flagged AC_MESSAGE_SUMMARY at the
+ * start of the history; the newest keep_turns turns stay verbatim; the
+ * messages replaced move to the archive (ac_session_archive), and saved
+ * files keep both.  A turn is a user message and everything up to the
+ * next one, so a tool call is never parted from its result.  The system
+ * prompt is never summarised.  A later compaction summarises the earlier
+ * summary with the turns after it.
+ *
+ * On demand: ac_session_compact / ac_session_acompact.  Automatically:
+ * ac_session_set_compaction, with a threshold -- before a turn whose
+ * input (history, system prompt and prompt, by the estimate of
+ * ac_messages_estimate_tokens) is over it, the session compacts, then
+ * sends the turn.  A compaction that fails leaves the history as it was;
+ * the turn is sent anyway, and its response carries a warning
+ * (ac_response_warning) saying why.
+ *
+ * Compactions run in the session's order with its turns: one queued
+ * behind a running turn waits for it, and turns issued meanwhile wait for
+ * the compaction.  The summary's request is an ordinary request on the
+ * summarising llm (hooks and traces see it, its retries and timeouts
+ * apply); cancelling a turn that waits for its compaction cancels the
+ * summary's request too.
  */
-typedef struct ac_messages ac_messages;
+#define AC_COMPACT_OPTS_VERSION 1
+#define AC_COMPACT_KEEP_NONE    (-1)  /* keep_turns: summarise every turn */
 
-/** A new empty list (free with ac_messages_free), NULL on no memory. */
-ac_messages *ac_messages_new(void);
-void         ac_messages_free(ac_messages *m);
-/** Messages in the list. */
-size_t       ac_messages_count(const ac_messages *m);
-/** Start a message of role SYSTEM, USER or ASSISTANT with text (NULL: no
- *  text part yet).  AC_EINVAL: another role (a tool message is
- *  ac_messages_add_tool_result), text not UTF-8. */
-ac_status ac_messages_add(ac_messages *m, ac_role role, const char *text);
-/** Add a text part to the last message.  AC_EINVAL: no message, the last
- *  is a tool message, text NULL or not UTF-8. */
-ac_status ac_messages_add_text(ac_messages *m, const char *text);
-/**
- * Add an image to the last message, which must be a USER message: either
- * data_base64 (standard or URL-safe base64, no "data:" prefix) with its
- * mime_type ("image/png", ...), or an http(s) url (mime_type may be NULL),
- * never both.  AC_EINVAL otherwise, or for data that is not base64.  A
- * backend that takes no images fails the request (AC_EUNSUPPORTED).
- */
-ac_status ac_messages_add_image(ac_messages *m, const char *mime_type,
-                                const char *data_base64, const char *url);
-/** Add a tool call to the last message, which must be an ASSISTANT one:
- *  id (NULL: ""), name (non-empty), arguments_json a JSON object's text
- *  (NULL: "{}").  AC_EINVAL otherwise. */
-ac_status ac_messages_add_tool_call(ac_messages *m, const char *id, const char *name,
-                                    const char *arguments_json);
-/** Add a TOOL message: the result of the call tool_call_id (non-empty);
- *  name NULL: the name of that call earlier in the list; is_error 1 for
- *  a failed tool (sent where the backend has the flag).  AC_EINVAL for a
- *  missing id or content, text not UTF-8. */
-ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
-                                      const char *name, const char *content, int is_error);
-/** Set the participant name of the last message (NULL clears it).
- *  AC_EINVAL: no message, an empty name or one not UTF-8. */
-ac_status ac_messages_set_name(ac_messages *m, const char *name);
+typedef struct ac_compact_opts {
+    unsigned    version;            /* AC_COMPACT_OPTS_VERSION (0 is read as 1) */
+    int         keep_turns;         /* newest turns kept verbatim; 0: 2;
+                                       AC_COMPACT_KEEP_NONE: none */
+    ac_llm     *llm;                /* writes the summary; NULL: the session's
+                                       llm at the time (a reference is kept
+                                       while the options are in use) */
+    const char *instructions;       /* the summariser's system prompt (copied);
+                                       NULL: the default (docs/api.md) */
+    long        max_summary_tokens; /* the summary's max_tokens; 0: 1024 */
+    long        threshold_tokens;   /* ac_session_set_compaction only: compact
+                                       before a turn estimated at more input
+                                       tokens than this (> 0) */
+} ac_compact_opts;
+
+/** A compaction ended: status AC_OK (replaced: messages replaced by the
+ *  summary, 0 when there was nothing to compact) or its error (err,
+ *  borrowed for the call; AC_ECANCELED if the session was freed or the
+ *  history cleared meanwhile). */
+typedef void (*ac_compact_done_fn)(ac_session *s, ac_status status, size_t replaced,
+                                   const ac_error *err, void *user);
 
 /**
- * Send the list as it is, as ac_agenerate sends a prompt: callbacks,
- * ownership, errors and threads as there.  A system prompt set in params
- * goes first, before the list's own.  NULL with err: AC_EINVAL (NULL llm
- * or msgs, an empty list), AC_ENOMEM, AC_ECANCELED (a closed core).
+ * Compact now (opts may be NULL: the defaults).  Returns AC_OK when the
+ * compaction is queued; `done` (may be NULL) then runs exactly once: in
+ * the engine context when the summary's request ends, or on this thread
+ * before ac_session_acompact returns when the session was idle and there
+ * was nothing to compact.  AC_EINVAL (NULL s, bad opts) or AC_ENOMEM
+ * otherwise, and done does not run.  Thread: any.
  */
-ac_request *ac_agenerate_messages(ac_llm *llm, const ac_messages *msgs,
-                                  const ac_gen_params *params, const ac_callbacks *cb,
-                                  void *user, ac_error *err);
-/** The blocking form, as ac_generate. */
-ac_response *ac_generate_messages(ac_llm *llm, const ac_messages *msgs,
-                                  const ac_gen_params *params, ac_error *err);
+ac_status ac_session_acompact(ac_session *s, const ac_compact_opts *opts,
+                              ac_compact_done_fn done, void *user, ac_error *err);
+/** The blocking form: waits for turns queued before it, then for the
+ *  summary; *replaced (may be NULL) as for done.  AC_EBUSY from the engine
+ *  context or in host mode. */
+ac_status ac_session_compact(ac_session *s, const ac_compact_opts *opts, size_t *replaced,
+                             ac_error *err);
+/** Compact automatically before turns past opts->threshold_tokens (see
+ *  above); opts NULL turns it off.  Copied.  Thread: any. */
+ac_status ac_session_set_compaction(ac_session *s, const ac_compact_opts *opts,
+                                    ac_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Running tools: a session loop that calls the application's C functions */
@@ -1277,6 +1541,99 @@ size_t      ac_models_count(const ac_models *m);
 /** Model id i, NULL out of range.  Borrowed from the list. */
 const char *ac_models_id(const ac_models *m, size_t i);
 void        ac_models_free(ac_models *m);
+
+/* ------------------------------------------------------------------ */
+/* Embeddings                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A batch of texts in, one vector per text out, in the order given.  The
+ * provider's plugin speaks its backend's embeddings API (OpenAI's
+ * /v1/embeddings, Ollama's /api/embed, Hugging Face's feature extraction
+ * and TEI's /embed, ...); a plugin without one fails with AC_EUNSUPPORTED
+ * naming the provider.
+ *
+ * The texts are cut into batches of at most the backend's limit (the
+ * plugin's, or the provider's `embed_max_batch`), and up to
+ * `embed_parallel` (default 4) batches are in flight at once, each an
+ * HTTP request of its own with the provider's timeouts, retries, rate
+ * limits and circuit breaker (never a fallback to another provider:
+ * vectors of two models do not compare).  The first batch that fails
+ * fails the call with its error (naming the texts it held) and cancels
+ * the others.
+ * Hooks and traces see the call as one request and each batch as one
+ * more.
+ */
+
+#define AC_EMBED_PARAMS_VERSION 1
+
+/** How to embed.  Zero-initialised means the defaults; members are only
+ *  ever appended.  Copied at the call. */
+typedef struct ac_embed_params {
+    unsigned    version;     /* AC_EMBED_PARAMS_VERSION (0 is read as 1) */
+    /* Values per vector, 1 .. 65536; 0: the model's own.  Only some
+     * models can shorten their vectors (OpenAI's text-embedding-3, some
+     * Ollama models); a plugin whose API cannot ask fails with
+     * AC_EUNSUPPORTED, and vectors of another size fail with
+     * AC_EPROTOCOL. */
+    size_t      dimensions;
+    /* The model; NULL: the provider's `embed_model` setting, else the
+     * llm's model. */
+    const char *model;
+} ac_embed_params;
+
+/**
+ * Embed n texts (blocking).  texts: n NUL-terminated UTF-8 strings, none
+ * empty; copied.  p may be NULL.  Returns the vectors (free with
+ * ac_embeddings_free) or NULL with err: AC_EINVAL (NULL llm or texts, n 0,
+ * a NULL, empty or non-UTF-8 text, naming its index, a bad p),
+ * AC_EUNSUPPORTED, AC_ENOMEM, AC_ECANCELED (the core was closed), AC_EBUSY
+ * (a callback or host mode, as ac_generate), or a batch's error.
+ * Thread: any except the engine context.
+ */
+ac_embeddings *ac_embed(ac_llm *llm, const char *const *texts, size_t n,
+                        const ac_embed_params *p, ac_error *err);
+
+/**
+ * The asynchronous ac_embed: returns a request the caller owns (free with
+ * ac_request_free), or NULL with err for the argument errors above,
+ * AC_ENOMEM and AC_ECANCELED; then no callback fires.  Every other
+ * failure (AC_EUNSUPPORTED included) comes through on_done and
+ * ac_request_status, as for ac_agenerate.  cb->on_event is never called
+ * (vectors do not stream); on_done runs once, in the engine context.
+ * The vectors: ac_request_embeddings.  ac_request_cancel cancels every
+ * batch in flight.  Works in host mode.  Thread: any, callbacks included.
+ */
+ac_request *ac_aembed(ac_llm *llm, const char *const *texts, size_t n,
+                      const ac_embed_params *p, const ac_callbacks *cb, void *user,
+                      ac_error *err);
+
+/** The vectors of a request made by ac_aembed that succeeded, from on_done
+ *  on; NULL before, after a failure, for another kind of request, or once
+ *  taken.  Borrowed: valid until ac_request_free. */
+const ac_embeddings *ac_request_embeddings(const ac_request *q);
+/** Take them (so they outlive the request); free with ac_embeddings_free.
+ *  NULL as above. */
+ac_embeddings *ac_request_take_embeddings(ac_request *q);
+
+/** Number of vectors: the number of texts. */
+size_t       ac_embeddings_count(const ac_embeddings *e);
+/** Values per vector (the same for all). */
+size_t       ac_embeddings_dimension(const ac_embeddings *e);
+/** Vector i (dimension floats, as the server sent them: unit length or
+ *  not, as the backend chose), NULL out of range.  Borrowed. */
+const float *ac_embeddings_vector(const ac_embeddings *e, size_t i);
+/** The model that answered (as the server named it), or the requested.
+ *  Borrowed. */
+const char  *ac_embeddings_model(const ac_embeddings *e);
+/** The provider instance name.  Borrowed. */
+const char  *ac_embeddings_provider(const ac_embeddings *e);
+/** Input tokens of all batches, -1 if a batch did not say. */
+long         ac_embeddings_input_tokens(const ac_embeddings *e);
+/** Requests it took (batches). */
+size_t       ac_embeddings_batches(const ac_embeddings *e);
+/** Free the vectors.  NULL is a no-op. */
+void         ac_embeddings_free(ac_embeddings *e);
 
 #ifdef __cplusplus
 }

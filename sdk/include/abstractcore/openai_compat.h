@@ -237,6 +237,29 @@ ac_status ac_oai_parse_models(void *state, const char *body, size_t len,
  *  slot.  NULL ok. */
 void ac_oai_stream_free(void *state, void *stream_state);
 
+/**
+ * Embeddings (ABI 2.1): POST {base_url}/embeddings with {"model" (the
+ * request's, else default_model), "input": [texts...], "dimensions" when
+ * asked}, the same headers as chat.  AC_EINVAL when there is no model at
+ * all; AC_ENOMEM; the host's error.
+ */
+ac_status ac_oai_build_embed_request(void *state, const ac_embed_request *req,
+                                     ac_http_request *out, ac_call *call);
+
+/**
+ * A 2xx embeddings body: each data[i].embedding (floats, or a base64
+ * string) to host->embed_vector at data[i].index (its position when it
+ * has none), the model, usage.prompt_tokens.  AC_EJSON, AC_EPROTOCOL (no
+ * data array, an "error" in the body, a vector that is not one), or what
+ * the host returned.
+ */
+ac_status ac_oai_parse_embed_response(void *state, const char *body, size_t len,
+                                      ac_embed_sink *out, ac_call *call);
+
+/** Texts per embeddings request: 256 (the API takes 2048, but their
+ *  vectors as JSON pass the default max_response_bytes). */
+size_t ac_oai_embed_max_batch(void *state);
+
 /* ------------------------------------------------------------------ */
 /* Helpers for plugins that wrap the functions above                    */
 /* ------------------------------------------------------------------ */
@@ -249,6 +272,15 @@ void *ac_oai_user(const void *state);
 const char *ac_oai_base_url(const void *state);
 /** 1 when an API key is configured (the key itself is never handed out). */
 int ac_oai_has_key(const void *state);
+/**
+ * Add the headers the codec sends with every request -- Content-Type:
+ * application/json when has_body, Accept, Authorization when a key is
+ * set, OpenAI-Organization / -Project, the dialect's extra headers -- to
+ * a request the plugin builds itself (another endpoint of the same
+ * server), so the key never leaves the state.  AC_OK or the host's error.
+ */
+ac_status ac_oai_add_headers(const void *state, ac_http_request *out, int has_body,
+                             const char *accept, ac_call *call);
 /**
  * Normalize a backend finish_reason: "stop", "length", "tool_calls"
  * (also for "function_call"), "content_filter"; NULL or anything else ->
@@ -271,6 +303,15 @@ const char *ac_oai_normalize_finish(const char *raw);
     .build_models_request = ac_oai_build_models_request,         \
     .parse_models = ac_oai_parse_models,                         \
     .stream_free = ac_oai_stream_free
+
+/**
+ * The embeddings members, for a plugin whose backend serves
+ * {base_url}/embeddings (put it after AC_OAI_PROVIDER_FUNCTIONS).
+ */
+#define AC_OAI_EMBED_FUNCTIONS                                   \
+    .build_embed_request = ac_oai_build_embed_request,           \
+    .parse_embed_response = ac_oai_parse_embed_response,         \
+    .embed_max_batch = ac_oai_embed_max_batch
 
 #ifdef __cplusplus
 }

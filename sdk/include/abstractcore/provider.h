@@ -86,6 +86,7 @@ typedef struct ac_http_request ac_http_request; /* the HTTP request being built 
 typedef struct ac_sink         ac_sink;         /* where parsed output goes */
 typedef struct ac_model_list   ac_model_list;   /* models being listed */
 typedef struct ac_call         ac_call;         /* one call into the plugin */
+typedef struct ac_embed_sink   ac_embed_sink;   /* where vectors go (ABI 2.1) */
 struct json_object;
 
 /* ------------------------------------------------------------------ */
@@ -173,6 +174,27 @@ typedef struct ac_gen_request {
     const char        *json_schema;   /* NULL or a JSON Schema object text */
     const char        *json_schema_name; /* never NULL when json_schema is */
 } ac_gen_request;
+
+/* ABI 2.1.  The largest vector the core takes (values per text). */
+#define AC_EMBED_MAX_DIM 65536
+
+/**
+ * A batch of texts to embed (ABI 2.1), for build_embed_request and
+ * run_embed.  Borrowed for the call.  The texts are read with
+ * host->embed_text(req, i, &len), never as an array, so this struct may
+ * grow.  A batch holds at most what the plugin's embed_max_batch allows,
+ * and at least one text; no text is empty, and every text is UTF-8.
+ */
+typedef struct ac_embed_request {
+    size_t      struct_size;   /* the core's sizeof(ac_embed_request) */
+    const char *model;         /* never NULL; may be "" */
+    size_t      n_texts;       /* >= 1: host->embed_text(req, 0 .. n_texts - 1) */
+    /* 0: the model's own size.  Otherwise ask for vectors of this many
+     * values (1 .. AC_EMBED_MAX_DIM); a backend with no way to ask fails
+     * the request with AC_EUNSUPPORTED, naming `dimensions`.  The core
+     * checks that the vectors that come back have this size. */
+    size_t      dimensions;
+} ac_embed_request;
 
 /* ------------------------------------------------------------------ */
 /* What the core hands a plugin for each framed event                   */
@@ -330,6 +352,34 @@ typedef struct ac_host_api {
 
     /* ---- Model listing ---- */
     ac_status (*models_add)(ac_model_list *l, const char *id);
+
+    /* ---- ABI 2.1: embeddings (any thread; the sink is used by one
+     * thread at a time, the one running the plugin's call) ----
+     *
+     * embed_text: text i of the batch (NUL-terminated UTF-8, never empty;
+     * *len, when len is not NULL, gets its length in bytes), or NULL out
+     * of range.  Borrowed for the call.
+     *
+     * embed_vector: the vector of text `index` (0-based in the batch):
+     * dim values, copied.  Give each index once, in any order (by the
+     * index the response states, where it states one: OpenAI's `index`).
+     * Every vector of a batch has the same dim, 1 .. AC_EMBED_MAX_DIM,
+     * and only finite values.
+     * embed_usage: the batch's input tokens (-1 unknown); the last report
+     * wins.
+     * embed_model: the model that answered, as the server names it.
+     *
+     * Each returns AC_OK, or an error that the plugin returns as is, with
+     * the call already failed (naming what was wrong): AC_EPROTOCOL (an
+     * index out of range or given twice, a dim that differs from the
+     * batch's first or is out of range, a value that is not finite),
+     * AC_ETOOBIG (the batch's vectors past max_response_bytes), AC_ENOMEM,
+     * AC_ECANCELED (run_embed, once the request is cancelled).  A vector
+     * not given by the end of the call fails the batch in the core. */
+    const char *(*embed_text)(const ac_embed_request *req, size_t i, size_t *len);
+    ac_status   (*embed_vector)(ac_embed_sink *out, size_t index, const float *v, size_t dim);
+    ac_status   (*embed_usage)(ac_embed_sink *out, long input_tokens);
+    ac_status   (*embed_model)(ac_embed_sink *out, const char *model);
 } ac_host_api;
 
 /** True if the host table has member `fn` and it is set: only needed for
@@ -349,8 +399,35 @@ enum {
     AC_FEATURE_TOOLS       = 1u << 0,  /* tools, tool_choice, tool parts */
     AC_FEATURE_JSON_SCHEMA = 1u << 1,  /* json_schema: a native structured mode */
     AC_FEATURE_IMAGES      = 1u << 2,  /* IMAGE parts */
-    AC_FEATURE_FILES       = 1u << 3   /* FILE parts natively (else sent as text) */
+    AC_FEATURE_FILES       = 1u << 3   /* FILE parts natively (else the core turns
+                                          each into a TEXT part "[file: NAME]\n<text>") */
 };
+
+/** Image formats a backend decodes (ac_media_limits.image_formats). */
+enum {
+    AC_IMAGE_PNG  = 1u << 0,
+    AC_IMAGE_JPEG = 1u << 1,
+    AC_IMAGE_GIF  = 1u << 2,   /* a still GIF: animations are sent as their first frame */
+    AC_IMAGE_WEBP = 1u << 3
+};
+
+/**
+ * What a backend's images must fit (ABI 2.1), from its documentation.  The
+ * core resizes (keeping the aspect ratio) and re-encodes every image before
+ * build_request sees it, so the IMAGE parts a plugin gets already fit; an
+ * image that fits is passed through byte for byte.  The provider settings
+ * image_formats, image_max_edge, image_max_short_edge, image_max_pixels
+ * and image_max_bytes override each value (docs/configuration.md).  0 in
+ * a limit means none.  Static, read-only; grows only at its end.
+ */
+typedef struct ac_media_limits {
+    size_t   struct_size;          /* sizeof(ac_media_limits) at build */
+    unsigned image_formats;        /* AC_IMAGE_*; 0: PNG and JPEG */
+    long     image_max_edge;       /* pixels of the longer side */
+    long     image_max_short_edge; /* pixels of the shorter side */
+    long     image_max_pixels;     /* width x height */
+    long     image_max_bytes;      /* the image as sent: its base64 text */
+} ac_media_limits;
 
 /**
  * A plugin's static descriptor.  REQUIRED members must be set; OPTIONAL
@@ -361,7 +438,10 @@ enum {
  *   - HTTP backend: build_request and parse_response; streaming if
  *     parse_event is set too;
  *   - in-process backend: run_local (then build_request stays NULL);
- *   - model listing: build_models_request and parse_models.
+ *   - model listing: build_models_request and parse_models;
+ *   - embeddings (ABI 2.1): build_embed_request and parse_embed_response
+ *     (HTTP), or run_embed (in-process).  A plugin may embed and not chat
+ *     (then it sets no chat member; chat on it fails with AC_EUNSUPPORTED).
  */
 typedef struct ac_provider {
     size_t      struct_size;   /* REQUIRED: sizeof(ac_provider) at build */
@@ -435,6 +515,59 @@ typedef struct ac_provider {
      * identifiers (a-z, 0-9, '_', starting with a letter, < 64 bytes) and
      * never one of the core's (ac_core_provider_setting). */
     const char *const *settings;
+
+    /* ---- ABI 2.1: embeddings (all OPTIONAL) ----
+     * A plugin that sets none of these cannot embed: ac_embed fails with
+     * AC_EUNSUPPORTED naming the provider.  The core cuts a call's texts
+     * into batches of at most embed_max_batch texts and sends several at
+     * once (the provider's embed_parallel), each batch a request of its
+     * own with the provider's timeouts, retries, rate limits and circuit
+     * breaker; it puts the vectors back in the caller's order. */
+
+    /* HTTP backends (both or neither).  Turn a batch into HTTP:
+     * host->http_set (AC_FRAMING_NONE: embeddings never stream), headers,
+     * body.  What the backend cannot do fails with AC_EUNSUPPORTED,
+     * naming it (`dimensions` where it cannot be asked for). */
+    ac_status (*build_embed_request)(void *state, const ac_embed_request *req,
+                                     ac_http_request *out, ac_call *call);
+    /* A complete 2xx body of such a request: host->embed_vector for each
+     * text, embed_usage and embed_model where the body says them.  A
+     * non-2xx body goes to parse_error, as for chat. */
+    ac_status (*parse_embed_response)(void *state, const char *body, size_t len,
+                                      ac_embed_sink *out, ac_call *call);
+    /* In-process backends.  Compute the batch's vectors on one of the
+     * core's worker threads (as run_local), giving each with
+     * host->embed_vector; check host->cancelled(call) between texts and
+     * return AC_ECANCELED soon after it says 1.  The vectors reach the
+     * caller when the call returns (there is nothing to stream), so
+     * first_byte_timeout_ms bounds the whole batch. */
+    ac_status (*run_embed)(void *state, const ac_embed_request *req, ac_embed_sink *out,
+                           ac_call *call);
+    /* OPTIONAL.  The most texts one request of this instance may carry:
+     * the backend's documented limit, or what keeps a reply within the
+     * default max_response_bytes.  0 (or NULL): no limit of its own (the
+     * core then sends at most 256 a request).  The provider's
+     * `embed_max_batch` setting overrides it.  Any thread, after init. */
+    size_t    (*embed_max_batch)(void *state);
+
+    /* ---- ABI 2.1: counting input tokens ---- */
+    /* OPTIONAL (together).  The backend's own count of the input tokens a
+     * request would take (Anthropic's /v1/messages/count_tokens): build
+     * the HTTP request for req as build_request would (its messages,
+     * system prompt and tools; req->stream is 0), then read the count
+     * from the 2xx body into *tokens.  Without them, ac_count_tokens
+     * falls back to the core's estimate. */
+    ac_status (*build_count_request)(void *state, const ac_gen_request *req,
+                                     ac_http_request *out, ac_call *call);
+    ac_status (*parse_count_response)(void *state, const char *body, size_t len, long *tokens,
+                                      ac_call *call);
+
+    /* ---- ABI 2.1: images ---- */
+    /* OPTIONAL: the limits images must fit for this backend (see
+     * ac_media_limits), for a plugin with AC_FEATURE_IMAGES.  NULL: the
+     * core's defaults (PNG and JPEG, 2048 pixels on the long edge, 5 MiB
+     * of base64). */
+    const ac_media_limits *media;
 } ac_provider;
 
 /** Marks the entry point exported even when a plugin is built with

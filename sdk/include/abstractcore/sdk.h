@@ -77,6 +77,30 @@ char       *ac_sdk_excerpt(const char *body, size_t len, char *out, size_t cap);
  *  a value JSON cannot hold (NaN, infinity).  Returns buf. */
 char       *ac_sdk_format_double(double v, char *buf);
 
+/* ------------------------------------------------------------------ */
+/* Embeddings (ABI 2.1)                                                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Give the vector in JSON value v to host->embed_vector as text `index`
+ * of the batch.  v is an array of numbers (each rounded to a float), or
+ * a string holding the base64 of little-endian IEEE-754 float32 values
+ * (OpenAI's "encoding_format": "base64").  AC_OK; otherwise the call is
+ * failed: AC_EPROTOCOL (not an array of numbers, a number past float's
+ * range, bad base64, no value or more than AC_EMBED_MAX_DIM), AC_ENOMEM,
+ * or what embed_vector returned (it fails the call itself).
+ */
+ac_status ac_sdk_embed_vector_json(const ac_host_api *host, ac_embed_sink *out, size_t index,
+                                   struct json_object *v, ac_call *call);
+
+/**
+ * Every element of the JSON array `list` as a vector (as above), by
+ * position: element i is text i.  AC_EPROTOCOL when list is not an
+ * array; otherwise as ac_sdk_embed_vector_json.
+ */
+ac_status ac_sdk_embed_list_json(const ac_host_api *host, ac_embed_sink *out,
+                                 struct json_object *list, ac_call *call);
+
 #ifdef __cplusplus
 }
 #endif

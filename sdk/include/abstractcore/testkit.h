@@ -42,7 +42,8 @@ extern "C" {
  * One fake host object.  It plays every opaque object a plugin's
  * functions take: pass ac_fake_settings(f) to init, ac_fake_http(f) to
  * build_request, ac_fake_sink(f) to parse_*, ac_fake_models(f) to
- * parse_models, ac_fake_call(f) as the call of each.
+ * parse_models, ac_fake_embed_sink(f) to parse_embed_response and
+ * run_embed, ac_fake_call(f) as the call of each.
  */
 typedef struct ac_fake ac_fake;
 
@@ -101,12 +102,20 @@ int  ac_fake_add_part(ac_fake *f, const ac_part *p);
 int  ac_fake_add_tool(ac_fake *f, const char *name, const char *description,
                       const char *parameters_json);
 
+/** The batch of texts build_embed_request and run_embed get (ABI 2.1):
+ *  set model and dimensions directly; texts with ac_fake_add_embed_text
+ *  (n_texts follows).  A new fake's batch has model "" and no text. */
+ac_embed_request *ac_fake_embed_request(ac_fake *f);
+/** Add a text (copied) to the batch.  0 or -1. */
+int  ac_fake_add_embed_text(ac_fake *f, const char *text);
+
 /* ---- the opaque objects ---- */
 const ac_settings *ac_fake_settings(ac_fake *f);
 ac_http_request   *ac_fake_http(ac_fake *f);
 ac_sink           *ac_fake_sink(ac_fake *f);
 ac_model_list     *ac_fake_models(ac_fake *f);
 ac_call           *ac_fake_call(ac_fake *f);
+ac_embed_sink     *ac_fake_embed_sink(ac_fake *f);
 
 /* ---- what the plugin did (borrowed; valid until the next change) ---- */
 
@@ -141,6 +150,16 @@ const char *ac_fake_model(const ac_fake *f);
 /** Models listed: count and each id. */
 size_t      ac_fake_model_count(const ac_fake *f);
 const char *ac_fake_model_id(const ac_fake *f, size_t i);
+/** Vectors given to host->embed_vector, which checks them as the core
+ *  does (index within the batch's texts and given once, one dimension,
+ *  finite values; a broken rule fails the call with AC_EPROTOCOL): how
+ *  many were taken, their dimension (0 before the first), and vector i
+ *  (NULL if not given).  embed_usage reports through
+ *  ac_fake_input_tokens and ac_fake_usage_reports, embed_model through
+ *  ac_fake_model. */
+size_t       ac_fake_embed_count(const ac_fake *f);
+size_t       ac_fake_embed_dim(const ac_fake *f);
+const float *ac_fake_embed_vector(const ac_fake *f, size_t i);
 /** The call's report: AC_OK if the plugin failed nothing since the last
  *  ac_fake_reset, else code, stage, message (and, for parse_error,
  *  retryable as the plugin left it). */
