@@ -47,6 +47,14 @@
 
 static int acore_cmd_help(cli_ctx *ctx);
 
+/* `acore [OPTIONS] serve ...`: reached when options came before the word
+ * (`acore serve ...` goes to the gateway at once, in main).  acore's own
+ * options are not the gateway's: only the words after `serve` go on. */
+static int acore_cmd_serve(cli_ctx *ctx)
+{
+    return acore_serve_exec(ctx->argc + 1, ctx->argv - 1);
+}
+
 /*
  * The commands.  One line each: name, function, what it needs, how many
  * operands it takes after its name (-1: any), usage and one line of help
@@ -65,6 +73,8 @@ static const cli_command acore_commands[] = {
       "list plugins and providers found, loaded and refused" },
     { "config",  cli_cmd_config,  0,              1, 1, "config check [-C FILE]",
       "list every problem of the configuration file" },
+    { "serve",   acore_cmd_serve, 0,              0, -1, "serve [OPTIONS]",
+      "run the OpenAI- and Anthropic-compatible gateway (acore-serve(1))" },
     { "help",    acore_cmd_help,  0,              0, 1, "help [COMMAND]",
       "this help, or one command's" },
 };
@@ -536,6 +546,11 @@ int main(int argc, char **argv)
     char *prompt = NULL;
     sigset_t sigint_set;
     int first = 0, dashdash = 0, nargs, rc;
+
+    /* `acore serve` is the gateway, a program of its own with options of
+     * its own (acore-serve(1)): everything after the word goes to it. */
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        return acore_serve_exec(argc - 1, argv + 1);
 
     rc = acore_parse_args(argc, argv, &o, &first, &dashdash);
     if (rc != CLI_EXIT_OK)

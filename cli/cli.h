@@ -318,4 +318,7 @@ int cli_config_find(char *buf, size_t n);
  * file it used, or the places it searched. */
 void cli_config_where(const ac_core *core, const char *config_path, char *buf, size_t n);
 
+/* `acore serve ARGS`: exec the gateway, acore-serve (server/serve_exec.c). */
+int acore_serve_exec(int argc, char **argv);
+
 #endif /* ACORE_CLI_H */

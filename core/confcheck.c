@@ -92,6 +92,32 @@ static void suggestion(char *buf, size_t n, const char *near)
 /* The core's groups                                                   */
 /* ------------------------------------------------------------------ */
 
+static void check_group(const config_setting_t *g, keyscope scope, const char *prefix,
+                        const char *file, problems *p);
+
+/* server.keys: a list of groups, each a client key of the gateway with
+ * the members the table requires. */
+static void check_server_keys(const config_setting_t *list, const char *file, problems *p)
+{
+    size_t nk;
+    const keydef *keys = ac__keys(&nk);
+    for (int i = 0; i < config_setting_length(list); i++) {
+        const config_setting_t *g =
+            config_setting_get_elem((config_setting_t *)list, (unsigned)i);
+        if (config_setting_type((config_setting_t *)g) != CONFIG_TYPE_GROUP) {
+            ac__problem(p, 0, ac__config_where(g, file), "'server.keys' item %d is not a "
+                        "group { id = ...; key = ...; }", i + 1);
+            continue;
+        }
+        check_group(g, KS_SERVER_KEY, "server.keys.", file, p);
+        for (size_t k = 0; k < nk; k++)
+            if (keys[k].scope == KS_SERVER_KEY && (keys[k].flags & KF_REQUIRED) &&
+                !config_setting_get_member((config_setting_t *)g, keys[k].name))
+                ac__problem(p, 0, ac__config_where(g, file), "'server.keys' item %d has no "
+                            "'%s'", i + 1, keys[k].name);
+    }
+}
+
 /* Every member of group g (in scope) against the table; the full name of
  * a member is prefix + its name. */
 static void check_group(const config_setting_t *g, keyscope scope, const char *prefix,
@@ -124,6 +150,10 @@ static void check_group(const config_setting_t *g, keyscope scope, const char *p
             check_group(m, KS_ENGINE, "abstractcore.engine.", file, p);
         else if (scope == KS_CORE && strcmp(name, "trace") == 0)
             check_group(m, KS_TRACE, "abstractcore.trace.", file, p);
+        else if (scope == KS_TOP && strcmp(name, "server") == 0)
+            check_group(m, KS_SERVER, "server.", file, p);
+        else if (scope == KS_SERVER && strcmp(name, "keys") == 0)
+            check_server_keys(m, file, p);
     }
 }
 

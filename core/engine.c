@@ -437,7 +437,7 @@ static void local_drain(engine *e, ac_request *q)
 /* A paused transfer whose reader has drained its queue goes on. */
 static void resume_if_drained(engine *e, ac_request *q)
 {
-    if (!atomic_load(&q->paused) || (q->hook_backpressure && q->hook_backpressure(q->hook_ctx)))
+    if (!atomic_load(&q->paused) || ac__request_behind(q))
         return;
     atomic_store(&q->paused, 0);
     if (q->local) {

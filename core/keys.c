@@ -11,6 +11,7 @@
 #include "tools/toolparse.h"
 #include "media/media.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,34 @@ static int valid_tool_family(const char *v)
     return ac__toolfam_parse(v, &f);
 }
 
+/* server.listen: ADDR:PORT, ADDR an IPv4 address or a bracketed IPv6
+ * one (no names: nothing is resolved at start). */
+static int valid_listen(const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v || !colon[1] || strlen(colon + 1) > 5)
+        return -1;
+    for (const char *c = colon + 1; *c; c++)
+        if (*c < '0' || *c > '9')
+            return -1;
+    if (atol(colon + 1) > 65535)
+        return -1;
+    size_t n = (size_t)(colon - v);
+    char host[64];
+    if (n >= sizeof host)
+        return -1;
+    memcpy(host, v, n);
+    host[n] = '\0';
+    unsigned char addr[16];
+    if (host[0] == '[') {
+        if (n < 3 || host[n - 1] != ']')
+            return -1;
+        host[n - 1] = '\0';
+        return inet_pton(AF_INET6, host + 1, addr) == 1 ? 0 : -1;
+    }
+    return inet_pton(AF_INET, host, addr) == 1 ? 0 : -1;
+}
+
 static int valid_image_formats(const char *v)
 {
     unsigned f;
@@ -43,6 +72,7 @@ static int valid_image_formats(const char *v)
 static const keydef table[] = {
     KEY(KS_TOP, "abstractcore", KT_GROUP, 0),
     KEY(KS_TOP, "providers", KT_GROUPS, 0),
+    KEY(KS_TOP, "server", KT_GROUP, 0),
 
     KEY(KS_CORE, "plugin_path", KT_FOLDERS, 0),
     KEY(KS_CORE, "default_provider", KT_STRING, 0),
@@ -58,6 +88,28 @@ static const keydef table[] = {
 
     KEY(KS_TRACE, "file", KT_STRING, 0),
     KEY(KS_TRACE, "content", KT_BOOL, 0),
+
+    /* The gateway's (acore serve, server/): checked here like every key,
+     * read by the gateway itself. */
+    {KS_SERVER, "listen", KT_STRING, 0, 0, NULL, valid_listen,
+     "ADDR:PORT, an IPv4 address or a [bracketed] IPv6 one", 0},
+    KEY(KS_SERVER, "keys", KT_GROUPS, 0),
+    KEY(KS_SERVER, "keys_file", KT_FILE, 0),
+    KEY(KS_SERVER, "providers", KT_FOLDERS, 0),
+    KEY(KS_SERVER, "aliases", KT_FOLDERS, 0),
+    INT_KEY(KS_SERVER, "max_request_bytes", 1024, 1LL << 30),
+    INT_KEY(KS_SERVER, "max_header_bytes", 1024, 1LL << 20),
+    INT_KEY(KS_SERVER, "max_messages", 1, 100000),
+    INT_KEY(KS_SERVER, "max_connections", 1, 1LL << 20),
+    INT_KEY(KS_SERVER, "idle_timeout_ms", 0, DAY_MS),
+    INT_KEY(KS_SERVER, "shutdown_timeout_ms", 0, DAY_MS),
+    INT_KEY(KS_SERVER, "models_cache_ms", 0, DAY_MS),
+    KEY(KS_SERVER, "access_log", KT_STRING, 0),
+
+    KEY(KS_SERVER_KEY, "id", KT_STRING, KF_REQUIRED),
+    KEY(KS_SERVER_KEY, "key", KT_STRING, KF_REQUIRED | KF_SECRET),
+    KEY(KS_SERVER_KEY, "providers", KT_FOLDERS, 0),
+    INT_KEY(KS_SERVER_KEY, "rpm", 0, 100000000),
 
     KEY(KS_PROVIDER, "name", KT_STRING, KF_GROUP_ONLY | KF_REQUIRED),
     KEY(KS_PROVIDER, "plugin", KT_STRING, KF_GROUP_ONLY),
@@ -130,7 +182,8 @@ void ac__key_range(keyscope scope, const char *name, long long *min, long long *
 const char *ac__key_scope_name(keyscope scope)
 {
     static const char *const names[] = {"top level", "abstractcore", "abstractcore.engine",
-                                        "provider", "abstractcore.trace"};
+                                        "provider", "abstractcore.trace", "server",
+                                        "server.keys"};
     return (unsigned)scope < KS_COUNT ? names[scope] : "?";
 }
 

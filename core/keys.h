@@ -24,6 +24,8 @@ typedef enum keyscope {
     KS_ENGINE,    /* abstractcore.engine = { ... } */
     KS_PROVIDER,  /* a group of providers = ( ... ), and ac_options */
     KS_TRACE,     /* abstractcore.trace = { ... } */
+    KS_SERVER,    /* server = { ... }: the gateway's (acore serve) */
+    KS_SERVER_KEY,/* a group of server.keys = ( ... ): one client key */
     KS_COUNT
 } keyscope;
 
@@ -63,7 +65,8 @@ const keydef *ac__key_find(keyscope scope, const char *name);
 /* The key's range (KT_INT): min and max. Aborts nothing: a non-integer
  * key gives 0..0. */
 void ac__key_range(keyscope scope, const char *name, long long *min, long long *max);
-/* "top level", "abstractcore", "abstractcore.engine", "provider". */
+/* "top level", "abstractcore", "abstractcore.engine", "provider",
+ * "abstractcore.trace", "server", "server.keys". */
 const char *ac__key_scope_name(keyscope scope);
 
 /* The type as docs/configuration.md's tables write it ("integer, 0 ..

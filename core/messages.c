@@ -4,6 +4,10 @@
  *
  * The list is an array of the core's own messages (message.h), so sending
  * it is the path a session's history takes: a copy into the chat request.
+ * Images may be attached to any user message of it (a proxy's history
+ * carries them in earlier turns too): they are read and checked here as
+ * ac_gen_params_attach_image does (media/detect.c), and fitted to each
+ * backend's limits when a request is made (ac__media_fit_msgs).
  */
 #include "messages.h"
 #include "alloc.h"
@@ -12,6 +16,7 @@
 #include "params.h"
 #include "error.h"
 #include "request.h"
+#include "media/media.h"
 
 #include <string.h>
 
@@ -96,6 +101,76 @@ ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
     }
     m->n++;
     return AC_OK;
+}
+
+/* An image part of md on the last message of m.  The message is not
+ * fitted to any backend yet: the request that sends it fits it. */
+static ac_status add_image(ac_messages *m, ac__media *md, ac_error *err)
+{
+    ac__msg *last = &m->v[m->n - 1];
+    ac_status st;
+    if (md->kind == AC__MEDIA_URL) {
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE, .url = md->url};
+        st = ac__msg_add(last, &p);
+    } else {
+        char *b64 = ac__b64_encode(md->data, md->len);
+        const char *mime = md->mime ? md->mime : ac__image_mime(md->format);
+        ac_part p = {.struct_size = sizeof p, .type = AC_PART_IMAGE, .mime_type = mime,
+                     .data_base64 = b64, .data_len = md->len};
+        st = b64 ? ac__msg_add(last, &p) : AC_ENOMEM;
+        ac__free(b64);
+    }
+    ac__media_unref(md);
+    if (st != AC_OK) {
+        ac__error_set(err, st, AC_STAGE_REQUEST, "out of memory");
+        return st;
+    }
+    last->fitted = 0;
+    return AC_OK;
+}
+
+/* The last message is a user message: AC_OK, or AC_EINVAL with err. */
+static ac_status last_is_user(const ac_messages *m, ac_error *err)
+{
+    if (m && m->n && m->v[m->n - 1].pub.role == AC_ROLE_USER)
+        return AC_OK;
+    ac__error_set(err, AC_EINVAL, AC_STAGE_REQUEST, "%s", !m ? "the message list is NULL"
+                  : "images go on a user message, and the list's last message is not one");
+    return AC_EINVAL;
+}
+
+ac_status ac_messages_attach_image(ac_messages *m, const void *bytes, size_t n,
+                                   const char *mime_type, ac_error *err)
+{
+    ac_error e;
+    ac_status st = last_is_user(m, &e);
+    if (st == AC_OK && (!bytes || !n)) {
+        ac__error_set(&e, AC_EINVAL, AC_STAGE_REQUEST, "the image is NULL or empty");
+        st = AC_EINVAL;
+    }
+    ac__media *md = st == AC_OK ? ac__media_from_image(bytes, n, mime_type, &e) : NULL;
+    if (md)
+        return add_image(m, md, err);
+    if (err)
+        *err = e;
+    return e.code;
+}
+
+ac_status ac_messages_attach_image_url(ac_messages *m, const char *url, ac_error *err)
+{
+    ac_error e;
+    ac_status st = last_is_user(m, &e);
+    if (st == AC_OK && (!url || !*url || !ac__utf8_valid(url))) {
+        ac__error_set(&e, AC_EINVAL, AC_STAGE_REQUEST, "the image URL is NULL, empty or not "
+                      "UTF-8");
+        st = AC_EINVAL;
+    }
+    ac__media *md = st == AC_OK ? ac__media_from_url(url, &e) : NULL;
+    if (md)
+        return add_image(m, md, err);
+    if (err)
+        *err = e;
+    return e.code;
 }
 
 /* ------------------------------------------------------------------ */

@@ -280,7 +280,7 @@ int ac__relay_drain(relay *r, ac_sink *target, ac_status *st, ac_error *err)
                                            : "out of memory storing the response");
             return 1;
         }
-        if (q->hook_backpressure && q->hook_backpressure(q->hook_ctx)) {
+        if (ac__request_behind(q)) {
             atomic_store(&q->paused, 1);
             return 0;
         }

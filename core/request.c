@@ -352,6 +352,30 @@ void ac_request_cancel(ac_request *q)
     }
 }
 
+int ac__request_behind(ac_request *q)
+{
+    if (atomic_load(&q->held))
+        return 1;
+    return q->hook_backpressure && q->hook_backpressure(q->hook_ctx);
+}
+
+void ac_request_pause(ac_request *q)
+{
+    if (q)
+        atomic_store(&q->held, 1);
+}
+
+void ac_request_resume(ac_request *q)
+{
+    if (!q || !atomic_exchange(&q->held, 0))
+        return;
+    /* The engine looks again: a transfer it paused goes on, unless a pull
+     * stream's reader is still behind.  A request not running ignores the
+     * poke, and one not paused yet simply never pauses. */
+    if (ac__request_state(q) < RQ_COMPLETE)
+        ac__engine_poke(q->origin->core->eng, q);
+}
+
 ac_status ac_request_status(const ac_request *q, ac_error *err)
 {
     if (!q)

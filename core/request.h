@@ -82,6 +82,8 @@ struct ac_request {
                                          (a session's compaction); cancelled
                                          with it */
     atomic_int          paused;       /* its transfer is paused by backpressure */
+    atomic_int          held;         /* the caller asked for a pause
+                                         (ac_request_pause; any thread) */
 
     /* Internal hooks, run in the engine context.  hook_done may turn a
      * success into a failure (the session could not record the turn); it
@@ -190,6 +192,11 @@ void        ac__request_fail_unsubmitted(ac_request *q, ac_status st);
 void        ac__request_finish(ac_request *q, ac_status st, const ac_error *err);
 void        ac__request_ref(ac_request *q);
 void        ac__request_unref(ac_request *q);
+/* Engine context: 1 when the reply must not be read further now -- the
+ * caller holds it (ac_request_pause) or its pull stream's reader is
+ * behind (hook_backpressure).  The transfer then pauses; a poke makes the
+ * engine ask again. */
+int         ac__request_behind(ac_request *q);
 /* The request's state, read under its lock. */
 rq_state    ac__request_state(const ac_request *q);
 /* Wait for q, then take its response (or copy its error); frees q. */

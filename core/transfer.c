@@ -52,7 +52,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     t->t_last_byte = ac__now_ms();
     /* A reader that is behind pauses the transfer; libcurl hands these
      * bytes again when it is resumed. */
-    if (!t->dec.error_body && q->hook_backpressure && q->hook_backpressure(q->hook_ctx)) {
+    if (!t->dec.error_body && ac__request_behind(q)) {
         atomic_store(&q->paused, 1);
         return CURL_WRITEFUNC_PAUSE;
     }

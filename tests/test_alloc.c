@@ -183,7 +183,39 @@ static int network_scenario(const char *cfg_path)
     ac_models *m = ac_list_models(llm, &err);
     steps += m && ac_models_count(m) >= 1;
     ac_models_free(m);
-    ok = steps == 5;
+
+    /* A whole conversation sent as a list (the gateway's call). */
+    ac_messages *ml = ac_messages_new();
+    if (ml && ac_messages_add(ml, AC_ROLE_SYSTEM, "sys") == AC_OK &&
+        ac_messages_add(ml, AC_ROLE_USER, "look") == AC_OK &&
+        ac_messages_attach_image_url(ml, "https://example.invalid/cat.png", NULL) == AC_OK &&
+        ac_messages_add(ml, AC_ROLE_ASSISTANT, NULL) == AC_OK &&
+        ac_messages_add_tool_call(ml, "c1", "f", "{\"a\":1}") == AC_OK &&
+        ac_messages_add_tool_result(ml, "c1", NULL, "r", 0) == AC_OK &&
+        ac_messages_add(ml, AC_ROLE_USER, "and?") == AC_OK) {
+        r = ac_generate_messages(llm, ml, NULL, &err);
+        steps += r && ac_response_content_len(r) > 0;
+        if (!r)
+            CU_ASSERT(oom_like(err.code));
+        ac_response_free(r);
+    }
+    ac_messages_free(ml);
+
+    /* The asynchronous listing. */
+    ac_request *lq = ac_alist_models(llm, NULL, NULL, &err);
+    if (lq) {
+        CU_ASSERT_EQUAL(ac_request_wait(lq, 10000), AC_OK);
+        ac_status st = ac_request_status(lq, NULL);
+        ac_models *lm = ac_request_take_models(lq);
+        steps += lm && ac_models_count(lm) >= 1;
+        if (st != AC_OK)
+            CU_ASSERT(oom_like(st));
+        ac_models_free(lm);
+        ac_request_free(lq);
+    } else {
+        CU_ASSERT(oom_like(err.code));
+    }
+    ok = steps == 7;
     ac_llm_free(llm);
 done:
     ac_core_close(core);

@@ -499,7 +499,7 @@ if [ $rc -eq 0 ] && out_has '^Usage: acore' && out_has 'acore chat ' && out_has 
 else fail "acore help"; fi
 
 A help commands
-if [ $rc -eq 0 ] && [ "$(tr '\n' ' ' <"$tmp/out")" = "chat batch embed models plugins config help " ]; then
+if [ $rc -eq 0 ] && [ "$(tr '\n' ' ' <"$tmp/out")" = "chat batch embed models plugins config serve help " ]; then
     pass "acore help commands lists the names (for completion)"
 else fail "help commands"; fi
 
@@ -746,7 +746,7 @@ comp() {
 }
 if command -v bash >/dev/null 2>&1; then
     got=$(comp "")
-    [ "$got" = "batch chat config embed help models plugins " ] &&
+    [ "$got" = "batch chat config embed help models plugins serve " ] &&
         pass "bash completes the commands" || { rc=0; fail "bash commands: '$got'"; }
     got=$(comp ch)
     [ "$got" = "chat " ] && pass "bash completes 'ch' to chat" || { rc=0; fail "bash ch: '$got'"; }

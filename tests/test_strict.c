@@ -394,6 +394,51 @@ static void test_key_password_is_a_secret(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* The gateway's section                                               */
+/* ------------------------------------------------------------------ */
+
+static void test_server_section(void)
+{
+    /* The gateway's keys are checked like the core's: a typo, a bad
+     * address, a client key without its key, a wrong type. */
+    ac_core *core = NULL;
+    ac_error err;
+    char *path = conf("server = {\n  max_conections = 10;\n};\n");
+    CU_ASSERT_EQUAL(ac_core_open(&core, path, &err), AC_ECONFIG);
+    SAYS(err, path, 3, "'server.max_conections'", "did you mean max_connections?");
+    drop(path);
+
+    path = conf("server = {\n  listen = \"localhost:8080\";\n};\n");
+    CU_ASSERT_EQUAL(ac_core_open(&core, path, &err), AC_ECONFIG);
+    SAYS(err, path, 3, "'server.listen' must be ADDR:PORT", "not \"localhost:8080\"");
+    drop(path);
+
+    path = conf("server = {\n  keys = ( { id = \"a\"; rpm = 5; } );\n};\n");
+    CU_ASSERT_EQUAL(ac_core_open(&core, path, &err), AC_ECONFIG);
+    SAYS(err, path, 3, "'server.keys' item 1 has no 'key'");
+    drop(path);
+
+    /* A secret of the wrong type is named, never shown. */
+    path = conf("server = {\n  keys = ( { id = \"a\"; key = 12345678; },\n"
+                "           \"x\" );\n};\n");
+    char *report = NULL;
+    CU_ASSERT_EQUAL(ac_core_check_config(path, &report, &err), AC_ECONFIG);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(report);
+    CU_ASSERT_PTR_NOT_NULL(strstr(report, "'server.keys.key' must be a string"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(report, "'server.keys' item 2 is not a group"));
+    CU_ASSERT_PTR_NULL(strstr(report, "12345678"));
+    ac_free(report);
+    drop(path);
+
+    path = conf("server = {\n  listen = \"[::1]:0\"; max_messages = 5; access_log = \"-\";\n"
+                "  keys = ( { id = \"a\"; key = \"k\"; providers = [ \"mock\" ]; rpm = 60; } );\n"
+                "  aliases = [ \"fast=mock/echo\" ]; shutdown_timeout_ms = 0;\n};\n");
+    CU_ASSERT_EQUAL(ac_core_open(&core, path, &err), AC_OK);
+    ac_core_close(core);
+    drop(path);
+}
+
+/* ------------------------------------------------------------------ */
 /* ac_core_check_config                                                */
 /* ------------------------------------------------------------------ */
 
@@ -574,11 +619,16 @@ static void test_sample_config_is_clean(void)
 /* ------------------------------------------------------------------ */
 
 /* The documented name of a key: engine keys as `engine.NAME` (the
- * abstractcore table), the others as themselves. */
+ * abstractcore table), trace keys as `trace.NAME`, the gateway's as
+ * `server.NAME` and `server.keys.NAME`, the others as themselves. */
 static void doc_name(const keydef *k, char *buf, size_t n)
 {
-    snprintf(buf, n, "| `%s%s` |", k->scope == KS_ENGINE ? "engine." : k->scope == KS_TRACE
-                                                                       ? "trace." : "", k->name);
+    snprintf(buf, n, "| `%s%s` |", k->scope == KS_ENGINE          ? "engine."
+                                   : k->scope == KS_TRACE         ? "trace."
+                                   : k->scope == KS_SERVER        ? "server."
+                                   : k->scope == KS_SERVER_KEY    ? "server.keys."
+                                                                  : "",
+             k->name);
 }
 
 static void test_every_key_documented(void)
@@ -622,7 +672,7 @@ static void test_every_key_documented(void)
 
 /* abstractcore.conf(5), made by docs/conf-man.awk from configuration.md's
  * tables: every key of the table, with its exact type, as
- * "\fBNAME\fR (TYPE" (the engine and trace keys with their group). */
+ * "\fBNAME\fR (TYPE" (the engine, trace and server keys with their group). */
 static void test_every_key_in_man_page(void)
 {
     char *man = tu_read_file(TEST_BUILDDIR "/docs/abstractcore.conf.5", NULL);
@@ -632,8 +682,12 @@ static void test_every_key_in_man_page(void)
     for (size_t i = 0; i < n; i++) {
         char type[256], entry[400];
         ac__key_type_text(&keys[i], type, sizeof type);
-        snprintf(entry, sizeof entry, "\n.TP\n\\fB%s%s\\fR (%s", keys[i].scope == KS_ENGINE
-                 ? "engine." : keys[i].scope == KS_TRACE ? "trace." : "", keys[i].name, type);
+        const char *group = keys[i].scope == KS_ENGINE       ? "engine."
+                            : keys[i].scope == KS_TRACE      ? "trace."
+                            : keys[i].scope == KS_SERVER     ? "server."
+                            : keys[i].scope == KS_SERVER_KEY ? "server.keys."
+                                                             : "";
+        snprintf(entry, sizeof entry, "\n.TP\n\\fB%s%s\\fR (%s", group, keys[i].name, type);
         int ok = strstr(man, entry) != NULL;
         if (!ok)
             fprintf(stderr, "\n  docs/abstractcore.conf.5: no entry \"%s\"", entry + 5);
@@ -678,6 +732,7 @@ int main(void)
         {"wrong settings lists", test_bad_settings_lists},
         {"ac_options checked", test_options_checked},
         {"client_key_password is a secret", test_key_password_is_a_secret},
+        {"the gateway's server section", test_server_section},
     };
     static const tu_test check_tests[] = {
         {"ac_core_check_config lists every problem", test_check_config_lists_all},

@@ -817,6 +817,23 @@ ac_status ac_gather(ac_request **reqs, size_t n, int timeout_ms);
 void ac_request_cancel(ac_request *q);
 
 /**
+ * Flow control for a program that passes events on to something slower
+ * than the backend (a proxy writing them to a slow client, a pipe).
+ * ac_request_pause: stop reading the reply.  Events already received
+ * are still delivered (at most what the backend sent in one read, a few
+ * kilobytes), then the transfer pauses: the backend sees TCP
+ * backpressure, nothing more is buffered, and the idle timeout does not
+ * run while paused (the total timeout still does).  ac_request_resume:
+ * read on.  Pausing before the reply begins pauses it at its first
+ * byte; pausing twice is pausing once.  An in-process model's run
+ * stops at its next event.  Any thread, callbacks included; no-ops on
+ * NULL and on a finished request.  (ac_stream_open does this by itself
+ * for a reader that falls behind.)
+ */
+void ac_request_pause(ac_request *q);
+void ac_request_resume(ac_request *q);
+
+/**
  * The request's outcome: AC_EPENDING while it runs, AC_OK on success,
  * otherwise its error code, with *err (if not NULL) filled with the full
  * report.  Thread: any.
@@ -1008,6 +1025,19 @@ ac_status ac_messages_add_tool_call(ac_messages *m, const char *id, const char *
  *  NULL); is_error: the tool failed and `content` says how. */
 ac_status ac_messages_add_tool_result(ac_messages *m, const char *tool_call_id,
                                       const char *name, const char *content, int is_error);
+/**
+ * Attach an image to the last message, which must be a user message, as
+ * ac_gen_params_attach_image / _url do for a prompt (the same checks, the
+ * same errors in err): its bytes (mime_type may be NULL; when given it
+ * must agree with them), or a URL -- http(s), sent as it is, or a base64
+ * data: URL, read as bytes.  A history may carry images in any user turn;
+ * they are fitted to each backend's limits when the list is sent.
+ * AC_EINVAL also when the list is empty or its last message is not a
+ * user message.  The list is then unchanged.
+ */
+ac_status ac_messages_attach_image(ac_messages *m, const void *bytes, size_t n,
+                                   const char *mime_type, ac_error *err);
+ac_status ac_messages_attach_image_url(ac_messages *m, const char *url, ac_error *err);
 /** Messages in the list. */
 size_t    ac_messages_count(const ac_messages *m);
 
@@ -1497,8 +1527,21 @@ ac_response *ac_session_run_tools(ac_session *s, const char *prompt, const ac_ge
 
 /** List the models the provider serves (blocking).  Returns a list (free
  *  with ac_models_free) or NULL with err (AC_EUNSUPPORTED if the plugin
- *  cannot list). */
+ *  cannot list).  AC_EBUSY in a callback and in host mode: use
+ *  ac_alist_models there. */
 ac_models  *ac_list_models(ac_llm *llm, ac_error *err);
+/**
+ * The asynchronous listing, for callbacks and host mode: returns at once
+ * with a request (free with ac_request_free), or NULL with err (AC_EINVAL,
+ * AC_ENOMEM, AC_ECANCELED); cb may be NULL, and only its on_done is ever
+ * called.  Its outcome is ac_request_status's (AC_EUNSUPPORTED if the
+ * plugin cannot list); ac_request_response is NULL for it.  Thread: any.
+ */
+ac_request *ac_alist_models(ac_llm *llm, const ac_callbacks *cb, void *user, ac_error *err);
+/** The list of a listing that succeeded (free with ac_models_free), from
+ *  its on_done on; NULL while it runs, after a failure, for another kind
+ *  of request, or once taken. */
+ac_models  *ac_request_take_models(ac_request *q);
 size_t      ac_models_count(const ac_models *m);
 /** Model id i, NULL out of range.  Borrowed from the list. */
 const char *ac_models_id(const ac_models *m, size_t i);
