@@ -3,7 +3,9 @@
 # install it (make check).
 #
 # In a build folder of its own (the one make check runs in is left
-# alone), from the source tree:
+# alone), from the sources a release tarball would hold (`make distdir`
+# of this build: a source tree configured in place cannot serve another
+# build folder, and a packager builds from the tarball anyway):
 #   1. configure --prefix=P1, then `make install DESTDIR=STAGE` straight
 #      away, from a tree never built: everything lands under STAGE/P1;
 #   2. configure --prefix=P2 in that same, built, folder and `make
@@ -43,6 +45,7 @@ case $MAKE in *" "*) MAKE=make ;; esac
 rc=0
 : >"$tmp/out"
 : >"$tmp/err"
+src="$tmp/src"
 build="$tmp/build"
 P1="$tmp/p1"
 P2="$tmp/p2"
@@ -59,19 +62,24 @@ step() {
 
 CONFIGURE_FLAGS="-q --disable-tests --without-llama"
 
+echo "# $MAKE distdir distdir=$src"
+"$MAKE" -C "$top_builddir" distdir distdir="$src" >"$tmp/step.log" 2>&1 ||
+    { tail -n 30 "$tmp/step.log"; hard_error "make distdir failed"; }
+
 # ---------------------------------------------------------------------
 # 1. A packager's DESTDIR install from a fresh tree
 # ---------------------------------------------------------------------
 
-step "$top_srcdir/configure" $CONFIGURE_FLAGS --prefix="$P1"
+step "$src/configure" $CONFIGURE_FLAGS --prefix="$P1"
 step "$MAKE" -j2 install DESTDIR="$STAGE"
 S="$STAGE$P1"
 missing=
-for f in bin/acore bin/acore-mockd bin/acore-provider-check lib/libabstractcore.so \
+for f in bin/acore bin/acore-mockd bin/acore-provider-check bin/acore-serve lib/libabstractcore.so \
          lib/abstractcore/plugins/openai.so lib/pkgconfig/abstractcore.pc \
          include/abstractcore/abstractcore.h \
          etc/abstractcore/abstractcore.conf.sample \
-         share/man/man1/acore.1 share/man/man1/acore-mockd.1 share/man/man3/abstractcore.3 \
+         share/man/man1/acore.1 share/man/man1/acore-mockd.1 share/man/man1/acore-serve.1 \
+         share/man/man3/abstractcore.3 \
          share/man/man5/abstractcore.conf.5 \
          share/bash-completion/completions/acore share/zsh/site-functions/_acore \
          share/doc/abstractcore/examples/sync.c share/doc/abstractcore/examples/Makefile \
@@ -89,7 +97,7 @@ else fail "an abstractcore.conf was installed"; fi
 # 2. The same folder configured for another prefix, installed for real
 # ---------------------------------------------------------------------
 
-step "$top_srcdir/configure" $CONFIGURE_FLAGS --prefix="$P2"
+step "$src/configure" $CONFIGURE_FLAGS --prefix="$P2"
 step "$MAKE" -j2 install
 if [ -f "$P2/lib/abstractcore/plugins/openai.so" ] && [ -x "$P2/bin/acore" ]; then
     pass "after reconfiguring for another prefix, make install installs the plugins"
