@@ -187,12 +187,21 @@ static ac_status tokenize_all(lc_model *m, const ac_embed_request *req, int max_
             return lc_host->fail(call, AC_EINVAL, AC_STAGE_REQUEST,
                                  "text %zu of the batch is %zu bytes: too long for model %s", i,
                                  t ? len : 0, m->id);
-        /* At most one token a byte, plus the special ones. */
-        int32_t room = (int32_t)len + 8;
+        /* Counted first, so a text far too long is refused before any
+         * of our memory is spent on it. */
+        int32_t need = -llama_tokenize(m->vocab, t, (int32_t)len, NULL, 0, true, false);
+        if (need <= 0)
+            return lc_host->fail(call, AC_EINVAL, AC_STAGE_REQUEST,
+                                 "text %zu of the batch gave no tokens", i);
+        if (need > max_tokens)
+            return lc_host->fail(call, AC_EINVAL, AC_STAGE_REQUEST,
+                                 "text %zu of the batch is %d tokens, and model %s embeds at "
+                                 "most %d a text (the smaller of n_batch and n_ctx): shorten "
+                                 "it or raise n_batch", i, (int)need, m->id, max_tokens);
         size_t at = (*off)[i];
-        if (at + (size_t)room > cap) {
+        if (at + (size_t)need > cap) {
             size_t ncap = cap ? cap : 256;
-            while (ncap < at + (size_t)room)
+            while (ncap < at + (size_t)need)
                 ncap *= 2;
             llama_token *v = lc_host->realloc(*all, ncap * sizeof *v);
             if (!v)
@@ -200,19 +209,11 @@ static ac_status tokenize_all(lc_model *m, const ac_embed_request *req, int max_
             *all = v;
             cap = ncap;
         }
-        int32_t got = llama_tokenize(m->vocab, t, (int32_t)len, *all + at, room, true, false);
-        if (got < 0)
+        int32_t got = llama_tokenize(m->vocab, t, (int32_t)len, *all + at, need, true, false);
+        if (got != need)
             return lc_host->fail(call, AC_EPLUGIN, AC_STAGE_REQUEST,
-                                 "tokenizing text %zu of the batch needs %d tokens, more than "
-                                 "its %zu bytes allow", i, (int)-got, len);
-        if (got == 0)
-            return lc_host->fail(call, AC_EINVAL, AC_STAGE_REQUEST,
-                                 "text %zu of the batch gave no tokens", i);
-        if (got > max_tokens)
-            return lc_host->fail(call, AC_EINVAL, AC_STAGE_REQUEST,
-                                 "text %zu of the batch is %d tokens, and model %s embeds at "
-                                 "most %d a text (the smaller of n_batch and n_ctx): shorten "
-                                 "it or raise n_batch", i, (int)got, m->id, max_tokens);
+                                 "tokenizing text %zu of the batch gave %d tokens, then %d", i,
+                                 (int)need, (int)got);
         (*off)[i + 1] = at + (size_t)got;
     }
     return AC_OK;

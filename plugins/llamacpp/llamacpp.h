@@ -176,6 +176,7 @@ struct lc_model {
     int                       stopping;
     lc_job                   *qhead, *qtail;
     lc_job                  **slots;    /* n_parallel, NULL when free */
+    lc_job                  **in_batch; /* n_parallel: the jobs of a step (the thread's) */
     llama_batch               batch;
     atomic_long               decodes;  /* llama_decode calls, for the record */
 
