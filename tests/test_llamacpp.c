@@ -1055,7 +1055,7 @@ static int embed_started(void *ctx)
     pthread_mutex_lock(&log_mu);
     int yes = 0;
     for (int i = 0; i < n_log && !yes; i++)
-        yes = strstr(log_lines[i], "embedding 32 texts") != NULL;
+        yes = strstr(log_lines[i], "embedding 1000 texts") != NULL;
     pthread_mutex_unlock(&log_mu);
     return yes;
 }
@@ -1082,17 +1082,19 @@ static int embed_cancel_logged(void *ctx)
 
 static void test_embed_cancel(void)
 {
-    /* 64 texts of about 2000 tokens: batches of 32, each some seconds of
-     * work on one thread, so the first is still running when cancelled. */
-    enum { N = 64 };
-    static char longtext[4200];
+    /* 1000 texts of about 100 tokens in one batch (embed_max_batch 1000):
+     * seconds of work on one thread, so it is still running when
+     * cancelled, and one text is short enough (milliseconds; under
+     * valgrind under a second) for the check between texts to be seen. */
+    enum { N = 1000 };
+    static char longtext[220];
     longtext[0] = '\0';
-    for (int i = 0; i < 1000; i++)
+    for (int i = 0; i < 50; i++)
         strcat(longtext, "x ");
     const char *texts[N];
     for (int i = 0; i < N; i++)
         texts[i] = longtext;
-    ac_llm *l = llm_of("embbig", NULL);
+    ac_llm *l = llm_of("embcancel", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(l);
     log_reset();
     watch w = {0};
@@ -1104,12 +1106,12 @@ static void test_embed_cancel(void)
     ac_request_cancel(q);
     CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
     CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_ECANCELED);
-    /* The plugin stops between texts: well before the 32 of its batch. */
+    /* The plugin stops between texts, before the end of its batch. */
     CU_ASSERT(tu_wait_until(embed_cancel_logged, NULL, 10000));
     long k = embed_cancelled_after();
     double took = now_ms() - t0;
-    printf("\n  embedding stopped after %ld of 32 texts, %.1f ms after the cancel\n", k, took);
-    CU_ASSERT(k >= 0 && k < 32);
+    printf("\n  embedding stopped after %ld of 1000 texts, %.1f ms after the cancel\n", k, took);
+    CU_ASSERT(k >= 0 && k < 1000);
     CU_ASSERT(took < 5000);
     ac_request_free(q);
     /* The context was let go: the next call is served. */
@@ -1145,16 +1147,16 @@ static void test_embed_measure(void)
     longtext[0] = '\0';
     for (int i = 0; i < 250; i++)
         strcat(longtext, "x ");
-    const char *longs[32];
-    for (int i = 0; i < 32; i++)
+    const char *longs[16];
+    for (int i = 0; i < 16; i++)
         longs[i] = longtext;
     t0 = now_ms();
-    e = embed("tiny", longs, 32, 0, &err);
+    e = embed("tiny", longs, 16, 0, &err);
     took = now_ms() - t0;
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     tokens = ac_embeddings_input_tokens(e);
-    printf("  32 texts of %ld tokens in %.1f ms: %.0f texts/s, %.0f tokens/s\n", tokens / 32,
-           took, 32 * 1000.0 / took, tokens * 1000.0 / took);
+    printf("  16 texts of %ld tokens in %.1f ms: %.0f texts/s, %.0f tokens/s\n", tokens / 16,
+           took, 16 * 1000.0 / took, tokens * 1000.0 / took);
     ac_embeddings_free(e);
 }
 
@@ -1244,11 +1246,13 @@ static int plugin_init(void)
              "   n_parallel = 1; embed_pooling = \"last\"; },\n"
              " { name = \"embbig\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
              "   n_parallel = 1; n_ctx = 2048; n_batch = 2048; },\n"
+             " { name = \"embcancel\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_parallel = 1; embed_max_batch = 1000; },\n"
              " { name = \"badpool\"; plugin = \"llamacpp\"; model_path = \"%s\";"
              "   embed_pooling = \"max\"; }\n"
              ");\n",
              PLUGIN_DIR, TINY, TINY_PROGRAMMED, folder, TINY_PROGRAMMED, TINY_PROGRAMMED,
-             TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY, TINY, TINY, TINY, TINY, TINY);
+             TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY, TINY, TINY, TINY, TINY, TINY, TINY);
     char *path = tu_write_temp(conf);
     ac_error err;
     int rc = ac_core_open(&core, path, &err) == AC_OK ? 0 : 1;
