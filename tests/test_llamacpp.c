@@ -27,6 +27,7 @@
 #include <CUnit/Basic.h>
 #include <json-c/json.h>
 #include <llama.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static int n_log;
 static void on_log(ac_log_level level, const char *provider, const char *message, void *user)
 {
     (void)level, (void)provider, (void)user;
-    if (!strstr(message, "generated tokens"))
+    if (!strstr(message, "generated tokens") && !strstr(message, "embedding "))
         return;
     pthread_mutex_lock(&log_mu);
     if (n_log < MAX_LINES)
@@ -875,6 +876,291 @@ static long rss_kib(void)
 /* Tokens per second of the tiny model, alone and four at once, and the
  * memory of loading it (docs/providers/llamacpp.md quotes them; nothing
  * is asserted on speed). */
+/* ------------------------------------------------------------------ */
+/* Embeddings (run_embed)                                              */
+/* ------------------------------------------------------------------ */
+
+/* ac_embed of n texts on provider `name` (NULL on failure, with *err). */
+static ac_embeddings *embed(const char *name, const char *const *texts, size_t n,
+                            size_t dimensions, ac_error *err)
+{
+    ac_llm *l = llm_of(name, NULL);
+    if (!l) {
+        err->code = AC_EPLUGIN;
+        return NULL;
+    }
+    ac_embed_params p = { .version = AC_EMBED_PARAMS_VERSION, .dimensions = dimensions };
+    ac_embeddings *e = ac_embed(l, texts, n, &p, err);
+    ac_llm_free(l);
+    return e;
+}
+
+static double norm_of(const float *v, size_t d)
+{
+    double s = 0;
+    for (size_t k = 0; k < d; k++)
+        s += (double)v[k] * v[k];
+    return sqrt(s);
+}
+
+/* The tokens the tiny model makes of a text, as the plugin counts them. */
+static long count_tokens(const char *text)
+{
+    struct llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = true;
+    struct llama_model *m = llama_model_load_from_file(TINY, mp);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    int32_t n = -llama_tokenize(llama_model_get_vocab(m), text, (int32_t)strlen(text), NULL, 0,
+                                true, false);
+    llama_model_free(m);
+    return n;
+}
+
+static void test_embed_vectors(void)
+{
+    const char *texts[] = { "Hello world", "the lazy dog", "Hello world",
+                            "caf\xc3\xa9 \xe2\x9c\x93" };
+    ac_error err;
+    ac_embeddings *e = embed("tiny", texts, 4, 0, &err);
+    if (!e)
+        fprintf(stderr, "ac_embed: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(ac_embeddings_count(e), 4);
+    CU_ASSERT_EQUAL(ac_embeddings_dimension(e), 64); /* the tiny model's n_embd */
+    TU_ASSERT_STR(ac_embeddings_model(e), "tiny");
+    TU_ASSERT_STR(ac_embeddings_provider(e), "tiny");
+    CU_ASSERT_EQUAL(ac_embeddings_batches(e), 1);
+    long want = 0;
+    for (int i = 0; i < 4; i++)
+        want += count_tokens(texts[i]);
+    CU_ASSERT(want >= 4);
+    CU_ASSERT_EQUAL(ac_embeddings_input_tokens(e), want);
+    for (size_t i = 0; i < 4; i++) {
+        const float *v = ac_embeddings_vector(e, i);
+        for (size_t k = 0; k < 64; k++)
+            CU_ASSERT(isfinite(v[k]));
+        /* L2-normalised by default. */
+        CU_ASSERT(fabs(norm_of(v, 64) - 1.0) < 1e-5);
+    }
+    size_t sz = 64 * sizeof(float);
+    /* The same text, the same vector; another text, another. */
+    CU_ASSERT_EQUAL(memcmp(ac_embeddings_vector(e, 0), ac_embeddings_vector(e, 2), sz), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(ac_embeddings_vector(e, 0), ac_embeddings_vector(e, 1), sz), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(ac_embeddings_vector(e, 1), ac_embeddings_vector(e, 3), sz), 0);
+    /* Across calls, alone or with others: the same bits. */
+    ac_embeddings *again = embed("tiny", texts + 1, 1, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+    CU_ASSERT_EQUAL(memcmp(ac_embeddings_vector(again, 0), ac_embeddings_vector(e, 1), sz), 0);
+    ac_embeddings_free(again);
+    /* dimensions: the model's own size is fine; another is refused. */
+    again = embed("tiny", texts, 1, 64, &err);
+    CU_ASSERT_PTR_NOT_NULL(again);
+    ac_embeddings_free(again);
+    again = embed("tiny", texts, 1, 32, &err);
+    CU_ASSERT_PTR_NULL(again);
+    CU_ASSERT_EQUAL(err.code, AC_EUNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "dimensions 32"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "64 values"));
+
+    /* embed_normalize = false: the raw pooled output, same direction. */
+    ac_embeddings *raw = embed("embraw", texts, 2, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+    for (size_t i = 0; i < 2; i++) {
+        const float *r = ac_embeddings_vector(raw, i), *v = ac_embeddings_vector(e, i);
+        double n = norm_of(r, 64);
+        CU_ASSERT(fabs(n - 1.0) > 1e-3);
+        for (size_t k = 0; k < 64; k++)
+            CU_ASSERT(fabs(r[k] / n - v[k]) < 1e-5);
+    }
+    ac_embeddings_free(raw);
+    /* embed_pooling = "last": the last token's state, not the mean. */
+    ac_embeddings *last = embed("emblast", texts, 2, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(last);
+    CU_ASSERT_NOT_EQUAL(memcmp(ac_embeddings_vector(last, 1), ac_embeddings_vector(e, 1), sz), 0);
+    CU_ASSERT(fabs(norm_of(ac_embeddings_vector(last, 1), 64) - 1.0) < 1e-5);
+    ac_embeddings_free(last);
+    ac_embeddings_free(e);
+    /* A pooling that is not one. */
+    CU_ASSERT_PTR_NULL(ac_llm_create(core, "badpool", NULL, NULL, &err));
+    CU_ASSERT_EQUAL(err.code, AC_ECONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "embed_pooling"));
+}
+
+static void test_embed_order(void)
+{
+    enum { N = 40 };
+    char buf[N][64];
+    const char *texts[N];
+    for (int i = 0; i < N; i++) {
+        /* Some texts repeat: 0, 13, 26, 39 are the same. */
+        snprintf(buf[i], sizeof buf[i], "text number %d of the tiny model", i % 13);
+        texts[i] = buf[i];
+    }
+    ac_error err;
+    /* embed_max_batch = 3: 14 batches, 4 at a time, on one context. */
+    ac_embeddings *e = embed("emb3", texts, N, 0, &err);
+    if (!e)
+        fprintf(stderr, "ac_embed: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(ac_embeddings_count(e), N);
+    CU_ASSERT_EQUAL(ac_embeddings_batches(e), 14);
+    long want = 0;
+    for (int i = 0; i < N; i++)
+        want += count_tokens(texts[i]);
+    CU_ASSERT_EQUAL(ac_embeddings_input_tokens(e), want);
+    /* Each vector is its own text's, as embedded alone. */
+    for (int i = 0; i < 13; i++) {
+        ac_embeddings *one = embed("tiny", texts + i, 1, 0, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(one);
+        for (int j = i; j < N; j += 13)
+            CU_ASSERT_EQUAL(memcmp(ac_embeddings_vector(e, (size_t)j),
+                                   ac_embeddings_vector(one, 0), 64 * sizeof(float)), 0);
+        ac_embeddings_free(one);
+    }
+    CU_ASSERT_NOT_EQUAL(memcmp(ac_embeddings_vector(e, 0), ac_embeddings_vector(e, 1),
+                               64 * sizeof(float)), 0);
+    ac_embeddings_free(e);
+}
+
+static void test_embed_too_long(void)
+{
+    /* "tiny" embeds at most n_batch (512) tokens a text. */
+    static char longtext[4000];
+    longtext[0] = '\0';
+    for (int i = 0; i < 600; i++)
+        strcat(longtext, "x ");
+    const char *texts[] = { "Hello", longtext, "world" };
+    long n = count_tokens(longtext);
+    CU_ASSERT(n > 512);
+    ac_error err;
+    ac_embeddings *e = embed("tiny", texts, 3, 0, &err);
+    CU_ASSERT_PTR_NULL(e);
+    CU_ASSERT_EQUAL(err.code, AC_EINVAL);
+    char want[64];
+    snprintf(want, sizeof want, "text 1 of the batch is %ld tokens", n);
+    if (!strstr(err.message, want))
+        fprintf(stderr, "too long: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "at most 512"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "n_batch"));
+    /* With n_batch 2048 it fits. */
+    e = embed("embbig", texts, 3, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL(e);
+    ac_embeddings_free(e);
+}
+
+static int embed_started(void *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&log_mu);
+    int yes = 0;
+    for (int i = 0; i < n_log && !yes; i++)
+        yes = strstr(log_lines[i], "embedding 1000 texts") != NULL;
+    pthread_mutex_unlock(&log_mu);
+    return yes;
+}
+
+/* "embedding cancelled after K of N texts": K, or -1. */
+static long embed_cancelled_after(void)
+{
+    long k = -1;
+    pthread_mutex_lock(&log_mu);
+    for (int i = 0; i < n_log && k < 0; i++) {
+        const char *at = strstr(log_lines[i], "embedding cancelled after ");
+        if (at && sscanf(at + strlen("embedding cancelled after "), "%ld", &k) != 1)
+            k = -1;
+    }
+    pthread_mutex_unlock(&log_mu);
+    return k;
+}
+
+static int embed_cancel_logged(void *ctx)
+{
+    (void)ctx;
+    return embed_cancelled_after() >= 0;
+}
+
+static void test_embed_cancel(void)
+{
+    /* 1000 texts of about 100 tokens in one batch (embed_max_batch 1000):
+     * seconds of work on one thread, so it is still running when
+     * cancelled, and one text is short enough (milliseconds; under
+     * valgrind under a second) for the check between texts to be seen. */
+    enum { N = 1000 };
+    static char longtext[220];
+    longtext[0] = '\0';
+    for (int i = 0; i < 50; i++)
+        strcat(longtext, "x ");
+    const char *texts[N];
+    for (int i = 0; i < N; i++)
+        texts[i] = longtext;
+    ac_llm *l = llm_of("embcancel", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    log_reset();
+    watch w = {0};
+    ac_error err;
+    ac_request *q = ac_aembed(l, texts, N, NULL, &WATCH, &w, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_FATAL(tu_wait_until(embed_started, NULL, 30000));
+    double t0 = now_ms();
+    ac_request_cancel(q);
+    CU_ASSERT_EQUAL(ac_request_wait(q, 10000), AC_OK);
+    CU_ASSERT_EQUAL(ac_request_status(q, &err), AC_ECANCELED);
+    /* The plugin stops between texts, before the end of its batch. */
+    CU_ASSERT(tu_wait_until(embed_cancel_logged, NULL, 10000));
+    long k = embed_cancelled_after();
+    double took = now_ms() - t0;
+    printf("\n  embedding stopped after %ld of 1000 texts, %.1f ms after the cancel\n", k, took);
+    CU_ASSERT(k >= 0 && k < 1000);
+    CU_ASSERT(took < 5000);
+    ac_request_free(q);
+    /* The context was let go: the next call is served. */
+    const char *one[] = { "Hello world" };
+    ac_embeddings *e = ac_embed(l, one, 1, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL(e);
+    ac_embeddings_free(e);
+    ac_llm_free(l);
+}
+
+static void test_embed_measure(void)
+{
+    enum { N = 256 };
+    char buf[N][80];
+    const char *texts[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(buf[i], sizeof buf[i], "The quick brown fox %d jumps over the lazy dog.", i);
+        texts[i] = buf[i];
+    }
+    ac_error err;
+    ac_embeddings *e = embed("tiny", texts, 1, 0, &err); /* the context made */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    ac_embeddings_free(e);
+    double t0 = now_ms();
+    e = embed("tiny", texts, N, 0, &err);
+    double took = now_ms() - t0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    long tokens = ac_embeddings_input_tokens(e);
+    printf("\n  %d short texts (%ld tokens) in %.1f ms: %.0f texts/s, %.0f tokens/s\n", N,
+           tokens, took, N * 1000.0 / took, tokens * 1000.0 / took);
+    ac_embeddings_free(e);
+    static char longtext[1100];
+    longtext[0] = '\0';
+    for (int i = 0; i < 250; i++)
+        strcat(longtext, "x ");
+    const char *longs[16];
+    for (int i = 0; i < 16; i++)
+        longs[i] = longtext;
+    t0 = now_ms();
+    e = embed("tiny", longs, 16, 0, &err);
+    took = now_ms() - t0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    tokens = ac_embeddings_input_tokens(e);
+    printf("  16 texts of %ld tokens in %.1f ms: %.0f texts/s, %.0f tokens/s\n", tokens / 16,
+           took, 16 * 1000.0 / took, tokens * 1000.0 / took);
+    ac_embeddings_free(e);
+}
+
+
 static void test_measure(void)
 {
     enum { TOKENS = 256, PAR = 4 };
@@ -932,7 +1218,7 @@ static int plugin_init(void)
         copy_file(TINY, c, 100000) || write_text(d, "This is not a model.\n") ||
         write_text(e, "models live here\n"))
         return 1;
-    char conf[4096];
+    char conf[8192];
     snprintf(conf, sizeof conf,
              "abstractcore = { plugin_path = [ \"%s\" ]; engine = { workers = 12; }; };\n"
              "providers = (\n"
@@ -951,10 +1237,22 @@ static int plugin_init(void)
              "   chat_template = \"no-such-template\"; },\n"
              " { name = \"missing\"; plugin = \"llamacpp\"; model_path = \"%s/missing.gguf\"; },\n"
              " { name = \"measure\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
-             "   n_ctx = 2048; n_parallel = 4; }\n"
+             "   n_ctx = 2048; n_parallel = 4; },\n"
+             " { name = \"emb3\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_parallel = 1; embed_max_batch = 3; embed_parallel = 4; },\n"
+             " { name = \"embraw\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_parallel = 1; embed_normalize = false; },\n"
+             " { name = \"emblast\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_parallel = 1; embed_pooling = \"last\"; },\n"
+             " { name = \"embbig\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_parallel = 1; n_ctx = 2048; n_batch = 2048; },\n"
+             " { name = \"embcancel\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_parallel = 1; embed_max_batch = 1000; },\n"
+             " { name = \"badpool\"; plugin = \"llamacpp\"; model_path = \"%s\";"
+             "   embed_pooling = \"max\"; }\n"
              ");\n",
              PLUGIN_DIR, TINY, TINY_PROGRAMMED, folder, TINY_PROGRAMMED, TINY_PROGRAMMED,
-             TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY);
+             TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY, TINY, TINY, TINY, TINY, TINY, TINY);
     char *path = tu_write_temp(conf);
     ac_error err;
     int rc = ac_core_open(&core, path, &err) == AC_OK ? 0 : 1;
@@ -1017,6 +1315,11 @@ int main(void)
         { "missing, corrupt and non-GGUF files", test_bad_files },
         { "a folder of models is listed", test_list_models },
         { "measure", test_measure },
+        { "embeddings: vectors, usage, pooling, dimensions", test_embed_vectors },
+        { "embeddings: 40 texts in 14 batches, in order", test_embed_order },
+        { "embeddings: a text too long", test_embed_too_long },
+        { "embeddings: cancel", test_embed_cancel },
+        { "embeddings: measure", test_embed_measure },
     };
     if (CU_initialize_registry() != CUE_SUCCESS || TU_ADD_SUITE("text", NULL, NULL, text) ||
         TU_ADD_SUITE("gbnf", gbnf_init, gbnf_clean, gbnf) ||

@@ -77,9 +77,10 @@ TINY="$top_builddir/tests/llama/tiny.gguf"
 if [ -f "$LLAMACPP" ] && [ -f "$TINY" ]; then
     run 300 "$CHECK" -m tiny -s "model_path=\"$TINY\"" -s n_threads=1 -s n_ctx=2048 "$LLAMACPP"
     if checked_ok && out_has '^plugin: llamacpp ' && out_has '^protocol: in-process' &&
-        out_has '^settings: model_path n_ctx n_threads n_batch n_gpu_layers n_parallel chat_template top_k$' &&
+        out_has '^settings: model_path n_ctx n_threads n_batch n_gpu_layers n_parallel chat_template top_k embed_pooling embed_normalize$' &&
         out_has '^PASS init$' && out_has '^PASS stream$' && out_has '^PASS cancel$' &&
-        out_has '^PASS concurrent$' && out_has '^PASS models$' && out_has '^PASS log$'; then
+        out_has '^PASS concurrent$' && out_has '^PASS models$' && out_has '^PASS log$' &&
+        out_has '^PASS embed_unit$' && out_has '^PASS embeddings$'; then
         pass "acore-provider-check llamacpp"
     else
         fail "acore-provider-check llamacpp"

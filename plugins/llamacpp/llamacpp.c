@@ -1,7 +1,7 @@
 /*
  * llamacpp.c -- the `llamacpp` provider plugin: GGUF models run in this
  * process by libllama (llama.cpp), no server.  Descriptor, entry point,
- * settings, init / fini, run_local and list_models.
+ * settings, init / fini, run_local, run_embed and list_models.
  *
  * One request (run_local, on a core worker thread): find the model and
  * load it on first use (model.c), format and tokenize the prompt
@@ -78,6 +78,33 @@ static int default_threads(void)
     return n < 1 ? 1 : n > 8 ? 8 : (int)n;
 }
 
+/* embed_pooling and embed_normalize (embed.c). */
+static ac_status read_embed_config(const ac_settings *s, lc_config *c, ac_call *call)
+{
+    static const struct { const char *name; enum llama_pooling_type type; } pools[] = {
+        { "model", LLAMA_POOLING_TYPE_UNSPECIFIED }, { "mean", LLAMA_POOLING_TYPE_MEAN },
+        { "cls", LLAMA_POOLING_TYPE_CLS }, { "last", LLAMA_POOLING_TYPE_LAST },
+    };
+    c->embed_pooling = LLAMA_POOLING_TYPE_UNSPECIFIED;
+    c->embed_normalize = 1;
+    const char *v;
+    int got = lc_host->setting_string(s, "embed_pooling", &v);
+    if (got < 0)
+        return bad(s, "embed_pooling", "one of \"model\", \"mean\", \"cls\", \"last\"", call);
+    if (got == 1) {
+        size_t i = 0;
+        while (i < sizeof pools / sizeof pools[0] && strcmp(v, pools[i].name) != 0)
+            i++;
+        if (i == sizeof pools / sizeof pools[0])
+            return bad(s, "embed_pooling", "one of \"model\", \"mean\", \"cls\", \"last\"",
+                       call);
+        c->embed_pooling = pools[i].type;
+    }
+    if (lc_host->setting_bool(s, "embed_normalize", &c->embed_normalize) < 0)
+        return bad(s, "embed_normalize", "true or false", call);
+    return AC_OK;
+}
+
 static ac_status read_config(const ac_settings *s, lc_config *c, ac_call *call)
 {
     c->n_ctx = 0;
@@ -126,7 +153,7 @@ static ac_status read_config(const ac_settings *s, lc_config *c, ac_call *call)
         if (!(c->chat_template = lc_host->strdup(v)))
             return lc_host->fail(call, AC_ENOMEM, AC_STAGE_CONFIG, "out of memory");
     }
-    return AC_OK;
+    return read_embed_config(s, c, call);
 }
 
 static void config_free(lc_config *c)
@@ -380,6 +407,26 @@ static ac_status lc_run(void *state, const ac_gen_request *req, ac_sink *sink, a
     return st;
 }
 
+/* run_embed: the batch's vectors from the model's pooled output. */
+static ac_status lc_embed(void *state, const ac_embed_request *req, ac_embed_sink *out,
+                          ac_call *call)
+{
+    lc_state *S = state;
+    lc_model *m = NULL;
+    pthread_mutex_lock(&S->mu);
+    ac_status st = lc_model_get(&S->cfg, &S->models, req->model, &m, call);
+    pthread_mutex_unlock(&S->mu);
+    if (st != AC_OK)
+        return st;
+    return lc_embed_run(&S->cfg, m, req, out, call);
+}
+
+static size_t lc_embed_batch(void *state)
+{
+    (void)state;
+    return lc_embed_max_batch();
+}
+
 static ac_status lc_list(void *state, ac_model_list *out, ac_call *call)
 {
     lc_state *S = state;
@@ -392,7 +439,7 @@ static ac_status lc_list(void *state, ac_model_list *out, ac_call *call)
 
 static const char *const lc_settings[] = {
     "model_path", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "n_parallel",
-    "chat_template", "top_k", NULL
+    "chat_template", "top_k", "embed_pooling", "embed_normalize", NULL
 };
 
 static const ac_provider lc_provider = {
@@ -408,6 +455,8 @@ static const ac_provider lc_provider = {
     .run_local   = lc_run,
     .settings    = lc_settings,
     .list_models = lc_list,
+    .run_embed   = lc_embed,
+    .embed_max_batch = lc_embed_batch,
 };
 
 const ac_provider *ac_provider_entry(const ac_host_api *host)

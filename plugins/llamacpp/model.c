@@ -406,6 +406,11 @@ ac_status lc_model_get(const lc_config *cfg, lc_model **list, const char *name, 
     memset(m, 0, sizeof *m);
     m->path = path;
     m->id = id;
+    if (pthread_mutex_init(&m->emu, NULL) != 0) {
+        lc_model_free(m);
+        return lc_host->fail(call, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+    }
+    m->emu_ok = 1;
     lc_log_install();
     struct llama_model_params mp = llama_model_default_params();
     mp.load_mode = LLAMA_LOAD_MODE_MMAP;
@@ -453,6 +458,9 @@ void lc_model_free(lc_model *m)
     if (!m)
         return;
     lc_sched_stop(m);
+    lc_embed_free(m);
+    if (m->emu_ok)
+        pthread_mutex_destroy(&m->emu);
     if (m->batch.token)
         llama_batch_free(m->batch);
     if (m->ctx)

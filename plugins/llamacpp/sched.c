@@ -259,21 +259,12 @@ static void publish(lc_model *m, lc_job **in_batch, int n)
 static void *decode_main(void *arg)
 {
     lc_model *m = arg;
-    lc_job **in_batch = lc_host->malloc((size_t)m->n_parallel * sizeof *in_batch);
+    lc_job **in_batch = m->in_batch;
     pthread_mutex_lock(&m->mu);
     for (;;) {
         if (m->stopping)
             break;
         admit(m);
-        if (!in_batch) {
-            /* No memory for the step list: fail every job rather than
-             * leave their callers waiting. */
-            for (int s = 0; s < m->n_parallel; s++)
-                if (m->slots[s])
-                    fail_job(m, m->slots[s], AC_ENOMEM, "out of memory");
-            pthread_cond_wait(&m->work, &m->mu);
-            continue;
-        }
         int n = build_batch(m, in_batch);
         if (!n) {
             pthread_cond_wait(&m->work, &m->mu);
@@ -299,26 +290,36 @@ static void *decode_main(void *arg)
         publish(m, in_batch, n);
     }
     pthread_mutex_unlock(&m->mu);
-    lc_host->free(in_batch);
     return NULL;
 }
 
 ac_status lc_sched_start(lc_model *m)
 {
-    if (pthread_mutex_init(&m->mu, NULL) != 0)
+    /* The step list is made here, not by the thread: an allocation
+     * failure is then the caller's to report, and the thread never
+     * allocates behind a caller's back (a plugin checker counting the
+     * blocks it holds would see them come and go). */
+    m->in_batch = lc_host->malloc((size_t)m->n_parallel * sizeof *m->in_batch);
+    if (!m->in_batch)
         return AC_ENOMEM;
+    if (pthread_mutex_init(&m->mu, NULL) != 0)
+        goto fail;
     if (pthread_cond_init(&m->work, NULL) != 0) {
         pthread_mutex_destroy(&m->mu);
-        return AC_ENOMEM;
+        goto fail;
     }
     atomic_init(&m->decodes, 0);
     if (pthread_create(&m->thread, NULL, decode_main, m) != 0) {
         pthread_cond_destroy(&m->work);
         pthread_mutex_destroy(&m->mu);
-        return AC_ENOMEM;
+        goto fail;
     }
     m->running = 1;
     return AC_OK;
+fail:
+    lc_host->free(m->in_batch);
+    m->in_batch = NULL;
+    return AC_ENOMEM;
 }
 
 void lc_sched_stop(lc_model *m)
@@ -332,6 +333,8 @@ void lc_sched_stop(lc_model *m)
     pthread_join(m->thread, NULL);
     pthread_cond_destroy(&m->work);
     pthread_mutex_destroy(&m->mu);
+    lc_host->free(m->in_batch);
+    m->in_batch = NULL;
     m->running = 0;
 }
 

@@ -7,7 +7,8 @@
  * mock, whose embeddings answer every protocol it knows; then
  * parse_embed_response on that reply the same way, and its vectors must
  * be the mock's for those texts, at their places.  An in-process plugin
- * runs run_embed instead, under the same allocation failures.
+ * runs run_embed instead, once (it may load a model it keeps until fini),
+ * then under the same allocation failures.
  *
  * Phase 2 (the "embeddings" scenario), through the real core: one batch
  * past the plugin's limit (embed_max_batch) is cut in two, every vector
@@ -213,7 +214,14 @@ verdict check_unit_embed(checker *c, const ac_provider *d)
     }
     c->embed_max = d->embed_max_batch ? d->embed_max_batch(state) : 0;
     if (c->embed_local) {
-        v = failing(d, state, f, do_run, NULL, "run_embed");
+        /* One run first: an in-process plugin may load its model on first
+         * use and keep it until fini (not a leak of the call's). */
+        ac_fake_reset(f);
+        if (do_run(d, state, f, NULL) != AC_OK)
+            v = check_fail("run_embed: %s (%s)", ac_fake_error(f)->message,
+                           ac_strerror(ac_fake_error(f)->code));
+        if (!v)
+            v = failing(d, state, f, do_run, NULL, "run_embed");
         if (!v)
             v = unit_vectors(f, 0);
     } else {
