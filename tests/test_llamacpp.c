@@ -61,7 +61,8 @@ static int n_log;
 static void on_log(ac_log_level level, const char *provider, const char *message, void *user)
 {
     (void)level, (void)provider, (void)user;
-    if (!strstr(message, "generated tokens") && !strstr(message, "embedding "))
+    if (!strstr(message, "generated tokens") && !strstr(message, "embedding ") &&
+        !strstr(message, "no pooling of its own"))
         return;
     pthread_mutex_lock(&log_mu);
     if (n_log < MAX_LINES)
@@ -986,6 +987,43 @@ static void test_embed_vectors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "embed_pooling"));
 }
 
+/* A model without a pooling of its own (the programmed one, as a chat
+ * model): embed_pooling "model" falls back to the mean of its tokens, said
+ * once in the log, and gives exactly what "mean" asked for gives. */
+static int nopool_logged(void)
+{
+    int found = 0;
+    pthread_mutex_lock(&log_mu);
+    for (int i = 0; i < n_log && !found; i++)
+        found = strstr(log_lines[i], "tiny-programmed has no pooling of its own") != NULL;
+    pthread_mutex_unlock(&log_mu);
+    return found;
+}
+
+static void test_embed_no_pooling(void)
+{
+    const char *texts[] = { "Hello world", "the lazy dog" };
+    ac_error err;
+    log_reset();
+    ac_embeddings *dflt = embed("prog", texts, 2, 0, &err);
+    if (!dflt)
+        fprintf(stderr, "ac_embed: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dflt);
+    CU_ASSERT_TRUE(nopool_logged());
+    ac_embeddings *mean = embed("progmean", texts, 2, 0, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mean);
+    size_t sz = 64 * sizeof(float);
+    for (size_t i = 0; i < 2; i++) {
+        CU_ASSERT(fabs(norm_of(ac_embeddings_vector(dflt, i), 64) - 1.0) < 1e-5);
+        CU_ASSERT_EQUAL(memcmp(ac_embeddings_vector(dflt, i), ac_embeddings_vector(mean, i), sz),
+                        0);
+    }
+    CU_ASSERT_NOT_EQUAL(memcmp(ac_embeddings_vector(dflt, 0), ac_embeddings_vector(dflt, 1), sz),
+                        0);
+    ac_embeddings_free(dflt);
+    ac_embeddings_free(mean);
+}
+
 static void test_embed_order(void)
 {
     enum { N = 40 };
@@ -1249,10 +1287,13 @@ static int plugin_init(void)
              " { name = \"embcancel\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
              "   n_parallel = 1; embed_max_batch = 1000; },\n"
              " { name = \"badpool\"; plugin = \"llamacpp\"; model_path = \"%s\";"
-             "   embed_pooling = \"max\"; }\n"
+             "   embed_pooling = \"max\"; },\n"
+             " { name = \"progmean\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_parallel = 1; embed_pooling = \"mean\"; }\n"
              ");\n",
              PLUGIN_DIR, TINY, TINY_PROGRAMMED, folder, TINY_PROGRAMMED, TINY_PROGRAMMED,
-             TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY, TINY, TINY, TINY, TINY, TINY, TINY);
+             TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY, TINY, TINY, TINY, TINY, TINY, TINY,
+             TINY_PROGRAMMED);
     char *path = tu_write_temp(conf);
     ac_error err;
     int rc = ac_core_open(&core, path, &err) == AC_OK ? 0 : 1;
@@ -1316,6 +1357,7 @@ int main(void)
         { "a folder of models is listed", test_list_models },
         { "measure", test_measure },
         { "embeddings: vectors, usage, pooling, dimensions", test_embed_vectors },
+        { "embeddings: a model without a pooling of its own", test_embed_no_pooling },
         { "embeddings: 40 texts in 14 batches, in order", test_embed_order },
         { "embeddings: a text too long", test_embed_too_long },
         { "embeddings: cancel", test_embed_cancel },

@@ -12,8 +12,7 @@ milliseconds (about 0.6 MB, f32):
 
   n_vocab 433, n_embd 64, n_layer 2, n_head 4, n_head_kv 2 (grouped-query
   attention), head size 16, n_ff 128, context_length 2048, RMS-norm eps 1e-5,
-  rope base 10000, pooling_type MEAN (so an embeddings context pools per
-  sequence without being told), a ChatML chat template
+  rope base 10000, a ChatML chat template
   (tokenizer.chat_template), general.name "tiny-<variant>".
 
 Vocabulary ("llama" = SentencePiece-style, byte fallback, so any UTF-8 text
@@ -46,6 +45,11 @@ Variants:
               lazy dog.", 10 tokens) and then <|im_end|> (end of
               generation).  Other last tokens continue with random text.
               Useful for stop strings, max tokens and finish reasons.
+
+The random variant declares pooling_type MEAN (an embedding model's key:
+an embeddings context pools per sequence without being told); the
+programmed one declares none, as a chat model, so the llamacpp plugin's
+fallback for models without a pooling of their own is tested on it.
 
 The weights are drawn from PCG64's raw bit stream (numpy keeps that stable
 across versions) as uniform values, not from numpy's distribution methods,
@@ -217,7 +221,8 @@ def main():
     wr.add_rope_freq_base(10000.0)
     wr.add_layer_norm_rms_eps(1e-5)
     wr.add_vocab_size(len(toks))
-    wr.add_pooling_type(gguf.PoolingType.MEAN)
+    if args.variant == "random":
+        wr.add_pooling_type(gguf.PoolingType.MEAN)
 
     wr.add_tokenizer_model("llama")
     wr.add_token_list(toks)
