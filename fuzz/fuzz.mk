@@ -5,7 +5,8 @@
 #   srcdir       the source tree (absolute)
 #   FUZZ_CC      clang with libFuzzer (configure checked it)
 #   FUZZ_CFLAGS  extra flags (user's; default -g -O1)
-#   DEP_CFLAGS   DEP_LIBS  json-c, libcurl, libconfig, PCRE2
+#   DEP_CFLAGS   DEP_LIBS  json-c, libcurl, libconfig, PCRE2, libmagic,
+#                          poppler-glib, libvips
 #   CORE_SRCS    SDK_SRCS  the core's and the SDK's sources
 #   PLUGINS      the bundled plugins; PLUGIN_SRCS_<name> their sources
 #
@@ -29,9 +30,8 @@ OUT        := fuzz/out
 FUZZ_CFLAGS ?= -g -O1
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -fPIC $(SAN) -fsanitize=fuzzer-no-link \
+              -I$(OUT)/include \
               -I$(srcdir)/core/include -I$(srcdir)/sdk/include -I$(srcdir)/core -I$(srcdir)/fuzz \
-              -DAC_SYSCONFDIR='"/nonexistent/abstractcore-fuzz"' \
-              -DAC_PLUGINSDIR='"/nonexistent/abstractcore-fuzz/plugins"' \
               $(WARN_CFLAGS) -Wno-format-zero-length $(DEP_CFLAGS) $(FUZZ_CFLAGS)
 
 SIMPLE_TARGETS := framer config session schema toolparse reply
@@ -49,7 +49,19 @@ PLUGINDIR := $(abspath $(OUT)/plugins)
 all: $(BINS) $(SOS)
 .PHONY: all
 
-$(OUT)/obj/%.o: $(srcdir)/%.c
+# The fuzz build's own ac_paths.h (the build's is made from configure's
+# folders): folders that do not exist, so nothing installed is read.
+$(OUT)/include/ac_paths.h:
+	@mkdir -p $(@D)
+	@{ echo '/* ac_paths.h for the fuzz build (fuzz/fuzz.mk): folders that do not exist. */'; \
+	  echo '#define AC_PREFIX "/nonexistent/abstractcore-fuzz"'; \
+	  echo '#define AC_BINDIR "/nonexistent/abstractcore-fuzz/bin"'; \
+	  echo '#define AC_LIBDIR "/nonexistent/abstractcore-fuzz/lib"'; \
+	  echo '#define AC_SYSCONFDIR "/nonexistent/abstractcore-fuzz"'; \
+	  echo '#define AC_PLUGINSDIR "/nonexistent/abstractcore-fuzz/plugins"'; \
+	  echo '#define AC_DATADIR "/nonexistent/abstractcore-fuzz/share"'; } >$@
+
+$(OUT)/obj/%.o: $(srcdir)/%.c | $(OUT)/include/ac_paths.h
 	@mkdir -p $(@D)
 	@echo "  FUZZCC   $*.c"
 	@$(FUZZ_CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
