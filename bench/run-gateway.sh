@@ -79,7 +79,7 @@ providers = ( { name = "mock"; plugin = "openai"; base_url = "$url/v1"; api_key 
 server = { max_connections = 20000; access_log = ""; };
 EOF
     : >"$tmp/gw.out"
-    "$SERVE" -c "$tmp/gw.conf" --listen 127.0.0.1:0 >"$tmp/gw.out" 2>"$tmp/gw.err" &
+    "$SERVE" -C "$tmp/gw.conf" --listen 127.0.0.1:0 >"$tmp/gw.out" 2>"$tmp/gw.err" &
     gwpid=$!
     i=0
     gw=

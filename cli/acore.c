@@ -48,11 +48,29 @@
 static int acore_cmd_help(cli_ctx *ctx);
 
 /* `acore [OPTIONS] serve ...`: reached when options came before the word
- * (`acore serve ...` goes to the gateway at once, in main).  acore's own
- * options are not the gateway's: only the words after `serve` go on. */
+ * (`acore serve ...` goes to the gateway at once, in main).  Of acore's
+ * own options only -C means something to the gateway: it goes on, before
+ * the words after `serve`. */
 static int acore_cmd_serve(cli_ctx *ctx)
 {
-    return acore_serve_exec(ctx->argc + 1, ctx->argv - 1);
+    const char *config = ctx->o->config_path;
+    size_t n = (size_t)ctx->argc + 1 + (config ? 2 : 0);
+    char **args = calloc(n + 1, sizeof *args);
+    if (!args) {
+        cli_errorf("out of memory");
+        return CLI_EXIT_REQUEST;
+    }
+    size_t k = 0;
+    args[k++] = "serve";
+    if (config) {
+        args[k++] = "--config";
+        args[k++] = (char *)config;
+    }
+    for (int i = 0; i < ctx->argc; i++)
+        args[k++] = ctx->argv[i];
+    int rc = acore_serve_exec((int)k, args); /* returns only when it could not run it */
+    free(args);
+    return rc;
 }
 
 /*

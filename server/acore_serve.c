@@ -37,7 +37,8 @@ static const char usage[] =
     "Serve every configured provider through the OpenAI Chat Completions and\n"
     "Anthropic Messages HTTP APIs.\n"
     "\n"
-    "  -c, --config FILE     the configuration (default: the usual search, as acore)\n"
+    "  -C, --config FILE     the configuration (default: the usual search, as acore;\n"
+    "                        -c is accepted too)\n"
     "  -l, --listen ADDR:PORT  where to listen (default: server.listen, else\n"
     "                        127.0.0.1:8080); port 0 picks a free one\n"
     "  -h, --help            this help\n"
@@ -52,7 +53,7 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
+        {"config", required_argument, NULL, 'C'},
         {"listen", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -61,8 +62,9 @@ int main(int argc, char **argv)
     const char *config = NULL, *listen = NULL;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:l:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":C:c:l:hV", opts, NULL)) != -1) {
         switch (c) {
+        case 'C':
         case 'c': config = optarg; break;
         case 'l': listen = optarg; break;
         case 'h': fputs(usage, stdout); return 0;

@@ -58,7 +58,7 @@ EOF
 # start_gw N: an instance on a free port; sets gwNpid and gwNport.
 start_gw() {
     : >"$tmp/gw$1.out" # before the background job's redirection, which may come late
-    "$SERVE" -c "$tmp/gw.conf" --listen 127.0.0.1:0 >"$tmp/gw$1.out" 2>"$tmp/gw$1.err" &
+    "$SERVE" -C "$tmp/gw.conf" --listen 127.0.0.1:0 >"$tmp/gw$1.out" 2>"$tmp/gw$1.err" &
     eval "gw$1pid=$!"
     i=0
     port=

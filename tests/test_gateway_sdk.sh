@@ -71,7 +71,7 @@ providers = (
 server = { access_log = "$tmp/access.log"; keys = ( { id = "sdk"; key = "$KEY"; } ); };
 EOF
 : >"$tmp/gw.out"
-"$SERVE" -c "$tmp/gw.conf" --listen 127.0.0.1:0 >"$tmp/gw.out" 2>"$tmp/gw.err" &
+"$SERVE" -C "$tmp/gw.conf" --listen 127.0.0.1:0 >"$tmp/gw.out" 2>"$tmp/gw.err" &
 gwpid=$!
 i=0
 base=

@@ -68,7 +68,7 @@ else fail "acore(1) lacks the commands:$missing"; fi
 # Formatting: no groff warning.
 if command -v groff >/dev/null 2>&1; then
     for page in "$top_srcdir/docs/acore.1" "$top_srcdir/docs/acore-mockd.1" \
-                "$top_srcdir/docs/acore-provider-check.1" "$MAN3" \
+                "$top_srcdir/docs/acore-provider-check.1" "$top_srcdir/docs/acore-serve.1" "$MAN3" \
                 "$top_builddir/docs/abstractcore.conf.5"; do
         if [ ! -f "$page" ]; then
             fail "$page is missing"
@@ -82,6 +82,15 @@ if command -v groff >/dev/null 2>&1; then
 else
     echo "SKIP: groff is not installed: the pages were not formatted"
 fi
+
+# A request run into the line before it (".BR \-v ..SH DEMO MODE")
+# formats without a warning, as text: the section is lost.
+for page in "$top_srcdir"/docs/*.1 "$MAN3" "$top_srcdir/docs/abstractcore.conf.5.in"; do
+    joined=$(grep -nE '.[^[:space:]]\.(SH|SS|TP|PP|RS|RE|IP|nf|fi)( |$)' "$page" | head -3)
+    if [ -z "$joined" ]; then
+        pass "$(basename "$page"): every request on a line of its own"
+    else fail "$(basename "$page"): a request inside a line: $joined"; fi
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

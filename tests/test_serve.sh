@@ -33,14 +33,22 @@ run 10 "$SERVE" extra
 if [ "$rc" -eq 2 ] && err_has "unexpected argument 'extra'"; then pass "an operand: 2"; else fail "an operand: 2"; fi
 
 printf 'server = { listen = "localhost:80"; };\n' >"$tmp/bad.conf"
-run 10 "$SERVE" -c "$tmp/bad.conf"
+run 10 "$SERVE" -C "$tmp/bad.conf"
 if [ "$rc" -eq 3 ] && err_has "server.listen" && err_has "bad.conf:1"; then
     pass "a bad server section: 3, naming file, line and key"
 else
     fail "a bad server section: 3, naming file, line and key"
 fi
+run 10 env ACORE_SERVE="$SERVE" "$ACORE" -C "$tmp/bad.conf" serve
+if [ "$rc" -eq 3 ] && err_has "server.listen" && err_has "bad.conf:1"; then
+    pass "acore -C FILE serve: the gateway reads FILE"
+else
+    fail "acore -C FILE serve: the gateway reads FILE"
+fi
+run 10 "$SERVE" -c "$tmp/bad.conf"
+if [ "$rc" -eq 3 ] && err_has "bad.conf:1"; then pass "-c is -C"; else fail "-c is -C"; fi
 printf 'server = { aliases = [ "x" ]; };\n' >"$tmp/bad2.conf"
-run 10 "$SERVE" -c "$tmp/bad2.conf"
+run 10 "$SERVE" -C "$tmp/bad2.conf"
 if [ "$rc" -eq 3 ] && err_has "server.aliases: 'x' is not ALIAS=PROVIDER/MODEL"; then
     pass "a bad alias: 3"
 else
@@ -48,7 +56,7 @@ else
 fi
 printf 'abc key1\n' >"$tmp/keys"
 printf 'server = { keys_file = "%s"; keys = ( { id = "abc"; key = "k2"; } ); };\n' "$tmp/keys" >"$tmp/bad3.conf"
-run 10 "$SERVE" -c "$tmp/bad3.conf"
+run 10 "$SERVE" -C "$tmp/bad3.conf"
 if [ "$rc" -eq 3 ] && err_has "client key id 'abc' is used twice" && ! err_has key1; then
     pass "a key id used twice: 3, and the key not shown"
 else
@@ -65,7 +73,7 @@ server = { listen = "127.0.0.1:0"; keys_file = "$tmp/keys"; };
 EOF
 printf '# the clients\nweb sk-web-0123456789 rpm=100\n' >"$tmp/keys"
 : >"$tmp/gw.out"
-"$SERVE" -c "$tmp/gw.conf" >"$tmp/gw.out" 2>"$tmp/gw.err" &
+"$SERVE" -C "$tmp/gw.conf" >"$tmp/gw.out" 2>"$tmp/gw.err" &
 gwpid=$!
 base=
 i=0
