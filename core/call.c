@@ -29,9 +29,37 @@ void ac__call_init_refine(ac_call *c, const char *provider, const ac_settings *s
     c->refining = 1;
 }
 
+static const char redact_mark[] = "[redacted]";
+
+/* Replace the n bytes at pos of text (cap bytes) with the mark, as much of
+ * it and of what follows as fits.  Returns the offset after the mark. */
+static size_t redact_span(char *text, size_t cap, size_t pos, size_t n)
+{
+    size_t len = strlen(text);
+    size_t tail = len - pos - n;
+    size_t room = cap - 1 - pos;           /* bytes we may write from pos */
+    size_t m = sizeof redact_mark - 1 < room ? sizeof redact_mark - 1 : room;
+    size_t keep = tail < room - m ? tail : room - m;
+    memmove(text + pos + m, text + pos + n, keep);
+    memcpy(text + pos, redact_mark, m);
+    text[pos + m + keep] = '\0';
+    return pos + m;
+}
+
+/* 1 when the text just before `end` is the first 4 or more bytes of
+ * secret (n bytes); *p is how many. */
+static int cut_key_before(const char *text, size_t end, const char *secret, size_t n, size_t *p)
+{
+    for (size_t k = n - 1 < end ? n - 1 : end; k >= 4; k--)
+        if (memcmp(text + end - k, secret, k) == 0) {
+            *p = k;
+            return 1;
+        }
+    return 0;
+}
+
 void ac__scrub_secrets(const ac_settings *s, char *text, size_t cap)
 {
-    static const char mark[] = "[redacted]";
     for (size_t k = 0; s && k < ac__settings_secret_count(s); k++) {
         const char *secret = ac__settings_secret_at(s, k);
         size_t n = strlen(secret);
@@ -39,18 +67,22 @@ void ac__scrub_secrets(const ac_settings *s, char *text, size_t cap)
         if (n < 4)
             continue;
         char *at;
-        size_t from = 0;
-        while ((at = strstr(text + from, secret)) != NULL) {
-            size_t pos = (size_t)(at - text), len = strlen(text);
-            size_t tail = len - pos - n;
-            size_t room = cap - 1 - pos;           /* bytes we may write from pos */
-            size_t m = sizeof mark - 1 < room ? sizeof mark - 1 : room;
-            size_t keep = tail < room - m ? tail : room - m;
-            memmove(at + m, at + n, keep);
-            memcpy(at, mark, m);
-            at[m + keep] = '\0';
-            from = pos + m;
+        size_t from = 0, p;
+        while ((at = strstr(text + from, secret)) != NULL)
+            from = redact_span(text, cap, (size_t)(at - text), n);
+        /* A text cut inside a key keeps the key's first bytes, which the
+         * search above does not find: before a "..." (the core's and the
+         * SDK's excerpts mark their cuts so), or at the end of a text that
+         * fills its buffer. */
+        for (from = 0; (at = strstr(text + from, "...")) != NULL;) {
+            size_t end = (size_t)(at - text);
+            if (cut_key_before(text, end, secret, n, &p))
+                end = redact_span(text, cap, end - p, p);
+            from = end + 3 <= strlen(text) ? end + 3 : strlen(text);
         }
+        size_t len = strlen(text);
+        if (cap && len + 1 == cap && cut_key_before(text, len, secret, n, &p))
+            redact_span(text, cap, len - p, p);
     }
 }
 

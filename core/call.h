@@ -43,7 +43,9 @@ void      ac__call_init_refine(ac_call *c, const char *provider, const ac_settin
 ac_status ac__call_error(ac_call *c, ac_status st, const char *fn, ac_error *err);
 
 /* Remove each of s's secrets from the NUL-terminated text (in place):
- * every occurrence reads "[redacted]", truncated to fit cap bytes. */
+ * every occurrence reads "[redacted]", truncated to fit cap bytes; and
+ * when the text fills cap, so may have been cut inside a secret, a tail
+ * that is a secret's first 4 or more bytes reads so too. */
 void      ac__scrub_secrets(const ac_settings *s, char *text, size_t cap);
 
 /* The host table's reporting members (host.c points at them). */

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "error.h"
 #include "hook.h"
+#include "log.h"
 #include "params.h"
 #include "response.h"
 
@@ -212,6 +213,11 @@ rq_state ac__request_state(const ac_request *q)
 
 int ac__refuse_blocking(const ac_llm *llm, const char *what, ac_error *err)
 {
+    /* ac_request_wait and ac_gather return a bare status: the why goes to
+     * the log, so that a program is not left with AC_EBUSY alone. */
+    ac_error own;
+    if (!err)
+        err = &own;
     if (ac__in_engine_context()) {
         ac__error_set(err, AC_EBUSY, AC_STAGE_REQUEST,
                       "%s called from a callback, where it would wait for itself; use the "
@@ -225,6 +231,8 @@ int ac__refuse_blocking(const ac_llm *llm, const char *what, ac_error *err)
     }
     if (llm)
         ac__error_set_provider(err, llm->inst->name);
+    if (err == &own)
+        ac__log(AC_LOG_WARN, llm ? llm->inst->name : NULL, "%s", own.message);
     return 1;
 }
 

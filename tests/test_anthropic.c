@@ -433,6 +433,22 @@ static void test_error_key_blanked(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "[redacted]"));
         ac_response_free(r);
     }
+    /* The key at every place around the end of the message: a message
+     * cut inside the key keeps none of it. */
+    for (size_t pad = 0; pad < AC_ERROR_MESSAGE_MAX; pad += 3) {
+        char filler[AC_ERROR_MESSAGE_MAX + 1], body[2 * AC_ERROR_MESSAGE_MAX + 256];
+        memset(filler, 'x', pad);
+        filler[pad] = '\0';
+        snprintf(body, sizeof body, "{\"type\":\"error\",\"error\":{\"type\":"
+                 "\"authentication_error\",\"message\":\"%s %s\"}}", filler, key);
+        ac_response *r;
+        ac_error err;
+        seen s;
+        CU_ASSERT_EQUAL(replay(l, AC_FRAMING_NONE, 401, body, strlen(body), 0, &r, &err, &s),
+                        AC_EHTTP);
+        CU_ASSERT_PTR_NULL(strstr(err.message, "sk-ant-api"));
+        ac_response_free(r);
+    }
     static const char ev[] = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
                              "\"api_error\",\"message\":\"bad key sk-ant-api03-SECRET0123456789\"}}\n\n";
     ac_response *r;

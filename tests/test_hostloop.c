@@ -195,6 +195,16 @@ static void test_many_streams_cancels_timeouts(void)
 
 static int is_done(void *q) { return ac_request_done(q); }
 
+/* The log's warnings (the why of a bare AC_EBUSY). */
+static char warned[512];
+static void keep_warning(ac_log_level level, const char *provider, const char *message,
+                         void *user)
+{
+    (void)provider, (void)user;
+    if (level == AC_LOG_WARN)
+        snprintf(warned, sizeof warned, "%s", message);
+}
+
 static void test_blocking_calls_refuse(void)
 {
     mock_server *m = mock_server_start(SCRIPT, 0, NULL, 0);
@@ -217,7 +227,12 @@ static void test_blocking_calls_refuse(void)
 
     ac_request *q = ac_agenerate(llm, "x", NULL, NULL, NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    warned[0] = '\0';
+    ac_log_set_handler(keep_warning, NULL);
     CU_ASSERT_EQUAL(ac_request_wait(q, 100), AC_EBUSY);
+    ac_log_set_handler(NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(warned, "ac_request_wait would block, but this core runs in "
+                                          "host mode"));
     CU_ASSERT_EQUAL(ac_request_wait(q, 0), AC_ETIMEDOUT);
     CU_ASSERT_EQUAL(ac_gather(&q, 1, 100), AC_EBUSY);
     CU_ASSERT_EQUAL(ac_gather(&q, 1, 0), AC_ETIMEDOUT);

@@ -69,8 +69,11 @@ typedef enum ac_status {
                          from ac_request_wait: the wait itself timed out */
     AC_ECANCELED,     /* cancelled by ac_request_cancel or ac_core_close */
     AC_EIO,           /* reading or writing a local file failed */
-    AC_EBUSY,         /* a blocking call made from the engine thread (inside
-                         a callback), where it would deadlock */
+    AC_EBUSY,         /* a blocking call made where it would deadlock: from
+                         the engine thread (inside a callback), or on a
+                         core in host mode; the error (or, for
+                         ac_request_wait and ac_gather, a warning in the
+                         log) says which */
     AC_EPENDING,      /* the request has not finished yet */
     AC_EOF,           /* ac_stream_next: the stream has ended normally */
     AC_EAGAIN,        /* ac_stream_next: nothing arrived within the wait;
