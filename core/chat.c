@@ -182,6 +182,15 @@ static ac_status chat_end(ac_request *q, int streamed, ac_error *err)
     ac_status st = ac__sink_complete(&c->sink, streamed, err);
     if (st == AC_OK && c->schema)
         st = check_schema(c, err);
+    /* Said on the response that the caller gets (each try starts one
+     * afresh): the backend refused a native form, the prompt carried it. */
+    if (st == AC_OK && !c->again && c->force &&
+        ac__response_warn(q->resp, "provider '%s', model '%s' refused the native %s; they "
+                          "went in the prompt instead", q->llm->inst->name, q->llm->model,
+                          ac__chat_forced_text(c->force)) != 0) {
+        st = AC_ENOMEM;
+        ac__error_set(err, st, AC_STAGE_REQUEST, "out of memory");
+    }
     if (st == AC_OK && !c->again) {
         usage_total(c);
         const ac_response *r = q->resp;
@@ -237,6 +246,7 @@ const rq_kind ac__chat_kind = {
     .run_local = chat_run_local,
     .again = chat_again,
     .fallback = ac__chat_fallback,
+    .downgrade = ac__chat_downgrade,
 };
 
 static void on_sink_event(void *ctx, const ac_chunk *c)
@@ -430,7 +440,7 @@ ac_status ac__chat_fit(chat_request *c, const ac__msg *base, size_t n_base)
     ac_status st = ac__media_fit_msgs(q->llm, c->msgs, c->n_msgs, err);
     if (st != AC_OK)
         return st;
-    ac__prompted_plan(q->llm, c->params, &c->plan);
+    ac__prompted_plan(q->llm, c->params, c->force, &c->plan);
     ac__sink_release(&c->sink);
     st = ac__prompted_sink_start(&c->plan, &c->sink, c->params, 0);
     if (st == AC_OK)
@@ -554,10 +564,12 @@ ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *histo
     if ((st = fit_input(c)) != AC_OK)
         return st;
     /* A fallback starts from the messages as given, not as fitted to this
-     * plugin. */
-    if (c->n_fb && copy_messages(c->msgs, c->n_msgs, &c->base_msgs) != AC_OK)
+     * plugin; so does a request made again with its tools or schema in the
+     * prompt (ac__chat_downgrade). */
+    int keep = c->n_fb || c->params->n_tools || c->params->json_schema;
+    if (keep && copy_messages(c->msgs, c->n_msgs, &c->base_msgs) != AC_OK)
         return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
-    c->n_base = c->n_fb ? c->n_msgs : 0;
+    c->n_base = keep ? c->n_msgs : 0;
     st = ac__chat_fit(c, NULL, 0);
     if (st != AC_OK)
         return ac__request_prefail(q, st, AC_STAGE_REQUEST, q->preerr.code != AC_OK

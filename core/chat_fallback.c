@@ -15,6 +15,10 @@
  * configured, unavailable, cannot build the request) is skipped, its
  * reason logged.
  *
+ * The same start over, on the same provider, makes a request again with
+ * its tools or schema in the prompt when the backend refused the native
+ * form for this model (ac__chat_downgrade; prompted.c says when).
+ *
  * Engine context only.
  */
 #include "chat_int.h"
@@ -109,17 +113,12 @@ static ac_llm *next_llm(chat_request *c, const char *provider, const char *model
     return l;
 }
 
-/* Put the request on llm l: its response, sink and messages start over. */
-static ac_status move_to(chat_request *c, ac_llm *l)
+/* The request starts over on its llm: sink, rounds and messages. */
+static ac_status start_over(chat_request *c)
 {
     ac_request *q = &c->base;
-    ac_llm *old = q->llm;
-    q->llm = l;
-    ac__llm_unref(old);
+    ac_llm *l = q->llm;
     ac_response *r = q->resp;
-    if (ac__response_set_str(&r->provider, l->inst->name) ||
-        ac__response_set_str(&r->model, l->model))
-        return AC_ENOMEM;
     ac__sink_cleanup(&c->sink);
     c->sink.vt = l->vt;
     c->sink.pstate = l->state;
@@ -133,6 +132,53 @@ static ac_status move_to(chat_request *c, ac_llm *l)
                                                   : l->co.schema_attempts;
     ac__http_request_clear(&q->http);
     return ac__chat_fit(c, c->base_msgs, c->n_base);
+}
+
+/* Put the request on llm l: its response, sink and messages start over. */
+static ac_status move_to(chat_request *c, ac_llm *l)
+{
+    ac_request *q = &c->base;
+    ac_llm *old = q->llm;
+    q->llm = l;
+    ac__llm_unref(old);
+    ac_response *r = q->resp;
+    if (ac__response_set_str(&r->provider, l->inst->name) ||
+        ac__response_set_str(&r->model, l->model))
+        return AC_ENOMEM;
+    /* A new backend may take natively what the last one refused. */
+    c->force = 0;
+    return start_over(c);
+}
+
+const char *ac__chat_forced_text(unsigned force)
+{
+    return force == (AC__PROMPT_TOOLS | AC__PROMPT_SCHEMA) ? "tools and schema"
+           : force == AC__PROMPT_TOOLS                   ? "tools"
+                                                         : "schema";
+}
+
+int ac__chat_downgrade(ac_request *q, const ac_error *why, int apply, ac_error *err)
+{
+    chat_request *c = CHAT(q);
+    if (!c->base_msgs || c->count_only)
+        return 0;
+    unsigned add = ac__prompted_refused(q->llm, c->params, &c->plan, why) & ~c->force;
+    if (!add || !apply)
+        return add != 0;
+    ac__log(AC_LOG_INFO, q->llm->inst->name, "model '%s' refused the native %s (%s): asking "
+            "again with them in the prompt", q->llm->model, ac__chat_forced_text(add),
+            why->message);
+    c->force |= add;
+    ac__hook_retry(q, why, 0);
+    ac_status st = start_over(c);
+    if (st != AC_OK) {
+        if (st == AC_ENOMEM)
+            ac__error_set(err, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
+        else
+            *err = q->preerr;
+        return -1;
+    }
+    return 1;
 }
 
 int ac__chat_fallback(ac_request *q, const ac_error *why, ac_error *err)

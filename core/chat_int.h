@@ -20,6 +20,8 @@ typedef struct chat_request {
     ac_gen_request  greq;       /* what the plugin sees */
     ac_sink         sink;
     prompted_plan   plan;
+    unsigned        force;      /* AC__PROMPT_*: native forms the backend
+                                   refused, in the prompt instead */
     /* Structured output. */
     const struct ac__schema *schema;  /* params' compiled schema, or NULL */
     int             attempts;   /* tries allowed */
@@ -28,7 +30,9 @@ typedef struct chat_request {
     char           *feedback;   /* the user message of the next round */
     long            used_in, used_out;  /* usage of earlier rounds; -1 unknown */
     /* Fallback: the providers to move to, in order, and the messages as
-     * the caller gave them (before any prompted rewriting for a plugin). */
+     * the caller gave them (before any prompted rewriting for a plugin;
+     * kept too for a request with tools or a schema, which may be made
+     * again with them in the prompt). */
     char          **fb_provider;
     char          **fb_model;   /* NULL entries: mapped by the provider */
     size_t          n_fb, fb_next;
@@ -53,5 +57,8 @@ ac_status ac__chat_http(ac_request *q);
  * provider's `fallback` setting); the kind's fallback. */
 ac_status ac__chat_chain(chat_request *c);
 int       ac__chat_fallback(ac_request *q, const ac_error *why, ac_error *err);
+int       ac__chat_downgrade(ac_request *q, const ac_error *why, int apply, ac_error *err);
+/* "tools", "schema" or "tools and schema", for AC__PROMPT_* flags. */
+const char *ac__chat_forced_text(unsigned force);
 void      ac__chat_chain_free(chat_request *c);
 #endif

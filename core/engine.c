@@ -198,6 +198,21 @@ static void fail_or_fallback(engine *e, ac_request *q, ac_error *err)
 {
     double now = ac__now_ms();
     int time_left = q->lim.total_ms <= 0 || now < q->t_start + (double)q->lim.total_ms;
+    /* The backend refused a native form for this model: the same request
+     * again, that form in the prompt (a round of its own). */
+    if (q->kind->downgrade && time_left && !atomic_load(&q->cancel) &&
+        q->kind->delivered(q) == 0 && q->kind->downgrade(q, err, 0, NULL) > 0) {
+        attempt_end(e, q, err->code, err);
+        ac_error derr;
+        ac_error_clear(&derr);
+        if (q->kind->downgrade(q, err, 1, &derr) > 0) {
+            q->round_start = q->attempt;
+            try_start(e, q);
+        } else {
+            finish(e, q, derr.code, &derr);
+        }
+        return;
+    }
     if (q->kind->fallback && time_left && !atomic_load(&q->cancel) &&
         q->kind->delivered(q) == 0 && (err->retryable || err->code == AC_ECIRCUIT)) {
         attempt_end(e, q, err->code, err);

@@ -6,6 +6,10 @@
  * llm's settings, then the plugin's features: tool_mode AUTO is native
  * when the plugin declares AC_FEATURE_TOOLS, prompted otherwise; a schema
  * goes in the prompt when the plugin lacks AC_FEATURE_JSON_SCHEMA.  The
+ * plugin speaks for its protocol, not for every model behind it: when the
+ * backend refuses the native form for this model (a 4xx saying so), the
+ * request is made again with it in the prompt (ac__prompted_refused,
+ * chat_fallback.c) -- tools under AUTO only, as NATIVE asks for native.  The
  * family (the syntax tools are offered and parsed in) is the provider's
  * tool_family, else the model name's (toolfamily.c), else AUTO, which
  * offers the generic <tool_call> form and reads every syntax.
@@ -93,19 +97,71 @@ ac_status ac__chatopts_read(const ac_settings *s, chatopts *co, ac_error *err)
 /* The plan                                                            */
 /* ------------------------------------------------------------------ */
 
-void ac__prompted_plan(const ac_llm *llm, const ac_gen_params *p, prompted_plan *plan)
+static int tools_offered(const ac_gen_params *p)
+{
+    /* "none" offers nothing: no prompt text, no parsing. */
+    return p->n_tools > 0 && !(p->tool_choice && !strcmp(p->tool_choice, "none"));
+}
+
+static int tool_mode_of(const ac_llm *llm, const ac_gen_params *p)
+{
+    return p->tool_mode >= 0 ? p->tool_mode : llm->co.tool_mode;
+}
+
+void ac__prompted_plan(const ac_llm *llm, const ac_gen_params *p, unsigned force,
+                       prompted_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
-    int mode = p->tool_mode >= 0 ? p->tool_mode : llm->co.tool_mode;
+    int mode = tool_mode_of(llm, p);
     unsigned features = llm->vt->features;
-    /* "none" offers nothing: no prompt text, no parsing. */
-    int offered = p->n_tools > 0 && !(p->tool_choice && !strcmp(p->tool_choice, "none"));
-    if (offered)
+    if (tools_offered(p))
         plan->tools = mode == AC_TOOL_MODE_PROMPTED ||
-                      (mode == AC_TOOL_MODE_AUTO && !(features & AC_FEATURE_TOOLS));
-    plan->schema = p->json_schema && !(features & AC_FEATURE_JSON_SCHEMA);
+                      (mode == AC_TOOL_MODE_AUTO &&
+                       (!(features & AC_FEATURE_TOOLS) || (force & AC__PROMPT_TOOLS)));
+    plan->schema = p->json_schema &&
+                   (!(features & AC_FEATURE_JSON_SCHEMA) || (force & AC__PROMPT_SCHEMA));
     plan->family = llm->co.tool_family >= 0 ? llm->co.tool_family
                                             : (int)ac__toolfam_from_model(llm->model);
+}
+
+/* Whether text holds one of words[] (ASCII, any case). */
+static int says(const char *text, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcasestr(text, *words))
+            return 1;
+    return 0;
+}
+
+unsigned ac__prompted_refused(const ac_llm *llm, const ac_gen_params *p,
+                              const prompted_plan *plan, const ac_error *why)
+{
+    /* A request the backend could not take as sent: 400, 404 (a route or
+     * a feature the server lacks), 422 (vLLM, TGI); never auth or rate
+     * limits, which the prompt does not change. */
+    int st = why->http_status;
+    if (st != 400 && st != 404 && st != 422 && st != 501)
+        return 0;
+    /* "does not support tools" (Ollama: "registry.ollama.ai/library/
+     * gemma3:latest does not support tools"), "tools are not supported",
+     * "tool use is unsupported", vLLM's "--enable-auto-tool-choice",
+     * llama.cpp's "tools param requires --jinja flag". */
+    static const char *const refusal[] = {"not support", "unsupported", "not enabled",
+                                          "not available", "not allowed", "requires --",
+                                          NULL};
+    static const char *const tool_words[] = {"tool", "function", NULL};
+    static const char *const schema_words[] = {"response_format", "json_schema", "json schema",
+                                               "structured output", NULL};
+    const char *m = why->message;
+    if (!says(m, refusal))
+        return 0;
+    unsigned add = 0;
+    if (tools_offered(p) && !plan->tools && tool_mode_of(llm, p) == AC_TOOL_MODE_AUTO &&
+        (says(m, tool_words) || strcasestr(m, "auto-tool-choice")))
+        add |= AC__PROMPT_TOOLS;
+    if (p->json_schema && !plan->schema && says(m, schema_words))
+        add |= AC__PROMPT_SCHEMA;
+    return add;
 }
 
 /* ------------------------------------------------------------------ */

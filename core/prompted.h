@@ -28,8 +28,22 @@ typedef struct prompted_plan {
     int family;     /* ac__toolfam for both */
 } prompted_plan;
 
-/* What applies to a request with params p on llm. */
-void ac__prompted_plan(const ac_llm *llm, const ac_gen_params *p, prompted_plan *plan);
+/* What goes in the prompt although the plugin has a native form: the
+ * backend refused the native one for this request (chat_fallback.c). */
+#define AC__PROMPT_TOOLS  1u
+#define AC__PROMPT_SCHEMA 2u
+
+/* What applies to a request with params p on llm; force: AC__PROMPT_*. */
+void ac__prompted_plan(const ac_llm *llm, const ac_gen_params *p, unsigned force,
+                       prompted_plan *plan);
+
+/* A try of such a request failed with `why`: the AC__PROMPT_* flags of
+ * the native forms the backend said it does not support (a 4xx naming
+ * them: "model X does not support tools", "response_format is not
+ * supported"), which may go in the prompt instead -- tools only under
+ * tool_mode auto.  0: not such a failure. */
+unsigned ac__prompted_refused(const ac_llm *llm, const ac_gen_params *p,
+                              const prompted_plan *plan, const ac_error *why);
 
 /* The system text to add for plan (tools offered, schema asked for), or
  * NULL with *st AC_OK when none; NULL with *st set (and err) on failure. */

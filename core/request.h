@@ -159,6 +159,13 @@ struct rq_kind {
      * request rebuilt for it.  1 moved, 0 no fallback left, -1 failure
      * (err filled). */
     int       (*fallback)(ac_request *q, const ac_error *why, ac_error *err);
+    /* OPTIONAL.  The request failed with a client error (why, nothing
+     * reached the caller) that says the backend lacks a native form the
+     * request used -- tools or a schema for this model: make it again on
+     * the same llm without it.  apply 0: only say whether it would (1)
+     * or not (0), changing nothing; apply 1: do it -- 1 remade, -1
+     * failure (err filled).  Asked before `fallback`. */
+    int       (*downgrade)(ac_request *q, const ac_error *why, int apply, ac_error *err);
     /* OPTIONAL.  A kind that runs no transfer of its own but other
      * requests (an embeddings call, embed.c, runs its batches): the
      * engine calls start instead of starting a try, with q ACTIVE but on

@@ -43,7 +43,19 @@ static const char *SCRIPT =
     "  { model = \"never\"; reply = \"{\\\"name\\\":\\\"Ada\\\",\\\"age\\\":-1}\"; },\n"
     "  { model = \"tooltext\"; chunks = 9; reply = \"Let me look. <tool_call>\\n{\\\"name\\\": "
     "\\\"get_weather\\\", \\\"arguments\\\": {\\\"city\\\": \\\"Paris\\\"}}\\n</tool_call>\"; },\n"
-    "  { model = \"open\"; reply = \"Calling: <tool_call>{\\\"name\\\": \\\"get_weather\\\"\"; }\n";
+    "  { model = \"open\"; reply = \"Calling: <tool_call>{\\\"name\\\": \\\"get_weather\\\"\"; },\n"
+    /* Backends whose model lacks a native form: refused once, then the
+     * reply a model gives with it in the prompt. */
+    "  { model = \"notools\"; status = 400; fail_times = 1; error_message = "
+    "\"registry.ollama.ai/library/gemma3:latest does not support tools\"; reply = \"Let me look. "
+    "<tool_call>{\\\"name\\\": \\\"get_weather\\\", \\\"arguments\\\": {\\\"city\\\": "
+    "\\\"Paris\\\"}}</tool_call>\"; },\n"
+    "  { model = \"notools-native\"; status = 400; fail_times = 1; error_message = "
+    "\"registry.ollama.ai/library/gemma3:latest does not support tools\"; },\n"
+    "  { model = \"noformat\"; status = 400; fail_times = 1; error_message = "
+    "\"response_format json_schema is not supported by this server\"; "
+    "reply = \"{\\\"name\\\":\\\"Ada\\\",\\\"age\\\":36}\"; },\n"
+    "  { model = \"badrequest\"; status = 400; error_message = \"max_tokens is too large\"; }\n";
 
 /* The tool-call reply again, in 1 to SPLITS pieces (model "split-N"). */
 #define SPLITS 60
@@ -511,6 +523,88 @@ static void test_bad_tool_mode_setting(void)
     ac_options_free(o);
 }
 
+/* ------------------------------------------------------------------ */
+/* A backend that refuses the native form for its model                */
+/* ------------------------------------------------------------------ */
+
+static int warned_of(const ac_response *r, const char *what)
+{
+    for (size_t i = 0; i < ac_response_warning_count(r); i++)
+        if (strstr(ac_response_warning(r, i), what))
+            return 1;
+    return 0;
+}
+
+static void test_refused_tools_prompted(void)
+{
+    /* The plugin has native tools; this model has not (Ollama's 400). */
+    ac_llm *l = llm_of("openai", "notools", NULL);
+    ac_gen_params *p = tool_params(0);
+    size_t before = mock_server_request_count(env.mock);
+    ac_error err;
+    ac_response *r = ac_generate(l, "Weather in Paris?", p, &err);
+    if (!r)
+        fprintf(stderr, "notools: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(mock_server_request_count(env.mock) - before, 2);
+    CU_ASSERT_EQUAL(ac_response_tool_call_count(r), 1);
+    TU_ASSERT_STR(ac_response_tool_call_name(r, 0), "get_weather");
+    CU_ASSERT(tu_json_text_equal(ac_response_tool_call_arguments(r, 0), "{\"city\":\"Paris\"}"));
+    TU_ASSERT_STR(ac_response_content(r), "Let me look.");
+    CU_ASSERT_EQUAL(ac_response_attempt_count(r), 2);
+    CU_ASSERT(warned_of(r, "refused the native tools"));
+    /* The second request offered them in the system prompt. */
+    json_object *b = mu_last_body(env.mock);
+    CU_ASSERT_PTR_NULL(tu_jget(b, "tools"));
+    const char *role;
+    CU_ASSERT_PTR_NOT_NULL(strstr(body_message(b, 0, &role), "get_weather"));
+    TU_ASSERT_STR(role, "system");
+    json_object_put(b);
+    ac_response_free(r);
+
+    /* tool_mode native asks for native: the 400 is the answer. */
+    ac_llm *n = llm_of("openai", "notools-native", "native");
+    before = mock_server_request_count(env.mock);
+    CU_ASSERT_PTR_NULL(ac_generate(n, "Weather in Paris?", p, &err));
+    CU_ASSERT_EQUAL(err.code, AC_EHTTP);
+    CU_ASSERT_EQUAL(err.http_status, 400);
+    CU_ASSERT_EQUAL(mock_server_request_count(env.mock) - before, 1);
+    ac_llm_free(n);
+
+    /* Another 400 is not a refusal of tools: one request. */
+    ac_llm *o = llm_of("openai", "badrequest", NULL);
+    before = mock_server_request_count(env.mock);
+    CU_ASSERT_PTR_NULL(ac_generate(o, "Weather in Paris?", p, &err));
+    CU_ASSERT_EQUAL(err.http_status, 400);
+    CU_ASSERT_EQUAL(mock_server_request_count(env.mock) - before, 1);
+    ac_llm_free(o);
+    ac_gen_params_free(p);
+    ac_llm_free(l);
+}
+
+static void test_refused_schema_prompted(void)
+{
+    ac_llm *l = llm_of("openai", "noformat", NULL);
+    ac_gen_params *p = schema_params(0, 1);
+    size_t before = mock_server_request_count(env.mock);
+    ac_error err;
+    ac_response *r = ac_generate(l, "Who?", p, &err);
+    if (!r)
+        fprintf(stderr, "noformat: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(mock_server_request_count(env.mock) - before, 2);
+    TU_ASSERT_STR(ac_response_json_text(r), "{\"name\":\"Ada\",\"age\":36}");
+    CU_ASSERT(warned_of(r, "refused the native schema"));
+    json_object *b = mu_last_body(env.mock);
+    CU_ASSERT_PTR_NULL(tu_jget(b, "response_format"));
+    const char *role;
+    CU_ASSERT_PTR_NOT_NULL(strstr(body_message(b, 0, &role), "JSON Schema"));
+    json_object_put(b);
+    ac_response_free(r);
+    ac_gen_params_free(p);
+    ac_llm_free(l);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -522,6 +616,7 @@ int main(void)
         {"JSON in a fence is accepted", test_fenced_json_accepted},
         {"streamed: RESTART, then the document on FINISH", test_stream_restarts},
         {"no structured mode: the schema in the prompt", test_schema_in_prompt},
+        {"a model that refuses the native schema: in the prompt", test_refused_schema_prompted},
     };
     static const tu_test tools[] = {
         {"calls read out of a stream", test_prompted_tools_stream},
@@ -530,6 +625,7 @@ int main(void)
         {"an in-process plugin, auto mode", test_prompted_local_auto},
         {"an unterminated call is a warning", test_prompted_unterminated},
         {"bad settings", test_bad_tool_mode_setting},
+        {"a model that refuses native tools: in the prompt", test_refused_tools_prompted},
     };
     if (TU_ADD_SUITE("structured output", suite_init, suite_clean, structured) ||
         TU_ADD_SUITE("prompted tools", suite_init, suite_clean, tools))
