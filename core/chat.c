@@ -141,8 +141,17 @@ static ac_status check_schema(chat_request *c, ac_error *err)
             r->json = doc;
             return AC_OK;
         }
-        if (v == 1 || v == 0)
-            errors = ac__schema_errors_text(&e, 20);
+        if (v == 0) {
+            errors = ac__schema_errors_text(&e, AC__RESP_SCHEMA_ERRORS);
+            for (size_t i = 0; errors && i < e.count; i++) {
+                const ac__schema_error *x = &e.items[i];
+                if (ac__response_add_schema_error(r, x->instance_path, x->keyword,
+                                                  x->schema_path, x->message) != 0) {
+                    ac__free(errors);
+                    errors = NULL;
+                }
+            }
+        }
         ac__schema_errors_free(&e);
         json_object_put(doc);
         if (v < 0) {

@@ -63,6 +63,15 @@ void ac__response_reset(ac_response *r)
     ac__free(r->json_text);
     ac__free(r->schema_errors);
     r->json_text = r->schema_errors = NULL;
+    for (size_t i = 0; i < r->n_serr; i++) {
+        ac__free(r->serr[i].instance_path);
+        ac__free(r->serr[i].keyword);
+        ac__free(r->serr[i].schema_path);
+        ac__free(r->serr[i].message);
+    }
+    ac__free(r->serr);
+    r->serr = NULL;
+    r->n_serr = 0;
     for (size_t i = 0; i < r->n_warnings; i++)
         ac__free(r->warnings[i]);
     ac__free(r->warnings);
@@ -197,6 +206,48 @@ struct json_object *ac_response_json(const ac_response *r) { return r ? r->json 
 const char *ac_response_schema_errors(const ac_response *r)
 {
     return r ? r->schema_errors : NULL;
+}
+
+int ac__response_add_schema_error(ac_response *r, const char *instance_path,
+                                  const char *keyword, const char *schema_path,
+                                  const char *message)
+{
+    if (r->n_serr >= AC__RESP_SCHEMA_ERRORS)
+        return 0;
+    struct resp_schema_error *v = ac__realloc(r->serr, (r->n_serr + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    r->serr = v;
+    struct resp_schema_error *e = &v[r->n_serr];
+    e->instance_path = ac__strdup(instance_path ? instance_path : "");
+    e->keyword = ac__strdup(keyword ? keyword : "");
+    e->schema_path = ac__strdup(schema_path ? schema_path : "");
+    e->message = ac__strdup(message ? message : "");
+    if (!e->instance_path || !e->keyword || !e->schema_path || !e->message) {
+        ac__free(e->instance_path);
+        ac__free(e->keyword);
+        ac__free(e->schema_path);
+        ac__free(e->message);
+        return -1;
+    }
+    r->n_serr++;
+    return 0;
+}
+
+size_t ac_response_schema_error_count(const ac_response *r) { return r ? r->n_serr : 0; }
+
+const char *ac_response_schema_error(const ac_response *r, size_t i, const char **instance_path,
+                                     const char **keyword, const char **schema_path)
+{
+    if (!r || i >= r->n_serr)
+        return NULL;
+    if (instance_path)
+        *instance_path = r->serr[i].instance_path;
+    if (keyword)
+        *keyword = r->serr[i].keyword;
+    if (schema_path)
+        *schema_path = r->serr[i].schema_path;
+    return r->serr[i].message;
 }
 int ac_response_rounds(const ac_response *r) { return r ? r->attempts : 0; }
 size_t ac_response_warning_count(const ac_response *r) { return r ? r->n_warnings : 0; }

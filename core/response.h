@@ -35,6 +35,11 @@ struct ac_response {
     struct json_object *json;   /* the validated document */
     char          *json_text;
     char          *schema_errors;  /* the last reply's, when it did not match */
+    struct resp_schema_error {     /* the same, one by one (at most
+                                      AC__RESP_SCHEMA_ERRORS) */
+        char *instance_path, *keyword, *schema_path, *message;
+    } *serr;
+    size_t         n_serr;
     int            attempts;       /* structured-output rounds: 1, more when asked again */
     char         **warnings;
     size_t         n_warnings;
@@ -52,6 +57,12 @@ int          ac__response_set_str(char **slot, const char *s);  /* 0 ok, -1 oom 
 /* Take a request's list of tries (owned from now on, even when the view
  * cannot be made: then the count is 0). */
 void         ac__response_take_attempts(ac_response *r, struct attempt_rec *tries, size_t n);
+/* The most schema errors kept one by one (and listed in the text). */
+#define AC__RESP_SCHEMA_ERRORS 20
+/* Keep one schema error (the strings are copied).  0 ok, -1 oom. */
+int          ac__response_add_schema_error(ac_response *r, const char *instance_path,
+                                           const char *keyword, const char *schema_path,
+                                           const char *message);
 /* Add a warning line (printf-style).  0 ok, -1 oom. */
 int          ac__response_warn(ac_response *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

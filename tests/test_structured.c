@@ -213,6 +213,16 @@ static void test_attempts_run_out(void)
     CU_ASSERT_PTR_NULL(ac_response_json_text(r));
     CU_ASSERT_PTR_NOT_NULL(ac_response_schema_errors(r));
     CU_ASSERT_PTR_NOT_NULL(strstr(ac_response_schema_errors(r), "/age"));
+    /* One by one: where, which keyword, where in the schema. */
+    CU_ASSERT_EQUAL(ac_response_schema_error_count(r), 1);
+    const char *at = NULL, *kw = NULL, *sp = NULL;
+    const char *msg = ac_response_schema_error(r, 0, &at, &kw, &sp);
+    CU_ASSERT_PTR_NOT_NULL(msg && strstr(msg, "minimum"));
+    TU_ASSERT_STR(at, "/age");
+    TU_ASSERT_STR(kw, "minimum");
+    TU_ASSERT_STR(sp, "/properties/age/minimum");
+    CU_ASSERT_PTR_NULL(ac_response_schema_error(r, 1, &at, NULL, NULL));
+    CU_ASSERT_PTR_NULL(ac_response_schema_error(NULL, 0, NULL, NULL, NULL));
     CU_ASSERT_EQUAL(ac_response_rounds(r), 2);
     ac_request_free(q);
     /* One attempt: no asking again. */

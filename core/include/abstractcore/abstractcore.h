@@ -961,6 +961,19 @@ struct json_object *ac_response_json(const ac_response *r);
  *  match, one a line ("/age: -3 is less than the minimum 0"), or NULL when
  *  the last reply matched.  Borrowed. */
 const char *ac_response_schema_errors(const ac_response *r);
+/** The same errors one by one: how many (at most 20; 0 when the last reply
+ *  matched, or was not JSON at all -- ac_response_schema_errors then says
+ *  so). */
+size_t      ac_response_schema_error_count(const ac_response *r);
+/** Error i of those: its one-line message, and (each optional) the JSON
+ *  pointer (RFC 6901) of the failing value ("" the root, "/items/3/name"),
+ *  the keyword that failed ("required", "minimum", "false" for a false
+ *  schema) and the pointer of that keyword in the schema
+ *  ("/properties/age/minimum").  NULL when i is out of range.  Borrowed,
+ *  valid while the response lives.  Any thread. */
+const char *ac_response_schema_error(const ac_response *r, size_t i,
+                                     const char **instance_path, const char **keyword,
+                                     const char **schema_path);
 /** Rounds of structured output: 1, more when a reply that did not match
  *  the schema was asked again (each round may itself have been retried:
  *  ac_response_attempt_count counts every try). */
