@@ -51,7 +51,8 @@ scenarios = (
   { model = "person"; steps = ( { reply = "Sure! {\"name\": \"Ada\"}"; },
                               { reply = "```json\n{\"name\": \"Ada\", \"age\": 36}\n```"; } ); },
   { model = "tooltext"; chunks = 6; reply = "Let me look. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}</tool_call>"; },
-  { model = "wait"; first_byte_delay_ms = 400; }
+  { model = "wait"; first_byte_delay_ms = 400; },
+  { model = "bare"; reply = "{\"name\": \"get_time\", \"arguments\": {\"city\": \"Oslo\"}}"; }
 );
 EOF
 
@@ -323,6 +324,29 @@ A --tool "$tmp/weather.json" -m tools -o json "Weather?"
 if [ $rc -eq 0 ] && out_has '"tool_calls":\[{"id":"call_1","name":"get_weather"'; then
     pass "--tool -o json shows a native call"
 else fail "--tool -o json"; fi
+
+A --tool "$tmp/weather.json" --tool-mode prompted -m tooltext -o json "Weather?"
+if [ $rc -eq 0 ] && out_lines 1 && out_has '"content":"Let me look."' &&
+   out_has '"tool_calls":\[{"id":"[^"][^"]*","name":"get_weather","arguments":{"city":"Paris"}' &&
+   out_has '"finish_reason":"tool_calls"'; then
+    pass "--tool -o json shows a call parsed out of the text"
+else fail "--tool prompted -o json"; fi
+
+# A reply that is a bare JSON object is a call only when it names an
+# offered tool: with the second --tool file, get_time is one.
+cat >"$tmp/time.json" <<'JSON'
+{"name": "get_time", "description": "The time in a city.",
+ "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+JSON
+A --tool "$tmp/weather.json" --tool-mode prompted -m bare -o json "Time?"
+if [ $rc -eq 0 ] && out_has '"tool_calls":\[\]' && out_has 'get_time'; then
+    pass "a bare JSON reply naming a tool not offered stays text"
+else fail "--tool bare JSON, tool not offered"; fi
+A --tool "$tmp/weather.json" --tool "$tmp/time.json" --tool-mode prompted -m bare -o json "Time?"
+if [ $rc -eq 0 ] && out_has '"content":""' &&
+   out_has '"tool_calls":\[{"id":"[^"][^"]*","name":"get_time","arguments":{"city":"Oslo"}'; then
+    pass "--tool twice offers both tools"
+else fail "--tool twice"; fi
 
 printf '{"description": "no name"}' >"$tmp/noname.json"
 A --tool "$tmp/noname.json" hi
