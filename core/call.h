@@ -23,6 +23,7 @@ struct ac_call {
     const char        *provider;   /* the instance's name, for every report */
     const ac_settings *settings;   /* the instance's secrets (may be NULL) */
     atomic_int        *cancel;     /* the request's cancel flag (may be NULL) */
+    unsigned long long order;      /* host->call_order: the request's id, 0 none */
 };
 
 /* A call on behalf of the instance named `provider` with settings s (its

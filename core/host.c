@@ -147,6 +147,8 @@ static ac_status host_http_body(ac_http_request *rq, const char *body, size_t le
     return AC_OK;
 }
 
+static unsigned long long host_call_order(const ac_call *c) { return c ? c->order : 0; }
+
 static ac_status host_models_add(ac_model_list *l, const char *id)
 {
     if (!l || !id)
@@ -205,6 +207,7 @@ static const ac_host_api host_table = {
     .embed_vector = ac__embed_vector,
     .embed_usage = ac__embed_usage,
     .embed_model = ac__embed_model,
+    .call_order = host_call_order,
 };
 
 const ac_host_api *ac__host_api(void) { return &host_table; }

@@ -169,6 +169,7 @@ void ac__relay_run(relay *r)
     if (st == AC_OK) {
         ac_call call;
         ac__call_init(&call, q->llm->inst->name, ac__llm_settings(q->llm), &r->cancel_flag);
+        call.order = q->id; /* made in the order the application made them */
         st = q->kind->run_local(q, &r->sink, &call);
         st = ac__call_error(&call, st, "run_local", &err);
     } else if (st == AC_ENOMEM) {

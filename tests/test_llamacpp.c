@@ -29,6 +29,7 @@
 #include <llama.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,7 +594,99 @@ static void test_cancel(void)
     ac_llm_free(l);
 }
 
+/* The engine's timeouts hold for local runs: a total timeout far shorter
+ * than the generation ends it with AC_ETIMEDOUT, and the decode thread
+ * lets the sequence go (logged as cancelled, short of the full context). */
+static void test_timeout(void)
+{
+    ac_llm *l = llm_of("tiny", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    log_reset();
+    ac_gen_params *p = params(0, 0); /* no limit: the context's 2048 */
+    ac_gen_params_set_stream(p, 1);
+    CU_ASSERT_EQUAL(ac_gen_params_set_timeouts(p, -1, -1, -1, 100), AC_OK);
+    ac_error err;
+    double t0 = now_ms();
+    ac_response *r = ac_generate(l, "Tell me a very long story.", p, &err);
+    double took = now_ms() - t0;
+    ac_gen_params_free(p);
+    CU_ASSERT_PTR_NULL(r);
+    ac_response_free(r);
+    CU_ASSERT_EQUAL(err.code, AC_ETIMEDOUT);
+    CU_ASSERT(took < 5000);
+    CU_ASSERT(tu_wait_until(cancel_logged, NULL, 10000));
+    long n = logged_tokens("request cancelled");
+    CU_ASSERT(n >= 0 && n < 2000);
+    /* The model serves the next request as usual. */
+    char *t = greedy("tiny", "Hello world", 8);
+    CU_ASSERT_PTR_NOT_NULL(t);
+    free(t);
+    ac_llm_free(l);
+}
+
 /* ---- concurrency ---- */
+
+/* With one sequence at a time (n_parallel 1), requests wait their turn
+ * and are served in the order the application made them -- although the
+ * core's worker threads reach the plugin in any order. */
+static pthread_mutex_t order_mu = PTHREAD_MUTEX_INITIALIZER;
+static int order_seen[8], n_order;
+static atomic_int first_text;
+
+static void order_event(ac_request *q, const ac_chunk *c, void *user)
+{
+    (void)q, (void)user;
+    if (c->type == AC_EVENT_TEXT)
+        atomic_store(&first_text, 1);
+}
+
+static void order_done(ac_request *q, ac_status st, void *user)
+{
+    (void)q, (void)st;
+    pthread_mutex_lock(&order_mu);
+    order_seen[n_order++] = (int)(intptr_t)user;
+    pthread_mutex_unlock(&order_mu);
+}
+
+static int order_started(void *ctx) { (void)ctx; return atomic_load(&first_text); }
+
+static void test_queued_in_order(void)
+{
+    enum { N = 6 };
+    static const ac_callbacks ORDER = { .version = AC_CALLBACKS_VERSION,
+                                        .on_event = order_event, .on_done = order_done };
+    ac_llm *l = llm_of("serial", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ac_request *q[N];
+    ac_error err;
+    n_order = 0;
+    atomic_store(&first_text, 0);
+    /* The first holds the one sequence for a while ... */
+    ac_gen_params *p = params(1500, 0);
+    ac_gen_params_set_stream(p, 1);
+    q[0] = ac_agenerate(l, "Tell me a very long story.", p, &ORDER, (void *)(intptr_t)0, &err);
+    ac_gen_params_free(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q[0]);
+    CU_ASSERT_FATAL(tu_wait_until(order_started, NULL, 30000));
+    /* ... while the others are made, at once, and wait. */
+    p = params(8, 0);
+    for (int i = 1; i < N; i++) {
+        q[i] = ac_agenerate(l, "Hello world", p, &ORDER, (void *)(intptr_t)i, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
+    }
+    ac_gen_params_free(p);
+    CU_ASSERT_EQUAL(ac_gather(q, N, 120000), AC_OK);
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_EQUAL(ac_request_status(q[i], &err), AC_OK);
+        ac_request_free(q[i]);
+    }
+    pthread_mutex_lock(&order_mu);
+    CU_ASSERT_EQUAL(n_order, N);
+    for (int i = 0; i < n_order; i++)
+        CU_ASSERT_EQUAL(order_seen[i], i);
+    pthread_mutex_unlock(&order_mu);
+    ac_llm_free(l);
+}
 
 static void test_concurrent(void)
 {
@@ -1289,11 +1382,13 @@ static int plugin_init(void)
              " { name = \"badpool\"; plugin = \"llamacpp\"; model_path = \"%s\";"
              "   embed_pooling = \"max\"; },\n"
              " { name = \"progmean\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
-             "   n_parallel = 1; embed_pooling = \"mean\"; }\n"
+             "   n_parallel = 1; embed_pooling = \"mean\"; },\n"
+             " { name = \"serial\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
+             "   n_ctx = 2048; n_parallel = 1; }\n"
              ");\n",
              PLUGIN_DIR, TINY, TINY_PROGRAMMED, folder, TINY_PROGRAMMED, TINY_PROGRAMMED,
              TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY, TINY, TINY, TINY, TINY, TINY, TINY,
-             TINY_PROGRAMMED);
+             TINY_PROGRAMMED, TINY);
     char *path = tu_write_temp(conf);
     ac_error err;
     int rc = ac_core_open(&core, path, &err) == AC_OK ? 0 : 1;
@@ -1347,7 +1442,9 @@ int main(void)
         { "streaming events", test_streaming },
         { "stop strings and max_tokens", test_stop_and_length },
         { "cancel mid-generation", test_cancel },
+        { "a total timeout ends a local run", test_timeout },
         { "8 concurrent requests", test_concurrent },
+        { "one sequence at a time: served in order", test_queued_in_order },
         { "schema-constrained output validates", test_schema },
         { "a schema keyword the grammar cannot keep", test_schema_refused },
         { "tools through the prompted mode", test_tools_prompted },

@@ -379,6 +379,7 @@ static ac_status lc_run(void *state, const ac_gen_request *req, ac_sink *sink, a
         job_free(j);
         return st;
     }
+    j->order = AC_HOST_HAS(lc_host, call_order) ? lc_host->call_order(call) : 0;
     lc_sched_submit(m, j);
     st = relay_text(m, j, sink, call);
 

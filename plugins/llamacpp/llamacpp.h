@@ -138,7 +138,8 @@ typedef struct lc_job {
     const char           *raw_finish;  /* "eos", "stop_string", "max_tokens", "n_ctx" */
 
     /* Under the model's lock. */
-    struct lc_job        *qnext;       /* the wait queue */
+    struct lc_job        *qnext;       /* the wait queue, by order */
+    unsigned long long    order;       /* host->call_order (0: unknown, last) */
     int                   state;       /* LC_JOB_* */
     int                   seq;         /* its sequence while running, -1 */
     int                   cancel;      /* stop: run_local asked, or host->cancelled */

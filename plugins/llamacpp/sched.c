@@ -29,7 +29,8 @@
  * thread also asks host->cancelled for every running job before each
  * step, so a cancelled sequence is never decoded again after the step in
  * progress: it stops within one token.  Its KV cells are cleared and the
- * slot goes to the next queued job.  Jobs wait in FIFO order; at most
+ * slot goes to the next queued job.  Jobs wait in the order the
+ * application made their requests (host->call_order); at most
  * engine.workers run_local calls exist, so the queue is bounded too.
  *
  * Locking: m->mu guards the queue, the slots and each job's shared fields
@@ -344,12 +345,16 @@ void lc_sched_submit(lc_model *m, lc_job *j)
     j->state = LC_JOB_QUEUED;
     j->seq = -1;
     j->batch_at = -1;
-    j->qnext = NULL;
-    if (m->qtail)
-        m->qtail->qnext = j;
-    else
-        m->qhead = j;
-    m->qtail = j;
+    /* In the order the application made the requests (host->call_order),
+     * not the order the worker threads got here in: after every job of a
+     * lower or equal order; unknown (0) last. */
+    lc_job **at = &m->qhead;
+    while (*at && (!j->order || ((*at)->order && (*at)->order <= j->order)))
+        at = &(*at)->qnext;
+    j->qnext = *at;
+    *at = j;
+    if (!j->qnext)
+        m->qtail = j;
     pthread_cond_signal(&m->work);
     pthread_mutex_unlock(&m->mu);
 }

@@ -380,6 +380,16 @@ typedef struct ac_host_api {
     ac_status   (*embed_vector)(ac_embed_sink *out, size_t index, const float *v, size_t dim);
     ac_status   (*embed_usage)(ac_embed_sink *out, long input_tokens);
     ac_status   (*embed_model)(ac_embed_sink *out, const char *model);
+
+    /* ---- ABI 2.1: ordering (any thread) ----
+     * call_order: a number that orders run_local calls by when the
+     * application made their requests (increasing, unique in the
+     * process); 0 for a call with no such request.  The core's worker
+     * threads may reach run_local in another order than the requests
+     * were made: an in-process plugin that queues its runs serves them in
+     * this one.  Plugins built against an earlier 2.1 header check
+     * AC_HOST_HAS(host, call_order). */
+    unsigned long long (*call_order)(const ac_call *call);
 } ac_host_api;
 
 /** True if the host table has member `fn` and it is set: only needed for
