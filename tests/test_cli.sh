@@ -135,6 +135,16 @@ if [ $rc -eq 0 ] && out_has "$CONF" && out_has "openai" && out_has "provider moc
     pass "plugins prints the report"
 else fail "plugins"; fi
 
+# A plugin folder with plugins that must be refused (tests/plugins):
+# each named with its reason, the good one loaded.
+printf 'abstractcore = { plugin_path = [ "%s/tests/plugins/.libs", "%s" ]; };\n' \
+    "$top_builddir" "$PLUGDIR" >"$tmp/refused.conf"
+A -C "$tmp/refused.conf" plugins
+if [ $rc -eq 0 ] && out_has 'badabi\.so: ABI major version' &&
+   out_has 'noentry\.so: no ac_provider_entry' && out_has 'loaded openai'; then
+    pass "plugins names each refused plugin and why"
+else fail "plugins with refused plugins"; fi
+
 # ---------------------------------------------------------------------
 # config check
 # ---------------------------------------------------------------------
