@@ -54,7 +54,7 @@ static char folder[64];
 /* The log: the plugin's line at the end of each request               */
 /* ------------------------------------------------------------------ */
 
-#define MAX_LINES 64
+#define MAX_LINES 256
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static char log_lines[MAX_LINES][400];
 static int n_log;
@@ -63,7 +63,7 @@ static void on_log(ac_log_level level, const char *provider, const char *message
 {
     (void)level, (void)provider, (void)user;
     if (!strstr(message, "generated tokens") && !strstr(message, "embedding ") &&
-        !strstr(message, "no pooling of its own"))
+        !strstr(message, "no pooling of its own") && !strstr(message, "request queued"))
         return;
     pthread_mutex_lock(&log_mu);
     if (n_log < MAX_LINES)
@@ -630,61 +630,97 @@ static void test_timeout(void)
  * and are served in the order the application made them -- although the
  * core's worker threads reach the plugin in any order. */
 static pthread_mutex_t order_mu = PTHREAD_MUTEX_INITIALIZER;
-static int order_seen[8], n_order;
-static atomic_int first_text;
-
-static void order_event(ac_request *q, const ac_chunk *c, void *user)
-{
-    (void)q, (void)user;
-    if (c->type == AC_EVENT_TEXT)
-        atomic_store(&first_text, 1);
-}
+static int n_order;
 
 static void order_done(ac_request *q, ac_status st, void *user)
 {
-    (void)q, (void)st;
+    (void)q, (void)st, (void)user;
     pthread_mutex_lock(&order_mu);
-    order_seen[n_order++] = (int)(intptr_t)user;
+    n_order++;
     pthread_mutex_unlock(&order_mu);
 }
 
-static int order_started(void *ctx) { (void)ctx; return atomic_load(&first_text); }
+/* ctx: how many "request queued" lines to wait for. */
+static int queued_logged(void *ctx)
+{
+    int n = 0;
+    pthread_mutex_lock(&log_mu);
+    for (int i = 0; i < n_log; i++)
+        n += strstr(log_lines[i], "request queued") != NULL;
+    pthread_mutex_unlock(&log_mu);
+    return n >= *(int *)ctx;
+}
 
 static void test_queued_in_order(void)
 {
     enum { N = 6 };
     static const ac_callbacks ORDER = { .version = AC_CALLBACKS_VERSION,
-                                        .on_event = order_event, .on_done = order_done };
+                                        .on_done = order_done };
     ac_llm *l = llm_of("serial", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(l);
     ac_request *q[N];
     ac_error err;
     n_order = 0;
-    atomic_store(&first_text, 0);
-    /* The first holds the one sequence for a while ... */
-    ac_gen_params *p = params(1500, 0);
-    ac_gen_params_set_stream(p, 1);
+    log_reset();
+    /* The first takes the one sequence, for up to the whole context ... */
+    ac_gen_params *p = params(0, 0);
     q[0] = ac_agenerate(l, "Tell me a very long story.", p, &ORDER, (void *)(intptr_t)0, &err);
     ac_gen_params_free(p);
     CU_ASSERT_PTR_NOT_NULL_FATAL(q[0]);
-    CU_ASSERT_FATAL(tu_wait_until(order_started, NULL, 30000));
-    /* ... while the others are made, at once, and wait. */
+    int want = 1;
+    CU_ASSERT_FATAL(tu_wait_until(queued_logged, &want, 30000));
+    /* ... while the others are made, at once, and wait in the plugin's
+     * queue (each says so when it gets there, in whatever order the
+     * worker threads bring them). */
     p = params(8, 0);
+    char prompt[64] = "";
     for (int i = 1; i < N; i++) {
-        q[i] = ac_agenerate(l, "Hello world", p, &ORDER, (void *)(intptr_t)i, &err);
+        /* Request i has a prompt of i words: its log line tells it apart. */
+        strcat(prompt, " hello");
+        q[i] = ac_agenerate(l, prompt, p, &ORDER, (void *)(intptr_t)i, &err);
         CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
     }
     ac_gen_params_free(p);
+    want = N;
+    CU_ASSERT_FATAL(tu_wait_until(queued_logged, &want, 60000));
+    /* The first still holds the sequence: the others all waited. */
+    CU_ASSERT_FATAL(!ac_request_done(q[0]));
+    ac_request_cancel(q[0]);
     CU_ASSERT_EQUAL(ac_gather(q, N, 120000), AC_OK);
-    for (int i = 0; i < N; i++) {
+    CU_ASSERT_EQUAL(ac_request_status(q[0], &err), AC_ECANCELED);
+    for (int i = 1; i < N; i++)
         CU_ASSERT_EQUAL(ac_request_status(q[i], &err), AC_OK);
+    for (int i = 0; i < N; i++)
         ac_request_free(q[i]);
-    }
     pthread_mutex_lock(&order_mu);
     CU_ASSERT_EQUAL(n_order, N);
-    for (int i = 0; i < n_order; i++)
-        CU_ASSERT_EQUAL(order_seen[i], i);
     pthread_mutex_unlock(&order_mu);
+    /* The decode thread's admissions (its numbering, whatever order the
+     * worker threads log in or the engine ends the requests in): by the
+     * order the requests were made. */
+    int tokens[N];
+    unsigned long long ord;
+    unsigned long adm[N];
+    int n = 0;
+    pthread_mutex_lock(&log_mu);
+    for (int i = 0; i < n_log && n < N; i++) {
+        const char *at = strstr(log_lines[i], "request length after 8 generated tokens (prompt ");
+        const char *o = strstr(log_lines[i], "; order ");
+        if (at && o && sscanf(at, "request length after 8 generated tokens (prompt %d",
+                              &tokens[n]) == 1 &&
+            sscanf(o, "; order %llu, admitted %lu", &ord, &adm[n]) == 2)
+            n++;
+    }
+    pthread_mutex_unlock(&log_mu);
+    CU_ASSERT_EQUAL(n, N - 1);
+    /* A longer prompt is a later request: admitted later. */
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            if (a != b)
+                CU_ASSERT(tokens[a] != tokens[b]);
+            if (tokens[a] < tokens[b])
+                CU_ASSERT(adm[a] < adm[b]);
+        }
     ac_llm_free(l);
 }
 
@@ -726,8 +762,9 @@ static void test_concurrent(void)
     /* n_parallel 4: batches held up to 4 sequences, never more. */
     int most = 0, lines;
     pthread_mutex_lock(&log_mu);
-    lines = n_log;
+    lines = 0;
     for (int i = 0; i < n_log; i++) {
+        lines += strstr(log_lines[i], "generated tokens") != NULL;
         const char *at = strstr(log_lines[i], "shared by up to ");
         int k;
         if (at && sscanf(at, "shared by up to %d", &k) == 1 && k > most)

@@ -387,8 +387,9 @@ static ac_status lc_run(void *state, const ac_gen_request *req, ac_sink *sink, a
     const char *how = st == AC_ECANCELED ? "cancelled" : st != AC_OK ? "stopped"
                     : j->err ? "failed" : j->finish;
     lc_host->log(call, AC_LOG_DEBUG, "model %s: request %s after %ld generated tokens "
-                 "(prompt %d tokens, batches shared by up to %d sequences)", m->id,
-                 how ? how : "ended", j->n_gen, j->n_prompt, j->max_shared);
+                 "(prompt %d tokens, batches shared by up to %d sequences; order %llu, "
+                 "admitted %lu)", m->id, how ? how : "ended", j->n_gen, j->n_prompt,
+                 j->max_shared, j->order, j->admitted);
     if (st == AC_OK && j->err)
         st = lc_host->fail(call, j->err, j->err == AC_ENOMEM ? AC_STAGE_REQUEST
                                                              : AC_STAGE_PROTOCOL,

@@ -140,6 +140,7 @@ typedef struct lc_job {
     /* Under the model's lock. */
     struct lc_job        *qnext;       /* the wait queue, by order */
     unsigned long long    order;       /* host->call_order (0: unknown, last) */
+    unsigned long         admitted;    /* its place in the model's admissions, from 1 */
     int                   state;       /* LC_JOB_* */
     int                   seq;         /* its sequence while running, -1 */
     int                   cancel;      /* stop: run_local asked, or host->cancelled */
@@ -176,6 +177,7 @@ struct lc_model {
     int                       running;  /* the thread was started */
     int                       stopping;
     lc_job                   *qhead, *qtail;
+    unsigned long             n_admitted; /* jobs given a sequence so far (lc_job.admitted) */
     lc_job                  **slots;    /* n_parallel, NULL when free */
     lc_job                  **in_batch; /* n_parallel: the jobs of a step (the thread's) */
     llama_batch               batch;

@@ -115,6 +115,7 @@ static void admit(lc_model *m)
             m->qtail = NULL;
         j->qnext = NULL;
         j->seq = s;
+        j->admitted = ++m->n_admitted;
         j->state = LC_JOB_PROMPT;
         j->n_past = 0;
         m->slots[s] = j;
@@ -355,8 +356,13 @@ void lc_sched_submit(lc_model *m, lc_job *j)
     *at = j;
     if (!j->qnext)
         m->qtail = j;
+    int waiting = 0;
+    for (lc_job *w = m->qhead; w; w = w->qnext)
+        waiting++;
     pthread_cond_signal(&m->work);
     pthread_mutex_unlock(&m->mu);
+    lc_host->log(j->call, AC_LOG_DEBUG, "model %s: request queued (order %llu, %d waiting)",
+                 m->id, j->order, waiting);
 }
 
 void lc_sched_cancel(lc_model *m, lc_job *j)
