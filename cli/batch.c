@@ -131,6 +131,11 @@ static int batch_parse_json(batch *b, batch_item *it, const char *text, size_t l
             snprintf(msg, sizeof msg, "\"%s\" must be a non-empty string", key);
             return batch_bad(b, it->line, msg);
         }
+        /* "\u0000" would cut the text where it stands, unseen. */
+        if (strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val)) {
+            snprintf(msg, sizeof msg, "\"%s\" holds a NUL character (\\u0000)", key);
+            return batch_bad(b, it->line, msg);
+        }
         if (strcmp(key, "prompt") == 0)
             it->prompt = json_object_get_string(val);
         else if (strcmp(key, "provider") == 0)

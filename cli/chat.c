@@ -54,7 +54,7 @@ enum { CHAT_LINE = 1, CHAT_EOF = 0, CHAT_INTERRUPT = -1 };
 typedef struct chat_reader {
     int      tty;            /* standard input is a terminal */
     int      cut_nonempty;   /* the Ctrl-C dropped a line being typed */
-    char    *buf;            /* getline's buffer */
+    char    *buf;            /* the line read (read_line) */
     size_t   cap;
 #ifdef HAVE_LIBEDIT
     EditLine *el;
@@ -63,6 +63,46 @@ typedef struct chat_reader {
     mbstate_t mb;
 #endif
 } chat_reader;
+
+/* One line of standard input (without its newline) into r->buf, never
+ * more than CHAT_LINE_MAX bytes kept: a longer line is read to its end and
+ * dropped (*bad 1), as is one with a NUL byte (*bad 2), so that no input
+ * grows memory past the limit.  Its length, or -1 at the end of input or
+ * on an error (errno). */
+static ssize_t read_line(chat_reader *r, int *bad)
+{
+    size_t n = 0;
+    int ch, any = 0;
+    *bad = 0;
+    if (!r->buf) {
+        if (!(r->buf = malloc(256)))
+            return -1;
+        r->cap = 256;
+    }
+    while ((ch = getc(stdin)) != EOF && ch != '\n') {
+        any = 1;
+        if (*bad)
+            continue;
+        if (ch == '\0') {
+            *bad = 2;
+            continue;
+        }
+        if (n + 2 > r->cap) {
+            char *p = r->cap <= CHAT_LINE_MAX ? realloc(r->buf, r->cap * 2) : NULL;
+            if (!p) {
+                *bad = 1;
+                continue;
+            }
+            r->buf = p;
+            r->cap *= 2;
+        }
+        r->buf[n++] = (char)ch;
+    }
+    r->buf[n] = '\0';
+    if (ch == EOF && !any)
+        return -1;
+    return (ssize_t)n;
+}
 
 #ifdef HAVE_LIBEDIT
 static char *chat_prompt(EditLine *el)
@@ -213,7 +253,8 @@ static int chat_read(chat_reader *r, const char **line)
         fflush(stdout);
     }
     errno = 0;
-    n = getline(&r->buf, &r->cap, stdin);
+    int bad = 0;
+    n = read_line(r, &bad);
     if (n < 0) {
         if (cli_interrupted || errno == EINTR) {
             clearerr(stdin);
@@ -221,11 +262,13 @@ static int chat_read(chat_reader *r, const char **line)
         }
         return CHAT_EOF;
     }
-    if ((size_t)n > CHAT_LINE_MAX) {
+    if (bad == 1)
         cli_errorf("a line of more than %zu bytes: skipped", CHAT_LINE_MAX);
+    else if (bad == 2)
+        cli_errorf("a line with a NUL byte: skipped");
+    if (bad)
         r->buf[0] = '\0';
-    }
-    r->buf[strcspn(r->buf, "\r\n")] = '\0';
+    r->buf[strcspn(r->buf, "\r")] = '\0';
     *line = r->buf;
     return CHAT_LINE;
 }

@@ -349,7 +349,8 @@ static ac_status fit_input(chat_request *c)
     const ac_gen_params *p = c->params;
     long max = p->max_input_tokens >= 0 ? p->max_input_tokens : q->llm->co.max_input_tokens;
     int trim = p->trim >= 0 ? p->trim : q->llm->co.trim;
-    if (max <= 0)
+    /* ac_count_tokens counts what the caller has, over the limit or not. */
+    if (max <= 0 || c->count_only)
         return AC_OK;
     long est = ac__estimate_tokens(c->msgs, c->n_msgs, NULL);
     if (est <= max)
@@ -575,7 +576,7 @@ ac_status ac__chat_build(ac_request *q, const char *system, const ac__msg *histo
     /* A fallback starts from the messages as given, not as fitted to this
      * plugin; so does a request made again with its tools or schema in the
      * prompt (ac__chat_downgrade). */
-    int keep = c->n_fb || c->params->n_tools || c->params->json_schema;
+    int keep = c->n_fb || (!c->count_only && (c->params->n_tools || c->params->json_schema));
     if (keep && copy_messages(c->msgs, c->n_msgs, &c->base_msgs) != AC_OK)
         return ac__request_prefail(q, AC_ENOMEM, AC_STAGE_REQUEST, "out of memory");
     c->n_base = keep ? c->n_msgs : 0;

@@ -261,6 +261,11 @@ static ac_request *set_waits_for(ac_request *turn_q, ac_request *q)
     ac_request *old = turn_q->waits_for;
     turn_q->waits_for = q;
     pthread_mutex_unlock(&turn_q->mu);
+    /* A turn cancelled before q was set here found nothing to pass its
+     * cancel on to (ac_request_cancel sets the flag, then looks): pass it
+     * on now. */
+    if (q && atomic_load(&turn_q->cancel))
+        ac_request_cancel(q);
     return old;
 }
 
@@ -464,6 +469,9 @@ static void summary_done(ac_request *q, ac_status status, void *user)
 int ac__compact_before(turn *t)
 {
     ac_session *s = t->s;
+    /* A turn cancelled while it waited pays for no summary. */
+    if (atomic_load(&t->q->cancel))
+        return 0;
     pthread_mutex_lock(&s->mu);
     compaction *set = s->auto_compact, *c = NULL;
     int due = 0;

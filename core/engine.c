@@ -124,6 +124,12 @@ static void attempt_end(engine *e, ac_request *q, ac_status st, const ac_error *
     instance *in = q->llm->inst;
     if (q->attempt_open)
         ac__breaker_record(&in->br, q->llm->core, in->name, q->llm->model, q->probe, st, err);
+    else if (q->probe)
+        /* Admitted as the probe, ended before its try began (a timeout, no
+         * memory): it says nothing of the backend, but must let the probe
+         * go, or the circuit waits for it for good. */
+        ac__breaker_record(&in->br, q->llm->core, in->name, q->llm->model, 1, AC_ECANCELED,
+                           NULL);
     q->probe = 0;
     ac__ratelimit_forget(&in->rl, q);
     ac__hook_attempt_end(q, st, err, st == AC_OK ? http_status : 0);

@@ -364,6 +364,7 @@ struct gw_conn {
     char                  *body;
     size_t                 len, cap;
     int                    too_big;
+    int                    refused;  /* answered before its body: discard it */
     /* Who. */
     int                    key;
     /* Where it is. */

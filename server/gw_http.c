@@ -439,10 +439,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
             c->too_big = 1;
             return gw_respond_error(c, &e) ? MHD_YES : MHD_NO;
         }
+        /* What is refused anyway is refused before its body is read (and
+         * before "100 Continue" invites it): an unknown route, a wrong
+         * method, an API request without a valid key.  A stranger cannot
+         * make the gateway hold max_request_bytes per connection. */
+        int api = c->ep != GW_EP_HEALTH && c->ep != GW_EP_READY && c->ep != GW_EP_METRICS;
+        if (c->ep == GW_EP_NOT_FOUND || c->ep == GW_EP_BAD_METHOD ||
+            (api && gw_auth_check(g->auth, token_of(mc)) == GW_AUTH_DENIED)) {
+            c->refused = 1;
+            c->state = GW_ST_WAITING;
+            return dispatch(c) ? MHD_YES : MHD_NO;
+        }
         return MHD_YES;
     }
     if (*upload_size) {
-        if (c->too_big)
+        if (c->too_big || c->refused)
             return MHD_NO;
         if (c->len + *upload_size > (size_t)g->cfg.max_request_bytes) {
             /* A chunked body past the limit: nothing can be answered in

@@ -168,6 +168,7 @@ bad_case "not JSON" "not a JSON object" '{"prompt": '
 bad_case "no prompt" 'no "prompt"' '{"model": "echo"}'
 bad_case "a typo'd key" "unknown key 'promt' (did you mean prompt?)" '{"promt": "x"}'
 bad_case "a number for a string" '"model" must be a non-empty string' '{"prompt": "x", "model": 4}'
+bad_case "a NUL in a prompt" '"prompt" holds a NUL character' '{"prompt": "a\u0000rest"}'
 
 : >"$tmp/empty.txt"
 A batch "$tmp/empty.txt"

@@ -148,6 +148,12 @@ static void test_estimate_and_count(void)
     CU_ASSERT_EQUAL(exact, 1);
     CU_ASSERT_EQUAL(n, 7);
     ac_llm_free(a);
+    /* A count is of what the caller has: max_input_tokens limits what is
+     * sent, not what is counted. */
+    a = llm_of("anthropic", "claude-x", "max_input_tokens", "5");
+    CU_ASSERT_EQUAL(ac_count_tokens(a, m, NULL, &n, &exact, &err), AC_OK);
+    CU_ASSERT_EQUAL(n, 7);
+    ac_llm_free(a);
     /* OpenAI has no count endpoint: the estimate, no request. */
     ac_llm *o = llm_of("openai", "echo", NULL, NULL);
     size_t before = mock_server_request_count(env.mock);

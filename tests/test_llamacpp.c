@@ -1115,6 +1115,10 @@ static void test_embed_vectors(void)
     CU_ASSERT_PTR_NULL(ac_llm_create(core, "badpool", NULL, NULL, &err));
     CU_ASSERT_EQUAL(err.code, AC_ECONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "embed_pooling"));
+    /* More sequences than a batch holds tokens: refused, not overrun. */
+    CU_ASSERT_PTR_NULL(ac_llm_create(core, "badbatch", NULL, NULL, &err));
+    CU_ASSERT_EQUAL(err.code, AC_ECONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "n_parallel 4 is more than n_batch 2"));
 }
 
 /* A model without a pooling of its own (the programmed one, as a chat
@@ -1421,11 +1425,13 @@ static int plugin_init(void)
              " { name = \"progmean\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
              "   n_parallel = 1; embed_pooling = \"mean\"; },\n"
              " { name = \"serial\"; plugin = \"llamacpp\"; model_path = \"%s\"; n_threads = 1;"
-             "   n_ctx = 2048; n_parallel = 1; }\n"
+             "   n_ctx = 2048; n_parallel = 1; },\n"
+             " { name = \"badbatch\"; plugin = \"llamacpp\"; model_path = \"%s\";"
+             "   n_batch = 2; n_parallel = 4; }\n"
              ");\n",
              PLUGIN_DIR, TINY, TINY_PROGRAMMED, folder, TINY_PROGRAMMED, TINY_PROGRAMMED,
              TINY_PROGRAMMED, TINY_PROGRAMMED, folder, TINY, TINY, TINY, TINY, TINY, TINY, TINY,
-             TINY_PROGRAMMED, TINY);
+             TINY_PROGRAMMED, TINY, TINY);
     char *path = tu_write_temp(conf);
     ac_error err;
     int rc = ac_core_open(&core, path, &err) == AC_OK ? 0 : 1;

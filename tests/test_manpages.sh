@@ -49,6 +49,7 @@ else fail "abstractcore(3) names what abstractcore.h lacks: $extra"; fi
 
 # acore(1): every long option of --help, every command.
 "$ACORE" --help | grep -o -- '--[a-z][a-z-]*' | sort -u >"$tmp/options"
+[ "$(wc -l <"$tmp/options")" -ge 10 ] || { echo "acore --help lists no options"; exit 99; }
 missing=
 while read -r opt; do
     roff=$(printf '%s' "$opt" | sed 's/-/\\\\-/g')
@@ -57,8 +58,10 @@ done <"$tmp/options"
 if [ -z "$missing" ]; then
     pass "acore(1) documents every option of acore --help"
 else fail "acore(1) lacks:$missing"; fi
+commands=$("$ACORE" help commands)
+[ -n "$commands" ] || { echo "acore help commands lists nothing"; exit 99; }
 missing=
-for cmd in $("$ACORE" help commands); do
+for cmd in $commands; do
     grep -q "^\.BR\? $cmd\b" "$MAN1" || missing="$missing $cmd"
 done
 if [ -z "$missing" ]; then

@@ -864,6 +864,7 @@ static void test_e2e_session_tool_without_id(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CU_ASSERT_EQUAL_FATAL(ac_response_tool_call_count(r), 1);
     const char *id = ac_response_tool_call_id(r, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
     CU_ASSERT(strncmp(id, "call_", 5) == 0);
     char kept[64];
     snprintf(kept, sizeof kept, "%s", id);

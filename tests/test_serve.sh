@@ -88,6 +88,14 @@ if [ "$rc" -eq 0 ] && out_has "complete=3 "; then pass "streams with a key from 
 run 20 "$LOAD" "$base" 1 --key sk-wrong
 if out_has "clean_error=1 "; then pass "a wrong key: refused"; else fail "a wrong key: refused"; fi
 kill -TERM "$gwpid"
+# SIGTERM ends it within server.shutdown_timeout_ms (10 s): wait that
+# long and a little, never for good.
+i=0
+while kill -0 "$gwpid" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$gwpid" 2>/dev/null; then
+    kill -KILL "$gwpid"
+    echo "acore-serve did not end within 15 s of SIGTERM"
+fi
 wait "$gwpid"
 rc=$?
 cp "$tmp/gw.err" "$tmp/err"

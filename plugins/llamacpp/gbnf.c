@@ -275,7 +275,7 @@ static ac_status gen_ref(gb *g, const char *ref, const char *where, int depth, i
     int me = v[g->n_refs].id = new_rule(g);
     g->n_refs++;
     int inner;
-    ac_status st = gen(g, target, ref + 1, depth, &inner);
+    ac_status st = gen(g, target, ref + 1, depth + 1, &inner);
     if (st != AC_OK)
         return st;
     lc_buf body = {0};

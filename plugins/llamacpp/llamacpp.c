@@ -121,6 +121,13 @@ static ac_status read_config(const ac_settings *s, lc_config *c, ac_call *call)
         (st = get_int(s, "n_parallel", 1, 256, &c->n_parallel, call)) != AC_OK ||
         (st = get_int(s, "top_k", 0, 1 << 20, &c->top_k, call)) != AC_OK)
         return st;
+    /* A step decodes the next token of every running sequence in one
+     * batch of at most n_batch tokens. */
+    if (c->n_parallel > c->n_batch)
+        return lc_host->fail(call, AC_ECONFIG, AC_STAGE_CONFIG, "n_parallel %d is more than "
+                             "n_batch %d: a step decodes one token of every sequence in one "
+                             "batch; lower n_parallel or raise n_batch", c->n_parallel,
+                             c->n_batch);
     const char *v;
     int got = lc_host->setting_string(s, "model_path", &v);
     if (got <= 0 || !*v)

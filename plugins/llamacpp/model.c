@@ -354,7 +354,11 @@ static ac_status make_context(const lc_config *cfg, lc_model *m, ac_call *call)
 size_t lc_kv_bytes(const lc_model *m)
 {
     /* K and V, f16, for every cell of every sequence in every layer. */
-    size_t head = (size_t)(llama_model_n_embd(m->model) / llama_model_n_head(m->model));
+    /* Models without attention heads (Mamba, RWKV) keep no KV cells. */
+    int32_t heads = llama_model_n_head(m->model);
+    if (heads <= 0)
+        return 0;
+    size_t head = (size_t)(llama_model_n_embd(m->model) / heads);
     size_t kv_dim = head * (size_t)llama_model_n_head_kv(m->model);
     return 2 * 2 * kv_dim * (size_t)llama_model_n_layer(m->model) * (size_t)llama_n_ctx(m->ctx);
 }

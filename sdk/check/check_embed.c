@@ -276,11 +276,12 @@ static verdict embed_call(checker *c, const char *script, const char *opts, size
     ac_embeddings *e = texts ? ac_embed(r.llm, (const char *const *)texts, n, NULL, &err)
                              : NULL;
     if (!e) {
-        v = texts ? check_fail("ac_embed of %zu texts: %s", n, err.message)
-                  : check_fail("out of memory");
-        if (texts)
-            v = v ? v : check_no_secret(c, "the error message", err.message,
-                                        strlen(err.message));
+        /* A key in the message is the worse failure: looked for first. */
+        v = texts ? check_no_secret(c, "the error message", err.message, strlen(err.message))
+                  : NULL;
+        if (!v)
+            v = texts ? check_fail("ac_embed of %zu texts: %s", n, err.message)
+                      : check_fail("out of memory");
     } else if (ac_embeddings_count(e) != n) {
         v = check_fail("%zu vectors for %zu texts", ac_embeddings_count(e), n);
     } else if (c->embed_local) {

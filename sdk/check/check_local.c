@@ -205,8 +205,12 @@ static verdict local_concurrent(checker *c)
         v = check_fail("%d requests at once were not all done within 120 s", LOCAL_CONCURRENT);
     for (size_t i = 0; i < started && !v; i++) {
         verdict one_v = local_rules(&w[i], 1);
-        if (one_v)
-            v = check_fail("request %zu of %d: %s", i + 1, LOCAL_CONCURRENT, one_v);
+        if (one_v) {
+            /* one_v lives in the buffer check_fail writes: copy it first. */
+            char broke[512];
+            snprintf(broke, sizeof broke, "%s", one_v);
+            v = check_fail("request %zu of %d: %s", i + 1, LOCAL_CONCURRENT, broke);
+        }
         else if (i && strcmp(w[i].text.p ? w[i].text.p : "", w[0].text.p ? w[0].text.p : ""))
             v = check_fail("greedy requests at once gave different texts (\"%s\", \"%s\")",
                            w[0].text.p ? w[0].text.p : "", w[i].text.p ? w[i].text.p : "");
